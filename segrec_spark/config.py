@@ -1,0 +1,397 @@
+"""Typed, validated configuration, loaded once at start.
+
+A YAML file (see ``conf/local.yaml``) is turned into a tree of frozen dataclasses. Every key is
+checked against the dataclass fields: an unknown key, a value of the wrong type, or a value that a
+section's own ``validate`` rejects raises :class:`ConfigError` with a one-line message naming the
+file and the dotted key, e.g.::
+
+    conf/local.yaml: spark.shuffle_partitions: expected int, found str 'four'
+
+Values can be overridden on the command line with ``--set section.key=value`` (the value is
+parsed as YAML, so ``--set generator.scale=tiny`` and ``--set features.windows=[7,30]`` work).
+
+Stage-specific sections are dataclasses defined next to the stage that reads them; this module
+only knows how to build and validate any of them.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+
+T = TypeVar("T")
+
+# The default file; SEGREC_CONFIG points elsewhere (spark-submit.sh sets it, because under
+# --py-files the package is imported from a zip and has no conf/ beside it).
+DEFAULT_CONFIG = Path(
+    os.environ.get("SEGREC_CONFIG")
+    or Path(__file__).resolve().parent.parent / "conf" / "local.yaml"
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as text, so a bad date is reported with its key, not by YAML."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (list, Sequence, tuple):
+        (inner, *_) = get_args(tp) or (Any,)
+        return f"list of {_type_name(inner)}"
+    if origin in (dict, Mapping):
+        return f"mapping of {_type_name(get_args(tp)[1])}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _found(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Return ``value`` as type ``tp`` or raise ConfigError naming ``key``."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping of settings, found {_found(value)}")
+        return build(tp, value, key)
+    if origin in (list, tuple, Sequence):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
+        (inner, *_) = get_args(tp) or (Any,)
+        items = [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items)
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
+        _, inner = get_args(tp) or (str, Any)
+        return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif tp is dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a date YYYY-MM-DD, found {_found(value)}")
+    else:
+        raise ConfigError(f"{key}: unsupported setting type {tp!r}")
+    raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
+
+
+def build(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    where = f"{prefix}." if prefix else ""
+    for key in data:
+        if key not in known:
+            allowed = ", ".join(sorted(known))
+            raise ConfigError(f"{where}{key}: unknown setting (allowed here: {allowed})")
+    kwargs = {}
+    for name, fld in known.items():
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], f"{where}{name}")
+        elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}{name}: required setting is missing")
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if callable(check):
+        try:
+            check()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}{exc}") from None
+    return obj
+
+
+def require(condition: bool, key: str, message: str) -> None:
+    """Raise ConfigError for ``key`` when ``condition`` does not hold (for ``validate`` methods)."""
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and its YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. generator.scale=tiny")
+    key, raw = text.split("=", 1)
+    path = [p for p in key.strip().split(".") if p]
+    if not path:
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = _load_yaml(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``key=value`` override applied."""
+    merged: dict[str, Any] = copy.deepcopy(dict(data))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = merged
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {'.'.join(path)}: {part} is not a section")
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration path is not a file")
+    try:
+        data = _load_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections, found {_found(data)}")
+    return data
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """Make a local path absolute (relative to ``base``); leave URIs such as s3a:// alone."""
+    if "://" in value or value.startswith(("file:", "s3a:", "abfss:", "hdfs:", "gs:", "dbfs:")):
+        if value.startswith("file:") and not value.startswith("file://"):
+            return value  # file:/abs/path
+        return value
+    expanded = Path(os.path.expandvars(os.path.expanduser(value)))
+    if not expanded.is_absolute():
+        expanded = (base / expanded).resolve()
+    return str(expanded)
+
+
+def is_local_path(value: str) -> bool:
+    return "://" not in value and not value.split("/", 1)[0].endswith(":")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the SparkSession is built (see segrec_spark.spark)."""
+
+    master: str = "local[2]"
+    app_name: str = "segrec_spark"
+    shuffle_partitions: int = 4
+    driver_memory: str = "4g"
+    ui_enabled: bool = False
+    log_level: str = "WARN"
+    # Delta jars: by default resolved from Maven Central through spark.jars.packages, with the
+    # coordinate derived from the installed delta-spark and pyspark. Set `jars` to local jar
+    # paths instead for an offline machine.
+    delta_package: str | None = None
+    jars: tuple[str, ...] = ()
+    extra_packages: tuple[str, ...] = ()
+    catalog: Literal["in-memory", "hive"] = "in-memory"
+    conf: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        require(self.shuffle_partitions >= 1, "shuffle_partitions", "must be >= 1")
+        require(
+            self.driver_memory[:-1].isdigit() and self.driver_memory[-1].lower() in "kmgt",
+            "driver_memory",
+            f"expected a size such as 4g or 512m, found {self.driver_memory!r}",
+        )
+        require(self.log_level in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"},
+                "log_level", f"unknown log level {self.log_level!r}")
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """Where data lives. Local paths are resolved relative to the config file's project root."""
+
+    root: str = "data/lake"  # Delta root: bronze/, silver/, gold/ and audit tables below it
+    landing: str = "data/landing"  # landing zone the bank's export jobs drop files into
+    ground_truth: str = "data/ground_truth"  # generator's planted truth, never read by the pipeline
+    reports: str = "data/reports"
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    # Default: a local sqlite store (resolved under the project). A tracking server by URI
+    # (http://...); credentials come from the environment (MLFLOW_TRACKING_TOKEN etc.), never
+    # from this file.
+    tracking_uri: str = "sqlite:///data/mlflow/mlflow.db"
+    artifact_location: str = "data/mlflow/artifacts"
+    experiment: str = "segrec_spark"
+    champion_alias: str = "champion"
+    registered_model_prefix: str = "segrec"
+
+    def validate(self) -> None:
+        require(bool(self.experiment.strip()), "experiment", "must not be empty")
+        require(self.champion_alias.isidentifier(), "champion_alias",
+                f"must be a plain identifier, found {self.champion_alias!r}")
+
+
+@dataclass(frozen=True)
+class SqlSettings:
+    host: str = "127.0.0.1"  # loopback unless configured otherwise
+    port: int = 10000
+
+    def validate(self) -> None:
+        require(1 <= self.port <= 65535, "port", f"must be 1..65535, found {self.port}")
+
+
+def _stage_sections() -> dict[str, Any]:
+    """Stage config classes, imported lazily so config.py stays free of stage logic."""
+    from segrec_spark.features.settings import FeatureSettings
+    from segrec_spark.generate.settings import GeneratorSettings
+    from segrec_spark.ingest.settings import IngestSettings
+    from segrec_spark.propensity.settings import PropensitySettings
+    from segrec_spark.scoring.settings import ScoringSettings
+    from segrec_spark.segmentation.settings import SegmentationSettings
+
+    return {
+        "generator": GeneratorSettings,
+        "ingest": IngestSettings,
+        "features": FeatureSettings,
+        "segmentation": SegmentationSettings,
+        "propensity": PropensitySettings,
+        "scoring": ScoringSettings,
+    }
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. Build it with :func:`load_config`."""
+
+    source: str
+    spark: SparkSettings
+    paths: PathSettings
+    mlflow: MlflowSettings
+    sql: SqlSettings
+    generator: Any
+    ingest: Any
+    features: Any
+    segmentation: Any
+    propensity: Any
+    scoring: Any
+
+    def with_overrides(self, **sections: Any) -> "Config":
+        return dataclasses.replace(self, **sections)
+
+
+_CORE_SECTIONS = {
+    "spark": SparkSettings,
+    "paths": PathSettings,
+    "mlflow": MlflowSettings,
+    "sql": SqlSettings,
+}
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<dict>",
+                     base_dir: Path | None = None) -> Config:
+    """Build and validate a :class:`Config` from a mapping (the parsed YAML)."""
+    sections = {**_CORE_SECTIONS, **_stage_sections()}
+    base = base_dir or DEFAULT_CONFIG.parent.parent
+    try:
+        for key in data:
+            if key not in sections:
+                allowed = ", ".join(sorted(sections))
+                raise ConfigError(f"{key}: unknown section (allowed: {allowed})")
+        built = {}
+        for name, cls in sections.items():
+            value = data.get(name) or {}
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{name}: expected a mapping of settings, found {_found(value)}")
+            built[name] = build(cls, value, name)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    paths = built["paths"]
+    built["paths"] = PathSettings(**{
+        f.name: resolve_path(getattr(paths, f.name), base) for f in dataclasses.fields(paths)
+    })
+    ml = built["mlflow"]
+    uri = ml.tracking_uri
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + resolve_path(uri[len("sqlite:///"):], base)
+    built["mlflow"] = dataclasses.replace(
+        ml, tracking_uri=uri, artifact_location=resolve_path(ml.artifact_location, base))
+    return Config(source=source, **built)
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Read the YAML file at ``path`` (default ``conf/local.yaml``), apply overrides, validate.
+
+    Relative local paths in the file are resolved against the directory that holds ``conf/``
+    (the project root), so the same file works from any working directory.
+    """
+    file = Path(path) if path else DEFAULT_CONFIG
+    data = read_yaml(file)
+    try:
+        data = apply_overrides(data, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    base = file.resolve().parent
+    if base.name == "conf":
+        base = base.parent
+    return config_from_dict(data, source=str(file), base_dir=base)

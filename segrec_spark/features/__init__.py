@@ -1,0 +1,1 @@
+"""Features: silver event stream and identity map, gold client features and labels."""

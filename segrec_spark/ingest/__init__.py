@@ -1,0 +1,1 @@
+"""Ingest: landing files to typed bronze Delta tables, with quarantine and audit."""

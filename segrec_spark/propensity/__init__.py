@@ -1,0 +1,1 @@
+"""Propensity: one RandomForest pipeline per product, tuned and tracked in MLflow."""

@@ -1,0 +1,1 @@
+"""Scoring and publishing: rankings, next-best offers, segments and metrics for BI."""

@@ -1,0 +1,1 @@
+"""Segmentation: K-Means behavioural segments with persona names."""

@@ -1,0 +1,50 @@
+"""Shared fixtures: one local SparkSession with Delta for the whole test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from segrec_spark.config import Config, load_config
+from segrec_spark.config import SparkSettings
+
+# Tests never run under spark-submit, even if the caller's shell says so.
+os.environ.pop("SEGREC_SUBMITTED", None)
+TEST_SPARK = SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="3g",
+                           ui_enabled=False, log_level="ERROR",
+                           conf={"spark.sql.adaptive.coalescePartitions.enabled": "true",
+                                 "spark.default.parallelism": "2",
+                                 "spark.sql.warehouse.dir": "",
+                                 "spark.driver.extraJavaOptions": "-Dderby.system.home=/tmp"})
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from segrec_spark.spark import get_spark
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    settings = SparkSettings(**{**TEST_SPARK.__dict__,
+                                "conf": {**TEST_SPARK.conf, "spark.sql.warehouse.dir": str(warehouse)}})
+    session = get_spark(settings)
+    yield session
+    session.stop()
+
+
+def make_config(tmp: Path, *overrides: str) -> Config:
+    """The local default configuration with every path under ``tmp`` and test-sized Spark."""
+    base = [
+        f"paths.root={tmp}/lake",
+        f"paths.landing={tmp}/landing",
+        f"paths.ground_truth={tmp}/ground_truth",
+        f"paths.reports={tmp}/reports",
+        f"mlflow.tracking_uri=sqlite:///{tmp}/mlflow/mlflow.db",
+        f"mlflow.artifact_location={tmp}/mlflow/artifacts",
+        "spark.shuffle_partitions=2",
+    ]
+    return load_config(None, [*base, *overrides])
+
+
+@pytest.fixture
+def tmp_config(tmp_path) -> Config:
+    return make_config(tmp_path)

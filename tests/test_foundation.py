@@ -1,0 +1,125 @@
+"""Foundation: Delta-enabled session, version pairing, configuration errors, CLI."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+
+from segrec_spark import cli
+from segrec_spark.config import ConfigError, load_config
+from segrec_spark.spark import delta_maven_coordinate, installed_versions, spark_conf
+from segrec_spark.config import SparkSettings
+from segrec_spark.tables import write_slice, read_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_delta_write_read_and_time_travel(spark, tmp_path):
+    path = str(tmp_path / "t")
+    v0 = spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string")
+    v1 = spark.createDataFrame([(3, "c")], "id int, v string")
+    v0.write.format("delta").save(path)
+    v1.write.format("delta").mode("append").save(path)
+
+    assert_df_equality(read_table(spark, path), v0.unionByName(v1), ignore_row_order=True)
+    assert_df_equality(read_table(spark, path, version=0), v0, ignore_row_order=True)
+
+
+def test_pyspark_and_delta_versions_match(spark, tmp_path):
+    spark_version, delta_version = installed_versions()
+    assert spark.version == spark_version
+    path = str(tmp_path / "v")
+    spark.range(1).write.format("delta").save(path)
+    engine = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("engineInfo").first()[0]
+    # The running jars are the ones the installed packages expect.
+    assert engine == f"Apache-Spark/{spark_version} Delta-Lake/{delta_version}"
+    minor = ".".join(spark_version.split(".")[:2])
+    assert delta_maven_coordinate() == f"io.delta:delta-spark_{minor}_2.13:{delta_version}"
+
+
+def test_write_slice_replaces_only_its_slice(spark, tmp_path):
+    path = str(tmp_path / "s")
+    schema = "d string, x int"
+    write_slice(spark.createDataFrame([("a", 1), ("b", 2)], schema), path, "d = 'a'", ["d"])
+    write_slice(spark.createDataFrame([("b", 20)], schema), path, "d = 'b'", ["d"])
+    write_slice(spark.createDataFrame([("b", 20)], schema), path, "d = 'b'", ["d"])
+    expected = spark.createDataFrame([("a", 1), ("b", 20)], schema)
+    assert_df_equality(read_table(spark, path), expected, ignore_row_order=True)
+
+
+def test_local_conf_has_delta_and_small_machine_defaults():
+    conf = spark_conf(SparkSettings())
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf["spark.sql.catalog.spark_catalog"].endswith("DeltaCatalog")
+    assert conf["spark.jars.packages"].startswith("io.delta:delta-spark_")
+    assert conf["spark.sql.shuffle.partitions"] == "4"
+    assert conf["spark.ui.enabled"] == "false"
+
+
+def test_conf_under_spark_submit_leaves_master_and_packages_alone(monkeypatch):
+    monkeypatch.setenv("SEGREC_SUBMITTED", "1")
+    conf = spark_conf(SparkSettings())
+    assert "spark.master" not in conf and "spark.jars.packages" not in conf
+
+
+def test_default_config_loads_and_resolves_paths():
+    cfg = load_config()
+    assert cfg.spark.master == "local[2]"
+    assert Path(cfg.paths.root).is_absolute()
+    assert cfg.mlflow.tracking_uri.startswith("sqlite:////")
+
+
+def test_cluster_example_config_is_valid():
+    cfg = load_config(ROOT / "conf" / "cluster.yaml")
+    assert cfg.paths.root.startswith("s3a://")
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("spark:\n  shuffle_partitons: 4\n", "spark.shuffle_partitons: unknown setting"),
+        ("spark:\n  shuffle_partitions: four\n",
+         "spark.shuffle_partitions: expected int, found str 'four'"),
+        ("features:\n  windows: [7, -1]\n", "features.windows: must be a non-empty list"),
+        ("featurez: {}\n", "featurez: unknown section"),
+        ("generator:\n  start_date: 2026-13-01\n", "generator.start_date: expected a date"),
+        ("scoring:\n  tier_high: 0.2\n", "scoring.tier_high: thresholds must satisfy"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path, yaml_text, message):
+    file = tmp_path / "bad.yaml"
+    file.write_text(yaml_text)
+    with pytest.raises(ConfigError) as err:
+        load_config(file)
+    text = str(err.value)
+    assert text.startswith(str(file) + ": ") and message in text
+    assert "\n" not in text
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml: configuration file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_command_line_override_wins_and_is_validated():
+    assert load_config(None, ["generator.scale=tiny"]).generator.scale == "tiny"
+    with pytest.raises(ConfigError, match="generator.scale: expected one of"):
+        load_config(None, ["generator.scale=huge"])
+
+
+def test_cli_reports_bad_config_in_one_line(tmp_path, capsys):
+    code = cli.main(["features", "--set", "spark.driver_memory=lots"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("segrec: configuration error:") and "spark.driver_memory" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_segrec_help_lists_every_stage():
+    out = subprocess.run([sys.executable, "-m", "segrec_spark.cli", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for stage in ("generate", "ingest", "features", "train", "score", "serve-sql", "run"):
+        assert stage in out
