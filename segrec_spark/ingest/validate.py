@@ -1,0 +1,320 @@
+"""Row validation, deduplication and typing of one landing delivery (pure DataFrame functions).
+
+A delivery is first read as text: one string column per contract column, plus
+``_corrupt_record`` (the raw CSV line when Spark found the wrong number of fields, else null),
+``_raw_record`` (the record as delivered: CSV line or JSON of the Parquet row) and
+``_source_file``. The functions here then
+
+1. hash the record (:func:`with_row_hash`),
+2. give every row at most one reject reason, the first failing rule in :data:`RULE_ORDER`
+   (:func:`flag_rejects`),
+3. mark exact duplicates within the delivery and against other deliveries already in bronze
+   (:func:`mark_duplicates`),
+4. settle one outcome per row, ``DUPLICATE``, a reason or ``ACCEPTED`` (:func:`with_outcome`), so
+   rows read = accepted + quarantined + duplicates by construction,
+5. cast accepted rows to the typed bronze schema (:func:`typed_bronze`) and shape rejected rows
+   for the quarantine table (:func:`quarantine_records`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segrec_spark.errors import InputDataError
+from segrec_spark.ingest.settings import IngestSettings
+from segrec_spark.sources import (
+    DATE_FORMAT,
+    KEY_PATTERN,
+    LIST_SEPARATOR,
+    TIMESTAMP_FORMAT,
+    UNKNOWN,
+    Column,
+    Source,
+)
+
+CORRUPT_RECORD = "_corrupt_record"
+RAW_RECORD = "_raw_record"
+SOURCE_FILE = "_source_file"
+ROW_HASH = "_row_hash"
+REJECT_REASON = "_reject_reason"
+IS_DUPLICATE = "_is_duplicate"
+OUTCOME = "_outcome"
+DUPLICATE = "DUPLICATE"
+ACCEPTED = "ACCEPTED"
+KEY = "identity_id_hash"
+ANONYMOUS_ID = "user_id"  # web: the cookie id that anonymous visitors carry instead of a key
+
+# One reason per row: the first rule that fails, in this order.
+RULE_ORDER: tuple[str, ...] = ("WRONG_FIELD_COUNT", "MISSING_KEY", "MALFORMED_KEY",
+                               "BAD_TIMESTAMP", "OUT_OF_PERIOD", "BAD_NUMBER",
+                               "UNKNOWN_CATEGORY")
+
+QUARANTINE_SCHEMA = T.StructType([
+    T.StructField("source", T.StringType(), False),
+    T.StructField("delivery", T.StringType(), False),
+    T.StructField("batch_id", T.StringType(), False),
+    T.StructField("source_file", T.StringType(), True),
+    T.StructField("reason", T.StringType(), False),
+    T.StructField("raw_record", T.StringType(), True),
+    T.StructField("row_hash", T.StringType(), True),
+    T.StructField("quarantined_at", T.TimestampType(), False),
+])
+
+_DELIVERY = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+# --- the delivery's period ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """A delivery month [start, end) widened by ``tolerance_days`` on both sides."""
+
+    start: dt.date
+    end: dt.date  # first day of the next month (exclusive)
+    tolerance_days: int = 0
+
+    @property
+    def lower(self) -> dt.date:
+        return self.start - dt.timedelta(days=self.tolerance_days)
+
+    @property
+    def upper(self) -> dt.date:  # exclusive
+        return self.end + dt.timedelta(days=self.tolerance_days)
+
+
+def is_delivery_name(name: str) -> bool:
+    match = _DELIVERY.match(name)
+    return bool(match) and 1 <= int(match.group(2)) <= 12
+
+
+def delivery_period(delivery: str, tolerance_days: int = 0) -> Period:
+    """The period of delivery folder ``YYYY-MM``: that month, widened by the tolerance."""
+    if not is_delivery_name(delivery):
+        raise InputDataError(f"delivery folder {delivery!r}: expected a month YYYY-MM")
+    year, month = int(delivery[:4]), int(delivery[5:7])
+    start = dt.date(year, month, 1)
+    end = dt.date(year + month // 12, month % 12 + 1, 1)
+    return Period(start, end, tolerance_days)
+
+
+# --- column expressions ----------------------------------------------------------------------
+
+def is_empty(name: str) -> SparkColumn:
+    return F.col(name).isNull() | (F.trim(F.col(name)) == "")
+
+
+def parsed(column: Column) -> SparkColumn:
+    """The typed value of a timestamp/date/int/double column, null when it does not parse."""
+    value = F.col(column.name)
+    if column.kind == "timestamp":
+        return F.try_to_timestamp(value, F.lit(TIMESTAMP_FORMAT))
+    if column.kind == "date":
+        return F.to_date(F.try_to_timestamp(value, F.lit(DATE_FORMAT)))
+    if column.kind in ("int", "double"):
+        return value.try_cast(column.bronze_type)
+    raise ValueError(f"column {column.name} of kind {column.kind} has no parsed value")
+
+
+def list_items(name: str) -> SparkColumn:
+    """A ``|``-separated list as an array; empty or null gives an empty array."""
+    return F.when(is_empty(name), F.array().cast("array<string>")).otherwise(
+        F.split(F.col(name), re.escape(LIST_SEPARATOR)))
+
+
+def _unparseable(column: Column) -> SparkColumn:
+    empty = is_empty(column.name)
+    not_parsing = ~empty & parsed(column).isNull()
+    return not_parsing | empty if not column.nullable else not_parsing
+
+
+def _unknown_value(column: Column) -> SparkColumn:
+    """A categorical value outside its value set (an empty value counts when not nullable)."""
+    if column.kind == "list":
+        return F.exists(list_items(column.name), lambda item: ~item.isin(*column.values))
+    empty = is_empty(column.name)
+    outside = ~empty & ~F.col(column.name).isin(*column.values)
+    return outside if column.nullable else outside | empty
+
+
+def _any(conditions: list[SparkColumn]) -> SparkColumn:
+    return reduce(or_, conditions, F.lit(False))
+
+
+def _columns_of(source: Source, *kinds: str) -> list[Column]:
+    return [c for c in source.columns if c.kind in kinds]
+
+
+def rule_conditions(source: Source, period: Period, settings: IngestSettings
+                    ) -> dict[str, SparkColumn]:
+    """Each reject reason's condition for ``source``, as named boolean column expressions."""
+    has_wrong_field_count = F.col(CORRUPT_RECORD).isNotNull()
+    key_empty = is_empty(KEY)
+    if source.family == "web":
+        # A row without key but with a cookie id is an anonymous visitor, not a reject.
+        key_missing = key_empty & is_empty(ANONYMOUS_ID)
+    else:
+        key_missing = key_empty
+    if source.id_column and source.id_column != KEY:
+        key_missing = key_missing | is_empty(source.id_column)
+    key_malformed = ~key_empty & ~F.col(KEY).rlike(KEY_PATTERN)
+    time_column = source.column(source.time_column)
+    time_value = parsed(time_column)
+    if time_column.kind == "date":
+        lower, upper = F.lit(period.lower), F.lit(period.upper)
+    else:
+        lower = F.lit(dt.datetime.combine(period.lower, dt.time()))
+        upper = F.lit(dt.datetime.combine(period.upper, dt.time()))
+    out_of_period = (time_value < lower) | (time_value >= upper)
+    unknown_category = _any([_unknown_value(c) for c in _columns_of(source, "category", "list")])
+    conditions = {
+        "WRONG_FIELD_COUNT": has_wrong_field_count,
+        "MISSING_KEY": key_missing,
+        "MALFORMED_KEY": key_malformed,
+        "BAD_TIMESTAMP": _any([_unparseable(c) for c in _columns_of(source, "timestamp", "date")]),
+        "OUT_OF_PERIOD": out_of_period,
+        "BAD_NUMBER": _any([_unparseable(c) for c in _columns_of(source, "int", "double")]),
+    }
+    if settings.unknown_category == "reject":
+        conditions["UNKNOWN_CATEGORY"] = unknown_category
+    return conditions
+
+
+def flag_rejects(source: Source, period: Period, settings: IngestSettings
+                 ) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_reject_reason``: the first failing rule of :data:`RULE_ORDER`, null if none."""
+    conditions = rule_conditions(source, period, settings)
+
+    def transform(df: DataFrame) -> DataFrame:
+        reason = F.lit(None).cast("string")
+        for name in reversed(RULE_ORDER):
+            if name in conditions:
+                reason = F.when(conditions[name], F.lit(name)).otherwise(reason)
+        return df.withColumn(REJECT_REASON, reason)
+
+    return transform
+
+
+# --- record identity and duplicates ------------------------------------------------------------
+
+def with_row_hash(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_row_hash``: sha2 of the record's contract fields (empty = null), format-independent.
+
+    A row with the wrong number of fields is hashed on its raw line, since its fields are not
+    where they belong.
+    """
+    fields = F.to_json(F.array(*[F.nullif(F.col(c), F.lit("")) for c in source.column_names]))
+
+    def transform(df: DataFrame) -> DataFrame:
+        hashed = F.when(F.col(CORRUPT_RECORD).isNotNull(),
+                        F.concat(F.lit("raw:"), F.col(CORRUPT_RECORD))).otherwise(fields)
+        return df.withColumn(ROW_HASH, F.sha2(hashed, 256))
+
+    return transform
+
+
+def mark_duplicates(seen_hashes: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_is_duplicate``: a later copy of a record within the delivery, or a record whose
+    hash ``seen_hashes`` (one column ``_row_hash``: other deliveries' bronze rows) holds."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        copies = Window.partitionBy(ROW_HASH).orderBy(SOURCE_FILE, RAW_RECORD)
+        marked = df.withColumn("_copy", F.row_number().over(copies))
+        if seen_hashes is None:
+            seen = marked.withColumn("_seen", F.lit(False))
+        else:
+            elsewhere = seen_hashes.select(ROW_HASH).distinct().withColumn("_seen", F.lit(True))
+            seen = marked.join(elsewhere, on=ROW_HASH, how="left")
+        is_later_copy = F.col("_copy") > 1
+        seen_elsewhere = F.coalesce(F.col("_seen"), F.lit(False))
+        return (seen.withColumn(IS_DUPLICATE, is_later_copy | seen_elsewhere)
+                .drop("_copy", "_seen"))
+
+    return transform
+
+
+def with_outcome(df: DataFrame) -> DataFrame:
+    """Add ``_outcome``: DUPLICATE, else the reject reason, else ACCEPTED (exactly one each)."""
+    return df.withColumn(
+        OUTCOME,
+        F.when(F.col(IS_DUPLICATE), F.lit(DUPLICATE))
+        .otherwise(F.coalesce(F.col(REJECT_REASON), F.lit(ACCEPTED))),
+    )
+
+
+def outcome_counts(df: DataFrame) -> DataFrame:
+    """Rows and a content checksum per outcome (a tiny frame: one row per outcome)."""
+    row_checksum = F.xxhash64(F.col(ROW_HASH), F.col(SOURCE_FILE)).cast("decimal(38,0)")
+    return df.groupBy(OUTCOME).agg(F.count(F.lit(1)).alias("rows"),
+                                   F.sum(row_checksum).cast("string").alias("checksum"))
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+def _typed(column: Column) -> SparkColumn:
+    name = column.name
+    if column.kind in ("timestamp", "date", "int", "double"):
+        return parsed(column)
+    if column.kind == "category":
+        known = F.col(name).isin(*column.values)
+        value = F.when(known, F.col(name)).otherwise(F.lit(UNKNOWN))
+        return F.when(is_empty(name), F.lit(None if column.nullable else UNKNOWN)).otherwise(value)
+    if column.kind == "list":
+        return F.transform(list_items(name),
+                           lambda item: F.when(item.isin(*column.values), item)
+                           .otherwise(F.lit(UNKNOWN)))
+    return F.when(is_empty(name), F.lit(None).cast("string")).otherwise(F.col(name))
+
+
+def typed_bronze(source: Source, extra_columns: tuple[str, ...] = ()
+                 ) -> Callable[[DataFrame], DataFrame]:
+    """Accepted rows in the bronze schema: typed contract columns, kept extra columns, then the
+    metadata columns. Expects ``_delivery``, ``_batch_id``, ``_source_file``, ``_row_hash`` and
+    ``_ingested_at`` on the input. Unknown category values become ``UNKNOWN`` and set
+    ``_has_unknown_category``."""
+    categorical = _columns_of(source, "category", "list")
+
+    def transform(df: DataFrame) -> DataFrame:
+        data = [_typed(c).cast(c.bronze_type).alias(c.name) for c in source.columns]
+        has_unknown = _any([_unknown_value(c) for c in categorical])
+        event_date = F.to_date(parsed(source.column(source.time_column)))
+        return df.select(
+            *data,
+            *[F.col(c) for c in extra_columns],
+            F.col("_delivery"),
+            F.col("_batch_id"),
+            F.col(SOURCE_FILE),
+            F.col(ROW_HASH),
+            has_unknown.alias("_has_unknown_category"),
+            F.col("_ingested_at"),
+            event_date.alias("event_date"),
+        )
+
+    return transform
+
+
+def quarantine_records(source: str, delivery: str, batch_id: str, quarantined_at: dt.datetime
+                       ) -> Callable[[DataFrame], DataFrame]:
+    """Rejected rows in the quarantine schema (source, batch, raw record and reason)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.select(
+            F.lit(source).alias("source"),
+            F.lit(delivery).alias("delivery"),
+            F.lit(batch_id).alias("batch_id"),
+            F.col(SOURCE_FILE).alias("source_file"),
+            F.col(REJECT_REASON).alias("reason"),
+            F.col(RAW_RECORD).alias("raw_record"),
+            F.col(ROW_HASH).alias("row_hash"),
+            F.lit(quarantined_at).alias("quarantined_at"),
+        )
+
+    return transform
