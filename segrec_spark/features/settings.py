@@ -4,6 +4,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from segrec_spark.config import require
+from segrec_spark.sources import AGREEMENT_STATUSES
+
+IDENTITY_RESOLUTIONS = ("most_recent", "most_frequent")
 
 
 @dataclass(frozen=True)
@@ -16,10 +19,43 @@ class FeatureSettings:
     # scoring = its end); set explicitly to pin them.
     train_as_of: dt.date | None = None
     score_as_of: dt.date | None = None
+    # A cookie seen logged in as several clients is attributed to one of them:
+    # most_recent = the client of its latest logged-in event, most_frequent = the client with the
+    # most logged-in events (ties: most recent, then smallest key).
+    identity_resolution: str = "most_recent"
+    # A campaign contact's outcome (opened/clicked/converted) is only observed some days after the
+    # contact; contacts younger than this count as contacts but not for opens/clicks/conversions,
+    # so a conversion that happens after as_of_date cannot leak into the features.
+    campaign_outcome_lag_days: int = 7
+    # Recency of a product's past agreements when the client has none.
+    agreement_recency_sentinel_days: int = 999
 
     def validate(self) -> None:
         require(len(self.windows) >= 1 and all(w > 0 for w in self.windows), "windows",
                 "must be a non-empty list of positive day counts")
+        require(len(set(self.windows)) == len(self.windows), "windows",
+                f"must not repeat a window, found {list(self.windows)}")
         require(self.session_gap_minutes > 0, "session_gap_minutes", "must be > 0")
         require(self.horizon_days > 0, "horizon_days", "must be > 0")
         require(len(self.label_statuses) >= 1, "label_statuses", "must not be empty")
+        unknown = sorted(set(self.label_statuses) - set(AGREEMENT_STATUSES))
+        require(not unknown, "label_statuses",
+                f"unknown status {unknown} (allowed: {', '.join(AGREEMENT_STATUSES)})")
+        require(self.identity_resolution in IDENTITY_RESOLUTIONS, "identity_resolution",
+                f"expected one of {', '.join(IDENTITY_RESOLUTIONS)}, "
+                f"found {self.identity_resolution!r}")
+        require(self.campaign_outcome_lag_days >= 0, "campaign_outcome_lag_days", "must be >= 0")
+        require(self.agreement_recency_sentinel_days > 0, "agreement_recency_sentinel_days",
+                "must be > 0")
+        require(self.train_as_of is None or self.score_as_of is None
+                or self.train_as_of < self.score_as_of, "train_as_of",
+                f"must be before score_as_of ({self.score_as_of}), found {self.train_as_of}")
+
+    @property
+    def max_window(self) -> int:
+        return max(self.windows)
+
+    @property
+    def recency_sentinel_days(self) -> int:
+        """Channel recency when there is no event in the longest window."""
+        return self.max_window + 1

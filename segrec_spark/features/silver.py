@@ -1,0 +1,170 @@
+"""Silver: one unified event stream across web, app and ib, sessions, and the identity map.
+
+All functions are pure ``DataFrame -> DataFrame`` transforms over bronze-shaped frames (the typed
+columns of :data:`segrec_spark.sources.SOURCES`); reading and writing happen in ``job.py``.
+
+Decisions (see docs/features.md):
+
+* Sessions are built per channel and *session key* - the cookie (``user_id``) for web, so a
+  visitor's anonymous page views and the logged-in ones that follow form one session; the client
+  key for app and ib. A new session starts after an inactivity gap longer than
+  ``features.session_gap_minutes``, and at midnight UTC (as Google Analytics does): the session
+  window is partitioned by (channel, key, date), so a very heavy user's events are spread over
+  one task per active day instead of one task for all of them.
+* ``push_sent`` app events are messages the bank sent, not client behaviour; they are left out
+  of the event stream (``push_opened`` stays).
+* ``silver.events.identity_id_hash`` is the key *as delivered* (NULL for anonymous web events):
+  attributing anonymous events to a client depends on the links known at a given as_of_date,
+  so it happens in gold (:func:`stitch_identities` with a map built from events before it).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "identity_id_hash", "user_id", "event_id", "event_ts", "event_date", "channel",
+    "event_type", "product_area", "source", "duration_sec",
+)
+SESSION_COLUMNS: tuple[str, ...] = ("session_id", "session_start_ts")
+PASSIVE_EVENT_TYPES: tuple[str, ...] = ("push_sent",)
+IDENTITY_MAP_COLUMNS: tuple[str, ...] = ("user_id", "identity_id_hash", "first_seen", "last_seen")
+
+
+def _event_select(channel: str, source: str, user_id: Column, event_id: str,
+                  product_area: str, duration: Column) -> list[Column]:
+    return [
+        F.col("identity_id_hash"),
+        user_id.cast("string").alias("user_id"),
+        F.col(event_id).alias("event_id"),
+        F.col("event_ts"),
+        F.to_date("event_ts").alias("event_date"),
+        F.lit(channel).alias("channel"),
+        F.col("event_type"),
+        F.col(product_area).alias("product_area"),
+        F.lit(source).alias("source"),
+        duration.cast("double").alias("duration_sec"),
+    ]
+
+
+def web_events(web: DataFrame) -> DataFrame:
+    """Bronze web page events in the unified event schema (anonymous rows keep a NULL key)."""
+    has_someone = F.col("identity_id_hash").isNotNull() | F.col("user_id").isNotNull()
+    return (web.filter(has_someone & F.col("event_ts").isNotNull())
+            .select(*_event_select("web", "web", F.col("user_id"), "event_id", "page_category",
+                                   F.col("time_on_page_sec"))))
+
+
+def app_events(app: DataFrame, source: str) -> DataFrame:
+    """Bronze app events of one app table (logins, screens, actions, push) in the unified schema."""
+    is_behaviour = ~F.col("event_type").isin(*PASSIVE_EVENT_TYPES)
+    usable = F.col("identity_id_hash").isNotNull() & F.col("event_ts").isNotNull()
+    return (app.filter(usable & is_behaviour)
+            .select(*_event_select("app", source, F.lit(None), "app_event_id", "product_area",
+                                   F.col("duration_sec"))))
+
+
+def ib_events(ib: DataFrame) -> DataFrame:
+    """Bronze internet-banking events in the unified schema (ib carries no duration)."""
+    usable = F.col("identity_id_hash").isNotNull() & F.col("event_ts").isNotNull()
+    return (ib.filter(usable)
+            .select(*_event_select("ib", "ib", F.lit(None), "ib_event_id", "product_area",
+                                   F.lit(None))))
+
+
+def unify_events(web: DataFrame, apps: Mapping[str, DataFrame], ib: DataFrame) -> DataFrame:
+    """One event stream: web, every app table (by source name) and ib, in EVENT_COLUMNS."""
+    frames = [web_events(web), *(app_events(df, name) for name, df in apps.items()), ib_events(ib)]
+    unified = frames[0]
+    for frame in frames[1:]:
+        unified = unified.unionByName(frame)
+    return unified.select(*EVENT_COLUMNS)
+
+
+def session_key() -> Column:
+    """The cookie for web (anonymous and logged-in events of one browser), else the client key."""
+    return F.coalesce(F.col("user_id"), F.col("identity_id_hash"))
+
+
+def sessionize(gap_minutes: int) -> Callable[[DataFrame], DataFrame]:
+    """Add ``session_id`` and ``session_start_ts``: a new session after a gap > ``gap_minutes``.
+
+    Window ``lag`` gives each event its predecessor; an event starts a session when it has none
+    that day or the gap exceeds the limit; the session start is the latest start at or before the
+    event (a running ``last(..., ignorenulls)``), which only looks backwards in time, so the
+    session of an event never depends on later events (point in time).
+    """
+    def transform(events: DataFrame) -> DataFrame:
+        by_key_day = (Window.partitionBy("channel", "_session_key", "event_date")
+                      .orderBy("event_ts", "event_id"))
+        so_far = by_key_day.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+        previous_ts = F.lag("event_ts").over(by_key_day)
+        gap_seconds = F.col("event_ts").cast("long") - F.col("_previous_ts").cast("long")
+        starts_session = F.col("_previous_ts").isNull() | (gap_seconds > gap_minutes * 60)
+        session_start = F.last(F.when(F.col("_starts_session"), F.col("event_ts")),
+                               ignorenulls=True).over(so_far)
+        session_id = F.concat_ws(":", F.col("channel"), F.col("_session_key"),
+                                 F.date_format("session_start_ts", "yyyyMMdd'T'HHmmss"))
+        return (events
+                .withColumn("_session_key", session_key())
+                .withColumn("_previous_ts", previous_ts)
+                .withColumn("_starts_session", starts_session)
+                .withColumn("session_start_ts", session_start)
+                .withColumn("session_id", session_id)
+                .select(*events.columns, *SESSION_COLUMNS))
+    return transform
+
+
+def identity_links(events: DataFrame) -> DataFrame:
+    """(cookie, client) pairs from logged-in web events with first/last seen and event count."""
+    logged_in = ((F.col("channel") == "web") & F.col("user_id").isNotNull()
+                 & F.col("identity_id_hash").isNotNull())
+    return (events.filter(logged_in)
+            .groupBy("user_id", "identity_id_hash")
+            .agg(F.min("event_ts").alias("first_seen"), F.max("event_ts").alias("last_seen"),
+                 F.count(F.lit(1)).alias("logged_in_events")))
+
+
+def identity_map(resolution: str = "most_recent") -> Callable[[DataFrame], DataFrame]:
+    """One client per cookie, from the logged-in web events of ``events``.
+
+    A cookie seen logged in as several clients (a shared computer) goes to the client of its
+    latest logged-in event (``most_recent``) or to the one with most logged-in events
+    (``most_frequent``); remaining ties go to the latest, then the smallest key, so the result
+    is deterministic. Filter ``events`` to before an as_of_date first for a point-in-time map.
+    """
+    orderings = {
+        "most_recent": [F.col("last_seen").desc(), F.col("logged_in_events").desc()],
+        "most_frequent": [F.col("logged_in_events").desc(), F.col("last_seen").desc()],
+    }
+    if resolution not in orderings:
+        raise ValueError(f"identity resolution: expected one of {', '.join(orderings)}, "
+                         f"found {resolution!r}")
+
+    def transform(events: DataFrame) -> DataFrame:
+        best_first = Window.partitionBy("user_id").orderBy(*orderings[resolution],
+                                                            F.col("identity_id_hash"))
+        return (identity_links(events)
+                .withColumn("_rank", F.row_number().over(best_first))
+                .filter(F.col("_rank") == 1)
+                .select(*IDENTITY_MAP_COLUMNS))
+    return transform
+
+
+def stitch_identities(id_map: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Give anonymous web events the client their cookie maps to; drop those still unknown.
+
+    Only the anonymous rows take part in the join: joining every event on ``user_id`` would send
+    all app and ib rows (NULL cookie) to a single task.
+    """
+    def transform(events: DataFrame) -> DataFrame:
+        is_anonymous = F.col("identity_id_hash").isNull()
+        known = events.filter(~is_anonymous)
+        links = id_map.select("user_id", F.col("identity_id_hash").alias("_linked_identity"))
+        anonymous = (events.filter(is_anonymous).drop("identity_id_hash")
+                     .join(links, on="user_id", how="inner")
+                     .withColumnRenamed("_linked_identity", "identity_id_hash"))
+        return known.unionByName(anonymous.select(*events.columns))
+    return transform

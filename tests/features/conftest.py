@@ -1,0 +1,73 @@
+"""Hand-written bronze-shaped frames for the features tests."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from segrec_spark.features.settings import FeatureSettings
+from segrec_spark.features.silver import sessionize, unify_events
+from segrec_spark.sources import SOURCES
+
+APP_SOURCES = ("app_logins", "app_screens", "app_actions", "app_push")
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "web": {"page_category": "GENERAL", "event_type": "page_view", "device_type": "desktop"},
+    "ib": {"event_type": "login", "product_area": "GENERAL"},
+    "prodeje": {"status": "SIGNED", "amount": 100.0, "sales_channel": "branch"},
+    "camp": {"campaign_id": "cmp", "channel": "email", "outcome": "SENT"},
+    "clients": {"snapshot_date": "2026-01-01", "products_held": []},
+    **{s: {"event_type": "screen_view", "product_area": "GENERAL", "os": "ios"}
+       for s in APP_SOURCES},
+}
+DEFAULTS["app_logins"]["event_type"] = "login"
+DEFAULTS["app_actions"]["event_type"] = "payment"
+DEFAULTS["app_push"]["event_type"] = "push_opened"
+
+
+def ts(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _value(kind: str, value: Any) -> Any:
+    if isinstance(value, str) and kind == "timestamp":
+        return ts(value)
+    if isinstance(value, str) and kind == "date":
+        return d(value)
+    return value
+
+
+def bronze(spark: SparkSession, source: str, rows: Sequence[Mapping[str, Any]]) -> DataFrame:
+    """A bronze-shaped frame (typed data columns) of ``rows``; unnamed columns get defaults/NULL."""
+    spec = SOURCES[source]
+    counter = 0
+    data = []
+    for row in rows:
+        counter += 1
+        full = {**DEFAULTS.get(source, {}), **row}
+        if spec.id_column and spec.id_column not in row and spec.id_column != "identity_id_hash":
+            full[spec.id_column] = f"{source}-{counter}"
+        data.append(tuple(_value(c.kind, full.get(c.name)) for c in spec.columns))
+    return spark.createDataFrame(data, spec.bronze_data_schema)
+
+
+def silver_events(spark: SparkSession, settings: FeatureSettings | None = None,
+                  **rows: Sequence[Mapping[str, Any]]) -> DataFrame:
+    """silver.events (unified + sessionized) from hand-written rows per bronze source."""
+    settings = settings or FeatureSettings()
+    apps = {s: bronze(spark, s, rows.get(s, ())) for s in APP_SOURCES}
+    unified = unify_events(bronze(spark, "web", rows.get("web", ())), apps,
+                           bronze(spark, "ib", rows.get("ib", ())))
+    return unified.transform(sessionize(settings.session_gap_minutes))
+
+
+@pytest.fixture
+def settings() -> FeatureSettings:
+    return FeatureSettings(windows=(7, 30))
