@@ -1,8 +1,11 @@
+"""Propensity: one RandomForest pipeline per product, tuned and tracked in MLflow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from segrec_spark.config import require
+
+BASELINES = ("popularity", "logistic_regression")
 
 
 @dataclass(frozen=True)
@@ -11,9 +14,37 @@ class PropensitySettings:
     num_trees: tuple[int, ...] = (40, 80)
     max_depth: tuple[int, ...] = (5, 8)
     train_ratio: float = 0.8  # TrainValidationSplit
-    parallelism: int = 2
+    parallelism: int = 2  # models fitted in parallel while tuning (= cores on a small machine)
     seed: int = 11
+    # Class imbalance: positives get weight n_negative / n_positive (capped here) through the
+    # forest's weightCol; the pipeline's last stages undo the weighting (prior correction) so the
+    # published probability is a real probability, not a weighted one.
+    max_positive_weight: float = 100.0
+    # Naive baseline trained beside the forest: "popularity" = positive rate of the client's
+    # segment in the training labels; "logistic_regression" = unweighted logistic regression.
+    baseline: str = "popularity"
+    min_positives: int = 10  # a product with fewer training positives is skipped, with a warning
+    top_fractions: tuple[float, ...] = (0.1, 0.05)  # lift and capture rate at these top shares
+    quantile_relative_error: float = 0.0005  # approxQuantile error for deciles / top shares
+    # "latest": the registered champion is refitted with the tuned parameters on the latest
+    # labelled as_of_date (E-h); "evaluated": the model evaluated out of time (trained at E-2h)
+    # is registered as is.
+    champion_fit: str = "latest"
 
     def validate(self) -> None:
         require(0.5 <= self.train_ratio < 1.0, "train_ratio", "must be in [0.5, 1)")
         require(self.parallelism >= 1, "parallelism", "must be >= 1")
+        require(len(self.num_trees) >= 1 and all(n >= 1 for n in self.num_trees), "num_trees",
+                "must be a non-empty list of positive tree counts")
+        require(len(self.max_depth) >= 1 and all(1 <= d <= 30 for d in self.max_depth),
+                "max_depth", "must be a non-empty list of depths in 1..30")
+        require(self.max_positive_weight >= 1.0, "max_positive_weight", "must be >= 1")
+        require(self.baseline in BASELINES, "baseline",
+                f"expected one of {', '.join(BASELINES)}, found {self.baseline!r}")
+        require(self.min_positives >= 1, "min_positives", "must be >= 1")
+        require(len(self.top_fractions) >= 1 and all(0 < f < 1 for f in self.top_fractions),
+                "top_fractions", "must be a non-empty list of shares in (0, 1)")
+        require(0.0 <= self.quantile_relative_error < 0.1, "quantile_relative_error",
+                "must be in [0, 0.1)")
+        require(self.champion_fit in ("latest", "evaluated"), "champion_fit",
+                f"expected latest or evaluated, found {self.champion_fit!r}")

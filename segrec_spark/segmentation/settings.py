@@ -1,3 +1,4 @@
+"""Segmentation: K-Means behavioural segments with persona names."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,8 +11,21 @@ class SegmentationSettings:
     k_min: int = 3
     k_max: int = 8
     use_pca: bool = False
+    pca_components: int = 8  # used when use_pca; capped at the number of behavioural columns
     seed: int = 7
+    max_iter: int = 30
+    # Behavioural feature families clustered on (numeric gold.client_features columns with these
+    # prefixes); the list of columns is read from the schema, never hard-coded.
+    feature_prefixes: tuple[str, ...] = ("web_", "app_", "ib_", "interest_", "camp_")
+    # A k whose smallest cluster holds less than this share of clients (or that leaves a cluster
+    # empty) counts as collapsed and is only chosen when every k in the range collapses.
+    min_cluster_share: float = 0.01
 
     def validate(self) -> None:
         require(2 <= self.k_min <= self.k_max, "k_min", "must satisfy 2 <= k_min <= k_max")
         require(self.k_max <= 50, "k_max", "must be <= 50")
+        require(self.pca_components >= 2, "pca_components", "must be >= 2")
+        require(self.max_iter >= 1, "max_iter", "must be >= 1")
+        require(len(self.feature_prefixes) >= 1 and all(p for p in self.feature_prefixes),
+                "feature_prefixes", "must be a non-empty list of column prefixes")
+        require(0.0 <= self.min_cluster_share < 0.5, "min_cluster_share", "must be in [0, 0.5)")

@@ -1,0 +1,441 @@
+"""K-Means behavioural segmentation: pipeline, choice of k, persona names, profile table.
+
+The fitted model is ONE Spark ML ``PipelineModel`` that carries everything scoring needs:
+
+    log1p (SQLTransformer) -> VectorAssembler -> StandardScaler -> [PCA] -> KMeans
+        -> naming (SQLTransformer: cluster -> segment_id, segment_name)
+
+so ``assign_segments(model, features)`` works on any as_of_date with nothing but the model
+(loaded from MLflow). Segment ids are renumbered by cluster size (0 = largest) and persona names
+are derived from the cluster centroids by fixed rules (:func:`persona_name`), never hand-written.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.clustering import KMeans
+from pyspark.ml.evaluation import ClusteringEvaluator
+from pyspark.ml.feature import PCA, SQLTransformer, StandardScaler, VectorAssembler
+from pyspark.sql import DataFrame, Window
+from pyspark.sql.window import WindowSpec
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segrec_spark.errors import InputDataError, SchemaMismatchError
+from segrec_spark.segmentation.settings import SegmentationSettings
+from segrec_spark.sources import PRODUCTS
+
+log = logging.getLogger(__name__)
+
+LOG_PREFIX = "__seg_log_"
+RAW_VECTOR = "__seg_raw"
+SCALED_VECTOR = "__seg_scaled"
+PCA_VECTOR = "__seg_pca"
+CLUSTER = "__seg_cluster"
+SEGMENT_ID = "segment_id"
+SEGMENT_NAME = "segment_name"
+NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
+                 T.DecimalType)
+
+CHANNEL_LABELS = {"app": "mobile-first", "web": "web-first", "ib": "internet-banking-first"}
+INACTIVE_NAME = "branch-only (digitally inactive)"
+# Persona thresholds on centroid z-scores (cluster mean of log1p(feature) minus the overall mean,
+# in overall standard deviations).
+INACTIVE_Z = -0.5  # every channel this far below average: digitally inactive
+INACTIVE_LEVEL = math.log1p(0.5)  # ... or mean log1p activity below half an event on every one
+OMNICHANNEL_GAP = 0.3  # top two channels closer than this (and both above average): omnichannel
+HIGH_ENGAGEMENT_Z = 0.75
+LOW_ENGAGEMENT_Z = -0.25
+INTEREST_MARGIN_Z = 0.25  # a product interest stands out this much above the median interest
+CAMPAIGN_Z = 0.75
+
+
+# --- columns -----------------------------------------------------------------------------------
+
+def behavioural_columns(df: DataFrame, prefixes: Sequence[str]) -> list[str]:
+    """Numeric columns of ``df`` whose name starts with one of ``prefixes``, in schema order."""
+    return [f.name for f in df.schema.fields
+            if isinstance(f.dataType, NUMERIC_TYPES) and f.name.startswith(tuple(prefixes))]
+
+
+def _require_columns(df: DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaMismatchError(f"{what}: missing column(s) {', '.join(missing)}")
+
+
+def _log_column(name: str) -> str:
+    return f"{LOG_PREFIX}{name}"
+
+
+def log1p_statement(columns: Sequence[str]) -> str:
+    """SQLTransformer statement adding log1p(max(x, 0)) of each column (tames heavy users)."""
+    logs = ", ".join(
+        f"LN(1D + GREATEST(CAST(`{c}` AS DOUBLE), 0D)) AS `{_log_column(c)}`" for c in columns)
+    return f"SELECT *, {logs} FROM __THIS__"
+
+
+# --- pipeline ----------------------------------------------------------------------------------
+
+def build_pipeline(columns: Sequence[str], k: int, settings: SegmentationSettings) -> Pipeline:
+    """log1p -> assemble -> standardise -> optional PCA -> KMeans(k) on ``columns``."""
+    if not columns:
+        raise InputDataError(
+            "segmentation: no behavioural feature columns (numeric columns starting with "
+            f"{', '.join(settings.feature_prefixes)}) in gold.client_features")
+    stages: list = [
+        SQLTransformer(statement=log1p_statement(columns)),
+        VectorAssembler(inputCols=[_log_column(c) for c in columns], outputCol=RAW_VECTOR,
+                        handleInvalid="error"),
+        StandardScaler(inputCol=RAW_VECTOR, outputCol=SCALED_VECTOR, withMean=True, withStd=True),
+    ]
+    features = SCALED_VECTOR
+    if settings.use_pca:
+        stages.append(PCA(k=min(settings.pca_components, len(columns)), inputCol=SCALED_VECTOR,
+                          outputCol=PCA_VECTOR))
+        features = PCA_VECTOR
+    stages.append(KMeans(k=k, seed=settings.seed, maxIter=settings.max_iter, featuresCol=features,
+                         predictionCol=CLUSTER))
+    return Pipeline(stages=stages)
+
+
+def clustering_features_column(model: PipelineModel) -> str:
+    """The vector column KMeans clustered on (scaled or PCA)."""
+    return PCA_VECTOR if any(s.uid.startswith("PCA") for s in model.stages) else SCALED_VECTOR
+
+
+def cluster_sizes(clustered: DataFrame) -> DataFrame:
+    """(cluster, size) of a frame with the KMeans prediction column."""
+    return clustered.groupBy(F.col(CLUSTER).alias("cluster")).agg(F.count("*").alias("size"))
+
+
+@dataclass(frozen=True)
+class KTrial:
+    """One k of the sweep: silhouette (None when fewer than 2 clusters) and collapse."""
+
+    k: int
+    silhouette: float | None
+    clusters_found: int  # non-empty clusters
+    smallest_share: float
+    collapsed: bool
+
+
+def assess_k(k: int, sizes: Mapping[int, int], silhouette: float | None,
+             min_cluster_share: float) -> KTrial:
+    """Judge one k from its cluster sizes: collapsed = an empty cluster or one below the share."""
+    total = sum(sizes.values())
+    non_empty = [s for s in sizes.values() if s > 0]
+    smallest = min(non_empty) / total if total and non_empty else 0.0
+    collapsed = len(non_empty) < k or smallest < min_cluster_share
+    return KTrial(k=k, silhouette=silhouette, clusters_found=len(non_empty),
+                  smallest_share=smallest, collapsed=collapsed)
+
+
+def best_trial(trials: Sequence[KTrial]) -> KTrial:
+    """Highest silhouette among non-collapsed k; if all collapsed, the best of the rest.
+
+    Ties go to the smaller k (simpler segmentation). With no silhouette at all (every k found a
+    single cluster), the smallest k is returned: the data has no cluster structure to find.
+    """
+    if not trials:
+        raise ValueError("no k tried")
+    healthy = [t for t in trials if not t.collapsed and t.silhouette is not None]
+    pool = healthy or [t for t in trials if t.silhouette is not None]
+    if not pool:
+        return min(trials, key=lambda t: t.k)
+    return max(pool, key=lambda t: (t.silhouette, -t.k))
+
+
+def choose_k(df: DataFrame, columns: Sequence[str],
+             settings: SegmentationSettings) -> tuple[PipelineModel, list[KTrial]]:
+    """Fit k = k_min..k_max, score each by silhouette; return the chosen fit and the sweep.
+
+    A k that leaves a cluster empty or tiny (collapsed) is recorded, not fatal; a k that finds
+    a single cluster gets silhouette None instead of the evaluator's assertion error.
+    """
+    n_rows = df.count()
+    if n_rows < 2:
+        raise InputDataError(f"segmentation: {n_rows} client row(s); need at least 2 to cluster")
+    fits: dict[int, PipelineModel] = {}
+    trials: list[KTrial] = []
+    for k in range(settings.k_min, min(settings.k_max, n_rows) + 1):
+        model = build_pipeline(columns, k, settings).fit(df)
+        clustered = model.transform(df).cache()
+        sizes = {int(r["cluster"]): int(r["size"]) for r in cluster_sizes(clustered).collect()}
+        sizes = {c: sizes.get(c, 0) for c in range(k)}
+        found = sum(1 for s in sizes.values() if s > 0)
+        silhouette = None
+        if found >= 2:
+            evaluator = ClusteringEvaluator(featuresCol=clustering_features_column(model),
+                                            predictionCol=CLUSTER, metricName="silhouette",
+                                            distanceMeasure="squaredEuclidean")
+            silhouette = float(evaluator.evaluate(clustered))
+            if math.isnan(silhouette):
+                silhouette = None
+        clustered.unpersist()
+        trial = assess_k(k, sizes, silhouette, settings.min_cluster_share)
+        log.info("segmentation k=%d silhouette=%s clusters=%d smallest=%.4f%s", k, silhouette,
+                 trial.clusters_found, trial.smallest_share, " COLLAPSED" if trial.collapsed else "")
+        trials.append(trial)
+        fits[k] = model
+    if not trials:
+        raise InputDataError(f"segmentation: {n_rows} client rows; fewer than k_min={settings.k_min}")
+    chosen = best_trial(trials)
+    if chosen.collapsed:
+        log.warning("segmentation: every k in [%d, %d] collapsed; using k=%d with %d clusters",
+                    settings.k_min, settings.k_max, chosen.k, chosen.clusters_found)
+    return fits[chosen.k], trials
+
+
+# --- centroid profile and persona names -----------------------------------------------------------
+
+def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """(cluster, feature, z, level) per cluster and behavioural feature.
+
+    ``z`` = cluster mean of log1p(feature) minus the overall mean, in overall (population)
+    standard deviations, i.e. the centroid in the scaler's space; null for a feature that does not
+    vary (it says nothing about the cluster). ``level`` = the cluster mean of log1p(feature), an
+    absolute activity level. ``clustered`` must hold the log columns and the cluster column.
+    """
+    overall = clustered.agg(
+        *[F.avg(_log_column(c)).alias(f"m_{i}") for i, c in enumerate(columns)],
+        *[F.stddev_pop(_log_column(c)).alias(f"s_{i}") for i, c in enumerate(columns)],
+    )
+    per_cluster = clustered.groupBy(F.col(CLUSTER).alias("cluster")).agg(
+        *[F.avg(_log_column(c)).alias(f"c_{i}") for i, c in enumerate(columns)])
+    joined = per_cluster.crossJoin(overall)
+    varies = [F.col(f"s_{i}") > F.lit(1e-12) for i in range(len(columns))]
+    z_exprs = [F.when(varies[i], (F.col(f"c_{i}") - F.col(f"m_{i}")) / F.col(f"s_{i}"))
+               for i in range(len(columns))]
+    stacked = F.explode(F.arrays_zip(
+        F.array(*[F.lit(c) for c in columns]).alias("feature"),
+        F.array(*z_exprs).alias("z"),
+        F.array(*[F.col(f"c_{i}") for i in range(len(columns))]).alias("level"),
+    ))
+    return (joined.select(F.col("cluster").cast("int").alias("cluster"), stacked.alias("fz"))
+            .select("cluster", F.col("fz.feature").alias("feature"), F.col("fz.z").alias("z"),
+                    F.col("fz.level").alias("level")))
+
+
+def _is_activity(feature: str) -> bool:
+    # Recency (days since last event) grows when activity falls: it would invert the scores.
+    return "recency" not in feature and "days_since" not in feature
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def persona_scores(z: Mapping[str, float | None]) -> dict[str, float]:
+    """Family scores of one centroid: channel_<web|app|ib>, engagement, campaign, interest_<P>.
+
+    A family score is the mean z of its activity features (recency excluded, null z skipped).
+    Engagement is the mean of the above-average channel scores (how intensely the cluster uses
+    the channels it uses), or the best channel score when none is above average.
+    """
+    activity = {f: v for f, v in z.items() if _is_activity(f) and v is not None}
+    scores: dict[str, float] = {}
+    for channel in CHANNEL_LABELS:
+        value = _mean([v for f, v in activity.items() if f.startswith(f"{channel}_")])
+        if value is not None:
+            scores[f"channel_{channel}"] = value
+    channel_values = [v for c, v in scores.items() if c.startswith("channel_")]
+    used = [v for v in channel_values if v > 0]
+    scores["engagement"] = (_mean(used) or 0.0) if used else max(channel_values, default=0.0)
+    campaign = _mean([v for f, v in activity.items() if f.startswith("camp_")])
+    if campaign is not None:
+        scores["campaign"] = campaign
+    for product in PRODUCTS:
+        value = _mean([v for f, v in activity.items()
+                       if f.startswith(f"interest_{product.lower()}")])
+        if value is not None:
+            scores[f"interest_{product}"] = value
+    return scores
+
+
+def is_digitally_inactive(z: Mapping[str, float | None],
+                          levels: Mapping[str, float] | None = None) -> bool:
+    """No channel use to speak of: mean log1p activity below log1p(0.5) on every channel feature
+    (when ``levels`` are given), else every channel score at least INACTIVE_Z below average."""
+    channel_features = [f for f in z if _is_activity(f) and f.startswith(
+        tuple(f"{c}_" for c in CHANNEL_LABELS))]
+    if levels is not None and channel_features:
+        return all(levels.get(f, 0.0) < INACTIVE_LEVEL for f in channel_features)
+    channels = [v for c, v in persona_scores(z).items() if c.startswith("channel_")]
+    return bool(channels) and max(channels) <= INACTIVE_Z
+
+
+def persona_name(z: Mapping[str, float | None], levels: Mapping[str, float] | None = None) -> str:
+    """A readable persona from one centroid's z-scores (and activity levels), by fixed rules.
+
+    ``<dominant channel>, <engagement level>[, <product> interest][, campaign-responsive]``;
+    a cluster with (almost) no channel activity is "branch-only (digitally inactive)".
+    """
+    if is_digitally_inactive(z, levels):
+        return INACTIVE_NAME
+    scores = persona_scores(z)
+    channels = sorted(((v, c) for c, v in scores.items() if c.startswith("channel_")),
+                      reverse=True)
+    parts: list[str] = []
+    if channels:
+        top_value, top = channels[0]
+        second_value = channels[1][0] if len(channels) > 1 else -math.inf
+        if second_value > 0 and top_value - second_value < OMNICHANNEL_GAP:
+            parts.append("omnichannel")
+        else:
+            parts.append(CHANNEL_LABELS[top.removeprefix("channel_")])
+    engagement = scores["engagement"]
+    if engagement >= HIGH_ENGAGEMENT_Z:
+        parts.append("high engagement")
+    elif engagement <= LOW_ENGAGEMENT_Z:
+        parts.append("low engagement")
+    else:
+        parts.append("moderate engagement")
+    interests = sorted(((v, p) for p, v in scores.items() if p.startswith("interest_")),
+                       reverse=True)
+    if interests:
+        values = sorted(v for v, _ in interests)
+        median = values[len(values) // 2] if len(values) % 2 else (
+            values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+        top_value, top_product = interests[0]
+        if top_value > 0 and top_value - median >= INTEREST_MARGIN_Z:
+            product = top_product.removeprefix("interest_").lower().replace("_", " ")
+            parts.append(f"{product} interest")
+    if scores.get("campaign", -math.inf) >= CAMPAIGN_Z:
+        parts.append("campaign-responsive")
+    return ", ".join(parts)
+
+
+def unique_names(names: Mapping[int, str]) -> dict[int, str]:
+    """Make names unique: the 2nd, 3rd... segment with the same name gets " (2)", " (3)"..."""
+    seen: dict[str, int] = {}
+    result = {}
+    for segment in sorted(names):
+        name = names[segment]
+        seen[name] = seen.get(name, 0) + 1
+        result[segment] = name if seen[name] == 1 else f"{name} ({seen[name]})"
+    return result
+
+
+def segment_order(sizes: Mapping[int, int]) -> dict[int, int]:
+    """cluster -> segment_id, numbering non-empty clusters by size (0 = largest, ties by cluster)."""
+    ranked = sorted((c for c, s in sizes.items() if s > 0), key=lambda c: (-sizes[c], c))
+    return {cluster: segment for segment, cluster in enumerate(ranked)}
+
+
+def naming_statement(cluster_to_segment: Mapping[int, int], names: Mapping[int, str]) -> str:
+    """SQLTransformer statement mapping the cluster column to segment_id and segment_name."""
+    def quoted(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    ids = " ".join(f"WHEN {c} THEN {s}" for c, s in sorted(cluster_to_segment.items()))
+    labels = " ".join(f"WHEN {c} THEN {quoted(names[s])}"
+                      for c, s in sorted(cluster_to_segment.items()))
+    # An empty cluster never receives rows at fit time; map it (defensively) to segment -1.
+    return (f"SELECT *, CAST(CASE `{CLUSTER}` {ids} ELSE -1 END AS INT) AS `{SEGMENT_ID}`, "
+            f"CASE `{CLUSTER}` {labels} ELSE 'unassigned' END AS `{SEGMENT_NAME}` FROM __THIS__")
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """A fitted segmentation: the full model, its k sweep, names and the centroid rationale."""
+
+    model: PipelineModel
+    columns: tuple[str, ...]
+    k: int
+    trials: tuple[KTrial, ...]
+    names: dict[int, str]  # segment_id -> persona name
+    basis: dict[int, dict[str, float]]  # segment_id -> persona scores behind the name
+
+
+def fit_segmentation(features: DataFrame, settings: SegmentationSettings) -> Segmentation:
+    """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name."""
+    columns = behavioural_columns(features, settings.feature_prefixes)
+    if not columns:
+        raise InputDataError(
+            "segmentation: gold.client_features has no numeric behavioural column starting with "
+            f"{', '.join(settings.feature_prefixes)} (setting segmentation.feature_prefixes)")
+    data = features.select(*columns).cache()
+    try:
+        fitted, trials = choose_k(data, columns, settings)
+        clustered = fitted.transform(data).cache()
+        sizes = {int(r["cluster"]): int(r["size"]) for r in cluster_sizes(clustered).collect()}
+        z_rows = centroid_zscores(clustered, columns).collect()  # k x features: tiny
+        clustered.unpersist()
+    finally:
+        data.unpersist()
+    order = segment_order(sizes)
+    z_by_segment: dict[int, dict[str, float | None]] = {s: {} for s in order.values()}
+    levels: dict[int, dict[str, float]] = {s: {} for s in order.values()}
+    for row in z_rows:
+        if row["cluster"] in order:
+            segment = order[row["cluster"]]
+            z_by_segment[segment][row["feature"]] = row["z"]
+            levels[segment][row["feature"]] = float(row["level"])
+    names = unique_names({s: persona_name(z, levels[s]) for s, z in z_by_segment.items()})
+    naming = SQLTransformer(statement=naming_statement(order, names))
+    model = PipelineModel(stages=[*fitted.stages, naming])
+    return Segmentation(model=model, columns=tuple(columns), k=fitted.stages[-1].getK(), trials=tuple(trials),
+                        names=names,
+                        basis={s: persona_scores(z) for s, z in z_by_segment.items()})
+
+
+# --- using a fitted model -------------------------------------------------------------------------
+
+def model_columns(model: PipelineModel) -> list[str]:
+    """The gold.client_features columns a fitted segmentation model reads."""
+    assembler = next(s for s in model.stages if isinstance(s, VectorAssembler))
+    return [c.removeprefix(LOG_PREFIX) for c in assembler.getInputCols()]
+
+
+def assign_segments(model: PipelineModel, features_df: DataFrame) -> DataFrame:
+    """``features_df`` plus ``segment_id`` (int) and ``segment_name`` (string)."""
+    _require_columns(features_df, model_columns(model), "segmentation model input")
+    for taken in (SEGMENT_ID, SEGMENT_NAME):
+        if taken in features_df.columns:
+            features_df = features_df.drop(taken)
+    assigned = model.transform(features_df)
+    return assigned.select(*features_df.columns, SEGMENT_ID, SEGMENT_NAME)
+
+
+def segment_names_map(model: PipelineModel) -> dict[int, str]:
+    """segment_id -> segment_name, read back from the model's naming stage (no data needed)."""
+    statement = model.stages[-1].getStatement()
+    ids = dict(re.findall(r"WHEN (\d+) THEN (\d+)", statement.split(f"AS `{SEGMENT_ID}`")[0]))
+    labels = re.findall(r"WHEN (\d+) THEN '((?:[^'\\]|\\.)*)'", statement)
+    return {int(ids[c]): name.replace("\\'", "'").replace("\\\\", "\\") for c, name in labels}
+
+
+def segment_profiles(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Profile per segment: size, share, mean of each behavioural feature, holding rates.
+
+    ``assigned`` is the output of :func:`assign_segments`. Columns: segment_id, segment_name,
+    size, share, avg_<feature> for ``columns`` (+ tenure_months, has_digital_activity when
+    present), holding_rate_<product> for each holds_<product> column.
+    """
+    extra = [c for c in ("tenure_months", "has_digital_activity") if c in assigned.columns]
+    holds = [c for c in assigned.columns if c.startswith("holds_")]
+    total = F.sum(F.col("size")).over(_whole())
+    grouped = assigned.groupBy(SEGMENT_ID, SEGMENT_NAME).agg(
+        F.count("*").alias("size"),
+        *[F.avg(F.col(c).cast("double")).alias(f"avg_{c}") for c in [*columns, *extra]],
+        *[F.avg(F.col(c).cast("double")).alias(f"holding_rate_{c.removeprefix('holds_')}")
+          for c in holds],
+    )
+    return grouped.select(
+        F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
+        SEGMENT_NAME,
+        F.col("size").cast("long").alias("size"),
+        (F.col("size") / total).alias("share"),
+        *[c for c in grouped.columns if c.startswith(("avg_", "holding_rate_"))],
+    )
+
+
+def _whole() -> WindowSpec:
+    # Over the k profile rows only (one per segment), so a single-partition window is harmless.
+    return Window.partitionBy(F.lit(1))
