@@ -1,0 +1,166 @@
+"""Gold client_features: each feature family on one hand-written data set (as_of 2026-03-01).
+
+The features are computed once per module; each test compares one family with values worked out
+by hand in the comments.
+"""
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+
+from segrec_spark.features.client_features import client_features
+from segrec_spark.features.settings import FeatureSettings
+from tests.features.conftest import bronze, d, silver_events
+
+AS_OF = d("2026-03-01")  # 7-day window: [02-22, 03-01); 30-day window: [01-30, 03-01)
+SETTINGS = FeatureSettings(windows=(7, 30), campaign_outcome_lag_days=7)
+
+WEB = [
+    # c1 browses anonymously on cookie u1, then logs in: one session 10:00-10:10 (+30 s last page)
+    dict(user_id="u1", event_ts="2026-02-27 10:00:00", page_category="MORTGAGE",
+         time_on_page_sec=20.0),
+    dict(user_id="u1", identity_id_hash="c1", event_ts="2026-02-27 10:10:00",
+         time_on_page_sec=30.0),
+    # a second, single-event session 17 days earlier (0 s: no time on page)
+    dict(user_id="u1", identity_id_hash="c1", event_ts="2026-02-10 09:00:00",
+         page_category="MORTGAGE"),
+    dict(user_id="u1", identity_id_hash="c1", event_ts="2026-03-01 00:00:00"),  # at as_of: out
+    dict(user_id="u6", identity_id_hash="c6", event_ts="2026-03-02 08:00:00"),  # future client
+]
+APP = [  # c2: one app session 08:00-08:10 (+30 s) in SAVINGS
+    dict(identity_id_hash="c2", event_ts="2026-02-28 08:00:00", product_area="SAVINGS",
+         duration_sec=60.0),
+    dict(identity_id_hash="c2", event_ts="2026-02-28 08:10:00", product_area="SAVINGS",
+         duration_sec=30.0),
+]
+PUSH = [dict(identity_id_hash="c2", event_ts="2026-02-28 09:00:00", event_type="push_sent")]
+IB = [
+    dict(identity_id_hash="c2", event_ts="2026-02-15 12:00:00", event_type="product_view",
+         product_area="SAVINGS"),
+    dict(identity_id_hash="c2", event_ts="2026-01-20 12:00:00"),  # older than 30 days
+]
+CAMP = [  # c4; outcomes count only for contacts before 02-22 (7-day outcome lag)
+    dict(identity_id_hash="c4", contact_ts="2026-02-26 10:00:00", outcome="OPENED",
+         product_code="MORTGAGE"),
+    dict(identity_id_hash="c4", contact_ts="2026-02-10 10:00:00", outcome="CONVERTED",
+         product_code="MORTGAGE"),
+    dict(identity_id_hash="c4", contact_ts="2026-02-05 10:00:00", outcome="SENT",
+         product_code="SAVINGS"),
+    dict(identity_id_hash="c4", contact_ts="2026-01-10 10:00:00", outcome="CLICKED",
+         product_code="SAVINGS"),
+    dict(identity_id_hash="c4", contact_ts="2026-03-02 10:00:00", outcome="CONVERTED",
+         product_code="SAVINGS"),  # future
+]
+PRODEJE = [  # c5
+    dict(identity_id_hash="c5", product_code="SAVINGS", signed_date="2026-01-15", amount=100.0),
+    dict(identity_id_hash="c5", product_code="SAVINGS", signed_date="2026-02-15", amount=50.0,
+         status="ACTIVATED"),
+    dict(identity_id_hash="c5", product_code="MORTGAGE", signed_date="2026-02-01",
+         status="CANCELLED", amount=900.0),
+    dict(identity_id_hash="c5", product_code="CREDIT_CARD", signed_date="2026-03-05"),  # future
+]
+CLIENTS = [
+    dict(identity_id_hash="c3", age_band="26-35", region="PRG", income_band="MID",
+         tenure_months=12, products_held=["PENSION"], snapshot_date="2026-01-01"),
+    # c1's snapshot is taken after as_of: attributes used, holdings not
+    dict(identity_id_hash="c1", age_band="46-55", region="OLK", income_band="HIGH",
+         tenure_months=5, products_held=["MORTGAGE"], snapshot_date="2026-03-15"),
+]
+
+
+@pytest.fixture(scope="module")
+def features(spark):
+    events = silver_events(spark, SETTINGS, web=WEB, app_screens=APP, app_push=PUSH, ib=IB)
+    df = client_features(events, bronze(spark, "camp", CAMP), bronze(spark, "prodeje", PRODEJE),
+                         bronze(spark, "clients", CLIENTS), AS_OF, SETTINGS)
+    return spark.createDataFrame(df.collect(), df.schema)  # tiny: computed once per module
+
+
+def _family(features, columns, rows, schema, spark):
+    actual = features.select("identity_id_hash", *columns)
+    # schema gives the types; the names are the feature columns
+    expected = (spark.createDataFrame(rows, f"identity_id_hash string, {schema}")
+                .toDF("identity_id_hash", *columns))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_one_row_per_known_client_before_as_of(features, spark):
+    # c1..c3 from events/clients, c4 from camp, c5 from prodeje (a cancelled one counts as seen);
+    # c6 only appears after as_of.
+    _family(features, ["as_of_date"], [(c, AS_OF) for c in ("c1", "c2", "c3", "c4", "c5")],
+            "as_of_date date", spark)
+
+
+def test_web_features_include_stitched_anonymous_events(features, spark):
+    cols = ["web_events_7d", "web_active_days_7d", "web_sessions_7d", "web_avg_session_sec_7d",
+            "web_events_30d", "web_active_days_30d", "web_sessions_30d",
+            "web_avg_session_sec_30d", "web_recency_days"]
+    zeros = (0, 0, 0, 0.0, 0, 0, 0, 0.0, 31)  # recency sentinel: longest window + 1
+    _family(features, cols, [
+        ("c1", 2, 1, 1, 630.0, 3, 2, 2, 315.0, 2),
+        *((c, *zeros) for c in ("c2", "c3", "c4", "c5")),
+    ], "a int, b int, c int, e double, f int, g int, h int, i double, j int", spark)
+
+
+def test_app_and_ib_features(features, spark):
+    cols = ["app_events_7d", "app_sessions_7d", "app_avg_session_sec_7d", "app_recency_days",
+            "ib_events_7d", "ib_events_30d", "ib_active_days_30d", "ib_sessions_30d",
+            "ib_avg_session_sec_30d", "ib_recency_days"]
+    zeros = (0, 0, 0.0, 31, 0, 0, 0, 0, 0.0, 31)
+    _family(features, cols, [
+        ("c2", 2, 1, 630.0, 1, 0, 1, 1, 1, 0.0, 14),  # push_sent is not activity
+        *((c, *zeros) for c in ("c1", "c3", "c4", "c5")),
+    ], "a int, b int, c double, e int, f int, g int, h int, i int, j double, k int", spark)
+
+
+def test_product_interest_counts_every_channel(features, spark):
+    cols = ["interest_mortgage_7d", "interest_mortgage_30d", "interest_savings_7d",
+            "interest_savings_30d", "interest_pension_30d"]
+    _family(features, cols, [
+        ("c1", 1, 2, 0, 0, 0),
+        ("c2", 0, 0, 2, 3, 0),  # 2 app screens + 1 ib product view
+        *((c, 0, 0, 0, 0, 0) for c in ("c3", "c4", "c5")),
+    ], "a int, b int, c int, e int, f int", spark)
+
+
+def test_campaign_features_hide_outcomes_not_yet_observable(features, spark):
+    cols = ["camp_contacts_7d", "camp_opens_7d", "camp_engagement_rate_7d", "camp_contacts_30d",
+            "camp_opens_30d", "camp_clicks_30d", "camp_conversions_30d",
+            "camp_engagement_rate_30d"]
+    _family(features, cols, [
+        # 7d: the 02-26 contact is too young for its outcome; 30d: 02-10 CONVERTED counts as
+        # open, click and conversion, 02-05 SENT as contact only -> rate 1/2
+        ("c4", 1, 0, 0.0, 3, 1, 1, 1, 0.5),
+        *((c, 0, 0, 0.0, 0, 0, 0, 0, 0.0) for c in ("c1", "c2", "c3", "c5")),
+    ], "a int, b int, c double, e int, f int, g int, h int, i double", spark)
+
+
+def test_agreement_history_and_holdings(features, spark):
+    cols = ["agr_savings_count", "agr_savings_recency_days", "agr_savings_amount",
+            "agr_mortgage_count", "agr_mortgage_recency_days", "agr_mortgage_amount",
+            "agr_credit_card_count", "holds_savings", "holds_mortgage", "holds_credit_card",
+            "holds_pension"]
+    _family(features, cols, [
+        ("c5", 2, 14, 150.0, 0, 999, 0.0, 0, 1, 0, 0, 0),  # cancelled and future ignored
+        ("c3", 0, 999, 0.0, 0, 999, 0.0, 0, 0, 0, 0, 1),  # from the 01-01 snapshot
+        ("c1", 0, 999, 0.0, 0, 999, 0.0, 0, 0, 0, 0, 0),  # snapshot after as_of: not used
+        *((c, 0, 999, 0.0, 0, 999, 0.0, 0, 0, 0, 0, 0) for c in ("c2", "c4")),
+    ], "a int, b int, c double, e int, f int, g double, h int, i int, j int, k int, l int",
+        spark)
+
+
+def test_attributes_and_activity_flag(features, spark):
+    cols = ["has_digital_activity", "age_band", "income_band", "region", "tenure_months"]
+    _family(features, cols, [
+        ("c1", 1, "46-55", "HIGH", "OLK", 4),  # 5 months at 03-15 -> 4 at 03-01
+        ("c2", 1, "UNKNOWN", "UNKNOWN", "UNKNOWN", 0),
+        ("c3", 0, "26-35", "MID", "PRG", 14),  # 12 months at 01-01 -> 14 at 03-01
+        ("c4", 0, "UNKNOWN", "UNKNOWN", "UNKNOWN", 0),
+        ("c5", 0, "UNKNOWN", "UNKNOWN", "UNKNOWN", 0),
+    ], "a int, b string, c string, e string, f int", spark)
+
+
+def test_no_feature_is_null(features):
+    null_counts = features.selectExpr(
+        *(f"count_if({c} IS NULL) AS {c}" for c in features.columns)).first().asDict()
+    assert {c: n for c, n in null_counts.items() if n} == {}
