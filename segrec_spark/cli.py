@@ -71,7 +71,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("score", "score clients with the champion models; publish rankings and offers",
           "segrec_spark.scoring.job", _as_of),
     Stage("serve-sql", "start the Spark Thrift Server (JDBC/ODBC) over the gold catalog",
-          "segrec_spark.scoring.sql_endpoint", _sql_args),
+          "segrec_spark.scoring.sql_endpoint", _sql_args, needs_spark=False),
     Stage("run", "the whole pipeline: generate, ingest, features, train, score",
           "segrec_spark.pipeline", _run_args),
 )

@@ -90,3 +90,24 @@ def sql_literal(value: object) -> str:
         return str(value)
     text = str(value).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
+
+
+def discover_tables(spark: SparkSession, root: str) -> dict[str, list[str]]:
+    """Delta tables found under ``root``, as {layer: [name, ...]} (any Hadoop filesystem)."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    found: dict[str, list[str]] = {}
+    for layer in LAYERS:
+        layer_path = jvm.org.apache.hadoop.fs.Path(f"{root.rstrip('/')}/{layer}")
+        fs = layer_path.getFileSystem(conf)
+        if not fs.exists(layer_path):
+            continue
+        names = []
+        for status in fs.listStatus(layer_path):
+            if status.isDirectory() and fs.exists(
+                jvm.org.apache.hadoop.fs.Path(status.getPath(), "_delta_log")
+            ):
+                names.append(status.getPath().getName())
+        if names:
+            found[layer] = sorted(names)
+    return found

@@ -11,7 +11,7 @@ from segrec_spark.config import SparkSettings
 
 # Tests never run under spark-submit, even if the caller's shell says so.
 os.environ.pop("SEGREC_SUBMITTED", None)
-TEST_SPARK = SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="3g",
+TEST_SPARK = SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="2g",
                            ui_enabled=False, log_level="ERROR",
                            conf={"spark.sql.adaptive.coalescePartitions.enabled": "true",
                                  "spark.default.parallelism": "2",

@@ -1,0 +1,128 @@
+"""Pure transforms that turn per-product scores into what marketing and BI read.
+
+Input of :func:`rank_within_product`: one row per (as_of_date, product_code, identity_id_hash)
+with a ``probability``. Everything here is ``DataFrame -> DataFrame`` (or a factory of one).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+TIER_HIGH = "High Value Engaged"
+TIER_MID = "Potential Upsell"
+TIER_LOW = "Nurture and Educate"
+TIER_NONE = "Low Engagement"
+TIERS = (TIER_HIGH, TIER_MID, TIER_LOW, TIER_NONE)
+
+# What marketing does with a client in each tier (the product name is filled in).
+ACTIONS = {
+    TIER_HIGH: "Direct offer: personal banker call or in-app pre-approved offer for {product}",
+    TIER_MID: "Targeted digital campaign with a personalised {product} offer",
+    TIER_LOW: "Educational content and calculators about {product}",
+    TIER_NONE: "No active {product} contact; keep in general newsletters",
+}
+
+
+def _product_label(product_code: Column) -> Column:
+    """MORTGAGE_LOAN -> 'mortgage loan' for action texts."""
+    return F.lower(F.regexp_replace(product_code, "_", " "))
+
+
+def rank_within_product(scores: DataFrame) -> DataFrame:
+    """Add ``rank`` (1 = most likely) and ``decile`` (1 = top 10 %) within each product.
+
+    Ties in probability are broken by identity_id_hash so the ranking is deterministic.
+    """
+    by_probability = Window.partitionBy("as_of_date", "product_code").orderBy(
+        F.col("probability").desc(), F.col("identity_id_hash").asc()
+    )
+    return scores.withColumn("rank", F.row_number().over(by_probability)).withColumn(
+        "decile", F.ntile(10).over(by_probability)
+    )
+
+
+def with_propensity_tier(high: float, mid: float, low: float) -> Callable[[DataFrame], DataFrame]:
+    """Add ``propensity_tier``: > high, > mid, > low, else the lowest tier."""
+
+    def add_tier(df: DataFrame) -> DataFrame:
+        p = F.col("probability")
+        tier = (
+            F.when(p > F.lit(high), TIER_HIGH)
+            .when(p > F.lit(mid), TIER_MID)
+            .when(p > F.lit(low), TIER_LOW)
+            .otherwise(TIER_NONE)
+        )
+        return df.withColumn("propensity_tier", tier)
+
+    return add_tier
+
+
+def with_recommended_action(df: DataFrame) -> DataFrame:
+    """Add ``recommended_action`` from the tier and the product."""
+    product = _product_label(F.col("product_code"))
+    action = F.lit(None).cast("string")
+    for tier in reversed(TIERS):
+        prefix, suffix = ACTIONS[tier].split("{product}")
+        action = F.when(F.col("propensity_tier") == tier,
+                        F.concat(F.lit(prefix), product, F.lit(suffix))).otherwise(action)
+    return df.withColumn("recommended_action", action)
+
+
+def next_best_offers(rankings: DataFrame, top_n: int) -> DataFrame:
+    """Per client, the ``top_n`` products with the highest probability.
+
+    ``rankings`` holds only products the client does not hold yet (holders are not scored),
+    so every offer is for a product the client lacks.
+    """
+    per_client = Window.partitionBy("as_of_date", "identity_id_hash").orderBy(
+        F.col("probability").desc(), F.col("product_code").asc()
+    )
+    ranked = rankings.withColumn("offer_rank", F.row_number().over(per_client))
+    return ranked.filter(F.col("offer_rank") <= top_n).select(
+        "as_of_date",
+        "identity_id_hash",
+        "offer_rank",
+        "product_code",
+        "probability",
+        "propensity_tier",
+        "recommended_action",
+        "segment_name",
+        "model_version",
+    )
+
+
+RANKING_COLUMNS = (
+    "as_of_date",
+    "product_code",
+    "identity_id_hash",
+    "probability",
+    "rank",
+    "decile",
+    "propensity_tier",
+    "segment_id",
+    "segment_name",
+    "recommended_action",
+    "model_version",
+    "run_id",
+    "scored_at",
+)
+
+
+def publish_rankings(scores: DataFrame, high: float, mid: float, low: float) -> DataFrame:
+    """Scores (+ segment and model columns) -> the gold.product_rankings contract."""
+    return (
+        scores.transform(rank_within_product)
+        .transform(with_propensity_tier(high, mid, low))
+        .transform(with_recommended_action)
+        .select(*RANKING_COLUMNS)
+    )
+
+
+def eligible_clients(features: DataFrame, product_code: str) -> DataFrame:
+    """Clients who do not hold ``product_code`` at as_of_date (holders are not targets)."""
+    holds = f"holds_{product_code.lower()}"
+    if holds not in features.columns:
+        return features
+    return features.filter(F.col(holds) == 0)

@@ -1,0 +1,81 @@
+"""The SQL endpoint: a real Thrift server process queried by a real JDBC client (beeline)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyspark
+import pytest
+
+from segrec_spark.tables import table_path
+
+D = dt.date(2026, 4, 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve-sql exited early with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(1)
+    raise AssertionError(f"serve-sql did not listen on {port} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_top_clients_through_jdbc(spark, tmp_path):
+    root = tmp_path / "lake"
+    rows = [(D, "MORTGAGE", f"{i:064x}", round(1 - i / 20, 3), i + 1) for i in range(20)]
+    rows += [(D, "SAVINGS", f"{i:064x}", 0.5, i + 1) for i in range(5)]
+    df = spark.createDataFrame(
+        rows, "as_of_date date, product_code string, identity_id_hash string, probability double, rank int")
+    df.write.format("delta").partitionBy("as_of_date", "product_code").save(
+        table_path(str(root), "gold", "product_rankings"))
+
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segrec_spark.cli", "serve-sql", "--set", f"paths.root={root}",
+         "--port", str(port), "--set", f"spark.conf={{spark.sql.warehouse.dir: '{tmp_path}/wh'}}"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        env={**os.environ, "SEGREC_SUBMITTED": ""})
+    try:
+        _wait_for_port(port, proc, timeout=300)
+        beeline = Path(pyspark.__file__).parent / "bin" / "beeline"
+        query = ("SELECT identity_id_hash, probability FROM gold.product_rankings "
+                 "WHERE product_code = 'MORTGAGE' ORDER BY rank LIMIT 10")
+        out = subprocess.run(
+            [str(beeline), "-u", f"jdbc:hive2://127.0.0.1:{port}/", "--silent=true",
+             "--outputformat=csv2", "-e", query],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        # beeline may echo its prompt ("0: jdbc:hive2://...> ") before the header line
+        lines = [re.sub(r"^\d+: jdbc:hive2://\S+> ", "", ln) for ln in out.stdout.splitlines()]
+        lines = [ln for ln in lines if "," in ln]
+        assert lines[0] == "identity_id_hash,probability", out.stdout + out.stderr
+        got = [tuple(ln.split(",")) for ln in lines[1:]]
+        assert got == [(f"{i:064x}", str(round(1 - i / 20, 3))) for i in range(10)]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert proc.returncode is not None
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "server still listening after stop"
