@@ -1,0 +1,170 @@
+"""Out-of-time evaluation of scored frames ``(label double, probability double)``.
+
+ROC-AUC and PR-AUC (BinaryClassificationEvaluator), lift and capture rate in the top share of
+scores, calibration per score decile (mean predicted vs observed rate), Brier score, and the
+oracle's scores from the generator's planted truth. Everything is computed with aggregates; only
+a handful of numbers reach the driver.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from functools import reduce
+from operator import add
+from typing import Any
+
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+LABEL = "label"
+PROBABILITY = "probability"
+
+
+def auc_metrics(scored: DataFrame) -> dict[str, float]:
+    """roc_auc and pr_auc of ``probability`` against ``label``."""
+    result = {}
+    for key, metric in (("roc_auc", "areaUnderROC"), ("pr_auc", "areaUnderPR")):
+        evaluator = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
+                                                  metricName=metric)
+        result[key] = float(evaluator.evaluate(scored))
+    return result
+
+
+def _threshold(scored: DataFrame, quantile: float, relative_error: float) -> float | None:
+    values = scored.approxQuantile(PROBABILITY, [quantile], relative_error)
+    return float(values[0]) if values else None
+
+
+def top_share(scored: DataFrame, fraction: float, relative_error: float = 0.0) -> dict[str, float]:
+    """Lift and capture rate among the ``fraction`` of clients with the highest scores.
+
+    The cut is the score at the (1 - fraction) quantile; clients tied on the cut score fill the
+    remaining places at their own positive rate (the expected result of breaking ties at random),
+    so a score with many ties (e.g. the popularity baseline) is not flattered or penalised.
+    Returns n, positives, n_top (= fraction * n), positives_top, capture, lift, precision_top.
+    """
+    cut = _threshold(scored, 1.0 - fraction, relative_error)
+    if cut is None:
+        return {"n": 0.0, "positives": 0.0, "n_top": 0.0, "positives_top": 0.0,
+                "capture": math.nan, "lift": math.nan, "precision_top": math.nan}
+    above = F.col(PROBABILITY) > F.lit(cut)
+    at = F.col(PROBABILITY) == F.lit(cut)
+    row = scored.agg(
+        F.count("*").alias("n"),
+        F.sum(LABEL).alias("positives"),
+        F.sum(F.when(above, 1).otherwise(0)).alias("n_above"),
+        F.sum(F.when(above, F.col(LABEL)).otherwise(0)).alias("pos_above"),
+        F.sum(F.when(at, 1).otherwise(0)).alias("n_at"),
+        F.sum(F.when(at, F.col(LABEL)).otherwise(0)).alias("pos_at"),
+    ).first()
+    n, positives = float(row["n"]), float(row["positives"] or 0.0)
+    n_top = fraction * n
+    extra = min(max(n_top - row["n_above"], 0.0), float(row["n_at"]))
+    tie_rate = row["pos_at"] / row["n_at"] if row["n_at"] else 0.0
+    positives_top = float(row["pos_above"]) + extra * tie_rate
+    precision = positives_top / n_top if n_top else math.nan
+    base_rate = positives / n if n else math.nan
+    return {
+        "n": n, "positives": positives, "n_top": n_top, "positives_top": positives_top,
+        "capture": positives_top / positives if positives else math.nan,
+        "lift": precision / base_rate if base_rate else math.nan,
+        "precision_top": precision,
+    }
+
+
+def score_bin(cuts: Sequence[float]) -> Column:
+    """Bin of a score given ascending cut points: 1 = highest scores, len(cuts) + 1 = lowest.
+
+    A cut is a quantile value (about q of the scores are <= it), so a score equal to a cut
+    belongs to the bin below it.
+    """
+    if not cuts:
+        return F.lit(1)
+    above = reduce(add, [F.when(F.col(PROBABILITY) > F.lit(c), 1).otherwise(0) for c in cuts])
+    return F.lit(len(cuts) + 1) - above
+
+
+def score_deciles(scored: DataFrame, bins: int = 10, relative_error: float = 0.0) -> DataFrame:
+    """(bin, n, positives, mean_predicted, observed_rate) per score bin, bin 1 = top scores.
+
+    Bins are cut at the score quantiles; repeated cut points (tied scores) are merged, so a
+    score with few distinct values gives fewer bins.
+    """
+    quantiles = [i / bins for i in range(1, bins)]
+    cuts = sorted(set(scored.approxQuantile(PROBABILITY, quantiles, relative_error)))
+    return (scored.groupBy(score_bin(cuts).alias("bin"))
+            .agg(F.count("*").alias("n"), F.sum(LABEL).alias("positives"),
+                 F.avg(PROBABILITY).alias("mean_predicted"), F.avg(LABEL).alias("observed_rate"))
+            .select(F.col("bin").cast("int").alias("bin"), F.col("n").cast("long").alias("n"),
+                    F.col("positives").cast("double").alias("positives"), "mean_predicted",
+                    "observed_rate")
+            .orderBy("bin"))
+
+
+def calibration_summary(deciles: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Expected calibration error over the bins (n-weighted |mean predicted - observed|) and the
+    overall mean predicted and observed rates."""
+    n = sum(d["n"] for d in deciles)
+    if not n:
+        return {"calibration_error": math.nan, "mean_predicted": math.nan,
+                "observed_rate": math.nan}
+    return {
+        "calibration_error": sum(d["n"] * abs(d["mean_predicted"] - d["observed_rate"])
+                                 for d in deciles) / n,
+        "mean_predicted": sum(d["n"] * d["mean_predicted"] for d in deciles) / n,
+        "observed_rate": sum(d["n"] * d["observed_rate"] for d in deciles) / n,
+    }
+
+
+def brier_score(scored: DataFrame) -> float:
+    return float(scored.agg(F.avg((F.col(PROBABILITY) - F.col(LABEL)) ** 2)).first()[0])
+
+
+def gains_curve(deciles: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
+    """Cumulative (share of clients, share of positives) from the top bin down, from (0, 0)."""
+    n = sum(d["n"] for d in deciles)
+    positives = sum(d["positives"] for d in deciles)
+    curve = [(0.0, 0.0)]
+    seen_n = seen_pos = 0.0
+    for d in sorted(deciles, key=lambda d: d["bin"]):
+        seen_n += d["n"]
+        seen_pos += d["positives"]
+        curve.append((seen_n / n if n else 0.0, seen_pos / positives if positives else 0.0))
+    return curve
+
+
+def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
+                    relative_error: float = 0.0) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """All metrics of one scored frame and its decile table (as dicts: k <= 10 rows)."""
+    metrics = auc_metrics(scored)
+    for fraction in fractions:
+        stats = top_share(scored, fraction, relative_error)
+        pct = f"{round(fraction * 100):g}"
+        metrics[f"lift_top{pct}"] = stats["lift"]
+        metrics[f"capture_top{pct}"] = stats["capture"]
+    deciles = [r.asDict() for r in score_deciles(scored, 10, relative_error).collect()]
+    metrics.update(calibration_summary(deciles))
+    metrics["brier"] = brier_score(scored)
+    counts = scored.agg(F.count("*").alias("n"), F.sum(LABEL).alias("p")).first()
+    metrics["n_clients"] = float(counts["n"])
+    metrics["n_positives"] = float(counts["p"] or 0.0)
+    return metrics, deciles
+
+
+def oracle_scores(true_propensity: DataFrame, labelled: DataFrame, product: str,
+                  as_of: dt.date) -> DataFrame:
+    """(identity_id_hash, label, probability) with the planted true probability as the score.
+
+    ``true_propensity`` is the generator's ground truth (identity_id_hash, product_code,
+    window_start, window_end, true_probability); only its window starting at ``as_of`` is used.
+    Read by evaluation only, never by training or scoring.
+    """
+    truth = (true_propensity
+             .where((F.col("product_code") == F.lit(product))
+                    & (F.col("window_start") == F.lit(as_of)))
+             .select("identity_id_hash", F.col("true_probability").cast("double").alias(PROBABILITY)))
+    return (labelled.select("identity_id_hash", LABEL)
+            .join(truth, on="identity_id_hash", how="inner")
+            .select("identity_id_hash", LABEL, PROBABILITY))

@@ -1,0 +1,405 @@
+"""The ``segrec train`` stage: segmentation, then one tuned RandomForest per product, in MLflow.
+
+Time (see DESIGN.md section 3): with E = the end of the data and h = features.horizon_days,
+
+* segmentation is fitted on gold.client_features at E - h (features only, no labels);
+* each product's forest is tuned (TrainValidationSplit on areaUnderROC) on the labels at E - 2h
+  and evaluated OUT OF TIME on the labels at E - h, beside a naive baseline and (generated data
+  only) the oracle built from the planted truth;
+* the champion registered for scoring is refitted with the tuned parameters on the latest labels
+  (E - h) (``propensity.champion_fit = latest``; ``evaluated`` registers the evaluated model).
+
+MLflow: one parent run per training, child runs ``segmentation`` and ``propensity_<product>``;
+models registered as ``<prefix>_segmentation`` and ``<prefix>_propensity_<product lower>`` with
+alias ``<mlflow.champion_alias>``. Tables: gold.model_metrics and gold.segment_profiles, each
+slice-replaced by as_of_date (the evaluation date E - h).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
+
+from segrec_spark.config import Config, is_local_path
+from segrec_spark.errors import InputDataError, MissingTableError
+from segrec_spark.features.job import default_as_of_dates, parse_as_of
+from segrec_spark.propensity import evaluation as ev
+from segrec_spark.propensity import model as pm
+from segrec_spark.segmentation import model as seg
+from segrec_spark.sources import PRODUCTS
+from segrec_spark.tables import (delta_exists, read_table, register_table, sql_literal,
+                                 table_path, write_slice)
+
+log = logging.getLogger(__name__)
+
+METRICS_SCHEMA = ("as_of_date date, product_code string, model string, metric string, "
+                  "value double, run_id string, model_version string")
+MODEL_LABELS = {"rf": "random_forest", "baseline": "baseline", "oracle": "oracle"}
+
+
+# --- names and dates ---------------------------------------------------------------------------
+
+def training_dates(cfg: Config, train_as_of: dt.date | None = None,
+                   eval_as_of: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """(train, eval) as_of_dates: default (E - 2h, E - h) from features.default_as_of_dates."""
+    horizon = dt.timedelta(days=cfg.features.horizon_days)
+    default_train, default_eval, _ = default_as_of_dates(cfg)
+    eval_date = eval_as_of or (train_as_of + horizon if train_as_of else default_eval)
+    train_date = train_as_of or eval_date - horizon
+    if train_date + horizon > eval_date:
+        raise InputDataError(f"train: the training as_of_date {train_date} must be at least one "
+                             f"horizon ({horizon.days} days) before the evaluation date {eval_date}")
+    return train_date, eval_date
+
+
+def segmentation_model_name(cfg: Config) -> str:
+    return f"{cfg.mlflow.registered_model_prefix}_segmentation"
+
+
+def propensity_model_name(cfg: Config, product: str) -> str:
+    return f"{cfg.mlflow.registered_model_prefix}_propensity_{product.lower()}"
+
+
+# --- MLflow --------------------------------------------------------------------------------------
+
+def configure_mlflow(cfg: Config) -> str:
+    """Point MLflow at cfg.mlflow (creating a local sqlite folder) and return the experiment id."""
+    uri = cfg.mlflow.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = cfg.mlflow.artifact_location
+    if is_local_path(location):
+        Path(location).mkdir(parents=True, exist_ok=True)
+        location = Path(location).resolve().as_uri()
+    return mlflow.create_experiment(cfg.mlflow.experiment, artifact_location=location)
+
+
+def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineModel:
+    """The registered model ``name`` at alias (default mlflow.champion_alias) as a PipelineModel."""
+    configure_mlflow(cfg)
+    uri = f"models:/{name}@{alias or cfg.mlflow.champion_alias}"
+    try:
+        return mlflow.spark.load_model(uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise MissingTableError(f"MLflow model {uri} not found in {cfg.mlflow.tracking_uri} "
+                                f"(run `segrec train` first): {exc.message}") from None
+
+
+def _log_and_register(model: PipelineModel, cfg: Config, name: str) -> str:
+    """Log the Spark ML model in the active run, register it, set the champion alias."""
+    import pyspark
+
+    # Explicit requirements: MLflow would otherwise infer them by reloading the model in a
+    # subprocess, which costs tens of seconds per model.
+    info = mlflow.spark.log_model(model, artifact_path="model", registered_model_name=name,
+                                  pip_requirements=[f"pyspark=={pyspark.__version__}"])
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(name, cfg.mlflow.champion_alias, version)
+    return version
+
+
+def _log_json(data: Any, name: str) -> None:
+    mlflow.log_text(json.dumps(data, indent=2, default=str), name)
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if v is not None and v == v and abs(v) != float("inf")}
+
+
+def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: Path) -> None:
+    """Cumulative gains (share of positives captured vs share of clients contacted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for label, curve in curves.items():
+        ax.plot([x for x, _ in curve], [y for _, y in curve], marker="o", markersize=3, label=label)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
+    ax.set_xlabel("share of clients (highest scores first)")
+    ax.set_ylabel("share of buyers captured")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --- I/O -----------------------------------------------------------------------------------------
+
+def read_gold_slice(spark: SparkSession, cfg: Config, name: str, as_of: dt.date) -> DataFrame:
+    """One as_of_date slice of a gold table, or a MissingTableError naming what is missing."""
+    path = table_path(cfg.paths.root, "gold", name)
+    if not delta_exists(spark, path):
+        raise MissingTableError(f"train: gold.{name} not found at {path} (run `segrec features`)")
+    df = read_table(spark, path).where(F.col("as_of_date") == F.lit(as_of))
+    if df.limit(1).count() == 0:
+        raise MissingTableError(f"train: gold.{name} has no rows for as_of_date {as_of} "
+                                f"(run `segrec features --as-of {as_of}`)")
+    return df
+
+
+def read_true_propensity(spark: SparkSession, cfg: Config) -> DataFrame | None:
+    """The generator's planted truth, when present (evaluation only)."""
+    path = f"{cfg.paths.ground_truth.rstrip('/')}/true_propensity"
+    if is_local_path(path) and not Path(path).is_dir():
+        return None
+    try:
+        return spark.read.parquet(path)
+    except AnalysisException:
+        return None
+
+
+def write_gold(df: DataFrame, cfg: Config, name: str, as_of: dt.date) -> None:
+    path = table_path(cfg.paths.root, "gold", name)
+    write_slice(df, path, f"as_of_date = {sql_literal(as_of.isoformat())}",
+                partition_by=["as_of_date"], merge_schema=True)
+    register_table(df.sparkSession, "gold", name, path)
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict[str, Any]:
+    """Fit, log and register the segmentation (child run); write gold.segment_profiles."""
+    settings = cfg.segmentation
+    began = time.monotonic()
+    fitted = seg.fit_segmentation(features, settings)
+    assigned = seg.assign_segments(fitted.model, features)
+    profiles = seg.segment_profiles(assigned, fitted.columns).cache()
+    profile_rows = [r.asDict() for r in profiles.orderBy("segment_id").collect()]  # k rows
+    name = segmentation_model_name(cfg)
+    with mlflow.start_run(run_name="segmentation", nested=True) as run:
+        mlflow.log_params({"as_of_date": as_of.isoformat(), "k_min": settings.k_min,
+                           "k_max": settings.k_max, "use_pca": settings.use_pca,
+                           "seed": settings.seed, "n_features": len(fitted.columns),
+                           "min_cluster_share": settings.min_cluster_share, "chosen_k": fitted.k})
+        for trial in fitted.trials:
+            if trial.silhouette is not None:
+                mlflow.log_metric("silhouette", trial.silhouette, step=trial.k)
+                mlflow.log_metric(f"silhouette_k{trial.k}", trial.silhouette)
+            mlflow.log_metric(f"smallest_share_k{trial.k}", trial.smallest_share)
+        chosen = next(t for t in fitted.trials if t.k == fitted.k)
+        if chosen.silhouette is not None:
+            mlflow.log_metric("chosen_silhouette", chosen.silhouette)
+        mlflow.log_metric("n_segments", len(fitted.names))
+        _log_json([t.__dict__ for t in fitted.trials], "k_sweep.json")
+        _log_json({str(s): {"name": n, "basis": fitted.basis[s]} for s, n in fitted.names.items()},
+                  "personas.json")
+        _log_json(profile_rows, "segment_profiles.json")
+        _log_json(list(fitted.columns), "features.json")
+        mlflow.set_tag("segment_names", json.dumps({str(k): v for k, v in fitted.names.items()}))
+        version = _log_and_register(fitted.model, cfg, name)
+        run_id = run.info.run_id
+    write_gold(profiles.select(F.lit(as_of).alias("as_of_date"), *profiles.columns), cfg,
+               "segment_profiles", as_of)
+    profiles.unpersist()
+    log.info("segmentation: k=%d %s (%.1f s)", fitted.k, fitted.names, time.monotonic() - began)
+    return {"run_id": run_id, "model_name": name, "version": version, "k": fitted.k,
+            "names": fitted.names, "model": fitted.model,
+            "seconds": round(time.monotonic() - began, 1)}
+
+
+def _baseline_scores(cfg: Config, spec: pm.FeatureSpec, train: DataFrame,
+                     test: DataFrame) -> DataFrame:
+    if cfg.propensity.baseline == "logistic_regression":
+        fitted = pm.logistic_pipeline(spec).fit(train)
+        return pm.positive_probability(fitted.transform(test)).select(
+            "identity_id_hash", pm.LABEL, pm.PROBABILITY)
+    return pm.popularity_scores(pm.popularity_rates(train), test)
+
+
+def _metric_rows(metrics: dict[str, dict[str, float]]) -> list[tuple[str, str, float]]:
+    return [(MODEL_LABELS[kind], metric, float(value))
+            for kind, values in metrics.items() for metric, value in values.items()]
+
+
+def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
+                  truth: DataFrame | None, dates: tuple[dt.date, dt.date]) -> dict[str, Any]:
+    """Tune, evaluate out of time, fit the champion, log everything in a child run."""
+    settings = cfg.propensity
+    began = time.monotonic()
+    train_as_of, eval_as_of = dates
+    counts = train_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")).first()
+    n_train, n_pos = int(counts["n"]), int(counts["p"] or 0)
+    if n_pos < settings.min_positives:
+        log.warning("propensity %s: %d positive label(s) at %s (< propensity.min_positives=%d); "
+                    "skipped", product, n_pos, train_as_of, settings.min_positives)
+        return {"skipped": f"{n_pos} positives at {train_as_of} < min_positives"}
+    spec = pm.feature_spec(train_df)
+    weight = pm.positive_weight(n_pos, n_train - n_pos, settings.max_positive_weight)
+    train_w = train_df.transform(pm.with_class_weight(weight)).cache()
+    pipeline, forest = pm.forest_pipeline(spec, weight, settings)
+    tuned = pm.tuner(pipeline, forest, settings).fit(train_w)
+    grid = pm.grid_results(tuned)
+    best = pm.best_params(tuned)
+    tuned_seconds = time.monotonic() - began
+
+    scored = {"rf": pm.positive_probability(tuned.bestModel.transform(eval_df))
+              .select("identity_id_hash", pm.LABEL, pm.PROBABILITY).cache(),
+              "baseline": _baseline_scores(cfg, spec, train_df, eval_df).cache()}
+    if truth is not None:
+        oracle = ev.oracle_scores(truth, eval_df, product, eval_as_of).cache()
+        if oracle.limit(1).count():
+            scored["oracle"] = oracle
+    metrics: dict[str, dict[str, float]] = {}
+    deciles: dict[str, list[dict[str, Any]]] = {}
+    for kind, frame in scored.items():
+        metrics[kind], deciles[kind] = ev.evaluate_scores(
+            frame, settings.top_fractions, settings.quantile_relative_error)
+    train_w.unpersist()
+
+    if settings.champion_fit == "latest":
+        n_eval, n_eval_pos = metrics["rf"]["n_clients"], metrics["rf"]["n_positives"]
+        if n_eval_pos >= settings.min_positives:
+            champion_weight = pm.positive_weight(int(n_eval_pos), int(n_eval - n_eval_pos),
+                                                 settings.max_positive_weight)
+            champion_pipeline, _ = pm.forest_pipeline(
+                spec, champion_weight, settings, num_trees=best["numTrees"],
+                max_depth=best["maxDepth"])
+            champion = champion_pipeline.fit(eval_df.transform(pm.with_class_weight(champion_weight)))
+            champion_as_of = eval_as_of
+        else:
+            champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of
+    else:
+        champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of
+    importances = pm.feature_importances(champion, eval_df)
+
+    name = propensity_model_name(cfg, product)
+    with mlflow.start_run(run_name=f"propensity_{product.lower()}", nested=True) as run:
+        mlflow.log_params({
+            "product": product, "train_as_of": train_as_of.isoformat(),
+            "eval_as_of": eval_as_of.isoformat(), "champion_as_of": champion_as_of.isoformat(),
+            "champion_fit": settings.champion_fit, "n_train": n_train, "n_train_positives": n_pos,
+            "positive_weight": round(weight, 4), "champion_positive_weight": round(champion_weight, 4),
+            "n_numeric_features": len(spec.numeric), "categorical": ",".join(spec.categorical),
+            "segment_feature": spec.segment or "", "baseline": settings.baseline,
+            "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),
+            "train_ratio": settings.train_ratio, "parallelism": settings.parallelism,
+            "best_numTrees": best["numTrees"], "best_maxDepth": best["maxDepth"],
+        })
+        for kind, values in metrics.items():
+            mlflow.log_metrics({f"{MODEL_LABELS[kind]}_{k}": v for k, v in _finite(values).items()})
+        for i, row in enumerate(grid):
+            mlflow.log_metric("tuning_validation_auc", row["validation_areaUnderROC"], step=i)
+        mlflow.log_metric("tuning_seconds", tuned_seconds)
+        _log_json(grid, "tuning_grid.json")
+        _log_json([{"feature": n, "importance": v} for n, v in importances], "feature_importances.json")
+        _log_json(deciles, "deciles.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            chart = Path(tmp) / f"gains_{product.lower()}.png"
+            gains_chart({MODEL_LABELS[k]: ev.gains_curve(d) for k, d in deciles.items()},
+                        f"{product}: out-of-time gains at {eval_as_of}", chart)
+            mlflow.log_artifact(str(chart))
+        version = _log_and_register(champion, cfg, name)
+        run_id = run.info.run_id
+    for frame in scored.values():
+        frame.unpersist()
+    seconds = round(time.monotonic() - began, 1)
+    log.info("propensity %s: AUC rf=%.3f baseline=%.3f oracle=%s (%.1f s)", product,
+             metrics["rf"]["roc_auc"], metrics["baseline"]["roc_auc"],
+             f"{metrics['oracle']['roc_auc']:.3f}" if "oracle" in metrics else "n/a", seconds)
+    return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
+            "best_params": best, "seconds": seconds}
+
+
+def products_to_train(cfg: Config, labels: DataFrame) -> list[str]:
+    """Configured products (default: all in the contract) that have labels."""
+    wanted = list(cfg.propensity.products or PRODUCTS)
+    unknown = [p for p in wanted if p not in PRODUCTS]
+    if unknown:
+        raise InputDataError(f"propensity.products: unknown product(s) {', '.join(unknown)}; "
+                             f"expected some of {', '.join(PRODUCTS)}")
+    present = {r[0] for r in labels.select("product_code").distinct().collect()}  # <= 8 rows
+    return [p for p in wanted if p in present]
+
+
+def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
+        eval_as_of: dt.date | None = None) -> dict[str, Any]:
+    """Train segmentation and every product's propensity model; return run ids and metrics."""
+    began = time.monotonic()
+    train_date, eval_date = training_dates(cfg, train_as_of, eval_as_of)
+    features_train = read_gold_slice(spark, cfg, "client_features", train_date)
+    features_eval = read_gold_slice(spark, cfg, "client_features", eval_date)
+    labels_train = read_gold_slice(spark, cfg, "labels", train_date)
+    labels_eval = read_gold_slice(spark, cfg, "labels", eval_date)
+    truth = read_true_propensity(spark, cfg)
+    experiment_id = configure_mlflow(cfg)
+
+    summary: dict[str, Any] = {"train_as_of": train_date, "eval_as_of": eval_date,
+                               "products": {}, "skipped": {}}
+    rows: list[tuple[str, str, str, float, str, str]] = []
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"train_{eval_date.isoformat()}") as parent:
+        mlflow.log_params({"train_as_of": train_date.isoformat(),
+                           "eval_as_of": eval_date.isoformat(),
+                           "horizon_days": cfg.features.horizon_days,
+                           "oracle_available": truth is not None})
+        segmentation = train_segmentation(cfg, features_eval, eval_date)
+        summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
+        seg_train = seg.assign_segments(segmentation["model"], features_train).cache()
+        seg_eval = seg.assign_segments(segmentation["model"], features_eval).cache()
+        for product in products_to_train(cfg, labels_eval):
+            eval_df = pm.labelled_frame(seg_eval, labels_eval, product).cache()
+            result = train_product(cfg, product,
+                                   pm.labelled_frame(seg_train, labels_train, product),
+                                   eval_df, truth, (train_date, eval_date))
+            eval_df.unpersist()
+            if "skipped" in result:
+                summary["skipped"][product] = result["skipped"]
+                continue
+            summary["products"][product] = result
+            rows += [(product, model, metric, value, result["run_id"], result["version"])
+                     for model, metric, value in _metric_rows(result["metrics"])]
+        seg_train.unpersist()
+        seg_eval.unpersist()
+        seconds = time.monotonic() - began
+        mlflow.log_metric("training_seconds", seconds)
+        mlflow.log_metric("products_trained", len(summary["products"]))
+        summary["parent_run_id"] = parent.info.run_id
+    if rows:
+        metrics_df = spark.createDataFrame(
+            [(eval_date, *row) for row in rows], METRICS_SCHEMA)
+        write_gold(metrics_df, cfg, "model_metrics", eval_date)
+    summary["seconds"] = round(time.monotonic() - began, 1)
+    log.info("train: %d product(s) in %.1f s; skipped: %s", len(summary["products"]),
+             summary["seconds"], summary["skipped"] or "none")
+    return summary
+
+
+def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
+    """``segrec train [--as-of E-h]``: evaluate at --as-of, train at one horizon before it."""
+    text = getattr(args, "as_of", None)
+    run(spark, cfg, eval_as_of=parse_as_of(text) if text else None)
+
+
+def metrics_table(summary: dict[str, Any], keys: Sequence[str] = ("roc_auc", "pr_auc",
+                                                                   "lift_top10")) -> str:
+    """A small text table of the summary (for logs and the docs)."""
+    lines = ["product | " + " | ".join(f"{m} rf / base / oracle" for m in keys)]
+    for product, result in summary["products"].items():
+        cells = []
+        for key in keys:
+            values = [result["metrics"].get(kind, {}).get(key) for kind in ("rf", "baseline", "oracle")]
+            cells.append(" / ".join(f"{v:.3f}" if v is not None else "-" for v in values))
+        lines.append(f"{product} | " + " | ".join(cells))
+    return "\n".join(lines)

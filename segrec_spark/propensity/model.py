@@ -1,0 +1,267 @@
+"""Per-product propensity: feature selection, the RandomForest pipeline, tuning, baselines, score.
+
+One Spark ML pipeline per product::
+
+    StringIndexer(age_band, income_band, region) -> OneHotEncoder(those + segment_id)
+        -> VectorAssembler(numeric features + one-hots)
+        -> RandomForestClassifier(weightCol=class_weight)           (rf_probability: weighted)
+        -> ElementwiseProduct([1, 1/w]) -> Normalizer(L1)           (probability: prior-corrected)
+
+Class imbalance: positives get weight ``w = n_negative / n_positive`` (capped) so the trees see
+balanced classes. A forest trained on weighted rows estimates the odds of the weighted data,
+``w`` times the true odds; the last two stages divide the positive element by ``w`` and
+renormalise, i.e. ``p = p_w / (p_w + w * (1 - p_w))``, so the model's ``probability`` vector is a
+real probability again (tiers downstream use absolute thresholds). Ranking metrics are unchanged
+by this monotone correction.
+
+The positive-class probability is ``vector_to_array(probability)[1]`` (:func:`score`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.ml.feature import (ElementwiseProduct, Normalizer, OneHotEncoder, StringIndexer,
+                                VectorAssembler)
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import Vectors
+from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit, TrainValidationSplitModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segrec_spark.errors import InputDataError, SchemaMismatchError
+from segrec_spark.propensity.settings import PropensitySettings
+
+KEYS = ("as_of_date", "identity_id_hash")
+LABEL = "label"
+WEIGHT = "class_weight"
+PROBABILITY = "probability"
+FEATURES = "features"
+SEGMENT_ID = "segment_id"
+CATEGORICAL = ("age_band", "income_band", "region")
+# Columns of the inputs that are never model features.
+NOT_FEATURES = frozenset({*KEYS, LABEL, WEIGHT, "horizon_days", "product_code", SEGMENT_ID,
+                          "segment_name"})
+NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
+                 T.DecimalType)
+RF_PROBABILITY = "rf_probability"
+UNNORMALISED = "rf_probability_prior_corrected"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Model inputs, read from the schema: numeric columns, categoricals, the segment id."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    segment: str | None
+
+    @property
+    def encoded(self) -> tuple[str, ...]:
+        return tuple(f"{c}_onehot" for c in (*self.categorical, *self._segment()))
+
+    def _segment(self) -> tuple[str, ...]:
+        return (self.segment,) if self.segment else ()
+
+
+def feature_spec(df: DataFrame) -> FeatureSpec:
+    """Every numeric non-key column, the client attributes present, and segment_id if present."""
+    numeric = tuple(f.name for f in df.schema.fields
+                    if isinstance(f.dataType, NUMERIC_TYPES) and f.name not in NOT_FEATURES)
+    categorical = tuple(c for c in CATEGORICAL if c in df.columns)
+    segment = SEGMENT_ID if SEGMENT_ID in df.columns else None
+    if not numeric and not categorical:
+        raise InputDataError("propensity: gold.client_features has no numeric or categorical "
+                             "feature column")
+    return FeatureSpec(numeric=numeric, categorical=categorical, segment=segment)
+
+
+# --- training frames -------------------------------------------------------------------------------
+
+def labelled_frame(features: DataFrame, labels: DataFrame, product: str) -> DataFrame:
+    """Features of the clients with a label for ``product`` (non-holders), label as double."""
+    product_labels = (labels.where(F.col("product_code") == F.lit(product))
+                      .select(*KEYS, F.col(LABEL).cast("double").alias(LABEL)))
+    return features.join(product_labels, on=list(KEYS), how="inner")
+
+
+def positive_weight(n_positive: int, n_negative: int, cap: float) -> float:
+    """Weight of a positive row that balances the classes: n_negative / n_positive, in [1, cap]."""
+    if n_positive <= 0:
+        raise InputDataError("propensity: no positive label to learn from")
+    return float(min(max(n_negative / n_positive, 1.0), cap))
+
+
+def with_class_weight(weight: float) -> Callable[[DataFrame], DataFrame]:
+    """Add ``class_weight``: ``weight`` for positives, 1 for negatives."""
+    def add(df: DataFrame) -> DataFrame:
+        is_positive = F.col(LABEL) == F.lit(1.0)
+        return df.withColumn(WEIGHT, F.when(is_positive, F.lit(weight)).otherwise(F.lit(1.0)))
+    return add
+
+
+# --- pipelines -------------------------------------------------------------------------------------
+
+def feature_stages(spec: FeatureSpec) -> list[Any]:
+    """Index and one-hot encode categoricals and segment_id; assemble the feature vector."""
+    stages: list[Any] = []
+    onehot_inputs: list[str] = []
+    if spec.categorical:
+        indexed = [f"{c}_index" for c in spec.categorical]
+        stages.append(StringIndexer(inputCols=list(spec.categorical), outputCols=indexed,
+                                    handleInvalid="keep", stringOrderType="alphabetAsc"))
+        onehot_inputs += indexed
+    if spec.segment:
+        onehot_inputs.append(spec.segment)
+    if onehot_inputs:
+        stages.append(OneHotEncoder(inputCols=onehot_inputs, outputCols=list(spec.encoded),
+                                    handleInvalid="keep", dropLast=False))
+    stages.append(VectorAssembler(inputCols=[*spec.numeric, *spec.encoded], outputCol=FEATURES,
+                                  handleInvalid="error"))
+    return stages
+
+
+def prior_correction_stages(weight: float) -> list[Any]:
+    """Undo the positive-class weight on the forest's probability vector (see module doc)."""
+    return [
+        ElementwiseProduct(scalingVec=Vectors.dense([1.0, 1.0 / weight]), inputCol=RF_PROBABILITY,
+                           outputCol=UNNORMALISED),
+        Normalizer(p=1.0, inputCol=UNNORMALISED, outputCol=PROBABILITY),
+    ]
+
+
+def forest_pipeline(spec: FeatureSpec, weight: float, settings: PropensitySettings,
+                    num_trees: int | None = None,
+                    max_depth: int | None = None) -> tuple[Pipeline, RandomForestClassifier]:
+    """The product pipeline and its forest (returned too, for the tuning grid)."""
+    forest = RandomForestClassifier(
+        featuresCol=FEATURES, labelCol=LABEL, weightCol=WEIGHT, seed=settings.seed,
+        numTrees=num_trees or settings.num_trees[0], maxDepth=max_depth or settings.max_depth[0],
+        probabilityCol=RF_PROBABILITY, rawPredictionCol="rf_raw_prediction",
+        predictionCol="rf_prediction")
+    stages = [*feature_stages(spec), forest, *prior_correction_stages(weight)]
+    return Pipeline(stages=stages), forest
+
+
+def roc_evaluator() -> BinaryClassificationEvaluator:
+    # Unweighted AUC on the corrected probability vector (element 1 = positive class).
+    return BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
+                                         metricName="areaUnderROC")
+
+
+def tuner(pipeline: Pipeline, forest: RandomForestClassifier,
+          settings: PropensitySettings) -> TrainValidationSplit:
+    """TrainValidationSplit over num_trees x max_depth on areaUnderROC."""
+    grid = (ParamGridBuilder()
+            .addGrid(forest.numTrees, list(settings.num_trees))
+            .addGrid(forest.maxDepth, list(settings.max_depth))
+            .build())
+    return TrainValidationSplit(estimator=pipeline, estimatorParamMaps=grid,
+                                evaluator=roc_evaluator(), trainRatio=settings.train_ratio,
+                                parallelism=settings.parallelism, seed=settings.seed)
+
+
+def grid_results(tuned: TrainValidationSplitModel) -> list[dict[str, Any]]:
+    """One dict per grid point: its parameters and validation areaUnderROC."""
+    rows = []
+    for params, metric in zip(tuned.getEstimatorParamMaps(), tuned.validationMetrics):
+        row: dict[str, Any] = {p.name: v for p, v in params.items()}
+        row["validation_areaUnderROC"] = float(metric)
+        rows.append(row)
+    return rows
+
+
+def best_params(tuned: TrainValidationSplitModel) -> dict[str, Any]:
+    """Parameters of the best grid point (highest validation areaUnderROC)."""
+    best = max(grid_results(tuned), key=lambda r: r["validation_areaUnderROC"])
+    return {k: v for k, v in best.items() if k != "validation_areaUnderROC"}
+
+
+def logistic_pipeline(spec: FeatureSpec) -> Pipeline:
+    """Baseline: unweighted logistic regression on the same features (calibrated as is)."""
+    return Pipeline(stages=[*feature_stages(spec),
+                            LogisticRegression(featuresCol=FEATURES, labelCol=LABEL, maxIter=50,
+                                               regParam=0.01, probabilityCol=PROBABILITY)])
+
+
+def popularity_rates(train: DataFrame) -> DataFrame:
+    """Baseline: positive rate per segment in the training labels (segment_id, rate, n)."""
+    group = [SEGMENT_ID] if SEGMENT_ID in train.columns else []
+    return train.groupBy(*group).agg(F.avg(LABEL).alias("rate"), F.count("*").alias("n"))
+
+
+def popularity_scores(rates: DataFrame, df: DataFrame) -> DataFrame:
+    """(identity_id_hash, label, probability) with the segment's training rate as the score;
+    a segment unseen in training gets the overall training rate."""
+    overall = rates.agg((F.sum(F.col("rate") * F.col("n")) / F.sum("n")).alias("overall"))
+    if SEGMENT_ID not in rates.columns:
+        return df.crossJoin(rates).select("identity_id_hash", LABEL,
+                                          F.col("rate").alias(PROBABILITY))
+    joined = df.join(rates, on=SEGMENT_ID, how="left").crossJoin(overall)
+    return joined.select("identity_id_hash", LABEL,
+                         F.coalesce(F.col("rate"), F.col("overall")).alias(PROBABILITY))
+
+
+# --- scoring ---------------------------------------------------------------------------------------
+
+def positive_probability(predictions: DataFrame) -> DataFrame:
+    """Replace the probability vector by its positive-class element (index 1) as a double."""
+    return predictions.withColumn(PROBABILITY, vector_to_array(F.col(PROBABILITY)).getItem(1))
+
+
+def model_input_columns(model: PipelineModel) -> list[str]:
+    """The input columns a fitted pipeline reads (inputs of its stages that no stage produces)."""
+    produced: set[str] = set()
+    needed: list[str] = []
+    for stage in model.stages:
+        inputs: list[str] = []
+        if stage.hasParam("inputCols") and stage.isSet("inputCols"):
+            inputs = list(stage.getOrDefault("inputCols"))
+        elif stage.hasParam("inputCol") and stage.isSet("inputCol"):
+            inputs = [stage.getOrDefault("inputCol")]
+        needed += [c for c in inputs if c not in produced and c not in needed]
+        for param in ("outputCols", "outputCol", "probabilityCol", "rawPredictionCol",
+                      "predictionCol"):
+            if stage.hasParam(param):
+                value = stage.getOrDefault(param)
+                produced.update(value if isinstance(value, list) else [value])
+    return needed
+
+
+def score(model: PipelineModel, features_with_segment_df: DataFrame) -> DataFrame:
+    """(identity_id_hash, probability double): the positive-class probability per client."""
+    required = ["identity_id_hash", *model_input_columns(model)]
+    missing = [c for c in required if c not in features_with_segment_df.columns]
+    if missing:
+        raise SchemaMismatchError(f"propensity model input: missing column(s) {', '.join(missing)}")
+    predictions = model.transform(features_with_segment_df)
+    return predictions.select(
+        "identity_id_hash",
+        vector_to_array(F.col(PROBABILITY)).getItem(1).cast("double").alias(PROBABILITY))
+
+
+def feature_importances(model: PipelineModel, df: DataFrame) -> list[tuple[str, float]]:
+    """(feature name, importance) of the model's forest, highest first; names from the vector's
+    ML attributes (one-hot slots are named ``<column>_onehot_<value>``)."""
+    forest = next(s for s in model.stages if hasattr(s, "featureImportances"))
+    assembled = PipelineModel(stages=[s for s in model.stages
+                                      if s is not forest and not _is_post(s)]).transform(df)
+    attrs = assembled.schema[FEATURES].metadata.get("ml_attr", {}).get("attrs", {})
+    names = {a["idx"]: a["name"] for group in attrs.values() for a in group}
+    importances = forest.featureImportances.toArray()
+    pairs = [(names.get(i, f"feature_{i}"), float(v)) for i, v in enumerate(importances)]
+    return sorted(pairs, key=lambda p: -p[1])
+
+
+def _is_post(stage: Any) -> bool:
+    return isinstance(stage, (ElementwiseProduct, Normalizer))
+
+
+def corrected_probability(weighted: float, weight: float) -> float:
+    """Prior correction of one weighted probability: p_w / (p_w + w (1 - p_w))."""
+    return weighted / (weighted + weight * (1.0 - weighted))

@@ -1,0 +1,108 @@
+"""Propensity pipeline pieces: feature selection, weights, prior correction, positive class."""
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.ml import PipelineModel
+from pyspark.ml.linalg import Vectors
+
+from segrec_spark.errors import InputDataError, SchemaMismatchError
+from segrec_spark.propensity import model as pm
+from segrec_spark.propensity.settings import PropensitySettings
+
+
+def test_feature_spec_reads_the_schema(spark):
+    df = spark.createDataFrame([], "as_of_date date, identity_id_hash string, web_n int, "
+                                   "agr_x double, region string, age_band string, note string, "
+                                   "segment_id int, segment_name string, label double, "
+                                   "holds_mortgage int, horizon_days int")
+    assert pm.feature_spec(df) == pm.FeatureSpec(
+        numeric=("web_n", "agr_x", "holds_mortgage"), categorical=("age_band", "region"),
+        segment="segment_id")
+    assert pm.feature_spec(df).encoded == ("age_band_onehot", "region_onehot", "segment_id_onehot")
+
+
+def test_positive_weight_balances_and_caps():
+    assert pm.positive_weight(10, 90, 100.0) == 9.0
+    assert pm.positive_weight(1, 999, 50.0) == 50.0
+    assert pm.positive_weight(60, 40, 50.0) == 1.0
+    with pytest.raises(InputDataError, match="no positive"):
+        pm.positive_weight(0, 10, 50.0)
+
+
+def test_with_class_weight(spark):
+    df = spark.createDataFrame([(1.0,), (0.0,)], "label double")
+    expected = spark.createDataFrame([(1.0, 4.0), (0.0, 1.0)], "label double, class_weight double")
+    assert_df_equality(df.transform(pm.with_class_weight(4.0)), expected, ignore_nullable=True)
+
+
+def test_prior_correction_turns_weighted_odds_back_into_probabilities(spark):
+    # Positives weighted 4x: weighted 0.8 = odds 4 = 4 x true odds 1 -> true probability 0.5.
+    model = PipelineModel(stages=pm.prior_correction_stages(4.0))
+    df = spark.createDataFrame([("a", Vectors.dense([0.2, 0.8])), ("b", Vectors.dense([1.0, 0.0])),
+                                ("c", Vectors.dense([0.0, 1.0]))],
+                               ["identity_id_hash", pm.RF_PROBABILITY])
+    expected = spark.createDataFrame([("a", 0.5), ("b", 0.0), ("c", 1.0)],
+                                     "identity_id_hash string, probability double")
+    assert_df_equality(pm.score(model, df), expected, ignore_nullable=True, ignore_row_order=True)
+    assert pm.corrected_probability(0.8, 4.0) == pytest.approx(0.5)
+
+
+def test_score_takes_the_positive_class_element(spark):
+    # A forest on one perfectly separating feature: x = 1 is certainly class 1. Taking element 0
+    # of the probability vector would give exactly the opposite.
+    rows = [(f"c{i}", float(i % 2), float(i % 2)) for i in range(40)]
+    train = spark.createDataFrame(rows, "identity_id_hash string, x double, label double")
+    spec = pm.FeatureSpec(numeric=("x",), categorical=(), segment=None)
+    pipeline, _ = pm.forest_pipeline(spec, 3.0, PropensitySettings(num_trees=(3,), max_depth=(2,)))
+    model = pipeline.fit(train.transform(pm.with_class_weight(3.0)))
+    to_score = spark.createDataFrame([("yes", 1.0), ("no", 0.0)], "identity_id_hash string, x double")
+    expected = spark.createDataFrame([("yes", 1.0), ("no", 0.0)],
+                                     "identity_id_hash string, probability double")
+    assert_df_equality(pm.score(model, to_score), expected, ignore_nullable=True,
+                       ignore_row_order=True)
+    with pytest.raises(SchemaMismatchError, match="missing column.*x"):
+        pm.score(model, to_score.drop("x"))
+
+
+def test_labelled_frame_joins_one_product(spark):
+    features = spark.createDataFrame([("2026-02-01", "a", 1), ("2026-02-01", "b", 2)],
+                                     "as_of_date string, identity_id_hash string, web_n int")
+    labels = spark.createDataFrame(
+        [("2026-02-01", "a", "MORTGAGE", 1), ("2026-02-01", "b", "SAVINGS", 0),
+         ("2026-02-01", "b", "MORTGAGE", 0)],
+        "as_of_date string, identity_id_hash string, product_code string, label int")
+    expected = spark.createDataFrame([("2026-02-01", "a", 1, 1.0), ("2026-02-01", "b", 2, 0.0)],
+                                     "as_of_date string, identity_id_hash string, web_n int, "
+                                     "label double")
+    assert_df_equality(pm.labelled_frame(features, labels, "MORTGAGE"), expected,
+                       ignore_nullable=True, ignore_row_order=True)
+
+
+def test_popularity_baseline_scores_by_training_segment_rate(spark):
+    train = spark.createDataFrame([(0, 1.0), (0, 0.0), (0, 0.0), (0, 1.0), (1, 0.0), (1, 0.0)],
+                                  "segment_id int, label double")
+    test = spark.createDataFrame([("a", 0, 1.0), ("b", 1, 0.0), ("c", 7, 0.0)],
+                                 "identity_id_hash string, segment_id int, label double")
+    # segment 7 unseen in training: overall training rate 2/6.
+    expected = spark.createDataFrame([("a", 1.0, 0.5), ("b", 0.0, 0.0), ("c", 0.0, 2 / 6)],
+                                     "identity_id_hash string, label double, probability double")
+    assert_df_equality(pm.popularity_scores(pm.popularity_rates(train), test), expected,
+                       ignore_nullable=True, ignore_row_order=True)
+
+
+def test_feature_importances_are_named_from_the_vector_attributes(spark):
+    rows = [(f"c{i}", float(i % 2), float(i % 3), ["PRG", "STC"][i % 2], float(i % 2))
+            for i in range(40)]
+    df = spark.createDataFrame(rows, "identity_id_hash string, x double, noise double, "
+                                     "region string, label double")
+    spec = pm.feature_spec(df)
+    pipeline, _ = pm.forest_pipeline(spec, 1.0, PropensitySettings(num_trees=(3,), max_depth=(2,)))
+    model = pipeline.fit(df.transform(pm.with_class_weight(1.0)))
+    names = [n for n, _ in pm.feature_importances(model, df)]
+    # One-hot slots are named <column>_onehot_<value> (the indexer's "__unknown" and the
+    # encoder's "invalidValues" slots take unseen values); x separates the classes perfectly,
+    # so it carries the most importance.
+    assert sorted(names) == ["noise", "region_onehot_PRG", "region_onehot_STC",
+                             "region_onehot___unknown", "region_onehot_invalidValues", "x"]
+    assert names[0] == "x"
