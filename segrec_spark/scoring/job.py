@@ -1,0 +1,157 @@
+"""`segrec score`: champion models -> gold.product_rankings, next_best_offer, client_segments.
+
+Reads gold.client_features at the scoring as_of_date (default: the end of the data), assigns
+segments with the champion segmentation model, scores every client who does not hold a product
+with that product's champion propensity model, and replaces the as_of_date slice of:
+
+* ``gold.client_segments``  (as_of_date, identity_id_hash, segment_id, segment_name, ...)
+* ``gold.product_rankings`` partitioned by as_of_date, product_code
+* ``gold.next_best_offer``  partitioned by as_of_date
+
+then writes the run report (HTML, also logged to MLflow).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from segrec_spark.config import Config
+from segrec_spark.errors import MissingTableError
+from segrec_spark.scoring.publish import eligible_clients, next_best_offers, publish_rankings
+from segrec_spark.sources import PRODUCTS
+from segrec_spark.tables import delta_exists, read_table, register_table, sql_literal, table_path, write_slice
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TABLES = {
+    "client_segments": ("as_of_date",),
+    "product_rankings": ("as_of_date", "product_code"),
+    "next_best_offer": ("as_of_date",),
+}
+
+
+def scoring_as_of(cfg: Config, as_of: dt.date | None) -> dt.date:
+    from segrec_spark.features.job import default_as_of_dates
+
+    return as_of or default_as_of_dates(cfg)[2]
+
+
+def read_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame:
+    path = table_path(cfg.paths.root, "gold", "client_features")
+    if not delta_exists(spark, path):
+        raise MissingTableError(f"score: gold.client_features not found at {path} "
+                                "(run `segrec features` first)")
+    features = read_table(spark, path).filter(F.col("as_of_date") == F.lit(as_of))
+    if features.limit(1).count() == 0:
+        raise MissingTableError(f"score: gold.client_features has no rows for as_of_date {as_of} "
+                                f"(run `segrec features --as-of {as_of}`)")
+    return features
+
+
+def champion_version(cfg: Config, name: str) -> tuple[str, str]:
+    """(model version, run id) of the champion alias of registered model ``name``."""
+    from mlflow import MlflowClient
+
+    version = MlflowClient().get_model_version_by_alias(name, cfg.mlflow.champion_alias)
+    return str(version.version), str(version.run_id)
+
+
+def score_product(model: Any, segmented: DataFrame, product: str) -> DataFrame:
+    """Scores of the clients eligible for ``product`` (not holding it), keeping segment columns."""
+    from segrec_spark.propensity.model import positive_probability
+
+    predictions = positive_probability(model.transform(eligible_clients(segmented, product)))
+    return predictions.select(
+        "as_of_date",
+        F.lit(product).alias("product_code"),
+        "identity_id_hash",
+        F.col("probability").cast("double").alias("probability"),
+        "segment_id",
+        "segment_name",
+    )
+
+
+def write_output(df: DataFrame, cfg: Config, name: str, as_of: dt.date) -> str:
+    path = table_path(cfg.paths.root, "gold", name)
+    write_slice(df, path, f"as_of_date = {sql_literal(as_of.isoformat())}",
+                partition_by=OUTPUT_TABLES[name])
+    register_table(df.sparkSession, "gold", name, path)
+    return path
+
+
+def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
+        report: bool = True) -> dict[str, Any]:
+    from segrec_spark.propensity.job import (
+        configure_mlflow,
+        load_champion,
+        propensity_model_name,
+        segmentation_model_name,
+    )
+    from segrec_spark.segmentation.model import assign_segments
+
+    as_of = scoring_as_of(cfg, as_of)
+    features = read_features(spark, cfg, as_of)
+    configure_mlflow(cfg)
+    scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+    seg_name = segmentation_model_name(cfg)
+    seg_version, _ = champion_version(cfg, seg_name)
+    segmented = assign_segments(load_champion(cfg, seg_name), features)
+    segmented = segmented.persist(StorageLevel.MEMORY_AND_DISK)
+    segments = segmented.select(
+        "as_of_date", "identity_id_hash", "segment_id", "segment_name",
+        F.lit(seg_version).alias("model_version"), F.lit(scored_at).alias("scored_at"))
+    write_output(segments, cfg, "client_segments", as_of)
+
+    products = cfg.propensity.products or PRODUCTS
+    per_product = []
+    versions: dict[str, str] = {}
+    for product in products:
+        name = propensity_model_name(cfg, product)
+        try:
+            version, run_id = champion_version(cfg, name)
+        except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
+            log.warning("score: no champion model for %s (%s); product skipped", product, exc)
+            continue
+        scores = score_product(load_champion(cfg, name), segmented, product).withColumns(
+            {"model_version": F.lit(version), "run_id": F.lit(run_id)})
+        per_product.append(scores)
+        versions[product] = version
+    if not per_product:
+        raise MissingTableError(f"score: no champion propensity model registered in "
+                                f"{cfg.mlflow.tracking_uri} (run `segrec train` first)")
+    all_scores = per_product[0]
+    for df in per_product[1:]:
+        all_scores = all_scores.unionByName(df)
+    s = cfg.scoring
+    rankings = publish_rankings(all_scores.withColumn("scored_at", F.lit(scored_at)),
+                                s.tier_high, s.tier_mid, s.tier_low)
+    rankings_path = write_output(rankings, cfg, "product_rankings", as_of)
+
+    published = read_table(spark, rankings_path).filter(F.col("as_of_date") == F.lit(as_of))
+    write_output(next_best_offers(published, s.top_n_offers), cfg, "next_best_offer", as_of)
+    segmented.unpersist()
+
+    result: dict[str, Any] = {"as_of_date": as_of, "model_versions": versions,
+                              "segmentation_version": seg_version}
+    if report:
+        from segrec_spark.scoring.report import write_report
+
+        result["report"] = write_report(spark, cfg, as_of)
+    log.info("score: published %d products for %s", len(versions), as_of)
+    return result
+
+
+def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
+    from segrec_spark.features.job import parse_as_of
+
+    as_of = parse_as_of(args.as_of) if getattr(args, "as_of", None) else None
+    result = run(spark, cfg, as_of)
+    print(f"scored {len(result['model_versions'])} products at {result['as_of_date']}; "
+          f"report: {result.get('report')}")

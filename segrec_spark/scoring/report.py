@@ -1,0 +1,279 @@
+"""The run report: one self-contained HTML file per scoring run, also logged to MLflow.
+
+Contents: gains and lift charts per product, model vs baseline vs oracle, segment profiles,
+top feature importances, propensity tier sizes and ingest audit counts. Only small aggregates
+reach the driver; the charts are PNGs embedded as base64 so the file can be mailed or opened
+anywhere.
+
+Gains charts: on generated data the held-out "future" month of sales (ground truth, written
+aside by the generator and never used for training or scoring) gives a true out-of-time check of
+the published ranking; without it, the charts use the out-of-time evaluation deciles the
+training run logged to MLflow.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from segrec_spark.config import Config, is_local_path
+from segrec_spark.tables import delta_exists, read_table, table_path
+
+log = logging.getLogger(__name__)
+
+
+# --- pure transforms ------------------------------------------------------------------------
+
+def realised_gains(rankings: DataFrame, purchases: DataFrame) -> DataFrame:
+    """Per product and decile: clients, buyers, cumulative capture and lift.
+
+    ``rankings``: as_of_date, product_code, identity_id_hash, decile. ``purchases``: distinct
+    (identity_id_hash, product_code) who bought in the evaluation window.
+    """
+    bought = purchases.select("identity_id_hash", "product_code").distinct().withColumn("bought", F.lit(1))
+    joined = rankings.join(bought, on=["identity_id_hash", "product_code"], how="left")
+    per_decile = joined.groupBy("product_code", "decile").agg(
+        F.count(F.lit(1)).alias("clients"),
+        F.coalesce(F.sum("bought"), F.lit(0)).cast("long").alias("buyers"),
+    )
+    cumulative = Window.partitionBy("product_code").orderBy("decile").rowsBetween(
+        Window.unboundedPreceding, Window.currentRow)
+    whole = Window.partitionBy("product_code")
+    return (
+        per_decile.withColumn("cum_clients", F.sum("clients").over(cumulative))
+        .withColumn("cum_buyers", F.sum("buyers").over(cumulative))
+        .withColumn("total_clients", F.sum("clients").over(whole))
+        .withColumn("total_buyers", F.sum("buyers").over(whole))
+        .withColumn("capture", F.when(F.col("total_buyers") > 0,
+                                      F.col("cum_buyers") / F.col("total_buyers")))
+        .withColumn("lift", F.when(F.col("total_buyers") > 0,
+                                   (F.col("cum_buyers") / F.col("cum_clients"))
+                                   / (F.col("total_buyers") / F.col("total_clients"))))
+        .select("product_code", "decile", "clients", "buyers", "capture", "lift")
+    )
+
+
+def tier_sizes(rankings: DataFrame) -> DataFrame:
+    return rankings.groupBy("product_code", "propensity_tier").agg(F.count(F.lit(1)).alias("clients"))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    if not rows:
+        return "<p><em>none</em></p>"
+    columns = list(columns or rows[0].keys())
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return html.escape("" if v is None else str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return "<img alt='chart' src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "'>"
+
+
+def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for product in products:
+        pts = sorted((r["decile"], r["capture"], r["lift"]) for r in gains
+                     if r["product_code"] == product and r["capture"] is not None)
+        if not pts:
+            continue
+        x = [0] + [d * 10 for d, _, _ in pts]
+        ax1.plot(x, [0] + [c for _, c, _ in pts], marker="o", label=product)
+        ax2.plot([d * 10 for d, _, _ in pts], [lift for _, _, lift in pts], marker="o", label=product)
+    ax1.plot([0, 100], [0, 1], "k--", label="random")
+    ax1.set(title="Cumulative gains", xlabel="% of eligible clients contacted", ylabel="share of buyers captured")
+    ax2.axhline(1.0, color="k", linestyle="--")
+    ax2.set(title="Cumulative lift", xlabel="% of eligible clients contacted", ylabel="lift over random")
+    ax1.legend(fontsize=7)
+    html_img = _png(fig)
+    plt.close(fig)
+    return html_img
+
+
+def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 10) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    products = [p for p, rows in importances.items() if rows]
+    if not products:
+        return "<p><em>no feature importances logged</em></p>"
+    cols = 2
+    rows_n = (len(products) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(11, 2.6 * rows_n), squeeze=False)
+    for ax, product in zip(axes.flat, products):
+        items = importances[product][:top][::-1]
+        ax.barh([i["feature"] for i in items], [i["importance"] for i in items])
+        ax.set_title(product, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(products):]:
+        ax.axis("off")
+    fig.tight_layout()
+    html_img = _png(fig)
+    plt.close(fig)
+    return html_img
+
+
+CSS = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;
+margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;font-size:12px;text-align:right}
+th{background:#eef}td:first-child,th:first-child{text-align:left}h2{border-bottom:2px solid #99c}"""
+
+
+# --- I/O ----------------------------------------------------------------------------------------
+
+def _gold(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
+    path = table_path(cfg.paths.root, "gold", name)
+    return read_table(spark, path) if delta_exists(spark, path) else None
+
+
+def _latest(df: DataFrame | None) -> DataFrame | None:
+    if df is None:
+        return None
+    latest = df.agg(F.max("as_of_date")).first()[0]
+    return df.filter(F.col("as_of_date") == F.lit(latest))
+
+
+def _future_purchases(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame | None:
+    """Purchases in [as_of, as_of + horizon) from the generator's held-out future month."""
+    path = f"{cfg.paths.ground_truth}/future_sales"
+    try:
+        future = spark.read.parquet(path)
+    except Exception:  # noqa: BLE001 - no ground truth on real bank data
+        return None
+    end = as_of + dt.timedelta(days=cfg.features.horizon_days)
+    window = (F.col("signed_date") >= F.lit(as_of)) & (F.col("signed_date") < F.lit(end))
+    return future.filter(window & F.col("status").isin(*cfg.features.label_statuses))
+
+
+def _importances(cfg: Config, products: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    import mlflow
+
+    from segrec_spark.propensity.job import propensity_model_name
+    from segrec_spark.scoring.job import champion_version
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for product in products:
+        try:
+            _, run_id = champion_version(cfg, propensity_model_name(cfg, product))
+            text = mlflow.artifacts.load_text(f"runs:/{run_id}/feature_importances.json")
+            found[product] = json.loads(text)
+        except Exception as exc:  # noqa: BLE001 - a missing artifact only thins the report
+            log.warning("report: no feature importances for %s (%s)", product, exc)
+    return found
+
+
+def _rows(df: DataFrame | None, limit: int = 500) -> list[dict[str, Any]]:
+    return [] if df is None else [r.asDict() for r in df.limit(limit).collect()]
+
+
+def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
+    rankings = _gold(spark, cfg, "product_rankings")
+    if rankings is None:
+        raise ValueError("report: gold.product_rankings does not exist yet")
+    rankings = rankings.filter(F.col("as_of_date") == F.lit(as_of))
+    products = sorted(r[0] for r in rankings.select("product_code").distinct().collect())
+    parts = [f"<h1>segrec_spark run report — scoring as_of {as_of}</h1>",
+             f"<p>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from "
+             f"{html.escape(cfg.source)}; Delta root {html.escape(cfg.paths.root)}.</p>"]
+
+    purchases = _future_purchases(spark, cfg, as_of)
+    parts.append("<h2>Gains and lift per product</h2>")
+    if purchases is not None:
+        gains = _rows(realised_gains(rankings.select("product_code", "identity_id_hash", "decile"),
+                                     purchases).orderBy("product_code", "decile"), 1000)
+        parts.append("<p>Out of time: the published ranking against the held-out future month "
+                     "of sales (generated data only).</p>")
+        parts.append(gains_figure(gains, products))
+        top = [r for r in gains if r["decile"] == 1]
+        parts.append(_table(top, ["product_code", "clients", "buyers", "capture", "lift"]))
+    else:
+        parts.append("<p>No held-out future sales available: see the out-of-time evaluation "
+                     "below and the gains charts logged with each training run in MLflow.</p>")
+
+    metrics = _latest(_gold(spark, cfg, "model_metrics"))
+    parts.append("<h2>Model vs baseline vs oracle (out-of-time evaluation)</h2>")
+    if metrics is not None:
+        pivot = (metrics.filter(F.col("metric").isin("roc_auc", "pr_auc", "lift_top_10pct",
+                                                    "capture_top_10pct"))
+                 .withColumn("col", F.concat_ws(" ", "model", "metric"))
+                 .groupBy("product_code").pivot("col").agg(F.first("value"))
+                 .orderBy("product_code"))
+        parts.append(_table(_rows(pivot)))
+    else:
+        parts.append("<p><em>gold.model_metrics not found</em></p>")
+
+    parts.append("<h2>Segments</h2>")
+    profiles = _latest(_gold(spark, cfg, "segment_profiles"))
+    if profiles is not None:
+        keep = [c for c in profiles.columns if c in ("segment_id", "segment_name", "size", "share")
+                or c.startswith("holding_rate_") or c in ("avg_web_events_30d", "avg_app_events_30d",
+                                                         "avg_ib_events_30d", "avg_has_digital_activity")]
+        parts.append(_table(_rows(profiles.select(*keep).orderBy("segment_id"))))
+
+    parts.append("<h2>Top feature importances</h2>")
+    parts.append(importance_figure(_importances(cfg, products)))
+
+    parts.append("<h2>Propensity tiers</h2>")
+    tiers = (tier_sizes(rankings).groupBy("product_code").pivot("propensity_tier")
+             .agg(F.first("clients")).fillna(0).orderBy("product_code"))
+    parts.append(_table(_rows(tiers)))
+
+    parts.append("<h2>Ingest audit</h2>")
+    audit_path = table_path(cfg.paths.root, "ops", "ingest_audit")
+    if delta_exists(spark, audit_path):
+        audit = read_table(spark, audit_path).orderBy("source", "delivery")
+        cols = [c for c in ("source", "delivery", "rows_read", "rows_accepted", "rows_quarantined",
+                            "duplicates_dropped", "status") if c in audit.columns]
+        parts.append(_table(_rows(audit.select(*cols)), cols))
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>segrec_spark {as_of}</title>"
+            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
+    """Write ``<paths.reports>/run_report_<as_of>.html`` and log it to MLflow; return its path."""
+    import mlflow
+
+    from segrec_spark.propensity.job import configure_mlflow
+
+    text = build_report(spark, cfg, as_of)
+    name = f"run_report_{as_of.isoformat()}.html"
+    if is_local_path(cfg.paths.reports):
+        out = Path(cfg.paths.reports) / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        location = str(out)
+    else:  # object store: write through Hadoop's filesystem
+        location = f"{cfg.paths.reports.rstrip('/')}/{name}"
+        spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(location)
+    experiment_id = configure_mlflow(cfg)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"score {as_of}"):
+        mlflow.set_tag("segrec.stage", "score")
+        mlflow.log_text(text, name)
+    log.info("report written to %s", location)
+    return location
