@@ -1,0 +1,214 @@
+"""The generate stage's I/O: build every source with Spark, write landing files and ground truth.
+
+Landing (read by ingest)::
+
+    <paths.landing>/<source>/<YYYY-MM>/part-*.csv|parquet
+
+Ground truth (never read by the pipeline)::
+
+    <paths.ground_truth>/traits/            latent traits per client (Parquet)
+    <paths.ground_truth>/true_propensity/   identity_id_hash, product_code, window_start,
+                                            window_end, true_probability (Parquet)
+    <paths.ground_truth>/future_sales/      the month after the data, prodeje columns, typed, clean
+    <paths.ground_truth>/dirt_manifest/     source, delivery, reason, planted_rows (Parquet)
+    <paths.ground_truth>/landing_rows/      source, delivery, rows: lines written per delivery
+
+Every write replaces the generator's own folders, so a re-run with the same settings gives the
+same files' content.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segrec_spark.config import Config
+from segrec_spark.generate import events as ev
+from segrec_spark.generate.landing import applicable_dirt, csv_header, manifest_metrics, to_landing
+from segrec_spark.generate.population import TRAIT_COLUMNS, population
+from segrec_spark.generate.scales import Scale, resolve_scale
+from segrec_spark.generate.settings import GeneratorSettings
+from segrec_spark.generate.truth import (STATUS_WEIGHTS, agreements, label_windows, month_start,
+                                         true_propensity, with_monthly_probabilities)
+from segrec_spark.sources import SOURCES
+
+log = logging.getLogger(__name__)
+
+STAGING = "_generating"
+
+
+def source_builders(settings: GeneratorSettings, scale: Scale) -> dict[str, Callable[[DataFrame], DataFrame]]:
+    """Per landing source: clients -> typed rows (columns of the source + client_id, _delivery)."""
+    seed = settings.seed
+    period = ev.Period(settings.start_date, settings.months)
+    n_months = settings.months + 1  # sales get the "future" month too
+
+    def prodeje(clients: DataFrame) -> DataFrame:
+        return (clients.transform(with_monthly_probabilities(seed, n_months))
+                .transform(agreements(seed, settings.start_date, n_months))
+                .filter(F.col("month") < settings.months)
+                .select(*SOURCES["prodeje"].column_names, "client_id",
+                        ev.delivery(F.col("signed_date")).alias("_delivery")))
+
+    return {
+        "web": lambda c: c.transform(ev.web_actors(seed, settings.anonymous_visitors, scale.n_clients,
+                                                   scale.activity, scale.partitions))
+                          .transform(ev.web_events(seed, period)),
+        "app_logins": lambda c: c.transform(ev.app_logins(seed, period)),
+        "app_screens": lambda c: c.transform(ev.app_screens(seed, period)),
+        "app_actions": lambda c: c.transform(ev.app_actions(seed, period)),
+        "app_push": lambda c: c.transform(ev.app_push(seed, period)),
+        "ib": lambda c: c.transform(ev.ib_events(seed, period)),
+        "prodeje": prodeje,
+        "camp": lambda c: c.transform(ev.campaign_contacts(seed, period)),
+        "clients": lambda c: c.transform(ev.client_attributes(settings.start_date)),
+    }
+
+
+def deliveries(settings: GeneratorSettings, source: str) -> list[str]:
+    if source == "clients":
+        return [settings.start_date.strftime("%Y-%m")]
+    return [month_start(settings.start_date, m).strftime("%Y-%m") for m in range(settings.months)]
+
+
+def clients_frame(spark: SparkSession, settings: GeneratorSettings, scale: Scale) -> DataFrame:
+    return population(spark, settings.seed, scale.n_clients, scale.partitions, scale.activity,
+                      settings.no_digital_share, settings.heavy_user_share)
+
+
+# --- file system helpers (Hadoop FS: works for file:, hdfs:, s3a:, abfss:) -------------------
+
+def _fs(spark: SparkSession, path: str):
+    jvm = spark.sparkContext._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p
+
+
+def _delete(spark: SparkSession, path: str) -> None:
+    fs, p = _fs(spark, path)
+    if fs.exists(p):
+        fs.delete(p, True)
+
+
+def _publish_deliveries(spark: SparkSession, staging: str, target: str) -> None:
+    """Replace ``target`` by the ``_delivery=YYYY-MM`` folders of ``staging``, renamed YYYY-MM."""
+    jvm = spark.sparkContext._jvm
+    _delete(spark, target)
+    fs, target_path = _fs(spark, target)
+    fs.mkdirs(target_path)
+    for status in fs.listStatus(jvm.org.apache.hadoop.fs.Path(staging)):
+        name = status.getPath().getName()
+        if status.isDirectory() and name.startswith("_delivery="):
+            fs.rename(status.getPath(), jvm.org.apache.hadoop.fs.Path(target_path, name.split("=", 1)[1]))
+    _delete(spark, staging)
+
+
+# --- writers ----------------------------------------------------------------------------------
+
+def write_landing_source(spark: SparkSession, landing: DataFrame, source: str, landing_root: str,
+                         deliveries_: list[str], kinds: list[str]) -> dict[str, int]:
+    """Write one source's landing rows (one folder per delivery); return the observed metrics."""
+    root = landing_root.rstrip("/")
+    staging = f"{root}/{STAGING}/{source}"
+    observation = Observation(f"generate_{source}")
+    observed = landing.observe(observation, *manifest_metrics(source, deliveries_, kinds))
+    if SOURCES[source].format == "csv":
+        # One text column named like the header line: Spark writes the header into every file
+        # and the pre-built line verbatim (tab delimiter and no quote character never trigger).
+        (observed.select(F.col("_delivery"), F.col("_line").alias(csv_header(source)))
+         .write.mode("overwrite").partitionBy("_delivery")
+         .option("header", True).option("sep", "\t").option("quote", "\u0000")
+         .option("escapeQuotes", False).option("ignoreLeadingWhiteSpace", False)
+         .option("ignoreTrailingWhiteSpace", False).csv(staging))
+    else:
+        (observed.select(*SOURCES[source].column_names, "_delivery")
+         .write.mode("overwrite").partitionBy("_delivery").parquet(staging))
+    _publish_deliveries(spark, staging, f"{root}/{source}")
+    return {k: int(v or 0) for k, v in observation.get.items()}
+
+
+def manifest_rows(source: str, metrics: dict[str, int]) -> tuple[list[tuple], list[tuple]]:
+    """(dirt manifest rows, landing row-count rows) from one source's observed metrics."""
+    dirt, rows = [], []
+    for name, value in sorted(metrics.items()):
+        kind, delivery = name.split("|", 1)
+        if kind == "rows":
+            rows.append((source, delivery, value))
+        else:
+            dirt.append((source, delivery, kind, value))
+    return dirt, rows
+
+
+MANIFEST_SCHEMA = T.StructType([
+    T.StructField("source", T.StringType(), False),
+    T.StructField("delivery", T.StringType(), False),
+    T.StructField("reason", T.StringType(), False),
+    T.StructField("planted_rows", T.LongType(), False),
+])
+ROWS_SCHEMA = T.StructType([
+    T.StructField("source", T.StringType(), False),
+    T.StructField("delivery", T.StringType(), False),
+    T.StructField("rows", T.LongType(), False),
+])
+
+
+def write_ground_truth(spark: SparkSession, cfg: Config, clients: DataFrame) -> None:
+    settings: GeneratorSettings = cfg.generator
+    gt = cfg.paths.ground_truth.rstrip("/")
+    n_months = settings.months + 1
+    clients.select(*TRAIT_COLUMNS).write.mode("overwrite").parquet(f"{gt}/traits")
+    monthly = clients.transform(with_monthly_probabilities(settings.seed, n_months))
+    horizon = int(getattr(cfg.features, "horizon_days", 30))
+    statuses = tuple(getattr(cfg.features, "label_statuses", ("SIGNED", "ACTIVATED")))
+    label_share = sum(STATUS_WEIGHTS.get(s, 0.0) for s in statuses)
+    windows = label_windows(settings.start_date, settings.months, horizon)
+    (monthly.transform(true_propensity(settings.start_date, n_months, windows, label_share))
+     .write.mode("overwrite").partitionBy("window_start").parquet(f"{gt}/true_propensity"))
+    prodeje = SOURCES["prodeje"]
+    future = (monthly.transform(agreements(settings.seed, settings.start_date, n_months))
+              .filter(F.col("month") == settings.months)
+              .select(*[F.col(c.name).cast(c.bronze_type) for c in prodeje.columns]))
+    future.write.mode("overwrite").parquet(f"{gt}/future_sales")
+
+
+def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
+    """Generate every landing source and the ground truth; return landing rows per source."""
+    settings: GeneratorSettings = cfg.generator
+    scale = resolve_scale(settings)
+    log.info("generate: scale %s, %d clients, activity %.2f, %d partitions, seed %d",
+             scale.name, scale.n_clients, scale.activity, scale.partitions, settings.seed)
+    clients = clients_frame(spark, settings, scale)
+    rates = settings.dirt_rates
+    all_dirt: list[tuple] = []
+    all_rows: list[tuple] = []
+    written: dict[str, int] = {}
+    for source, build in source_builders(settings, scale).items():
+        started = time.monotonic()
+        kinds = list(applicable_dirt(SOURCES[source], rates))
+        landing = clients.transform(build).transform(to_landing(settings.seed, source, rates))
+        metrics = write_landing_source(spark, landing, source, cfg.paths.landing,
+                                       deliveries(settings, source), kinds)
+        dirt, rows = manifest_rows(source, metrics)
+        all_dirt += dirt
+        all_rows += rows
+        written[source] = sum(r[2] for r in rows)
+        log.info("generate: %s: %d rows in %.1f s", source, written[source], time.monotonic() - started)
+    gt = cfg.paths.ground_truth.rstrip("/")
+    spark.createDataFrame(all_dirt, MANIFEST_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{gt}/dirt_manifest")
+    spark.createDataFrame(all_rows, ROWS_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{gt}/landing_rows")
+    write_ground_truth(spark, cfg, clients)
+    _delete(spark, f"{cfg.paths.landing.rstrip('/')}/{STAGING}")
+    log.info("generate: %d landing rows in total", sum(written.values()))
+    return written
+
+
+def main(spark: SparkSession, cfg: Config, args: argparse.Namespace | None = None) -> None:
+    started = time.monotonic()
+    written = run(spark, cfg)
+    log.info("generate: done in %.1f s: %s", time.monotonic() - started,
+             ", ".join(f"{k}={v}" for k, v in written.items()))

@@ -1,0 +1,178 @@
+"""Planted ground truth: monthly intent, true purchase probabilities and the sales drawn from them.
+
+For client c, product k and month m (0 = the start month; month ``months`` is the "future"
+month kept aside)::
+
+    intent[c,k,m] = need_k(c) + SHOCK_SD * shock(c, k, m)
+    p[c,k,m]      = sigmoid(BUY_BASE_LOGIT[k] + BUY_SLOPE * intent[c,k,m])   (0 if k is held)
+
+One agreement at most is drawn per (c, k, m), with probability p[c,k,m] and a signing date
+uniform over the month. The same intent shapes the client's digital behaviour in the weeks
+before (see events.py), which is what makes the propensity models' job learnable.
+
+The true probability of a *label* (an agreement with a status counted as a label, e.g.
+SIGNED/ACTIVATED) in a window [s, e) is ``1 - prod_m (1 - q * p[c,k,m] * overlap_m)`` where
+``overlap_m`` is the share of month m's days inside the window and ``q`` the share of agreements
+with a label status.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from segrec_spark.generate.population import SHOCK_SD, held_column, need_column
+from segrec_spark.generate.randomness import noise, sigmoid, uniform, with_pick
+from segrec_spark.sources import PRODUCTS
+
+# Average monthly purchase rate per product among non-holders (before the trait effects).
+BUY_RATE: dict[str, float] = {
+    "MORTGAGE": 0.006, "CONSUMER_LOAN": 0.015, "CREDIT_CARD": 0.020, "SAVINGS": 0.025,
+    "INVESTMENT_FUND": 0.012, "LIFE_INSURANCE": 0.009, "PROPERTY_INSURANCE": 0.010, "PENSION": 0.012,
+}
+BUY_SLOPE = 1.5
+# exp(b + slope^2 var / 2) ~ rate for intent variance ~1.2: shift the logit down accordingly.
+BUY_BASE_LOGIT: dict[str, float] = {p: math.log(r) - 0.5 * BUY_SLOPE ** 2 * 1.2 for p, r in BUY_RATE.items()}
+STATUS_WEIGHTS: dict[str, float] = {"SIGNED": 0.50, "ACTIVATED": 0.35, "PENDING": 0.10, "CANCELLED": 0.05}
+AMOUNT_BASE: dict[str, float] = {
+    "MORTGAGE": 3_500_000.0, "CONSUMER_LOAN": 250_000.0, "CREDIT_CARD": 60_000.0, "SAVINGS": 150_000.0,
+    "INVESTMENT_FUND": 200_000.0, "LIFE_INSURANCE": 1_500.0, "PROPERTY_INSURANCE": 4_000.0,
+    "PENSION": 1_000.0,
+}
+
+
+def intent(seed: int, product: str, month: Column) -> Column:
+    """A client's intent for ``product`` in month index ``month`` (needs need_<product>)."""
+    return F.col(need_column(product)) + F.lit(SHOCK_SD) * noise(seed, "shock", F.col("client_id"),
+                                                                  product, month)
+
+
+def buy_probability(seed: int, product: str, month: Column) -> Column:
+    """True probability that the client signs ``product`` in month index ``month``."""
+    p = sigmoid(F.lit(BUY_BASE_LOGIT[product]) + F.lit(BUY_SLOPE) * intent(seed, product, month))
+    return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(p)
+
+
+def month_start(start: dt.date, m: int) -> dt.date:
+    y, mo = divmod(start.month - 1 + m, 12)
+    return dt.date(start.year + y, mo + 1, 1)
+
+
+def month_index(ts: Column, start: dt.date) -> Column:
+    """Months between ``start``'s month and the month of ``ts`` (a date or timestamp)."""
+    return (F.year(ts) - F.lit(start.year)) * 12 + F.month(ts) - F.lit(start.month)
+
+
+def with_monthly_probabilities(seed: int, n_months: int):
+    """Factory: one row per client x product with p_0..p_{n-1} (the true monthly probabilities)."""
+
+    def transform(clients: DataFrame) -> DataFrame:
+        per_product = clients.select(
+            "*",
+            F.explode(F.array(*[F.lit(p) for p in PRODUCTS])).alias("product_code"),
+        )
+        probabilities = [
+            _by_product(lambda p, m=m: buy_probability(seed, p, F.lit(m))).alias(f"p_{m}")
+            for m in range(n_months)
+        ]
+        return per_product.select("*", *probabilities)
+
+    return transform
+
+
+def _by_product(expr_for) -> Column:
+    """The expression for the row's product_code (a when-chain over PRODUCTS)."""
+    out = None
+    for p in PRODUCTS:
+        cond = F.col("product_code") == F.lit(p)
+        out = F.when(cond, expr_for(p)) if out is None else out.when(cond, expr_for(p))
+    return out
+
+
+def agreements(seed: int, start: dt.date, n_months: int):
+    """Factory: client x product rows with p_m -> one row per drawn agreement (typed prodeje)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        cid = F.col("client_id")
+        months = df.select("*", F.explode(F.sequence(F.lit(0), F.lit(n_months - 1))).alias("month"))
+        p_month = F.element_at(F.array(*[F.col(f"p_{m}") for m in range(n_months)]), F.col("month") + 1)
+        drawn = months.filter(uniform(seed, "buy", cid, F.col("product_code"), F.col("month")) < p_month)
+        first_day = F.add_months(F.lit(start), F.col("month"))
+        days = F.datediff(F.add_months(first_day, 1), first_day)
+        d = F.col("digital_z")
+        digital = ~F.col("no_digital")
+        channel_weights: list[tuple[str, Column | float]] = [
+            ("branch", 1.0),
+            ("web", F.when(digital, 0.5 * F.exp(d)).otherwise(0.0)),
+            ("app", F.when(digital, 0.5 * F.exp(d)).otherwise(0.0)),
+            ("ib", F.when(digital, 0.3).otherwise(0.0)),
+            ("call_center", 0.3),
+        ]
+        amount = (_by_product(lambda p: F.lit(AMOUNT_BASE[p]))
+                  * F.exp(F.lit(0.4) * noise(seed, "amount", cid, F.col("product_code"), F.col("month"))
+                          + F.lit(0.3) * F.col("income_z")))
+        key = [cid, F.col("product_code"), F.col("month")]
+        drawn = (drawn.transform(with_pick("status", uniform(seed, "status", *key), list(STATUS_WEIGHTS.items())))
+                 .transform(with_pick("sales_channel", uniform(seed, "sales_channel", *key), channel_weights)))
+        return drawn.select(
+            F.concat(F.lit("AGR"), F.lpad(cid.cast("string"), 9, "0"),
+                     F.lpad((F.col("month") * 10 + F.array_position(
+                         F.array(*[F.lit(p) for p in PRODUCTS]), F.col("product_code"))).cast("string"), 4, "0")
+                     ).alias("agreement_id"),
+            F.col("identity_id_hash"),
+            F.col("product_code"),
+            F.date_add(first_day, F.floor(uniform(seed, "sign_day", cid, F.col("product_code"), F.col("month"))
+                                          * days).cast("int")).alias("signed_date"),
+            F.col("status"),
+            F.round(amount, 2).alias("amount"),
+            F.col("sales_channel"),
+            F.col("month"),
+            cid,
+        )
+
+    return transform
+
+
+def window_overlaps(start: dt.date, n_months: int, window_start: dt.date,
+                    window_end: dt.date) -> list[tuple[int, float]]:
+    """(month index, share of that month's days inside [window_start, window_end))."""
+    out = []
+    for m in range(n_months):
+        first, nxt = month_start(start, m), month_start(start, m + 1)
+        days = (min(nxt, window_end) - max(first, window_start)).days
+        if days > 0:
+            out.append((m, days / (nxt - first).days))
+    return out
+
+
+def label_windows(start: dt.date, months: int, horizon_days: int) -> list[tuple[dt.date, dt.date]]:
+    """The windows [as_of, as_of + h) for the pipeline's as_of dates E-2h, E-h and E."""
+    end = month_start(start, months)
+    h = dt.timedelta(days=horizon_days)
+    return [(end - 2 * h, end - h), (end - h, end), (end, end + h)]
+
+
+def true_propensity(start: dt.date, n_months: int, windows: Sequence[tuple[dt.date, dt.date]],
+                    label_share: float):
+    """Factory: client x product rows with p_m -> identity_id_hash, product_code, window_start,
+    window_end, true_probability (of at least one label agreement in the window)."""
+
+    def window_probability(window_start: dt.date, window_end: dt.date) -> Column:
+        stay_negative = F.lit(1.0)
+        for m, share in window_overlaps(start, n_months, window_start, window_end):
+            stay_negative = stay_negative * (F.lit(1.0) - F.lit(label_share * share) * F.col(f"p_{m}"))
+        return F.lit(1.0) - stay_negative
+
+    def transform(df: DataFrame) -> DataFrame:
+        rows = F.explode(F.array(*[
+            F.struct(F.lit(s).alias("window_start"), F.lit(e).alias("window_end"),
+                     window_probability(s, e).alias("true_probability"))
+            for s, e in windows
+        ])).alias("w")
+        return df.select("identity_id_hash", "product_code", rows).select(
+            "identity_id_hash", "product_code", "w.window_start", "w.window_end", "w.true_probability")
+
+    return transform
