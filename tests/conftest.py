@@ -48,3 +48,22 @@ def make_config(tmp: Path, *overrides: str) -> Config:
 @pytest.fixture
 def tmp_config(tmp_path) -> Config:
     return make_config(tmp_path)
+
+
+# --- one small end-to-end run shared by the tests that need it ---------------------------------
+
+E2E_SCALE = os.environ.get("SEGREC_E2E_SCALE", "small")
+
+
+@pytest.fixture(scope="session")
+def e2e(spark, tmp_path_factory):
+    """The whole pipeline (generate -> score) once, on generated data, in a temporary root.
+
+    Returns (config, PipelineResult). Scale: SEGREC_E2E_SCALE (default small).
+    """
+    from segrec_spark import pipeline
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    cfg = make_config(tmp, f"generator.scale={E2E_SCALE}")
+    result = pipeline.run(spark, cfg)
+    return cfg, result

@@ -1,0 +1,131 @@
+"""The shared end-to-end run: published tables honour their contracts and are readable by BI."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from segrec_spark.scoring.publish import RANKING_COLUMNS
+from segrec_spark.tables import read_table, table_path
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _gold(spark, cfg, name):
+    return read_table(spark, table_path(cfg.paths.root, "gold", name))
+
+
+def _latest_rankings(spark, cfg):
+    rankings = _gold(spark, cfg, "product_rankings")
+    latest = rankings.agg(F.max("as_of_date")).first()[0]
+    return rankings.filter(F.col("as_of_date") == latest), latest
+
+
+def test_rankings_contract(spark, e2e):
+    cfg, _ = e2e
+    rankings, as_of = _latest_rankings(spark, cfg)
+    assert tuple(rankings.columns) == RANKING_COLUMNS
+    per_product = rankings.groupBy("product_code").agg(
+        F.count(F.lit(1)).alias("n"), F.min("rank").alias("lo"), F.max("rank").alias("hi"),
+        F.countDistinct("rank").alias("distinct_ranks"), F.countDistinct("identity_id_hash").alias("clients"),
+        F.min("decile").alias("dmin"), F.max("decile").alias("dmax"),
+        F.min("probability").alias("pmin"), F.max("probability").alias("pmax")).collect()
+    assert len(per_product) == 8
+    for r in per_product:
+        assert r["lo"] == 1 and r["hi"] == r["n"] == r["distinct_ranks"] == r["clients"]
+        assert (r["dmin"], r["dmax"]) == (1, 10)
+        assert 0.0 <= r["pmin"] <= r["pmax"] <= 1.0
+    s = cfg.scoring
+    wrong_tier = rankings.filter(
+        ((F.col("probability") > s.tier_high) & (F.col("propensity_tier") != "High Value Engaged"))
+        | ((F.col("probability") <= s.tier_low) & (F.col("propensity_tier") != "Low Engagement")))
+    assert wrong_tier.count() == 0
+    # a higher rank never has a higher probability
+    from pyspark.sql import Window
+    w = Window.partitionBy("product_code").orderBy("rank")
+    inversions = rankings.withColumn("prev", F.lag("probability").over(w)).filter(F.col("prev") < F.col("probability"))
+    assert inversions.count() == 0
+
+
+def test_holders_are_never_ranked_or_offered(spark, e2e):
+    cfg, _ = e2e
+    rankings, as_of = _latest_rankings(spark, cfg)
+    features = _gold(spark, cfg, "client_features").filter(F.col("as_of_date") == as_of)
+    holds = [c for c in features.columns if c.startswith("holds_")]
+    held = features.select("identity_id_hash", F.explode(F.array(*[
+        F.when(F.col(c) == 1, F.lit(c.removeprefix("holds_").upper())) for c in holds])).alias("product_code")
+    ).filter(F.col("product_code").isNotNull())
+    assert held.count() > 0, "generated data should have some product holders"
+    assert rankings.join(held, ["identity_id_hash", "product_code"], "inner").count() == 0
+    offers = _gold(spark, cfg, "next_best_offer").filter(F.col("as_of_date") == as_of)
+    assert offers.join(held, ["identity_id_hash", "product_code"], "inner").count() == 0
+    too_many = offers.groupBy("identity_id_hash").count().filter(F.col("count") > cfg.scoring.top_n_offers)
+    assert too_many.count() == 0
+
+
+def test_every_client_gets_a_named_segment(spark, e2e):
+    cfg, _ = e2e
+    rankings, as_of = _latest_rankings(spark, cfg)
+    features = _gold(spark, cfg, "client_features").filter(F.col("as_of_date") == as_of)
+    segments = _gold(spark, cfg, "client_segments").filter(F.col("as_of_date") == as_of)
+    assert segments.count() == features.count()
+    assert segments.filter(F.col("segment_name").isNull() | (F.col("segment_name") == "")).count() == 0
+    assert segments.select("segment_id").distinct().count() >= cfg.segmentation.k_min
+
+
+def test_independent_delta_reader_sees_the_same_rankings(spark, e2e):
+    from deltalake import DeltaTable
+
+    cfg, _ = e2e
+    path = table_path(cfg.paths.root, "gold", "product_rankings")
+    cols = ["as_of_date", "product_code", "identity_id_hash", "probability", "rank", "decile", "propensity_tier"]
+    other = DeltaTable(path).to_pandas(columns=cols)
+    from_deltalake = spark.createDataFrame(other).select(*cols).withColumn("as_of_date", F.to_date("as_of_date"))
+    from_spark = read_table(spark, path).select(*cols)
+    assert_df_equality(from_deltalake, from_spark, ignore_row_order=True, ignore_nullable=True,
+                       ignore_column_order=False)
+
+
+def test_rescoring_the_same_as_of_replaces_its_slice(spark, e2e):
+    from segrec_spark.scoring import job as score_job
+
+    cfg, _ = e2e
+    path = table_path(cfg.paths.root, "gold", "product_rankings")
+    before = read_table(spark, path).drop("scored_at").localCheckpoint()
+    score_job.run(spark, cfg, report=False)
+    after = read_table(spark, path).drop("scored_at")
+    assert_df_equality(after, before, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_run_report_has_charts_and_sections(e2e):
+    cfg, result = e2e
+    report = Path(result.outputs["score"]["report"])
+    text = report.read_text()
+    for section in ("Gains and lift", "Model vs baseline vs oracle", "Segments",
+                    "Top feature importances", "Propensity tiers", "Ingest audit"):
+        assert section in text
+    assert text.count("data:image/png;base64,") >= 2
+
+
+def test_notebook_runs_top_to_bottom(e2e, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    cfg, _ = e2e
+    nb = nbformat.read(ROOT / "notebooks" / "explore_outputs.ipynb", as_version=4)
+    overrides = [f"paths.root={cfg.paths.root}", "spark.shuffle_partitions=2",
+                 f"spark.conf={{spark.sql.warehouse.dir: '{tmp_path}/wh'}}"]
+    os.environ["SEGREC_OVERRIDES"] = json.dumps(overrides)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.pop("SEGREC_OVERRIDES", None)
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    summary = json.loads(outputs.split("NOTEBOOK_SUMMARY", 1)[1].strip().splitlines()[0])
+    assert summary["products"] == 8 and summary["top10_rows"] == 10 and summary["segments"] >= 2
