@@ -263,24 +263,24 @@ def _audit_row(source: str, delivery: str, files: list[str], counts: dict[str, i
     }
 
 
-def _previous_audit(spark: SparkSession, audit_path: str, source: str, delivery: str
-                    ) -> dict[str, Any] | None:
-    if not delta_exists(spark, audit_path):
-        return None
-    rows = (read_table(spark, audit_path)
-            .filter((F.col("source") == source) & (F.col("delivery") == delivery))
-            .limit(1).collect())
-    return rows[0].asDict(recursive=True) if rows else None
+def previous_audits(spark: SparkSession, root: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(source, delivery): last audit row}; the audit table is tiny (one row per batch)."""
+    path = table_path(root, "ops", AUDIT)
+    if not delta_exists(spark, path):
+        return {}
+    rows = read_table(spark, path).collect()
+    return {(r["source"], r["delivery"]): r.asDict(recursive=True) for r in rows}
 
 
 def _slice(source: str, delivery: str) -> str:
     return f"source = {sql_literal(source)} AND delivery = {sql_literal(delivery)}"
 
 
-def ingest_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: str
-                    ) -> dict[str, Any]:
-    """Ingest one delivery folder; return its audit row. Raises SchemaMismatchError before any
-    write when a file breaks the contract."""
+def ingest_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: str,
+                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Ingest one delivery folder; return its audit row. ``previous`` is the delivery's last
+    audit row (None if never ingested). Raises SchemaMismatchError before any write when a file
+    breaks the contract."""
     settings: IngestSettings = cfg.ingest
     started_at = _now()
     batch_id = f"{source.name}/{delivery}"
@@ -314,7 +314,6 @@ def ingest_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: 
     drift_note = (f"extra columns {', '.join(extras)} "
                   f"{'added' if kept_extras else 'ignored'}" if extras else "")
 
-    previous = _previous_audit(spark, audit_path, source.name, delivery)
     if not non_empty:
         counts: dict[str, int] = {}
         fingerprint = f"empty;{settings.fingerprint()}"
@@ -413,12 +412,14 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     failing batch is written); the other sources still run, then the first error is raised.
     """
     plan = plan_batches(spark, cfg.paths.landing, sources, deliveries)
+    audits = previous_audits(spark, cfg.paths.root)
     rows: list[dict[str, Any]] = []
     failures: list[SchemaMismatchError] = []
     for name, source_deliveries in plan.items():
         for delivery in source_deliveries:
             try:
-                rows.append(ingest_delivery(spark, cfg, SOURCES[name], delivery))
+                rows.append(ingest_delivery(spark, cfg, SOURCES[name], delivery,
+                                            audits.get((name, delivery))))
             except SchemaMismatchError as exc:
                 log.error("%s/%s: %s; source %s stopped, tables untouched",
                           name, delivery, exc, name)

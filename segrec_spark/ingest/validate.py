@@ -27,7 +27,6 @@ from operator import or_
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from segrec_spark.errors import InputDataError
 from segrec_spark.ingest.settings import IngestSettings
@@ -57,17 +56,6 @@ ANONYMOUS_ID = "user_id"  # web: the cookie id that anonymous visitors carry ins
 RULE_ORDER: tuple[str, ...] = ("WRONG_FIELD_COUNT", "MISSING_KEY", "MALFORMED_KEY",
                                "BAD_TIMESTAMP", "OUT_OF_PERIOD", "BAD_NUMBER",
                                "UNKNOWN_CATEGORY")
-
-QUARANTINE_SCHEMA = T.StructType([
-    T.StructField("source", T.StringType(), False),
-    T.StructField("delivery", T.StringType(), False),
-    T.StructField("batch_id", T.StringType(), False),
-    T.StructField("source_file", T.StringType(), True),
-    T.StructField("reason", T.StringType(), False),
-    T.StructField("raw_record", T.StringType(), True),
-    T.StructField("row_hash", T.StringType(), True),
-    T.StructField("quarantined_at", T.TimestampType(), False),
-])
 
 _DELIVERY = re.compile(r"^(\d{4})-(\d{2})$")
 

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from segrec_spark.errors import InputDataError
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
+    RULE_ORDER,
     Period,
     delivery_period,
     flag_rejects,
@@ -20,7 +21,7 @@ from segrec_spark.ingest.validate import (
     with_outcome,
     with_row_hash,
 )
-from segrec_spark.sources import SOURCES
+from segrec_spark.sources import REASONS, SOURCES
 
 K = "a" * 64  # a well-formed key
 K2 = "b" * 64
@@ -58,6 +59,11 @@ def reasons(df, source: str, settings: IngestSettings = FLAG, period: Period = J
 
 def expected(spark, rows, first: str = "event_id"):
     return spark.createDataFrame(rows, f"{first} string, _reject_reason string")
+
+
+def test_every_contract_reason_has_exactly_one_place_in_the_rule_order():
+    assert sorted(RULE_ORDER) == sorted(REASONS)
+    assert RULE_ORDER[0] == "WRONG_FIELD_COUNT"  # a broken line's fields cannot be judged
 
 
 def test_delivery_period_is_the_month_widened_by_the_tolerance():
