@@ -32,46 +32,61 @@ def auc_metrics(scored: DataFrame) -> dict[str, float]:
     return result
 
 
-def _threshold(scored: DataFrame, quantile: float, relative_error: float) -> float | None:
-    values = scored.approxQuantile(PROBABILITY, [quantile], relative_error)
-    return float(values[0]) if values else None
-
-
-def top_share(scored: DataFrame, fraction: float, relative_error: float = 0.0) -> dict[str, float]:
-    """Lift and capture rate among the ``fraction`` of clients with the highest scores.
-
-    The cut is the score at the (1 - fraction) quantile; clients tied on the cut score fill the
-    remaining places at their own positive rate (the expected result of breaking ties at random),
-    so a score with many ties (e.g. the popularity baseline) is not flattered or penalised.
-    Returns n, positives, n_top (= fraction * n), positives_top, capture, lift, precision_top.
-    """
-    cut = _threshold(scored, 1.0 - fraction, relative_error)
-    if cut is None:
-        return {"n": 0.0, "positives": 0.0, "n_top": 0.0, "positives_top": 0.0,
+def top_share_stats(row: dict[str, Any], fraction: float, cut: float | None,
+                    suffix: str = "") -> dict[str, float]:
+    """Lift and capture in the top ``fraction`` from the aggregate ``row`` of :func:`_top_aggs`."""
+    n = float(row["n"] or 0)
+    if cut is None or not n:
+        return {"n": n, "positives": 0.0, "n_top": 0.0, "positives_top": 0.0,
                 "capture": math.nan, "lift": math.nan, "precision_top": math.nan}
-    above = F.col(PROBABILITY) > F.lit(cut)
-    at = F.col(PROBABILITY) == F.lit(cut)
-    row = scored.agg(
-        F.count("*").alias("n"),
-        F.sum(LABEL).alias("positives"),
-        F.sum(F.when(above, 1).otherwise(0)).alias("n_above"),
-        F.sum(F.when(above, F.col(LABEL)).otherwise(0)).alias("pos_above"),
-        F.sum(F.when(at, 1).otherwise(0)).alias("n_at"),
-        F.sum(F.when(at, F.col(LABEL)).otherwise(0)).alias("pos_at"),
-    ).first()
-    n, positives = float(row["n"]), float(row["positives"] or 0.0)
+    positives = float(row["positives"] or 0.0)
+    n_above, pos_above = float(row[f"n_above{suffix}"]), float(row[f"pos_above{suffix}"])
+    n_at, pos_at = float(row[f"n_at{suffix}"]), float(row[f"pos_at{suffix}"])
     n_top = fraction * n
-    extra = min(max(n_top - row["n_above"], 0.0), float(row["n_at"]))
-    tie_rate = row["pos_at"] / row["n_at"] if row["n_at"] else 0.0
-    positives_top = float(row["pos_above"]) + extra * tie_rate
+    extra = min(max(n_top - n_above, 0.0), n_at)
+    positives_top = pos_above + (extra * pos_at / n_at if n_at else 0.0)
     precision = positives_top / n_top if n_top else math.nan
-    base_rate = positives / n if n else math.nan
+    base_rate = positives / n
     return {
         "n": n, "positives": positives, "n_top": n_top, "positives_top": positives_top,
         "capture": positives_top / positives if positives else math.nan,
         "lift": precision / base_rate if base_rate else math.nan,
         "precision_top": precision,
     }
+
+
+def _top_aggs(cuts: Sequence[float | None]) -> list[Column]:
+    aggs = [F.count("*").alias("n"), F.sum(LABEL).alias("positives")]
+    for i, cut in enumerate(cuts):
+        value = F.lit(cut if cut is not None else math.inf)
+        above = F.col(PROBABILITY) > value
+        at = F.col(PROBABILITY) == value
+        aggs += [F.sum(F.when(above, 1).otherwise(0)).alias(f"n_above_{i}"),
+                 F.sum(F.when(above, F.col(LABEL)).otherwise(0)).alias(f"pos_above_{i}"),
+                 F.sum(F.when(at, 1).otherwise(0)).alias(f"n_at_{i}"),
+                 F.sum(F.when(at, F.col(LABEL)).otherwise(0)).alias(f"pos_at_{i}")]
+    return aggs
+
+
+def top_shares(scored: DataFrame, fractions: Sequence[float],
+               relative_error: float = 0.0) -> list[dict[str, float]]:
+    """Lift and capture rate among the ``fraction`` of clients with the highest scores.
+
+    The cut is the score at the (1 - fraction) quantile; clients tied on the cut score fill the
+    remaining places at their own positive rate (the expected result of breaking ties at random),
+    so a score with many ties (e.g. the popularity baseline) is not flattered or penalised.
+    Each result holds n, positives, n_top (= fraction * n), positives_top, capture, lift,
+    precision_top. One quantile pass and one aggregate for all fractions.
+    """
+    values = scored.approxQuantile(PROBABILITY, [1.0 - f for f in fractions], relative_error)
+    cuts: list[float | None] = [float(v) for v in values] if values else [None] * len(fractions)
+    row = scored.agg(*_top_aggs(cuts)).first().asDict()
+    return [top_share_stats(row, f, cuts[i], f"_{i}") for i, f in enumerate(fractions)]
+
+
+def top_share(scored: DataFrame, fraction: float, relative_error: float = 0.0) -> dict[str, float]:
+    """:func:`top_shares` for one fraction."""
+    return top_shares(scored, [fraction], relative_error)[0]
 
 
 def score_bin(cuts: Sequence[float]) -> Column:
@@ -94,12 +109,20 @@ def score_deciles(scored: DataFrame, bins: int = 10, relative_error: float = 0.0
     """
     quantiles = [i / bins for i in range(1, bins)]
     cuts = sorted(set(scored.approxQuantile(PROBABILITY, quantiles, relative_error)))
+    return binned(scored, cuts).drop("squared_error")
+
+
+def binned(scored: DataFrame, cuts: Sequence[float]) -> DataFrame:
+    """Per score bin (see :func:`score_bin`): n, positives, mean_predicted, observed_rate and
+    the summed squared error (for the Brier score)."""
+    squared_error = (F.col(PROBABILITY) - F.col(LABEL)) ** 2
     return (scored.groupBy(score_bin(cuts).alias("bin"))
             .agg(F.count("*").alias("n"), F.sum(LABEL).alias("positives"),
-                 F.avg(PROBABILITY).alias("mean_predicted"), F.avg(LABEL).alias("observed_rate"))
+                 F.avg(PROBABILITY).alias("mean_predicted"), F.avg(LABEL).alias("observed_rate"),
+                 F.sum(squared_error).alias("squared_error"))
             .select(F.col("bin").cast("int").alias("bin"), F.col("n").cast("long").alias("n"),
                     F.col("positives").cast("double").alias("positives"), "mean_predicted",
-                    "observed_rate")
+                    "observed_rate", "squared_error")
             .orderBy("bin"))
 
 
@@ -137,19 +160,31 @@ def gains_curve(deciles: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
 
 def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
                     relative_error: float = 0.0) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """All metrics of one scored frame and its decile table (as dicts: k <= 10 rows)."""
+    """All metrics of one scored frame and its decile table (as dicts: <= 10 rows).
+
+    Five passes over ``scored`` (cache it): two AUCs, one quantile pass, one aggregate for the
+    top shares, one group-by for deciles, calibration, Brier score and counts.
+    """
     metrics = auc_metrics(scored)
-    for fraction in fractions:
-        stats = top_share(scored, fraction, relative_error)
+    decile_qs = [i / 10 for i in range(1, 10)]
+    top_qs = [1.0 - f for f in fractions]
+    values = scored.approxQuantile(PROBABILITY, [*top_qs, *decile_qs], relative_error)
+    top_cuts: list[float | None] = ([float(v) for v in values[:len(top_qs)]] if values
+                                    else [None] * len(top_qs))
+    row = scored.agg(*_top_aggs(top_cuts)).first().asDict()
+    for i, fraction in enumerate(fractions):
+        stats = top_share_stats(row, fraction, top_cuts[i], f"_{i}")
         pct = f"{round(fraction * 100):g}"
         metrics[f"lift_top{pct}"] = stats["lift"]
         metrics[f"capture_top{pct}"] = stats["capture"]
-    deciles = [r.asDict() for r in score_deciles(scored, 10, relative_error).collect()]
+    cuts = sorted(set(values[len(top_qs):])) if values else []
+    bins = [r.asDict() for r in binned(scored, cuts).collect()]
+    deciles = [{k: v for k, v in b.items() if k != "squared_error"} for b in bins]
     metrics.update(calibration_summary(deciles))
-    metrics["brier"] = brier_score(scored)
-    counts = scored.agg(F.count("*").alias("n"), F.sum(LABEL).alias("p")).first()
-    metrics["n_clients"] = float(counts["n"])
-    metrics["n_positives"] = float(counts["p"] or 0.0)
+    n = float(row["n"] or 0)
+    metrics["brier"] = sum(b["squared_error"] for b in bins) / n if n else math.nan
+    metrics["n_clients"] = n
+    metrics["n_positives"] = float(row["positives"] or 0.0)
     return metrics, deciles
 
 

@@ -84,12 +84,17 @@ def configure_mlflow(cfg: Config) -> str:
     mlflow.set_registry_uri(uri)
     experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
     if experiment is not None:
-        return experiment.experiment_id
-    location = cfg.mlflow.artifact_location
-    if is_local_path(location):
-        Path(location).mkdir(parents=True, exist_ok=True)
-        location = Path(location).resolve().as_uri()
-    return mlflow.create_experiment(cfg.mlflow.experiment, artifact_location=location)
+        experiment_id = experiment.experiment_id
+    else:
+        location = cfg.mlflow.artifact_location
+        if is_local_path(location):
+            Path(location).mkdir(parents=True, exist_ok=True)
+            location = Path(location).resolve().as_uri()
+        experiment_id = mlflow.create_experiment(cfg.mlflow.experiment,
+                                                 artifact_location=location)
+    # Nested (child) runs go to the active experiment, not their parent's: set it.
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineModel:
@@ -335,18 +340,31 @@ def products_to_train(cfg: Config, labels: DataFrame) -> list[str]:
 
 def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         eval_as_of: dt.date | None = None) -> dict[str, Any]:
-    """Train segmentation and every product's propensity model; return run ids and metrics."""
+    """Train segmentation and every product's propensity model; return run ids and metrics.
+
+    Returns {"train_as_of", "eval_as_of", "parent_run_id", "segmentation": {run_id, model_name,
+    version, k, names, seconds}, "products": {product: {run_id, model_name, version, metrics:
+    {"rf"|"baseline"|"oracle": {metric: value}}, best_params, seconds}}, "skipped":
+    {product: reason}, "timings": {step: seconds}, "seconds"}.
+    """
     began = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def lap(step: str) -> None:
+        timings[step] = round(time.monotonic() - began - sum(timings.values()), 1)
+
     train_date, eval_date = training_dates(cfg, train_as_of, eval_as_of)
     features_train = read_gold_slice(spark, cfg, "client_features", train_date)
     features_eval = read_gold_slice(spark, cfg, "client_features", eval_date)
     labels_train = read_gold_slice(spark, cfg, "labels", train_date)
     labels_eval = read_gold_slice(spark, cfg, "labels", eval_date)
     truth = read_true_propensity(spark, cfg)
+    lap("read_inputs")
     experiment_id = configure_mlflow(cfg)
+    lap("mlflow_setup")
 
     summary: dict[str, Any] = {"train_as_of": train_date, "eval_as_of": eval_date,
-                               "products": {}, "skipped": {}}
+                               "products": {}, "skipped": {}, "timings": timings}
     rows: list[tuple[str, str, str, float, str, str]] = []
     with mlflow.start_run(experiment_id=experiment_id,
                           run_name=f"train_{eval_date.isoformat()}") as parent:
@@ -356,6 +374,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
                            "oracle_available": truth is not None})
         segmentation = train_segmentation(cfg, features_eval, eval_date)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
+        lap("segmentation")
         seg_train = seg.assign_segments(segmentation["model"], features_train).cache()
         seg_eval = seg.assign_segments(segmentation["model"], features_eval).cache()
         for product in products_to_train(cfg, labels_eval):
@@ -364,6 +383,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
                                    pm.labelled_frame(seg_train, labels_train, product),
                                    eval_df, truth, (train_date, eval_date))
             eval_df.unpersist()
+            lap(f"propensity_{product.lower()}")
             if "skipped" in result:
                 summary["skipped"][product] = result["skipped"]
                 continue
@@ -372,17 +392,18 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
                      for model, metric, value in _metric_rows(result["metrics"])]
         seg_train.unpersist()
         seg_eval.unpersist()
-        seconds = time.monotonic() - began
-        mlflow.log_metric("training_seconds", seconds)
+        mlflow.log_metric("training_seconds", time.monotonic() - began)
         mlflow.log_metric("products_trained", len(summary["products"]))
+        _log_json(timings, "timings.json")
         summary["parent_run_id"] = parent.info.run_id
     if rows:
         metrics_df = spark.createDataFrame(
             [(eval_date, *row) for row in rows], METRICS_SCHEMA)
         write_gold(metrics_df, cfg, "model_metrics", eval_date)
+    lap("write_metrics")
     summary["seconds"] = round(time.monotonic() - began, 1)
-    log.info("train: %d product(s) in %.1f s; skipped: %s", len(summary["products"]),
-             summary["seconds"], summary["skipped"] or "none")
+    log.info("train: %d product(s) in %.1f s (%s); skipped: %s", len(summary["products"]),
+             summary["seconds"], timings, summary["skipped"] or "none")
     return summary
 
 

@@ -75,3 +75,17 @@ def test_oracle_scores_use_the_window_starting_at_the_evaluation_date(spark):
     expected = spark.createDataFrame([("a", 1.0, 0.7), ("b", 0.0, 0.05)], SCORED)
     assert_df_equality(ev.oracle_scores(truth, labelled, "MORTGAGE", dt.date(2026, 3, 2)), expected,
                        ignore_nullable=True, ignore_row_order=True)
+
+
+def test_evaluate_scores_collects_every_metric(spark):
+    metrics, deciles = ev.evaluate_scores(_scored(spark), (0.1, 0.2))
+    buyers = {0, 1, 3, 10}
+    squared = sum(((0.95 - 0.05 * i) - (1.0 if i in buyers else 0.0)) ** 2 for i in range(20))
+    assert metrics["lift_top10"] == pytest.approx(5.0)
+    assert metrics["capture_top10"] == pytest.approx(0.5)
+    assert metrics["lift_top20"] == pytest.approx(3.75)
+    assert (metrics["n_clients"], metrics["n_positives"]) == (20.0, 4.0)
+    assert metrics["brier"] == pytest.approx(squared / 20)
+    assert [(d["bin"], d["n"], d["positives"]) for d in deciles] == [
+        (1, 2, 2.0), (2, 2, 1.0), (3, 2, 0.0), (4, 2, 0.0), (5, 2, 0.0), (6, 2, 1.0),
+        (7, 2, 0.0), (8, 2, 0.0), (9, 2, 0.0), (10, 2, 0.0)]
