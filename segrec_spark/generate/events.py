@@ -50,9 +50,9 @@ def delivery(ts: Column) -> Column:
     return F.date_format(ts, "yyyy-MM")
 
 
-def _count(rate: Column, u_exponential: Column) -> Column:
-    """A heavy-ish tailed count with mean ~rate: round(rate * Exp(1))."""
-    return F.floor(rate * u_exponential + F.lit(0.5)).cast("int")
+def _count(rate: Column, seed: int, purpose: str, key: Column) -> Column:
+    """A heavy-ish tailed count with mean exactly ``rate``: floor(rate * Exp(1) + U(0, 1))."""
+    return F.floor(rate * exponential(seed, purpose, key) + uniform(seed, purpose + "_fraction", key)).cast("int")
 
 
 def _explode_index(df: DataFrame, count: Column, name: str) -> DataFrame:
@@ -112,7 +112,7 @@ def sessions(seed: int, channel: str, rate_column: str, period: Period):
 
     def transform(clients: DataFrame) -> DataFrame:
         cid = F.col("client_id")
-        n = _count(F.col(rate_column), exponential(seed, f"{channel}_sessions", cid))
+        n = _count(F.col(rate_column), seed, f"{channel}_sessions", cid)
         rows = _explode_index(clients, n, "session_no")
         key = F.concat_ws(":", F.lit(channel), cid.cast("string"), F.col("session_no").cast("string"))
         ts = period.timestamp(uniform(seed, "session_ts", F.col("session_key")), margin_seconds=3600)
@@ -130,7 +130,7 @@ def session_events(seed: int, extra_mean: float, name: str = "event_no"):
     """Factory: sessions -> events: 1 + round(extra_mean * Exp) per session, ~45 s apart."""
 
     def transform(df: DataFrame) -> DataFrame:
-        n = F.lit(1) + _count(F.lit(extra_mean), exponential(seed, "events", F.col("session_key")))
+        n = F.lit(1) + _count(F.lit(extra_mean), seed, "events", F.col("session_key"))
         rows = _explode_index(df, n, name)
         key = F.concat_ws(":", F.col("session_key"), F.col(name).cast("string"))
         offset = (F.col(name) - 1) * 45 + F.floor(uniform(seed, "event_gap", F.col("event_key")) * 40)
@@ -324,7 +324,7 @@ def app_actions(seed: int, period: Period):
 
     def transform(clients: DataFrame) -> DataFrame:
         s = clients.transform(app_sessions(seed, period))
-        n = _count(F.lit(APP_ACTIONS_MEAN), exponential(seed, "actions", F.col("session_key")))
+        n = _count(F.lit(APP_ACTIONS_MEAN), seed, "actions", F.col("session_key"))
         rows = _explode_index(s, n, "event_no")
         key = F.concat_ws(":", F.col("session_key"), F.lit("a"), F.col("event_no").cast("string"))
         with_key = rows.select("*", key.alias("event_key"),
@@ -361,7 +361,7 @@ def app_push(seed: int, period: Period):
     def transform(clients: DataFrame) -> DataFrame:
         cid = F.col("client_id")
         base = _with_os(seed, clients)
-        n = _count(F.col("push_rate"), exponential(seed, "push_n", cid))
+        n = _count(F.col("push_rate"), seed, "push_n", cid)
         rows = _explode_index(base, n, "push_no")
         key = F.concat_ws(":", F.lit("push"), cid.cast("string"), F.col("push_no").cast("string"))
         ts = period.timestamp(uniform(seed, "push_ts", key), margin_seconds=3600)
@@ -441,7 +441,7 @@ def campaign_contacts(seed: int, period: Period):
 
     def transform(clients: DataFrame) -> DataFrame:
         cid = F.col("client_id")
-        n = _count(F.col("camp_rate"), exponential(seed, "camp_n", cid))
+        n = _count(F.col("camp_rate"), seed, "camp_n", cid)
         rows = _explode_index(clients, n, "contact_no")
         key = F.concat_ws(":", F.lit("camp"), cid.cast("string"), F.col("contact_no").cast("string"))
         ts = period.timestamp(uniform(seed, "camp_ts", key), margin_seconds=3600)

@@ -22,6 +22,7 @@ import argparse
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -40,6 +41,9 @@ from segrec_spark.sources import SOURCES
 log = logging.getLogger(__name__)
 
 STAGING = "_generating"
+# Sources are written by a few concurrent Spark jobs: building each plan costs driver time
+# (thousands of expression nodes) that overlaps with the executors working on another source.
+CONCURRENT_WRITES = 3
 
 
 def source_builders(settings: GeneratorSettings, scale: Scale) -> dict[str, Callable[[DataFrame], DataFrame]]:
@@ -157,23 +161,32 @@ ROWS_SCHEMA = T.StructType([
 ])
 
 
-def write_ground_truth(spark: SparkSession, cfg: Config, clients: DataFrame) -> None:
+def ground_truth_writers(cfg: Config, clients: DataFrame) -> dict[str, Callable[[], None]]:
+    """The ground-truth writes (traits, true propensity per window, future sales), by name."""
     settings: GeneratorSettings = cfg.generator
     gt = cfg.paths.ground_truth.rstrip("/")
     n_months = settings.months + 1
-    clients.select(*TRAIT_COLUMNS).write.mode("overwrite").parquet(f"{gt}/traits")
     monthly = clients.transform(with_monthly_probabilities(settings.seed, n_months))
     horizon = int(getattr(cfg.features, "horizon_days", 30))
     statuses = tuple(getattr(cfg.features, "label_statuses", ("SIGNED", "ACTIVATED")))
     label_share = sum(STATUS_WEIGHTS.get(s, 0.0) for s in statuses)
     windows = label_windows(settings.start_date, settings.months, horizon)
-    (monthly.transform(true_propensity(settings.start_date, n_months, windows, label_share))
-     .write.mode("overwrite").partitionBy("window_start").parquet(f"{gt}/true_propensity"))
     prodeje = SOURCES["prodeje"]
-    future = (monthly.transform(agreements(settings.seed, settings.start_date, n_months))
-              .filter(F.col("month") == settings.months)
-              .select(*[F.col(c.name).cast(c.bronze_type) for c in prodeje.columns]))
-    future.write.mode("overwrite").parquet(f"{gt}/future_sales")
+
+    def traits() -> None:
+        clients.select(*TRAIT_COLUMNS).write.mode("overwrite").parquet(f"{gt}/traits")
+
+    def propensity() -> None:
+        (monthly.transform(true_propensity(settings.start_date, n_months, windows, label_share))
+         .write.mode("overwrite").partitionBy("window_start").parquet(f"{gt}/true_propensity"))
+
+    def future_sales() -> None:
+        (monthly.transform(agreements(settings.seed, settings.start_date, n_months))
+         .filter(F.col("month") == settings.months)
+         .select(*[F.col(c.name).cast(c.bronze_type) for c in prodeje.columns])
+         .write.mode("overwrite").parquet(f"{gt}/future_sales"))
+
+    return {"traits": traits, "true_propensity": propensity, "future_sales": future_sales}
 
 
 def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
@@ -184,24 +197,35 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
              scale.name, scale.n_clients, scale.activity, scale.partitions, settings.seed)
     clients = clients_frame(spark, settings, scale)
     rates = settings.dirt_rates
-    all_dirt: list[tuple] = []
-    all_rows: list[tuple] = []
-    written: dict[str, int] = {}
-    for source, build in source_builders(settings, scale).items():
+
+    def generate_source(source: str, build: Callable[[DataFrame], DataFrame]) -> dict[str, int]:
         started = time.monotonic()
         kinds = list(applicable_dirt(SOURCES[source], rates))
         landing = clients.transform(build).transform(to_landing(settings.seed, source, rates))
         metrics = write_landing_source(spark, landing, source, cfg.paths.landing,
                                        deliveries(settings, source), kinds)
+        log.info("generate: %s written in %.1f s", source, time.monotonic() - started)
+        return metrics
+
+    with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES) as pool:
+        futures = {source: pool.submit(generate_source, source, build)
+                   for source, build in source_builders(settings, scale).items()}
+        truth = [pool.submit(write) for write in ground_truth_writers(cfg, clients).values()]
+        observed = {source: future.result() for source, future in futures.items()}
+        for future in truth:
+            future.result()
+    all_dirt: list[tuple] = []
+    all_rows: list[tuple] = []
+    written: dict[str, int] = {}
+    for source, metrics in observed.items():
         dirt, rows = manifest_rows(source, metrics)
         all_dirt += dirt
         all_rows += rows
         written[source] = sum(r[2] for r in rows)
-        log.info("generate: %s: %d rows in %.1f s", source, written[source], time.monotonic() - started)
+        log.info("generate: %s: %d rows", source, written[source])
     gt = cfg.paths.ground_truth.rstrip("/")
     spark.createDataFrame(all_dirt, MANIFEST_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{gt}/dirt_manifest")
     spark.createDataFrame(all_rows, ROWS_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{gt}/landing_rows")
-    write_ground_truth(spark, cfg, clients)
     _delete(spark, f"{cfg.paths.landing.rstrip('/')}/{STAGING}")
     log.info("generate: %d landing rows in total", sum(written.values()))
     return written

@@ -1,0 +1,162 @@
+"""Pure pieces of the generator on tiny hand-written frames: randomness, truth, landing dirt."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
+
+from segrec_spark.config import ConfigError
+from segrec_spark.generate.landing import (applicable_dirt, manifest_metrics, to_landing_text,
+                                           with_corrupted_values, with_csv_line, with_duplicates)
+from segrec_spark.generate.randomness import pick, uniform, with_pick
+from segrec_spark.generate.settings import GeneratorSettings
+from segrec_spark.generate.truth import label_windows, true_propensity, window_overlaps
+from segrec_spark.sources import KEY_PATTERN, SOURCES
+
+KEY = "a" * 64
+
+
+def test_pick_takes_the_value_whose_weight_interval_holds_u(spark):
+    df = spark.createDataFrame([(0.05,), (0.3,), (0.74,), (0.76,), (0.99,)], "u double")
+    choices = [("A", 1.0), ("B", 2.0), ("C", 1.0)]  # A: [0, .25), B: [.25, .75), C: [.75, 1)
+    out = df.select("u", pick(F.col("u"), choices).alias("v"))
+    expected = spark.createDataFrame(
+        [(0.05, "A"), (0.3, "B"), (0.74, "B"), (0.76, "C"), (0.99, "C")], "u double, v string")
+    assert_df_equality(out, expected, ignore_nullable=True)
+    via_helper = df.transform(with_pick("v", F.col("u"), choices))
+    assert_df_equality(via_helper, expected, ignore_nullable=True)
+
+
+def test_uniform_depends_on_seed_purpose_and_keys_only(spark):
+    df = spark.createDataFrame([(1,), (2,), (1,)], "k long")
+    out = df.select(uniform(7, "p", F.col("k")).alias("u"), uniform(8, "p", F.col("k")).alias("u_seed"),
+                    uniform(7, "q", F.col("k")).alias("u_purpose")).collect()
+    assert out[0]["u"] == out[2]["u"]  # same keys, same number
+    assert out[0]["u"] != out[1]["u"]
+    assert out[0]["u"] != out[0]["u_seed"] and out[0]["u"] != out[0]["u_purpose"]
+    assert all(0.0 < r[c] < 1.0 for r in out for c in ("u", "u_seed", "u_purpose"))
+
+
+def test_window_overlaps_are_shares_of_each_month():
+    # [2026-01-31, 2026-03-02): 1 of 31 January days, all 28 February days, 1 of 31 March days
+    got = window_overlaps(dt.date(2026, 1, 1), 4, dt.date(2026, 1, 31), dt.date(2026, 3, 2))
+    assert got == [(0, 1 / 31), (1, 1.0), (2, 1 / 31)]
+    assert label_windows(dt.date(2026, 1, 1), 3, 30) == [
+        (dt.date(2026, 1, 31), dt.date(2026, 3, 2)),
+        (dt.date(2026, 3, 2), dt.date(2026, 4, 1)),
+        (dt.date(2026, 4, 1), dt.date(2026, 5, 1)),
+    ]
+
+
+def test_true_propensity_combines_the_months_a_window_covers(spark):
+    df = spark.createDataFrame([(KEY, "SAVINGS", 0.1, 0.2, 0.4, 0.5)],
+                               "identity_id_hash string, product_code string, p_0 double, p_1 double, "
+                               "p_2 double, p_3 double")
+    windows = [(dt.date(2026, 2, 1), dt.date(2026, 3, 1)), (dt.date(2026, 3, 1), dt.date(2026, 4, 1))]
+    out = df.transform(true_propensity(dt.date(2026, 1, 1), 4, windows, label_share=0.5))
+    expected = spark.createDataFrame(
+        [(KEY, "SAVINGS", dt.date(2026, 2, 1), dt.date(2026, 3, 1), 0.1),   # 0.5 * 0.2
+         (KEY, "SAVINGS", dt.date(2026, 3, 1), dt.date(2026, 4, 1), 0.2)],  # 0.5 * 0.4
+        "identity_id_hash string, product_code string, window_start date, window_end date, "
+        "true_probability double")
+    assert_approx_df_equality(out, expected, 1e-12, ignore_nullable=True)
+
+
+def test_dirt_kinds_apply_only_where_they_can():
+    rates = GeneratorSettings().dirt_rates
+    assert "WRONG_FIELD_COUNT" not in applicable_dirt(SOURCES["app_logins"], rates)
+    assert "BAD_NUMBER" not in applicable_dirt(SOURCES["camp"], rates)
+    assert set(applicable_dirt(SOURCES["web"], rates)) == set(rates)
+    assert applicable_dirt(SOURCES["ib"], {**rates, "DUPLICATE": 0.0}).get("DUPLICATE") is None
+
+
+def test_dirt_settings_are_validated():
+    with pytest.raises(ConfigError, match="dirt.TYPO"):
+        GeneratorSettings(dirt={"TYPO": 0.01}).validate()
+    with pytest.raises(ConfigError, match="dirt.DUPLICATE"):
+        GeneratorSettings(dirt={"DUPLICATE": 0.5}).validate()
+    assert GeneratorSettings(dirt={"DUPLICATE": 0.02}).dirt_rates["DUPLICATE"] == 0.02
+    assert GeneratorSettings(dirt_rate=0.001).dirt_rates["BAD_NUMBER"] == 0.001
+
+
+IB_TEXT = "ib_event_id string, identity_id_hash string, event_ts string, event_type string, " \
+          "product_area string, amount string, _delivery string, _dirt string"
+
+
+def _ib_rows(spark, dirt):
+    return spark.createDataFrame(
+        [(f"I{i}", KEY, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", d)
+         for i, d in enumerate(dirt)], IB_TEXT)
+
+
+def test_typed_rows_become_contract_text(spark):
+    typed = spark.createDataFrame(
+        [("I1", KEY, dt.datetime(2026, 1, 5, 10, 0, 0), "payment", "GENERAL", 12345678.5, "2026-01"),
+         ("I2", KEY, dt.datetime(2026, 1, 6, 0, 0, 1), "login", "GENERAL", None, "2026-01")],
+        "ib_event_id string, identity_id_hash string, event_ts timestamp, event_type string, "
+        "product_area string, amount double, _delivery string")
+    expected = spark.createDataFrame(
+        [("I1", KEY, "2026-01-05 10:00:00", "payment", "GENERAL", "12345678.50", "2026-01"),
+         ("I2", KEY, "2026-01-06 00:00:01", "login", "GENERAL", None, "2026-01")],
+        "ib_event_id string, identity_id_hash string, event_ts string, event_type string, "
+        "product_area string, amount string, _delivery string")
+    assert_df_equality(typed.transform(to_landing_text("ib")), expected, ignore_nullable=True)
+
+
+def test_clean_rows_are_left_alone_and_missing_key_empties_the_key(spark):
+    df = _ib_rows(spark, [None, "MISSING_KEY", "DUPLICATE"])
+    expected = spark.createDataFrame(
+        [("I0", KEY, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", None),
+         ("I1", None, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", "MISSING_KEY"),
+         ("I2", KEY, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", "DUPLICATE")], IB_TEXT)
+    assert_df_equality(df.transform(with_corrupted_values(1, "ib")), expected, ignore_nullable=True)
+
+
+def test_value_dirt_breaks_exactly_the_contract_it_names(spark):
+    kinds = ["MALFORMED_KEY", "BAD_TIMESTAMP", "BAD_NUMBER", "UNKNOWN_CATEGORY"]
+    df = _ib_rows(spark, kinds * 10)
+    out = df.transform(with_corrupted_values(3, "ib"))
+    key_ok = F.col("identity_id_hash").rlike(KEY_PATTERN)
+    ts_ok = F.try_to_timestamp(F.col("event_ts"), F.lit("yyyy-MM-dd HH:mm:ss")).isNotNull()
+    number_ok = F.col("amount").try_cast("double").isNotNull()
+    category_ok = (F.col("event_type").isin(*SOURCES["ib"].column("event_type").values)
+                   & F.col("product_area").isin(*SOURCES["ib"].column("product_area").values))
+    checks = out.select("_dirt", (~key_ok).cast("int").alias("bad_key"), (~ts_ok).cast("int").alias("bad_ts"),
+                        (~number_ok).cast("int").alias("bad_number"),
+                        (~category_ok).cast("int").alias("bad_category"))
+    summary = checks.groupBy("_dirt").agg(*[F.sum(c).alias(c) for c in
+                                            ("bad_key", "bad_ts", "bad_number", "bad_category")])
+    expected = spark.createDataFrame(
+        [("MALFORMED_KEY", 10, 0, 0, 0), ("BAD_TIMESTAMP", 0, 10, 0, 0), ("BAD_NUMBER", 0, 0, 10, 0),
+         ("UNKNOWN_CATEGORY", 0, 0, 0, 10)],
+        "_dirt string, bad_key long, bad_ts long, bad_number long, bad_category long")
+    assert_df_equality(summary, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_csv_lines_and_wrong_field_counts(spark):
+    df = spark.createDataFrame(
+        [("I0", KEY, "2026-01-05 10:00:00", "login", "GENERAL", None, "2026-01", None)]
+        + [(f"I{i}", KEY, "2026-01-05 10:00:00", "login", "GENERAL", None, "2026-01", "WRONG_FIELD_COUNT")
+           for i in range(1, 21)], IB_TEXT)
+    out = df.transform(with_csv_line(5, "ib"))
+    clean = out.filter(F.col("_dirt").isNull()).select("_line")
+    assert_df_equality(clean, spark.createDataFrame([(f"I0,{KEY},2026-01-05 10:00:00,login,GENERAL,",)],
+                                                    "_line string"), ignore_nullable=True)
+    fields = out.filter(F.col("_dirt").isNotNull()).select(F.size(F.split("_line", ",")).alias("n"))
+    counts = {r["n"] for r in fields.distinct().collect()}
+    assert counts <= {5, 7} and counts  # 6 columns: one field missing or one extra
+
+
+def test_duplicates_and_manifest_metrics(spark):
+    df = _ib_rows(spark, [None, "DUPLICATE", "BAD_NUMBER", "DUPLICATE"])
+    doubled = df.transform(with_duplicates)
+    assert doubled.groupBy("ib_event_id").count().orderBy("ib_event_id").collect() == [
+        ("I0", 1), ("I1", 2), ("I2", 1), ("I3", 2)]
+    metrics = doubled.agg(*manifest_metrics("ib", ["2026-01", "2026-02"], ["DUPLICATE", "BAD_NUMBER"]))
+    expected = spark.createDataFrame(
+        [(6, 2, 1, 0, 0, 0)],
+        "`rows|2026-01` long, `DUPLICATE|2026-01` long, `BAD_NUMBER|2026-01` long, "
+        "`rows|2026-02` long, `DUPLICATE|2026-02` long, `BAD_NUMBER|2026-02` long")
+    assert_df_equality(metrics, expected, ignore_nullable=True)
