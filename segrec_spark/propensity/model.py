@@ -18,7 +18,7 @@ The positive-class probability is ``vector_to_array(probability)[1]`` (:func:`sc
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
