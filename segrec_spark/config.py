@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import datetime as dt
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -231,6 +232,22 @@ def resolve_path(value: str, base: Path) -> str:
     return str(expanded)
 
 
+# Setting names that carry secrets; they must come from the environment or the cluster's own
+# credential mechanism, never from a configuration file that is committed and shared.
+_SECRET_KEY = re.compile(r"(secret|password|passwd|access[._-]?key|account[._-]?key|token|credential|sas[._-]?key)",
+                         re.IGNORECASE)
+_URI_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+:[^/@\s]+@", re.IGNORECASE)
+
+
+def reject_secrets(key: str, value: str) -> None:
+    """Raise ConfigError when a setting looks like it carries a credential."""
+    require(not _SECRET_KEY.search(key), key,
+            "credentials are not read from config files; set them in the environment or the "
+            "cluster's credential provider (see README, Configuration)")
+    require(not _URI_WITH_PASSWORD.match(value), key,
+            "the URI embeds a user:password; pass credentials through the environment instead")
+
+
 def is_local_path(value: str) -> bool:
     return "://" not in value and not value.split("/", 1)[0].endswith(":")
 
@@ -263,6 +280,8 @@ class SparkSettings:
         )
         require(self.log_level in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"},
                 "log_level", f"unknown log level {self.log_level!r}")
+        for key, value in self.conf.items():
+            reject_secrets(f"conf.{key}", value)
 
 
 @dataclass(frozen=True)
@@ -290,6 +309,7 @@ class MlflowSettings:
         require(bool(self.experiment.strip()), "experiment", "must not be empty")
         require(self.champion_alias.isidentifier(), "champion_alias",
                 f"must be a plain identifier, found {self.champion_alias!r}")
+        reject_secrets("tracking_uri", self.tracking_uri)
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,22 @@ def test_segrec_help_lists_every_stage():
                          capture_output=True, text=True, check=True).stdout
     for stage in ("generate", "ingest", "features", "train", "score", "serve-sql", "run"):
         assert stage in out
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("spark.conf={spark.hadoop.fs.s3a.secret.key: abc}", "spark.conf.spark.hadoop.fs.s3a.secret.key"),
+        ("spark.conf={fs.azure.account.key.x.dfs.core.windows.net: abc, fs.azure.sas.key: y}", "spark.conf.fs.azure"),
+        ("mlflow.tracking_uri=https://bob:hunter2@mlflow.bank.internal", "mlflow.tracking_uri"),
+    ],
+)
+def test_credentials_in_config_are_refused(override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    assert key in str(err.value) and "environment" in str(err.value)
+    assert "hunter2" not in str(err.value) and "abc" not in str(err.value).split(":", 2)[-1]
+
+
+def test_sql_endpoint_binds_to_loopback_by_default():
+    assert load_config().sql.host == "127.0.0.1"
