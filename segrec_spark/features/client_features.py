@@ -12,7 +12,7 @@ every task before the shuffle, so one client cannot make one task dominate.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -65,34 +65,44 @@ def events_before(events: DataFrame, as_of: dt.date) -> DataFrame:
     return events.filter(F.col("event_ts") < _date(as_of).cast("timestamp"))
 
 
-def attributed_events(events: DataFrame, as_of: dt.date, resolution: str) -> DataFrame:
-    """Events before ``as_of`` with anonymous web events stitched by links known before it."""
-    past = events_before(events, as_of)
-    links = past.transform(identity_map(resolution))
-    return past.transform(stitch_identities(links))
+def session_activity(events: DataFrame, as_of: dt.date, max_window: int) -> DataFrame:
+    """Events of the longest window before ``as_of`` summed per key, cookie, day, session, area.
 
-
-def activity_facts(events: DataFrame, as_of: dt.date, max_window: int) -> DataFrame:
-    """day, area and session facts of the attributed events in the longest window."""
+    Sessions end at midnight, so a session starts inside the window exactly when its events do.
+    Summing before stitching keeps the stitching join small and pre-sums a heavy user's events
+    in every task (partial aggregation) before anything is shuffled by client.
+    """
     since = F.date_sub(_date(as_of), max_window)
-    recent = events.filter(F.col("event_date") >= since)
-    days = (recent.groupBy("identity_id_hash", "channel", "event_date")
-            .agg(F.count(F.lit(1)).alias("n"))
+    recent = events_before(events, as_of).filter(F.col("event_date") >= since)
+    return (recent.groupBy("identity_id_hash", "user_id", "channel", "event_date", "session_id",
+                           "product_area")
+            .agg(F.count(F.lit(1)).alias("n"),
+                 F.min("session_start_ts").alias("start_ts"),
+                 F.max("event_ts").alias("end_ts"),
+                 F.max_by("duration_sec", F.struct("event_ts", "event_id"))
+                 .alias("last_duration")))
+
+
+def attributed_activity(events: DataFrame, as_of: dt.date, settings: FeatureSettings) -> DataFrame:
+    """session_activity with anonymous web rows stitched by links known before ``as_of``."""
+    links = events_before(events, as_of).transform(identity_map(settings.identity_resolution))
+    return (session_activity(events, as_of, settings.max_window)
+            .transform(stitch_identities(links)))
+
+
+def activity_facts(activity: DataFrame) -> DataFrame:
+    """day, area and session facts from the attributed activity (one scan, reused exchange)."""
+    days = (activity.groupBy("identity_id_hash", "channel", "event_date")
+            .agg(F.sum("n").alias("n"))
             .select(*as_facts("day", channel=F.col("channel"), fact_date=F.col("event_date"),
                               n=F.col("n"))))
-    product_area = F.col("product_area").isin(*PRODUCTS)
-    areas = (recent.filter(product_area)
-             .groupBy("identity_id_hash", "product_area", "event_date")
-             .agg(F.count(F.lit(1)).alias("n"))
+    areas = (activity.groupBy("identity_id_hash", "product_area", "event_date")
+             .agg(F.sum("n").alias("n"))
              .select(*as_facts("area", product=F.col("product_area"),
                                fact_date=F.col("event_date"), n=F.col("n"))))
-    started_in_window = F.col("session_start_ts") >= since.cast("timestamp")
-    last_event = F.struct("event_ts", "event_id")
-    sessions = (events.filter(started_in_window)
-                .groupBy("identity_id_hash", "channel", "session_id")
-                .agg(F.min("session_start_ts").alias("start_ts"),
-                     F.max("event_ts").alias("end_ts"),
-                     F.max_by("duration_sec", last_event).alias("last_duration")))
+    sessions = (activity.groupBy("identity_id_hash", "channel", "session_id")
+                .agg(F.min("start_ts").alias("start_ts"), F.max("end_ts").alias("end_ts"),
+                     F.max_by("last_duration", F.col("end_ts")).alias("last_duration")))
     session_seconds = (F.col("end_ts").cast("long") - F.col("start_ts").cast("long")
                        + F.coalesce(F.col("last_duration"), F.lit(0.0)))
     session_facts = sessions.select(*as_facts(
@@ -142,9 +152,13 @@ def client_facts(clients: DataFrame, as_of: dt.date) -> DataFrame:
 
 def seen_facts(events: DataFrame, camp: DataFrame, prodeje: DataFrame,
                as_of: dt.date) -> DataFrame:
-    """Every key seen in events, contacts or agreements (any status) before ``as_of``."""
+    """Every key seen in events, contacts or agreements (any status) before ``as_of``.
+
+    Only events that carry a key: a stitched anonymous event's client has a logged-in event
+    before ``as_of`` (that is where the link comes from), so it is seen already.
+    """
     cut = _date(as_of)
-    keys = (events.select("identity_id_hash")
+    keys = (events_before(events, as_of).select("identity_id_hash")
             .unionByName(camp.filter(F.col("contact_ts") < cut.cast("timestamp"))
                          .select("identity_id_hash"))
             .unionByName(prodeje.filter(F.col("signed_date") < cut).select("identity_id_hash"))
@@ -157,9 +171,9 @@ def client_facts_table(events: DataFrame, camp: DataFrame, prodeje: DataFrame,
                        clients: DataFrame | None, as_of: dt.date,
                        settings: FeatureSettings) -> DataFrame:
     """The per-client facts before ``as_of`` (see definitions.py for the kinds)."""
-    attributed = attributed_events(events, as_of, settings.identity_resolution)
-    facts = (seen_facts(attributed, camp, prodeje, as_of)
-             .unionByName(activity_facts(attributed, as_of, settings.max_window))
+    activity = attributed_activity(events, as_of, settings)
+    facts = (seen_facts(events, camp, prodeje, as_of)
+             .unionByName(activity_facts(activity))
              .unionByName(contact_facts(camp, as_of, settings.max_window))
              .unionByName(agreement_facts(prodeje, as_of, settings.label_statuses)))
     if clients is not None:
@@ -167,7 +181,8 @@ def client_facts_table(events: DataFrame, camp: DataFrame, prodeje: DataFrame,
     return facts
 
 
-def aggregate_features(as_of: dt.date, defs: Sequence[FeatureDef]):  # noqa: ANN201
+def aggregate_features(as_of: dt.date,
+                       defs: Sequence[FeatureDef]) -> Callable[[DataFrame], DataFrame]:
     """Factory: facts -> one row per client with every feature of ``defs`` (never null)."""
     def transform(facts: DataFrame) -> DataFrame:
         as_of_col = _date(as_of)

@@ -65,7 +65,10 @@ def silver_events(spark: SparkSession, settings: FeatureSettings | None = None,
     apps = {s: bronze(spark, s, rows.get(s, ())) for s in APP_SOURCES}
     unified = unify_events(bronze(spark, "web", rows.get("web", ())), apps,
                            bronze(spark, "ib", rows.get("ib", ())))
-    return unified.transform(sessionize(settings.session_gap_minutes))
+    events = unified.transform(sessionize(settings.session_gap_minutes))
+    # Materialized (a few rows) like the silver Delta table the job reads, so the plans of the
+    # gold tests do not repeat the sessionization in every branch.
+    return spark.createDataFrame(events.collect(), events.schema)
 
 
 @pytest.fixture
