@@ -203,6 +203,9 @@ def read_csv_files(spark: SparkSession, source: Source, delivery: str,
               .option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
               .csv(paths))
+        # Spark flags too many and too few fields alike, but only while every column is parsed:
+        # with CSV column pruning a query that needs fewer columns loses the flag. The raw line
+        # and _row_hash use all columns and every output depends on them, so none is pruned.
         raw_line = F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*header)))
         frames.append(df.withColumn(RAW_RECORD, raw_line)
                       .withColumn(SOURCE_FILE, _file_label(source.name, delivery)))

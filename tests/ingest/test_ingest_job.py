@@ -2,6 +2,7 @@
 re-deliveries, schema drift and missing input."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -258,7 +259,7 @@ def test_empty_delivery_is_audited_as_empty_and_missing_input_is_a_clear_error(s
         job.run(spark, cfg)
     write_csv(cfg, "ib", "2026-01", [], header=",".join(SOURCES["ib"].column_names))
     with pytest.raises(InputDataError, match="source web: landing folder .*/web does not exist"):
-        job.run(spark, cfg, ["web"])
+        job.main(spark, cfg, argparse.Namespace(source=["web"], delivery=None))
     with pytest.raises(InputDataError, match="ib/2026-02 does not exist"):
         job.run(spark, cfg, ["ib"], ["2026-02"])
     with pytest.raises(ConfigError, match="--source 'webb': unknown source"):
