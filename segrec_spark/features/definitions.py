@@ -93,30 +93,36 @@ def ratio(numerator: Column, denominator: Column) -> Column:
 
 def _channel_features(channel: str, settings: FeatureSettings) -> list[FeatureDef]:
     source = f"silver.events (channel {channel})"
-    on_channel = F.col("channel") == channel
-    active_day = is_kind("day") & on_channel
-    session = is_kind("session") & on_channel
+
+    # Conditions are built lazily (inside the aggregates), so the registry and the dictionary
+    # can be produced without a running Spark session.
+    def active_day() -> Column:
+        return is_kind("day") & (F.col("channel") == channel)
+
+    def session() -> Column:
+        return is_kind("session") & (F.col("channel") == channel)
+
     defs: list[FeatureDef] = []
     for w in settings.windows:
         defs += [
             FeatureDef(f"{channel}_events_{w}d", f"{channel} events in the last {w} days", w,
                        source, channel, "int",
-                       lambda a, w=w: count_where(active_day & in_window(a, w), F.col("n"))),
+                       lambda a, w=w: count_where(active_day() & in_window(a, w), F.col("n"))),
             FeatureDef(f"{channel}_active_days_{w}d",
                        f"days with at least one {channel} event in the last {w} days", w,
                        source, channel, "int",
-                       lambda a, w=w: count_where(active_day & in_window(a, w))),
+                       lambda a, w=w: count_where(active_day() & in_window(a, w))),
             FeatureDef(f"{channel}_sessions_{w}d",
                        f"{channel} sessions started in the last {w} days "
                        f"({settings.session_gap_minutes}-minute inactivity gap)", w,
                        source, channel, "int",
-                       lambda a, w=w: count_where(session & in_window(a, w))),
+                       lambda a, w=w: count_where(session() & in_window(a, w))),
             FeatureDef(f"{channel}_avg_session_sec_{w}d",
                        f"average duration in seconds of those {channel} sessions (first to last "
                        f"event plus the last event's duration; 0 when none)", w,
                        source, channel, "double",
                        lambda a, w=w: F.coalesce(
-                           F.avg(F.when(session & in_window(a, w), F.col("duration_sec"))),
+                           F.avg(F.when(session() & in_window(a, w), F.col("duration_sec"))),
                            F.lit(0.0))),
         ]
     sentinel = settings.recency_sentinel_days
@@ -124,32 +130,34 @@ def _channel_features(channel: str, settings: FeatureSettings) -> list[FeatureDe
         f"{channel}_recency_days",
         f"days from the last {channel} event to as_of_date; {sentinel} when none in the last "
         f"{settings.max_window} days", None, source, channel, "int",
-        lambda a: days_since_latest(a, active_day, sentinel)))
+        lambda a: days_since_latest(a, active_day(), sentinel)))
     return defs
 
 
 def _interest_features(settings: FeatureSettings, products: Sequence[str]) -> list[FeatureDef]:
     defs = []
     for product in products:
-        in_area = is_kind("area") & (F.col("product") == product)
         for w in settings.windows:
             defs.append(FeatureDef(
                 f"interest_{product.lower()}_{w}d",
                 f"web, app and ib events in product area {product} in the last {w} days", w,
                 "silver.events (all channels)", "interest", "int",
-                lambda a, w=w, c=in_area: count_where(c & in_window(a, w), F.col("n"))))
+                lambda a, w=w, p=product: count_where(
+                    is_kind("area") & (F.col("product") == p) & in_window(a, w), F.col("n"))))
     return defs
 
 
 def _campaign_features(settings: FeatureSettings) -> list[FeatureDef]:
     lag = settings.campaign_outcome_lag_days
-    contact = is_kind("contact")
+
+    def contact() -> Column:
+        return is_kind("contact")
 
     def matured(a: Column) -> Column:
         return F.col("fact_date") < F.date_sub(a, lag)
 
     def reached(a: Column, w: int, outcomes: tuple[str, ...]) -> Column:
-        return contact & in_window(a, w) & matured(a) & F.col("outcome").isin(*outcomes)
+        return contact() & in_window(a, w) & matured(a) & F.col("outcome").isin(*outcomes)
 
     note = f"(contacts at least {lag} days old, whose outcome is known)"
     defs = []
@@ -157,7 +165,7 @@ def _campaign_features(settings: FeatureSettings) -> list[FeatureDef]:
         defs += [
             FeatureDef(f"camp_contacts_{w}d", f"campaign contacts in the last {w} days", w,
                        "bronze.camp", "camp", "int",
-                       lambda a, w=w: count_where(contact & in_window(a, w))),
+                       lambda a, w=w: count_where(contact() & in_window(a, w))),
             FeatureDef(f"camp_opens_{w}d", f"contacts of the last {w} days opened or further "
                        f"{note}", w, "bronze.camp", "camp", "int",
                        lambda a, w=w: count_where(reached(a, w, OPENED_OR_LATER))),
@@ -171,7 +179,7 @@ def _campaign_features(settings: FeatureSettings) -> list[FeatureDef]:
                        f"opened-or-further share of the last {w} days' contacts {note}; 0 when "
                        f"none", w, "bronze.camp", "camp", "double",
                        lambda a, w=w: ratio(count_where(reached(a, w, OPENED_OR_LATER)),
-                                            count_where(contact & in_window(a, w) & matured(a)))),
+                                            count_where(contact() & in_window(a, w) & matured(a)))),
         ]
     return defs
 
@@ -182,17 +190,20 @@ def _agreement_features(settings: FeatureSettings, products: Sequence[str]) -> l
     defs = []
     for product in products:
         p = product.lower()
-        of_product = is_kind("agreement") & (F.col("product") == product)
+
+        def of_product(product: str = product) -> Column:
+            return is_kind("agreement") & (F.col("product") == product)
+
         defs += [
             FeatureDef(f"agr_{p}_count", f"{product} agreements ({statuses}) signed before "
                        f"as_of_date", None, "bronze.prodeje", "agr", "int",
-                       lambda a, c=of_product: count_where(c)),
+                       lambda a, c=of_product: count_where(c())),
             FeatureDef(f"agr_{p}_recency_days", f"days since the last {product} agreement "
                        f"({statuses}); {sentinel} when none", None, "bronze.prodeje", "agr",
-                       "int", lambda a, c=of_product: days_since_latest(a, c, sentinel)),
+                       "int", lambda a, c=of_product: days_since_latest(a, c(), sentinel)),
             FeatureDef(f"agr_{p}_amount", f"total amount of {product} agreements ({statuses}) "
                        f"signed before as_of_date", None, "bronze.prodeje", "agr", "double",
-                       lambda a, c=of_product: F.coalesce(F.sum(F.when(c, F.col("amount"))),
+                       lambda a, c=of_product: F.coalesce(F.sum(F.when(c(), F.col("amount"))),
                                                           F.lit(0.0))),
         ]
     return defs
@@ -200,9 +211,8 @@ def _agreement_features(settings: FeatureSettings, products: Sequence[str]) -> l
 
 def holds_condition(product: str) -> Aggregate:
     """Held at as_of_date: in a clients snapshot taken before it, or an agreement signed before."""
-    by_agreement = is_kind("agreement") & (F.col("product") == product)
-
     def aggregate(a: Column) -> Column:
+        by_agreement = is_kind("agreement") & (F.col("product") == product)
         in_snapshot = (is_kind("client") & (F.col("fact_date") < a)
                        & F.coalesce(F.array_contains("products_held", product), F.lit(False)))
         return F.coalesce(F.greatest(F.max(F.when(by_agreement, 1)),
