@@ -29,7 +29,8 @@ def candidate_pairs(features: DataFrame, products: Sequence[str] = PRODUCTS) -> 
     return (features
             .select("as_of_date", "identity_id_hash", F.explode(per_product).alias("_p"))
             .filter(F.col("_p.held") == 0)
-            .select("as_of_date", "identity_id_hash", F.col("_p.product_code").alias("product_code")))
+            .select("as_of_date", "identity_id_hash",
+                    F.col("_p.product_code").alias("product_code")))
 
 
 def take_ups(prodeje: DataFrame, as_of: dt.date, horizon_days: int,

@@ -1,8 +1,6 @@
 """Feature registry and dictionary, as-of dates, settings checks, and the job end to end."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
@@ -34,8 +32,8 @@ def test_registry_names_follow_the_column_contract():
 def test_markdown_dictionary_lists_every_feature_with_its_window():
     defs = feature_definitions(FeatureSettings(windows=(7, 30)), ("PENSION",))
     text = dictionary_markdown(defs)
-    assert "| `web_events_30d` | web events in the last 30 days | 30 | silver.events (channel web) " \
-           "| web | int |" in text
+    assert ("| `web_events_30d` | web events in the last 30 days | 30 | "
+            "silver.events (channel web) | web | int |") in text
     assert "| `agr_pension_recency_days` |" in text
     assert all(f"| `{f.name}` |" in text for f in defs)
 

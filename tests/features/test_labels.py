@@ -18,9 +18,10 @@ def test_labels_use_the_label_window_and_statuses_and_skip_holders(spark):
     ], "as_of_date date, identity_id_hash string, holds_mortgage int, holds_credit_card int, "
        "holds_savings int, holds_pension int")
     prodeje = bronze(spark, "prodeje", [
-        dict(identity_id_hash="c1", product_code="CREDIT_CARD", signed_date="2026-03-01"),  # first day
-        dict(identity_id_hash="c1", product_code="CREDIT_CARD", signed_date="2026-03-02"),  # again
-        dict(identity_id_hash="c1", product_code="SAVINGS", signed_date="2026-03-31"),  # day 30: out
+        # first day of the window, and again the day after (one label row)
+        dict(identity_id_hash="c1", product_code="CREDIT_CARD", signed_date="2026-03-01"),
+        dict(identity_id_hash="c1", product_code="CREDIT_CARD", signed_date="2026-03-02"),
+        dict(identity_id_hash="c1", product_code="SAVINGS", signed_date="2026-03-31"),  # day 30
         dict(identity_id_hash="c1", product_code="MORTGAGE", signed_date="2026-03-05"),  # held
         dict(identity_id_hash="c2", product_code="MORTGAGE", signed_date="2026-03-30",
              status="ACTIVATED"),  # last day

@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark.features.settings import FeatureSettings
 from segrec_spark.features.silver import identity_map, stitch_identities
-from tests.features.conftest import bronze, silver_events, ts
+from tests.features.conftest import silver_events, ts
 
 SESSION_VIEW = "event_id string, session_id string, session_start_ts timestamp"
 
@@ -29,7 +29,8 @@ def test_unified_stream_maps_every_source_and_drops_push_sent(spark):
                  event_type="payment", amount=10.0)],
     ).drop("session_id", "session_start_ts")
     expected = spark.createDataFrame(
-        [(None, "u1", "w1", ts("2026-02-01 10:00:00"), "web", "calculator", "MORTGAGE", "web", 12.5),
+        [(None, "u1", "w1", ts("2026-02-01 10:00:00"), "web", "calculator", "MORTGAGE", "web",
+          12.5),
          ("c2", None, "p2", ts("2026-02-01 11:05:00"), "app", "push_opened", "SAVINGS",
           "app_push", 3.0),
          ("c3", None, "i1", ts("2026-02-02 09:00:00"), "ib", "payment", "GENERAL", "ib", None)],
