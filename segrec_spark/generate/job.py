@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.config import Config
+from segrec_spark.errors import SegrecError
 from segrec_spark.generate import events as ev
 from segrec_spark.generate.landing import applicable_dirt, csv_header, manifest_metrics, to_landing
 from segrec_spark.generate.population import TRAIT_COLUMNS, population
@@ -108,7 +109,10 @@ def _publish_deliveries(spark: SparkSession, staging: str, target: str) -> None:
     for status in fs.listStatus(jvm.org.apache.hadoop.fs.Path(staging)):
         name = status.getPath().getName()
         if status.isDirectory() and name.startswith("_delivery="):
-            fs.rename(status.getPath(), jvm.org.apache.hadoop.fs.Path(target_path, name.split("=", 1)[1]))
+            destination = jvm.org.apache.hadoop.fs.Path(target_path, name.split("=", 1)[1])
+            if not fs.rename(status.getPath(), destination):
+                raise SegrecError(f"generate: could not move {status.getPath().toString()} to "
+                                  f"{destination.toString()}")
     _delete(spark, staging)
 
 
