@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test test-fast clean bench
+.PHONY: setup run test test-slow clean bench
 
 setup: $(STAMP)
 
@@ -20,7 +20,15 @@ run: setup
 	$(VENV)/bin/segrec run
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not slow" tests
+
+# The shared end-to-end run, the standalone-cluster run and the generated-data AUC test:
+# not yet verified together, so kept out of CI until they are (see README, Tests).
+test-slow: setup
+	$(PY) -m pytest -q -m slow tests
+
+bench: setup
+	$(PY) bench/run.py --scales tiny,small
 
 clean:
 	rm -rf data build spark-warehouse metastore_db derby.log

@@ -36,7 +36,6 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise AssertionError(f"serve-sql did not listen on {port} within {timeout} s")
 
 
-@pytest.mark.slow
 def test_top_clients_through_jdbc(spark, tmp_path):
     root = tmp_path / "lake"
     rows = [(D, "MORTGAGE", f"{i:064x}", round(1 - i / 20, 3), i + 1) for i in range(20)]

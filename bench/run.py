@@ -1,0 +1,226 @@
+"""Benchmark: generate data at one or more scales and time every pipeline stage.
+
+    .venv/bin/python bench/run.py --scales tiny,small [--out bench/results] [--keep]
+
+For each scale, in a fresh driver process per scale (so driver memory figures are not shared):
+wall time per stage, rows per second (rows = landing rows for generate/ingest, client-rows of the
+gold tables for features/train/score), peak driver JVM heap and Python RSS, and Spark's shuffle
+read/write and memory/disk spill per stage from the event log. Writes
+``<out>/bench_<timestamp>.json`` and prints a table, plus how cost grows with rows between scales
+(time ratio / row ratio: 1.0 = linear).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+STAGES = ("generate", "ingest", "features", "train", "score")
+
+
+def event_log_metrics(log_dir: Path) -> dict[str, float]:
+    """Sum task metrics of every finished task in the Spark event log(s) under ``log_dir``."""
+    totals = {"shuffle_read_bytes": 0.0, "shuffle_write_bytes": 0.0,
+              "memory_spill_bytes": 0.0, "disk_spill_bytes": 0.0, "tasks": 0.0,
+              "max_task_seconds": 0.0}
+    for file in log_dir.glob("*"):
+        with open(file, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if '"SparkListenerTaskEnd"' not in line:
+                    continue
+                event = json.loads(line)
+                m = event.get("Task Metrics") or {}
+                info = event.get("Task Info") or {}
+                sr = m.get("Shuffle Read Metrics") or {}
+                sw = m.get("Shuffle Write Metrics") or {}
+                totals["shuffle_read_bytes"] += sr.get("Remote Bytes Read", 0) + sr.get("Local Bytes Read", 0)
+                totals["shuffle_write_bytes"] += sw.get("Shuffle Bytes Written", 0)
+                totals["memory_spill_bytes"] += m.get("Memory Bytes Spilled", 0)
+                totals["disk_spill_bytes"] += m.get("Disk Bytes Spilled", 0)
+                totals["tasks"] += 1
+                if info.get("Finish Time") and info.get("Launch Time"):
+                    secs = (info["Finish Time"] - info["Launch Time"]) / 1000
+                    totals["max_task_seconds"] = max(totals["max_task_seconds"], secs)
+    return totals
+
+
+def bench_one_scale(scale: str, work: Path, driver_memory: str) -> dict:
+    """Run all stages at ``scale`` in this process; return the figures."""
+    from pyspark.sql import functions as F
+
+    from segrec_spark.config import load_config
+    from segrec_spark.features import job as features_job
+    from segrec_spark.generate import job as generate_job
+    from segrec_spark.ingest import job as ingest_job
+    from segrec_spark.propensity import job as train_job
+    from segrec_spark.scoring import job as score_job
+    from segrec_spark.spark import get_spark
+    from segrec_spark.tables import read_table, table_path
+
+    events = work / "eventlog"
+    events.mkdir(parents=True, exist_ok=True)
+    cfg = load_config(None, [
+        f"generator.scale={scale}", f"paths.root={work}/lake", f"paths.landing={work}/landing",
+        f"paths.ground_truth={work}/gt", f"paths.reports={work}/reports",
+        f"mlflow.tracking_uri=sqlite:///{work}/mlflow/mlflow.db",
+        f"mlflow.artifact_location={work}/mlflow/artifacts",
+        f"spark.driver_memory={driver_memory}",
+        "spark.conf={spark.eventLog.enabled: 'true', spark.eventLog.dir: '" + events.as_uri() + "'}",
+    ])
+    spark = get_spark(cfg.spark)
+    jvm = spark.sparkContext._jvm
+    heap = jvm.java.lang.management.ManagementFactory.getMemoryMXBean()
+
+    def heap_used_mb() -> float:
+        return heap.getHeapMemoryUsage().getUsed() / 2**20
+
+    stages = {
+        "generate": lambda: generate_job.run(spark, cfg),
+        "ingest": lambda: ingest_job.run(spark, cfg),
+        "features": lambda: features_job.run(spark, cfg),
+        "train": lambda: train_job.run(spark, cfg),
+        "score": lambda: score_job.run(spark, cfg, report=False),
+    }
+    figures: dict[str, dict] = {}
+    peak_heap = 0.0
+    previous = event_log_metrics(events)
+    for name, stage in stages.items():
+        jvm.System.gc()
+        started = time.perf_counter()
+        stage()
+        seconds = time.perf_counter() - started
+        peak_heap = max(peak_heap, heap_used_mb())
+        now = event_log_metrics(events)
+        figures[name] = {"seconds": round(seconds, 2),
+                         **{k: now[k] - previous[k] for k in now if k != "max_task_seconds"},
+                         "max_task_seconds": now["max_task_seconds"]}
+        previous = now
+
+    landing_rows = sum(r["rows_read"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "ingest_audit")).select("rows_read").collect())
+    feature_rows = read_table(spark, table_path(cfg.paths.root, "gold", "client_features")).count()
+    ranking_rows = read_table(spark, table_path(cfg.paths.root, "gold", "product_rankings")).count()
+    clients = (read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+               .agg(F.countDistinct("identity_id_hash")).first()[0])
+    rows = {"generate": landing_rows, "ingest": landing_rows, "features": feature_rows,
+            "train": feature_rows, "score": ranking_rows}
+    for name, fig in figures.items():
+        fig["rows"] = rows[name]
+        fig["rows_per_second"] = round(rows[name] / fig["seconds"], 1) if fig["seconds"] else None
+    spark.stop()
+    return {
+        "scale": scale,
+        "clients": clients,
+        "landing_rows": landing_rows,
+        "total_seconds": round(sum(f["seconds"] for f in figures.values()), 1),
+        "peak_driver_heap_mb": round(peak_heap, 1),
+        "peak_driver_python_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "stages": figures,
+    }
+
+
+def growth(results: list[dict]) -> list[dict]:
+    """Cost growth between consecutive scales: (time ratio) / (row ratio); 1.0 = linear."""
+    out = []
+    for a, b in zip(results, results[1:]):
+        row_ratio = b["landing_rows"] / a["landing_rows"]
+        per_stage = {}
+        for stage in STAGES:
+            ta, tb = a["stages"][stage]["seconds"], b["stages"][stage]["seconds"]
+            per_stage[stage] = round((tb / ta) / row_ratio, 2) if ta else None
+        out.append({"from": a["scale"], "to": b["scale"], "row_ratio": round(row_ratio, 1),
+                    "time_ratio": round(b["total_seconds"] / a["total_seconds"], 2),
+                    "cost_per_row_ratio": round((b["total_seconds"] / a["total_seconds"]) / row_ratio, 2),
+                    "per_stage_cost_per_row_ratio": per_stage,
+                    "driver_heap_ratio": round(b["peak_driver_heap_mb"] / a["peak_driver_heap_mb"], 2)})
+    return out
+
+
+def render(results: list[dict], growth_rows: list[dict]) -> str:
+    lines = [f"{'scale':<10}{'stage':<10}{'seconds':>9}{'rows':>12}{'rows/s':>11}"
+             f"{'shuffle MB':>12}{'spill MB':>10}"]
+    for r in results:
+        for stage, f in r["stages"].items():
+            lines.append(f"{r['scale']:<10}{stage:<10}{f['seconds']:>9.1f}{f['rows']:>12,}"
+                         f"{(f['rows_per_second'] or 0):>11,.0f}"
+                         f"{(f['shuffle_write_bytes']) / 2**20:>12.1f}"
+                         f"{(f['memory_spill_bytes'] + f['disk_spill_bytes']) / 2**20:>10.1f}")
+        lines.append(f"{r['scale']:<10}{'total':<10}{r['total_seconds']:>9.1f}   "
+                     f"peak driver heap {r['peak_driver_heap_mb']:.0f} MB, "
+                     f"python RSS {r['peak_driver_python_rss_mb']:.0f} MB")
+    for g in growth_rows:
+        lines.append(f"{g['from']} -> {g['to']}: rows x{g['row_ratio']}, time x{g['time_ratio']}, "
+                     f"cost per row x{g['cost_per_row_ratio']} (1.0 = linear), "
+                     f"driver heap x{g['driver_heap_ratio']}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="tiny,small", help="comma-separated scales, smallest first")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--work", help="working folder (default: a temporary one, removed after)")
+    parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one scale, print JSON
+    args = parser.parse_args()
+
+    if args.one:
+        print("BENCH_JSON " + json.dumps(bench_one_scale(args.one, Path(args.work), args.driver_memory)))
+        return 0
+
+    results = []
+    for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
+        work = Path(args.work or tempfile.mkdtemp(prefix="segrec_bench_")) / scale
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        out = subprocess.run([sys.executable, __file__, "--one", scale, "--work", str(work),
+                              "--driver-memory", args.driver_memory],
+                             capture_output=True, text=True)
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
+        if out.returncode != 0 or not lines:
+            print(out.stderr[-4000:], file=sys.stderr)
+            print(f"bench: scale {scale} failed (exit {out.returncode})", file=sys.stderr)
+            return 1
+        results.append(json.loads(lines[0][len("BENCH_JSON "):]))
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        print(render(results[-1:], []), flush=True)
+    import pyspark
+
+    from segrec_spark.spark import installed_versions
+
+    report = {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "versions": dict(zip(("pyspark", "delta_spark"), installed_versions())),
+        "results": results,
+        "growth": growth(results),
+    }
+    assert pyspark
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    file = out_dir / f"bench_{dt.datetime.now():%Y%m%d_%H%M%S}.json"
+    file.write_text(json.dumps(report, indent=2))
+    print(render(results, report["growth"]))
+    print(f"results: {file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The pipeline on a real Spark standalone cluster (master + 2 workers on 127.0.0.1).
+
+The same jobs are submitted with spark-submit.sh, once to the cluster and once in local mode,
+with the same seed; the published tables must be equal (ranks may differ only where
+probabilities tie). The cluster processes are stopped by the process ids this test started.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pyspark
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from segrec_spark.tables import read_table, table_path
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
+SCALE = os.environ.get("SEGREC_CLUSTER_SCALE", "tiny")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def standalone_cluster(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("cluster_logs")
+    port, ui = _free_port(), _free_port()
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
+    procs = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        log = open(logs / f"{name}.log", "w")
+        proc = subprocess.Popen([str(SPARK_CLASS), *args], stdout=log, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    master_url = f"spark://127.0.0.1:{port}"
+    try:
+        start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+              "--port", str(port), "--webui-port", str(ui))
+        _wait_port(port)
+        for i in (1, 2):
+            start(f"worker{i}", "org.apache.spark.deploy.worker.Worker", master_url,
+                  "--host", "127.0.0.1", "--cores", "1", "--memory", "2g",
+                  "--webui-port", str(_free_port()), "--work-dir", str(logs / f"work{i}"))
+        _wait_workers(logs, 2)
+        yield master_url
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert all(p.poll() is not None for p in procs)
+
+
+def _wait_workers(logs: Path, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        registered = sum("Successfully registered with master" in (logs / f"worker{i}.log").read_text()
+                         for i in range(1, n + 1))
+        if registered == n:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{n} workers did not register within {timeout} s")
+
+
+def _submit(master: str, work: Path) -> subprocess.CompletedProcess:
+    args = [str(ROOT / "spark-submit.sh"), "--master", master, "--driver-memory", "2g",
+            "--conf", "spark.executor.memory=1g", "--conf", "spark.default.parallelism=2",
+            "jobs/run_pipeline.py", "--scale", SCALE,
+            "--set", f"paths.root={work}/lake", "--set", f"paths.landing={work}/landing",
+            "--set", f"paths.ground_truth={work}/gt", "--set", f"paths.reports={work}/reports",
+            "--set", f"mlflow.tracking_uri=sqlite:///{work}/mlflow.db",
+            "--set", f"mlflow.artifact_location={work}/artifacts",
+            "--set", f"spark.conf={{spark.sql.warehouse.dir: '{work}/wh'}}"]
+    env = {k: v for k, v in os.environ.items() if k != "SEGREC_SUBMITTED"}
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=3600, env=env)
+
+
+def _published(spark, work: Path, name: str):
+    return read_table(spark, table_path(f"{work}/lake", "gold", name)).drop("scored_at", "run_id")
+
+
+def test_pipeline_on_standalone_cluster_equals_local_run(spark, standalone_cluster, tmp_path):
+    on_cluster = _submit(standalone_cluster, tmp_path / "cluster")
+    assert on_cluster.returncode == 0, on_cluster.stderr[-3000:]
+    assert "segrec_spark pipeline finished" in on_cluster.stdout
+    local = _submit("local[2]", tmp_path / "local")
+    assert local.returncode == 0, local.stderr[-3000:]
+
+    for name in ("client_segments", "next_best_offer"):
+        assert_df_equality(_published(spark, tmp_path / "cluster", name),
+                           _published(spark, tmp_path / "local", name),
+                           ignore_row_order=True, ignore_nullable=True)
+    # Rankings: same clients and probabilities; a rank may differ only among tied probabilities.
+    cols = ["as_of_date", "product_code", "identity_id_hash", "probability", "decile", "propensity_tier"]
+    c = _published(spark, tmp_path / "cluster", "product_rankings")
+    loc = _published(spark, tmp_path / "local", "product_rankings")
+    assert_df_equality(c.select(*cols[:4]), loc.select(*cols[:4]), ignore_row_order=True, ignore_nullable=True)
+    joined = c.alias("c").join(loc.alias("l"), ["as_of_date", "product_code", "identity_id_hash"], "inner")
+    moved = joined.filter(F.col("c.rank") != F.col("l.rank")).select(
+        "as_of_date", "product_code", F.col("l.probability").alias("probability"))
+    ties = loc.groupBy("as_of_date", "product_code", "probability").count().filter("count > 1")
+    untied_moves = moved.join(ties, ["as_of_date", "product_code", "probability"], "left_anti")
+    assert untied_moves.count() == 0
