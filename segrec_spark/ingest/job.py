@@ -246,7 +246,7 @@ def landing_frame(df: DataFrame, source: Source, extra_columns: tuple[str, ...])
     return df.select(*data, *extras, F.col(CORRUPT_RECORD), F.col(RAW_RECORD), F.col(SOURCE_FILE))
 
 
-# --- one batch ----------------------------------------------------------------------------------
+# --- one source's deliveries as one batch -------------------------------------------------------
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -266,34 +266,39 @@ def _audit_row(source: str, delivery: str, files: list[str], counts: dict[str, i
     }
 
 
-def previous_audits(spark: SparkSession, root: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """{(source, delivery): last audit row}; the audit table is tiny (one row per batch)."""
+def previous_audits(spark: SparkSession, root: str, sources: Sequence[str]
+                    ) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(source, delivery): last audit row} of ``sources`` (one row per delivery ever ingested)."""
     path = table_path(root, "ops", AUDIT)
-    if not delta_exists(spark, path):
+    if not delta_exists(spark, path) or not sources:
         return {}
-    rows = read_table(spark, path).collect()
+    rows = read_table(spark, path).filter(F.col("source").isin(*sources)).collect()
     return {(r["source"], r["delivery"]): r.asDict(recursive=True) for r in rows}
 
 
-def _slice(source: str, delivery: str) -> str:
-    return f"source = {sql_literal(source)} AND delivery = {sql_literal(delivery)}"
+def _slice(source: str, deliveries: Sequence[str]) -> str:
+    return f"source = {sql_literal(source)} AND {_in('delivery', deliveries)}"
 
 
-def ingest_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: str,
-                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Ingest one delivery folder; return its audit row. ``previous`` is the delivery's last
-    audit row (None if never ingested). Raises SchemaMismatchError before any write when a file
-    breaks the contract."""
-    settings: IngestSettings = cfg.ingest
-    started_at = _now()
-    batch_id = f"{source.name}/{delivery}"
-    fmt = settings.format_of(source.name)
+def _in(column: str, values: Sequence[str]) -> str:
+    return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
+
+
+@dataclass
+class Delivery:
+    """A delivery folder whose files passed the schema check, ready to be read."""
+    name: str
+    folder: str
+    files: list[str]  # file names, for the audit
+    schemas: list[FileSchema]  # non-empty files only (an empty CSV file has no header)
+    extras: tuple[str, ...]
+
+
+def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: str) -> Delivery:
+    """List a delivery's files and check them against the contract; raises SchemaMismatchError
+    (naming file, column, expected and found type) or InputDataError, reading no rows."""
+    fmt = cfg.ingest.format_of(source.name)
     folder = landing_dir(cfg.paths.landing, source.name, delivery)
-    root = cfg.paths.root
-    bronze_path = table_path(root, "bronze", source.name)
-    quarantine_path = table_path(root, "ops", QUARANTINE)
-    audit_path = table_path(root, "ops", AUDIT)
-
     entries = [e for e in list_dir(spark, folder) or [] if not e.is_dir]
     files = [e for e in entries if e.name.endswith(EXTENSIONS[fmt])]
     others = [e.name for e in entries if e not in files]
@@ -303,88 +308,154 @@ def ingest_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: 
             f"{fmt}); found {', '.join(others)}")
     if others:
         log.warning("%s: ignoring %s (not %s)", folder, ", ".join(others), fmt)
-    names = [e.name for e in files]
-
     schemas = [csv_header(spark, e.path) if fmt == "csv" else parquet_schema(spark, e.path)
                for e in files]
-    non_empty = [s for s in schemas if s.columns]  # an empty CSV file has no header at all
+    non_empty = [s for s in schemas if s.columns]
     extras = check_delivery_schema(source, non_empty)
-    kept_extras = extras if settings.schema_drift == "add" else ()
-    if extras:
-        log.warning("%s: extra column(s) %s not in the %s contract: %s", batch_id,
-                    ", ".join(extras), source.name,
-                    "added to bronze" if kept_extras else "ignored (ingest.schema_drift=ignore)")
-    drift_note = (f"extra columns {', '.join(extras)} "
-                  f"{'added' if kept_extras else 'ignored'}" if extras else "")
+    return Delivery(delivery, folder, [e.name for e in files], non_empty, extras)
 
-    if not non_empty:
-        counts: dict[str, int] = {}
-        fingerprint = f"empty;{settings.fingerprint()}"
-        classified = None
-    else:
-        read = read_csv_files if fmt == "csv" else read_parquet_files
-        text = landing_frame(read(spark, source, delivery, non_empty), source, kept_extras)
-        period = delivery_period(delivery, settings.late_tolerance_days)
-        seen = None
-        if delta_exists(spark, bronze_path):
-            seen = (read_table(spark, bronze_path)
-                    .filter(F.col("_delivery") != delivery).select(ROW_HASH))
-        classified = (text.transform(with_row_hash(source))
-                      .transform(flag_rejects(source, period, settings))
-                      .transform(mark_duplicates(seen))
-                      .transform(with_outcome)
+
+def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
+                        deliveries: list[Delivery], kept_extras: tuple[str, ...]) -> DataFrame:
+    """Every row of the non-empty ``deliveries`` with its outcome (``_outcome``) and delivery
+    (``_delivery``). A row is a duplicate when an earlier copy is in this batch (deliveries and
+    files in name order) or in bronze under a delivery outside this batch."""
+    settings: IngestSettings = cfg.ingest
+    read = read_csv_files if settings.format_of(source.name) == "csv" else read_parquet_files
+    frames = [landing_frame(read(spark, source, d.name, d.schemas), source, kept_extras)
+              .transform(with_row_hash(source))
+              .transform(flag_rejects(source, delivery_period(d.name, settings.late_tolerance_days),
+                                      settings))
+              .withColumn("_delivery", F.lit(d.name))
+              for d in deliveries]
+    bronze_path = table_path(cfg.paths.root, "bronze", source.name)
+    seen = None
+    if delta_exists(spark, bronze_path):
+        seen = (read_table(spark, bronze_path)
+                .filter(~F.col("_delivery").isin(*[d.name for d in deliveries])).select(ROW_HASH))
+    return (_union(frames)
+            .transform(mark_duplicates(seen))
+            .transform(with_outcome))
+
+
+def ingest_source(spark: SparkSession, cfg: Config, source: Source, deliveries: Sequence[str],
+                  previous: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ingest ``deliveries`` of one source as one batch; return an audit row per delivery.
+
+    Changed deliveries are written with one commit per table (bronze, quarantine, audit), each
+    replacing exactly their slices; unchanged ones are skipped. A delivery whose files break the
+    contract raises SchemaMismatchError after the deliveries before it have been written, and
+    nothing of it or of later deliveries is written.
+    """
+    settings: IngestSettings = cfg.ingest
+    started_at = _now()
+    checked: list[Delivery] = []
+    failure: SchemaMismatchError | None = None
+    for name in deliveries:
+        try:
+            checked.append(check_delivery(spark, cfg, source, name))
+        except SchemaMismatchError as exc:
+            failure = exc
+            break
+    rows = _ingest_checked(spark, cfg, source, checked, previous, started_at) if checked else []
+    if failure is not None:
+        raise failure
+    return rows
+
+
+def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: list[Delivery],
+                    previous: dict[tuple[str, str], dict[str, Any]], started_at: dt.datetime
+                    ) -> list[dict[str, Any]]:
+    settings: IngestSettings = cfg.ingest
+    root = cfg.paths.root
+    bronze_path = table_path(root, "bronze", source.name)
+    all_extras = tuple(sorted({c for d in checked for c in d.extras}))
+    kept_extras = all_extras if settings.schema_drift == "add" else ()
+    for d in checked:
+        if d.extras:
+            log.warning("%s/%s: extra column(s) %s not in the %s contract: %s", source.name,
+                        d.name, ", ".join(d.extras), source.name,
+                        "added to bronze" if kept_extras else
+                        "ignored (ingest.schema_drift=ignore)")
+
+    non_empty = [d for d in checked if d.schemas]
+    counts: dict[str, dict[str, int]] = {d.name: {} for d in checked}
+    checksums: dict[str, str] = {d.name: "empty" for d in checked}
+    classified = None
+    if non_empty:
+        classified = (classify_deliveries(spark, cfg, source, non_empty, kept_extras)
                       .persist(StorageLevel.MEMORY_AND_DISK))
-        tally = outcome_counts(classified).collect()
-        counts = {r[OUTCOME]: int(r["rows"]) for r in tally}
-        checksum = ",".join(f"{r[OUTCOME]}={r['rows']}:{r['checksum']}"
-                            for r in sorted(tally, key=lambda r: r[OUTCOME]))
-        fingerprint = f"{checksum};{','.join(names)};{settings.fingerprint()}"
+        tally = outcome_counts(classified, "_delivery").collect()
+        for d in non_empty:
+            mine = sorted((r for r in tally if r["_delivery"] == d.name), key=lambda r: r[OUTCOME])
+            counts[d.name] = {r[OUTCOME]: int(r["rows"]) for r in mine}
+            checksums[d.name] = ",".join(f"{r[OUTCOME]}={r['rows']}:{r['checksum']}"
+                                         for r in mine)
 
     try:
-        unchanged = (previous is not None and previous["fingerprint"] == fingerprint
-                     and (previous["status"] == "EMPTY" or delta_exists(spark, bronze_path)))
-        if unchanged and not settings.force:
-            log.info("%s: unchanged since %s, nothing written (ingest.force=true re-ingests)",
-                     batch_id, previous["finished_at"])
-            return {**previous, "status": "UNCHANGED",
-                    "message": f"unchanged since {previous['finished_at']}; nothing written"}
+        rows: dict[str, dict[str, Any]] = {}
+        written: list[str] = []  # deliveries with rows, whose bronze/quarantine slices are replaced
+        bronze_exists = delta_exists(spark, bronze_path)
+        for d in checked:
+            fingerprint = (f"{checksums[d.name]};{','.join(d.files)};{settings.fingerprint()}"
+                           if d.schemas else f"empty;{settings.fingerprint()}")
+            last = previous.get((source.name, d.name))
+            unchanged = (last is not None and last["fingerprint"] == fingerprint
+                         and (last["status"] == "EMPTY" or bronze_exists))
+            if unchanged and not settings.force:
+                log.info("%s/%s: unchanged since %s, nothing written (ingest.force=true "
+                         "re-ingests)", source.name, d.name, last["finished_at"])
+                rows[d.name] = {**last, "status": "UNCHANGED",
+                                "message": f"unchanged since {last['finished_at']}; "
+                                           "nothing written"}
+                continue
+            drift = (f"extra columns {', '.join(d.extras)} "
+                     f"{'added' if kept_extras else 'ignored'}" if d.extras else "")
+            if sum(counts[d.name].values()) == 0:
+                message = (f"{d.folder}: empty delivery ({len(d.files)} file(s), no rows); "
+                           "bronze and quarantine left as they were")
+                log.warning(message)
+                rows[d.name] = _audit_row(source.name, d.name, d.files, counts[d.name], "EMPTY",
+                                          started_at, d.extras, message, fingerprint)
+            else:
+                written.append(d.name)
+                rows[d.name] = _audit_row(source.name, d.name, d.files, counts[d.name], "OK",
+                                          started_at, d.extras, drift, fingerprint)
+            _check_counts(rows[d.name])
 
-        total = sum(counts.values())
-        if total == 0:
-            message = (f"{folder}: empty delivery ({len(files)} file(s), no rows); "
-                       "bronze and quarantine left as they were")
-            log.warning(message)
-            row = _audit_row(source.name, delivery, names, counts, "EMPTY", started_at, extras,
-                             message, fingerprint)
-        else:
+        if written:
             assert classified is not None
-            accepted = (classified.filter(F.col(OUTCOME) == ACCEPTED)
-                        .withColumn("_delivery", F.lit(delivery))
-                        .withColumn("_batch_id", F.lit(batch_id))
+            mine = classified.filter(F.col("_delivery").isin(*written))
+            accepted = (mine.filter(F.col(OUTCOME) == ACCEPTED)
+                        .withColumn("_batch_id",
+                                    F.concat(F.lit(f"{source.name}/"), F.col("_delivery")))
                         .withColumn("_ingested_at", F.lit(started_at))
                         .transform(typed_bronze(source, kept_extras)))
             partition = settings.partition_column(source.name)
-            write_slice(accepted.repartition(partition), bronze_path,
-                        f"_delivery = {sql_literal(delivery)}", [partition],
-                        merge_schema=bool(kept_extras))
-            rejected = classified.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
-            quarantine = rejected.transform(
-                quarantine_records(source.name, delivery, batch_id, started_at))
-            write_slice(quarantine.coalesce(1), quarantine_path,
-                        _slice(source.name, delivery), ["source"])
-            row = _audit_row(source.name, delivery, names, counts, "OK", started_at, extras,
-                             drift_note, fingerprint)
-        _check_counts(row)
-        audit = spark.createDataFrame([row], AUDIT_SCHEMA)
-        write_slice(audit.coalesce(1), audit_path, _slice(source.name, delivery))
+            write_slice(accepted.repartition(partition), bronze_path, _in("_delivery", written),
+                        [partition], merge_schema=bool(kept_extras))
+            rejected = mine.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
+            quarantine = _union([
+                rejected.filter(F.col("_delivery") == name).transform(
+                    quarantine_records(source.name, name, f"{source.name}/{name}", started_at))
+                for name in written])
+            write_slice(quarantine.coalesce(1), table_path(root, "ops", QUARANTINE),
+                        _slice(source.name, written), ["source"])
+        audited = [name for name, row in rows.items() if row["status"] != "UNCHANGED"]
+        if audited:
+            audit = spark.createDataFrame([rows[name] for name in audited], AUDIT_SCHEMA)
+            write_slice(audit.coalesce(1), table_path(root, "ops", AUDIT),
+                        _slice(source.name, audited))
     finally:
         if classified is not None:
             classified.unpersist()
-    log.info("%s: read %d = accepted %d + quarantined %d + duplicates dropped %d (%s)%s",
-             batch_id, row["rows_read"], row["rows_accepted"], row["rows_quarantined"],
-             row["duplicates_dropped"], row["status"],
-             f"; quarantine reasons {row['quarantine_reasons']}" if row["rows_quarantined"] else "")
-    return row
+    for row in rows.values():
+        log.info("%s: read %d = accepted %d + quarantined %d + duplicates dropped %d (%s)%s",
+                 row["batch_id"], row["rows_read"], row["rows_accepted"], row["rows_quarantined"],
+                 row["duplicates_dropped"], row["status"],
+                 f"; quarantine reasons {row['quarantine_reasons']}"
+                 if row["rows_quarantined"] else "")
+    return [rows[d.name] for d in checked]
 
 
 def _check_counts(row: dict[str, Any]) -> None:
@@ -409,25 +480,25 @@ def register_tables(spark: SparkSession, root: str, sources: Sequence[str]) -> N
 
 def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
         deliveries: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Ingest the deliveries of ``sources`` (default all); return one audit row per batch.
+    """Ingest the deliveries of ``sources`` (default all); return one audit row per delivery.
 
-    A schema mismatch stops that source (its later deliveries are not ingested; nothing of the
-    failing batch is written); the other sources still run, then the first error is raised.
+    Each source is one batch (one commit per table). A schema mismatch stops that source at the
+    failing delivery (earlier deliveries are written, nothing of the failing one or later ones);
+    the other sources still run, then the first error is raised.
     """
     plan = plan_batches(spark, cfg.paths.landing, sources, deliveries)
-    audits = previous_audits(spark, cfg.paths.root)
+    audits = previous_audits(spark, cfg.paths.root, list(plan))
     rows: list[dict[str, Any]] = []
     failures: list[SchemaMismatchError] = []
     for name, source_deliveries in plan.items():
-        for delivery in source_deliveries:
-            try:
-                rows.append(ingest_delivery(spark, cfg, SOURCES[name], delivery,
-                                            audits.get((name, delivery))))
-            except SchemaMismatchError as exc:
-                log.error("%s/%s: %s; source %s stopped, tables untouched",
-                          name, delivery, exc, name)
-                failures.append(exc)
-                break
+        if not source_deliveries:
+            continue
+        try:
+            rows.extend(ingest_source(spark, cfg, SOURCES[name], source_deliveries, audits))
+        except SchemaMismatchError as exc:
+            log.error("%s: %s; source %s stopped there, tables untouched by that delivery",
+                      name, exc, name)
+            failures.append(exc)
     register_tables(spark, cfg.paths.root, list(plan))
     if failures:
         more = f" (and {len(failures) - 1} more source(s) failed, see the log)" \

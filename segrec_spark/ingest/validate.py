@@ -238,10 +238,10 @@ def with_outcome(df: DataFrame) -> DataFrame:
     )
 
 
-def outcome_counts(df: DataFrame) -> DataFrame:
-    """Rows and a content checksum per outcome (a tiny frame: one row per outcome)."""
+def outcome_counts(df: DataFrame, *keys: str) -> DataFrame:
+    """Rows and a content checksum per outcome and ``keys`` (a tiny frame: one row per group)."""
     row_checksum = F.xxhash64(F.col(ROW_HASH), F.col(SOURCE_FILE)).cast("decimal(38,0)")
-    return df.groupBy(OUTCOME).agg(F.count(F.lit(1)).alias("rows"),
+    return df.groupBy(*keys, OUTCOME).agg(F.count(F.lit(1)).alias("rows"),
                                    F.sum(row_checksum).cast("string").alias("checksum"))
 
 
