@@ -13,18 +13,21 @@ import argparse
 import csv
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
 from pyspark import StorageLevel
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.config import Config, ConfigError
 from segrec_spark.errors import InputDataError, SchemaMismatchError, SegrecError
-from segrec_spark.ingest.schema import FileSchema, check_delivery_schema
+from segrec_spark.ingest.schema import FileSchema, check_delivery_schema, header_problem
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
@@ -36,11 +39,13 @@ from segrec_spark.ingest.validate import (
     SOURCE_FILE,
     delivery_period,
     flag_rejects,
+    flag_undecodable,
     is_delivery_name,
     mark_duplicates,
     outcome_counts,
     quarantine_records,
     typed_bronze,
+    undecodable_columns,
     with_outcome,
     with_row_hash,
 )
@@ -79,6 +84,30 @@ AUDIT_SCHEMA = T.StructType([
 ])
 
 
+class DeliveryReadError(SchemaMismatchError):
+    """A delivery's file broke the contract in a way only reading it shows (a truncated or corrupt
+    compressed file, text that is not UTF-8). Raised before anything of the batch is written."""
+
+    def __init__(self, message: str, delivery: str) -> None:
+        super().__init__(message)
+        self.delivery = delivery
+
+
+def java_cause(exc: BaseException) -> str:
+    """The innermost cause of a Spark/Py4J error as one line (``EOFException: Unexpected end of
+    input stream``), instead of the whole Java stack trace."""
+    java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
+    text = str(exc)
+    try:
+        while java is not None:
+            text = str(java.toString())
+            java = java.getCause()
+    except Exception:  # noqa: BLE001 - best effort: fall back to the Python message
+        pass
+    line = (text.strip().splitlines() or [""])[0]
+    return re.sub(r"^(?:[a-z_$][\w$]*\.)+(?=[A-Z])", "", line)  # drop the Java package
+
+
 # --- landing file system (Hadoop FileSystem, so s3a:, abfss:, hdfs: work as file: does) ---------
 
 @dataclass(frozen=True)
@@ -86,6 +115,7 @@ class Entry:
     path: str
     name: str
     is_dir: bool
+    size: int = -1  # bytes (files)
 
 
 def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -99,7 +129,8 @@ def list_dir(spark: SparkSession, path: str) -> list[Entry] | None:
     fs, hpath = _hadoop_path(spark, path)
     if not fs.exists(hpath) or not fs.getFileStatus(hpath).isDirectory():
         return None
-    entries = [Entry(str(s.getPath().toString()), s.getPath().getName(), s.isDirectory())
+    entries = [Entry(str(s.getPath().toString()), s.getPath().getName(), s.isDirectory(),
+                     int(s.getLen()))
                for s in fs.listStatus(hpath)]
     return sorted((e for e in entries if not e.name.startswith(("_", "."))), key=lambda e: e.name)
 
@@ -116,19 +147,33 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
     try:
         line = reader.readLine()
+    except Py4JJavaError as exc:  # e.g. a truncated or corrupt .csv.gz
+        raise SchemaMismatchError(
+            f"{path}: cannot read its first line ({java_cause(exc)}); the file is truncated, "
+            "corrupt or not compressed as its name says") from None
     finally:
         reader.close()
     return None if line is None else str(line)
 
 
 def csv_header(spark: SparkSession, path: str) -> FileSchema:
-    line = read_first_line(spark, path) or ""
-    names = next(csv.reader([line.lstrip("\ufeff")]), [])
+    line = (read_first_line(spark, path) or "").lstrip("\ufeff")
+    problem = header_problem(line)
+    if problem:
+        raise SchemaMismatchError(f"{path}: not a CSV file: {problem}")
+    try:
+        names = next(csv.reader([line]), [])
+    except csv.Error as exc:
+        raise SchemaMismatchError(f"{path}: the first line is not a CSV header ({exc})") from None
     return FileSchema(path, tuple((name.strip(), "string") for name in names))
 
 
 def parquet_schema(spark: SparkSession, path: str) -> FileSchema:
-    fields = spark.read.parquet(path).schema.fields
+    try:
+        fields = spark.read.parquet(path).schema.fields
+    except (Py4JJavaError, PySparkException) as exc:  # truncated, corrupt or not Parquet at all
+        raise SchemaMismatchError(f"{path}: not a readable Parquet file ({java_cause(exc)})"
+                                  ) from None
     return FileSchema(path, tuple((f.name, f.dataType.simpleString()) for f in fields))
 
 
@@ -149,7 +194,9 @@ def plan_batches(spark: SparkSession, landing: str, sources: Sequence[str] | Non
     if bad:
         raise ConfigError(f"--delivery {bad[0]!r}: expected a month YYYY-MM")
     if list_dir(spark, landing) is None:
-        raise InputDataError(f"landing folder {landing} does not exist (paths.landing); "
+        fs, hpath = _hadoop_path(spark, landing)
+        what = "is a file, not a folder" if fs.exists(hpath) else "does not exist"
+        raise InputDataError(f"landing folder {landing} {what} (paths.landing); "
                              "run `segrec generate` or point paths.landing at the deliveries")
     plan: dict[str, list[str]] = {}
     for source in sources or SOURCES:
@@ -292,6 +339,7 @@ class Delivery:
     files: list[str]  # file names, for the audit
     schemas: list[FileSchema]  # non-empty files only (an empty CSV file has no header)
     extras: tuple[str, ...]
+    empty_files: tuple[str, ...] = ()  # 0-byte files: no header, no rows (named in the audit)
 
 
 def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: str) -> Delivery:
@@ -308,11 +356,15 @@ def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: s
             f"{fmt}); found {', '.join(others)}")
     if others:
         log.warning("%s: ignoring %s (not %s)", folder, ", ".join(others), fmt)
+    empty = tuple(e.name for e in files if e.size == 0)
+    if empty:
+        log.warning("%s: %s empty (0 bytes), no rows read from %s", folder, ", ".join(empty),
+                    "it" if len(empty) == 1 else "them")
     schemas = [csv_header(spark, e.path) if fmt == "csv" else parquet_schema(spark, e.path)
-               for e in files]
+               for e in files if e.size != 0]
     non_empty = [s for s in schemas if s.columns]
     extras = check_delivery_schema(source, non_empty)
-    return Delivery(delivery, folder, [e.name for e in files], non_empty, extras)
+    return Delivery(delivery, folder, [e.name for e in files], non_empty, extras, empty)
 
 
 def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
@@ -324,6 +376,7 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     read = read_csv_files if settings.format_of(source.name) == "csv" else read_parquet_files
     frames = [landing_frame(read(spark, source, d.name, d.schemas), source, kept_extras)
               .transform(with_row_hash(source))
+              .transform(flag_undecodable([*source.column_names, *kept_extras]))
               .transform(flag_rejects(source, delivery_period(d.name, settings.late_tolerance_days),
                                       settings))
               .withColumn("_delivery", F.lit(d.name))
@@ -345,9 +398,11 @@ def ingest_source(spark: SparkSession, cfg: Config, source: Source, deliveries: 
     Changed deliveries are written with one commit per table (bronze, quarantine, audit), each
     replacing exactly their slices; unchanged ones are skipped. A delivery whose files break the
     contract raises SchemaMismatchError after the deliveries before it have been written, and
-    nothing of it or of later deliveries is written.
+    nothing of it or of later deliveries is written. Most breaks show in the schema check; a
+    file that cannot be read to its end or holds text that is not UTF-8 shows while the batch is
+    classified (DeliveryReadError, before any write): the batch is then classified again
+    without that delivery and the ones after it.
     """
-    settings: IngestSettings = cfg.ingest
     started_at = _now()
     checked: list[Delivery] = []
     failure: SchemaMismatchError | None = None
@@ -357,7 +412,14 @@ def ingest_source(spark: SparkSession, cfg: Config, source: Source, deliveries: 
         except SchemaMismatchError as exc:
             failure = exc
             break
-    rows = _ingest_checked(spark, cfg, source, checked, previous, started_at) if checked else []
+    rows: list[dict[str, Any]] = []
+    while checked:
+        try:
+            rows = _ingest_checked(spark, cfg, source, checked, previous, started_at)
+            break
+        except DeliveryReadError as exc:
+            failure = exc
+            checked = [d for d in checked if d.name < exc.delivery]
     if failure is not None:
         raise failure
     return rows
@@ -382,17 +444,22 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
     counts: dict[str, dict[str, int]] = {d.name: {} for d in checked}
     checksums: dict[str, str] = {d.name: "empty" for d in checked}
     classified = None
-    if non_empty:
-        classified = (classify_deliveries(spark, cfg, source, non_empty, kept_extras)
-                      .persist(StorageLevel.MEMORY_AND_DISK))
-        tally = outcome_counts(classified, "_delivery").collect()
-        for d in non_empty:
-            mine = sorted((r for r in tally if r["_delivery"] == d.name), key=lambda r: r[OUTCOME])
-            counts[d.name] = {r[OUTCOME]: int(r["rows"]) for r in mine}
-            checksums[d.name] = ",".join(f"{r[OUTCOME]}={r['rows']}:{r['checksum']}"
-                                         for r in mine)
-
     try:
+        if non_empty:
+            classified = (classify_deliveries(spark, cfg, source, non_empty, kept_extras)
+                          .persist(StorageLevel.MEMORY_AND_DISK))
+            try:
+                tally = outcome_counts(classified, "_delivery").collect()
+            except (Py4JJavaError, PySparkException) as exc:
+                raise _read_error(exc, source, non_empty) from None
+            for d in non_empty:
+                mine = sorted((r for r in tally if r["_delivery"] == d.name),
+                              key=lambda r: r[OUTCOME])
+                counts[d.name] = {r[OUTCOME]: int(r["rows"]) for r in mine}
+                checksums[d.name] = ",".join(f"{r[OUTCOME]}={r['rows']}:{r['checksum']}"
+                                             for r in mine)
+            _check_utf8(classified, tally, source, non_empty, kept_extras)
+
         rows: dict[str, dict[str, Any]] = {}
         written: list[str] = []  # deliveries with rows, whose bronze/quarantine slices are replaced
         bronze_exists = delta_exists(spark, bronze_path)
@@ -409,8 +476,11 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                                 "message": f"unchanged since {last['finished_at']}; "
                                            "nothing written"}
                 continue
-            drift = (f"extra columns {', '.join(d.extras)} "
-                     f"{'added' if kept_extras else 'ignored'}" if d.extras else "")
+            drift = "; ".join(
+                ([f"extra columns {', '.join(d.extras)} "
+                  f"{'added' if kept_extras else 'ignored'}"] if d.extras else [])
+                + ([f"empty file(s) (0 bytes, no rows): {', '.join(d.empty_files)}"]
+                   if d.empty_files else []))
             if sum(counts[d.name].values()) == 0:
                 message = (f"{d.folder}: empty delivery ({len(d.files)} file(s), no rows); "
                            "bronze and quarantine left as they were")
@@ -456,6 +526,46 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                  f"; quarantine reasons {row['quarantine_reasons']}"
                  if row["rows_quarantined"] else "")
     return [rows[d.name] for d in checked]
+
+
+def _read_error(exc: BaseException, source: Source, deliveries: list[Delivery]) -> BaseException:
+    """A DeliveryReadError naming the landing file that Spark failed to read (a truncated or
+    corrupt file), or ``exc`` itself when the failure names none of the batch's files."""
+    message = str(exc)
+    for d in deliveries:
+        for file in d.schemas:
+            name = file.path.rsplit("/", 1)[-1]
+            if f"/{source.name}/{d.name}/{name}" in message:
+                return DeliveryReadError(
+                    f"{file.path}: cannot be read to its end ({java_cause(exc)}); the file is "
+                    f"truncated or corrupt. Source {source.name} stopped at delivery {d.name}: "
+                    "nothing of it or later deliveries written", d.name)
+    return exc
+
+
+def _check_utf8(classified: DataFrame, tally: list[Any], source: Source,
+                deliveries: list[Delivery], kept_extras: tuple[str, ...]) -> None:
+    """Raise DeliveryReadError for the first delivery whose accepted rows hold text that was not
+    UTF-8 (decoded to U+FFFD): bronze never keeps text whose bytes were lost on the way in.
+
+    A rejected row keeps its reason (bad bytes in a key are a MALFORMED_KEY) and goes to
+    quarantine as read. The message names files and columns, never the rows' contents.
+    """
+    bad = {r["_delivery"] for r in tally if r[OUTCOME] == ACCEPTED and r["undecodable"]}
+    for d in deliveries:
+        if d.name not in bad:
+            continue
+        mine = classified.filter((F.col("_delivery") == d.name) & (F.col(OUTCOME) == ACCEPTED))
+        found = undecodable_columns(mine, [*source.column_names, *kept_extras]).collect()
+        where = "; ".join(
+            f"{r[SOURCE_FILE]}: {r['rows']} row(s), column(s) {', '.join(r['columns'])}"
+            for r in sorted(found, key=lambda r: r[SOURCE_FILE]))
+        raise DeliveryReadError(
+            f"{d.folder}: text that is not UTF-8 (bytes lost in decoding) in {where}. The "
+            f"{source.name} contract is UTF-8: re-export the file(s) as UTF-8 "
+            "(`iconv -f UTF-8 -t UTF-8 FILE` shows the first bad byte). Source "
+            f"{source.name} stopped at delivery {d.name}: nothing of it or later deliveries "
+            "written", d.name)
 
 
 def _check_counts(row: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@ A delivery is first read as text: one string column per contract column, plus
 ``_raw_record`` (the record as delivered: CSV line or JSON of the Parquet row) and
 ``_source_file``. The functions here then
 
-1. hash the record (:func:`with_row_hash`),
+1. hash the record (:func:`with_row_hash`) and flag text that was not UTF-8
+   (:func:`flag_undecodable`),
 2. give every row at most one reject reason, the first failing rule in :data:`RULE_ORDER`
    (:func:`flag_rejects`),
 3. mark exact duplicates within the delivery and against other deliveries already in bronze
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -46,6 +47,8 @@ SOURCE_FILE = "_source_file"
 ROW_HASH = "_row_hash"
 REJECT_REASON = "_reject_reason"
 IS_DUPLICATE = "_is_duplicate"
+UNDECODABLE = "_undecodable"
+REPLACEMENT_CHAR = "\ufffd"  # what the UTF-8 decoder puts in place of bytes that are not UTF-8
 OUTCOME = "_outcome"
 DUPLICATE = "DUPLICATE"
 ACCEPTED = "ACCEPTED"
@@ -209,6 +212,31 @@ def with_row_hash(source: Source) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
+def _has_replacement(name: str) -> SparkColumn:
+    return F.coalesce(F.col(name).contains(REPLACEMENT_CHAR), F.lit(False))
+
+
+def flag_undecodable(columns: Sequence[str]) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_undecodable``: one of the text ``columns`` holds U+FFFD, i.e. the delivered bytes
+    were not UTF-8 and were lost when the file was decoded."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.withColumn(UNDECODABLE, _any([_has_replacement(c) for c in columns]))
+
+    return transform
+
+
+def undecodable_columns(df: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Per source file: rows flagged ``_undecodable`` and the ``columns`` holding U+FFFD in any of
+    them (``_source_file``, ``rows``, ``columns``: array of names). Names only, no contents."""
+    flagged = df.filter(F.col(UNDECODABLE))
+    per_column = [F.max(_has_replacement(c).cast("int")).alias(c) for c in columns]
+    counted = flagged.groupBy(SOURCE_FILE).agg(F.count(F.lit(1)).alias("rows"), *per_column)
+    names = F.filter(F.array(*[F.when(F.col(c) == 1, F.lit(c)) for c in columns]),
+                     lambda name: name.isNotNull())
+    return counted.select(SOURCE_FILE, "rows", names.alias("columns"))
+
+
 def mark_duplicates(seen_hashes: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
     """Add ``_is_duplicate``: a later copy of a record within the delivery, or a record whose
     hash ``seen_hashes`` (one column ``_row_hash``: other deliveries' bronze rows) holds."""
@@ -239,10 +267,14 @@ def with_outcome(df: DataFrame) -> DataFrame:
 
 
 def outcome_counts(df: DataFrame, *keys: str) -> DataFrame:
-    """Rows and a content checksum per outcome and ``keys`` (a tiny frame: one row per group)."""
+    """Rows and a content checksum per outcome and ``keys`` (a tiny frame: one row per group),
+    and, when ``df`` is flagged by :func:`flag_undecodable`, the rows with undecodable text."""
     row_checksum = F.xxhash64(F.col(ROW_HASH), F.col(SOURCE_FILE)).cast("decimal(38,0)")
+    undecodable = ([F.count_if(F.col(UNDECODABLE)).alias("undecodable")]
+                   if UNDECODABLE in df.columns else [])
     return df.groupBy(*keys, OUTCOME).agg(F.count(F.lit(1)).alias("rows"),
-                                   F.sum(row_checksum).cast("string").alias("checksum"))
+                                          F.sum(row_checksum).cast("string").alias("checksum"),
+                                          *undecodable)
 
 
 # --- outputs ----------------------------------------------------------------------------------
