@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from importlib.metadata import version
 
 from pyspark.sql import SparkSession
@@ -85,6 +86,10 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     if not submitted():
         conf["spark.master"] = settings.master
         conf["spark.driver.memory"] = settings.driver_memory
+        if settings.master.startswith("local"):
+            # Python workers (used for local rows turned into DataFrames) run this interpreter,
+            # not whatever `python3` is first on PATH, so driver and workers always match.
+            conf["spark.pyspark.python"] = sys.executable
         if settings.jars:
             conf["spark.jars"] = ",".join(settings.jars)
         else:

@@ -57,6 +57,7 @@ def test_local_conf_has_delta_and_small_machine_defaults():
     assert conf["spark.jars.packages"].startswith("io.delta:delta-spark_")
     assert conf["spark.sql.shuffle.partitions"] == "4"
     assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.pyspark.python"] == sys.executable  # workers match the driver's Python
 
 
 def test_conf_under_spark_submit_leaves_master_and_packages_alone(monkeypatch):
