@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark.tables import read_table, table_path
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parent.parent
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 SCALE = os.environ.get("SEGREC_CLUSTER_SCALE", "tiny")

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from segrec_spark.scoring.publish import RANKING_COLUMNS
 from segrec_spark.tables import read_table, table_path
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -142,6 +142,8 @@ def forest_pipeline(spec: FeatureSpec, weight: float, settings: PropensitySettin
     forest = RandomForestClassifier(
         featuresCol=FEATURES, labelCol=LABEL, weightCol=WEIGHT, seed=settings.seed,
         numTrees=num_trees or settings.num_trees[0], maxDepth=max_depth or settings.max_depth[0],
+        minInstancesPerNode=settings.min_instances_per_node,
+        featureSubsetStrategy=settings.feature_subset_strategy,
         probabilityCol=RF_PROBABILITY, rawPredictionCol="rf_raw_prediction",
         predictionCol="rf_prediction")
     stages = [*feature_stages(spec), forest, *prior_correction_stages(weight)]

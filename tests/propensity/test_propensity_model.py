@@ -54,7 +54,8 @@ def test_score_takes_the_positive_class_element(spark):
     rows = [(f"c{i}", float(i % 2), float(i % 2)) for i in range(40)]
     train = spark.createDataFrame(rows, "identity_id_hash string, x double, label double")
     spec = pm.FeatureSpec(numeric=("x",), categorical=(), segment=None)
-    pipeline, _ = pm.forest_pipeline(spec, 3.0, PropensitySettings(num_trees=(3,), max_depth=(2,)))
+    pipeline, _ = pm.forest_pipeline(spec, 3.0, PropensitySettings(num_trees=(3,), max_depth=(2,),
+                                                                     min_instances_per_node=1))
     model = pipeline.fit(train.transform(pm.with_class_weight(3.0)))
     to_score = spark.createDataFrame([("yes", 1.0), ("no", 0.0)], "identity_id_hash string, x double")
     expected = spark.createDataFrame([("yes", 1.0), ("no", 0.0)],
@@ -97,7 +98,8 @@ def test_feature_importances_are_named_from_the_vector_attributes(spark):
     df = spark.createDataFrame(rows, "identity_id_hash string, x double, noise double, "
                                      "region string, label double")
     spec = pm.feature_spec(df)
-    pipeline, _ = pm.forest_pipeline(spec, 1.0, PropensitySettings(num_trees=(3,), max_depth=(2,)))
+    pipeline, _ = pm.forest_pipeline(spec, 1.0, PropensitySettings(num_trees=(3,), max_depth=(2,),
+                                                                     min_instances_per_node=1))
     model = pipeline.fit(df.transform(pm.with_class_weight(1.0)))
     names = [n for n, _ in pm.feature_importances(model, df)]
     # One-hot slots are named <column>_onehot_<value> (the indexer's "__unknown" and the
