@@ -161,9 +161,12 @@ def test_gold_tables_hold_metrics_and_profiles_for_the_evaluation_date(spark, tr
 
 # --- on generated data (the shared end-to-end fixture) -------------------------------------------
 
-# Minimum out-of-time ROC-AUC per product on `small` generated data, chosen from measurement
-# (see docs/models.md, "Measured").
-MIN_AUC_SMALL = 0.6
+# Out-of-time ROC-AUC on `small` generated data, chosen from measurement (docs/models.md,
+# "Measured"): the forest scored 0.57-0.70 per product (mean 0.63) against an oracle of 0.85-0.88
+# and a segment-popularity baseline of 0.49-0.56; the floors leave room for run-to-run noise
+# (45-200 buyers per product in the evaluation window).
+MIN_AUC_SMALL = 0.55  # every product
+MIN_MEAN_AUC_SMALL = 0.60  # averaged over the 8 products
 
 
 @pytest.mark.e2e
@@ -176,8 +179,10 @@ def test_small_generated_data_reaches_minimum_auc_and_beats_baseline(e2e):
     assert len(metrics) == len(PRODUCTS), summary["skipped"]
     low = {p: m["rf"]["roc_auc"] for p, m in metrics.items() if m["rf"]["roc_auc"] < MIN_AUC_SMALL}
     assert not low, low
+    mean = sum(m["rf"]["roc_auc"] for m in metrics.values()) / len(metrics)
+    assert mean >= MIN_MEAN_AUC_SMALL, {p: m["rf"]["roc_auc"] for p, m in metrics.items()}
     wins = [p for p, m in metrics.items() if m["rf"]["roc_auc"] > m["baseline"]["roc_auc"]]
-    assert len(wins) > len(metrics) / 2, metrics
+    assert len(wins) >= 6, metrics  # "most products"; measured: all 8
     client = MlflowClient(cfg.mlflow.tracking_uri)
     for product, run in summary["products"].items():
         name = job.propensity_model_name(cfg, product)
