@@ -29,7 +29,7 @@ test-cluster: setup
 	$(PY) -m pytest -q -m cluster tests
 
 bench: setup
-	$(PY) bench/run.py --scales tiny,small
+	$(PY) bench/run.py --scales small,medium
 
 clean:
 	rm -rf data build spark-warehouse metastore_db derby.log

@@ -1,6 +1,6 @@
 """Benchmark: generate data at one or more scales and time every pipeline stage.
 
-    .venv/bin/python bench/run.py --scales tiny,small [--out bench/results] [--keep]
+    .venv/bin/python bench/run.py --scales small,medium [--out bench/results] [--keep]
 
 For each scale, in a fresh driver process per scale (so driver memory figures are not shared):
 wall time per stage, rows per second (rows = landing rows for generate/ingest, client-rows of the
@@ -170,7 +170,7 @@ def render(results: list[dict], growth_rows: list[dict]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="tiny,small", help="comma-separated scales, smallest first")
+    parser.add_argument("--scales", default="small,medium", help="comma-separated scales, smallest first")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--work", help="working folder (default: a temporary one, removed after)")
     parser.add_argument("--driver-memory", default="6g")
