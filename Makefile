@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test test-cluster clean bench
+.PHONY: setup run test test-slow clean bench
 
 setup: $(STAMP)
 
@@ -22,11 +22,12 @@ run: setup
 # Everything but the standalone-cluster test: unit and job tests, then the tests sharing one
 # end-to-end pipeline run at `small` scale (published tables, notebook, report, model quality).
 test: setup
-	$(PY) -m pytest -q -m "not cluster" tests
+	$(PY) -m pytest -q -m "not cluster and not faults" tests
 
-# A Spark standalone cluster (master + 2 workers) started and stopped by the test; CI runs it too.
-test-cluster: setup
-	$(PY) -m pytest -q -m cluster tests
+# The slower suite, which CI runs too: a Spark standalone cluster (master + 2 workers) started
+# and stopped by the test, and jobs killed mid-write / concurrent writers (tests/reliability).
+test-slow: setup
+	$(PY) -m pytest -q -m "cluster or faults" tests
 
 bench: setup
 	$(PY) bench/run.py --scales small,medium

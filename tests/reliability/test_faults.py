@@ -39,6 +39,7 @@ from segrec_spark.tables import read_table, table_path, write_slice
 from tests.conftest import make_config
 from tests.features.conftest import APP_SOURCES, bronze
 
+pytestmark = pytest.mark.faults  # spark-submit processes killed mid-write: `make test-slow`
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2026, 3, 1)  # labelled: its 30-day window ends inside the 3 months of data
 N_CLIENTS = 300
