@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,14 +30,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 STAGES = ("generate", "ingest", "features", "train", "score")
+STARTED = dt.datetime.now()
 
 
-def event_log_metrics(log_dir: Path) -> dict[str, float]:
-    """Sum task metrics of every finished task in the Spark event log(s) under ``log_dir``."""
-    totals = {"shuffle_read_bytes": 0.0, "shuffle_write_bytes": 0.0,
-              "memory_spill_bytes": 0.0, "disk_spill_bytes": 0.0, "tasks": 0.0,
-              "max_task_seconds": 0.0}
-    for file in log_dir.glob("*"):
+def task_metrics(log_dir: Path) -> list[tuple[int, dict[str, float]]]:
+    """(finish time in epoch ms, metrics) of every finished task in the event log(s) under
+    ``log_dir``. Read after ``spark.stop()``, when the log is complete."""
+    tasks = []
+    for file in (f for f in log_dir.rglob("*") if f.is_file()):  # Spark 4 writes eventlog_v2_*/ folders
         with open(file, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if '"SparkListenerTaskEnd"' not in line:
@@ -46,18 +47,48 @@ def event_log_metrics(log_dir: Path) -> dict[str, float]:
                 info = event.get("Task Info") or {}
                 sr = m.get("Shuffle Read Metrics") or {}
                 sw = m.get("Shuffle Write Metrics") or {}
-                totals["shuffle_read_bytes"] += sr.get("Remote Bytes Read", 0) + sr.get("Local Bytes Read", 0)
-                totals["shuffle_write_bytes"] += sw.get("Shuffle Bytes Written", 0)
-                totals["memory_spill_bytes"] += m.get("Memory Bytes Spilled", 0)
-                totals["disk_spill_bytes"] += m.get("Disk Bytes Spilled", 0)
-                totals["tasks"] += 1
-                if info.get("Finish Time") and info.get("Launch Time"):
-                    secs = (info["Finish Time"] - info["Launch Time"]) / 1000
-                    totals["max_task_seconds"] = max(totals["max_task_seconds"], secs)
+                finish, launch = info.get("Finish Time") or 0, info.get("Launch Time") or 0
+                tasks.append((finish, {
+                    "shuffle_read_bytes": sr.get("Remote Bytes Read", 0) + sr.get("Local Bytes Read", 0),
+                    "shuffle_write_bytes": sw.get("Shuffle Bytes Written", 0),
+                    "memory_spill_bytes": m.get("Memory Bytes Spilled", 0),
+                    "disk_spill_bytes": m.get("Disk Bytes Spilled", 0),
+                    "tasks": 1,
+                    "max_task_seconds": (finish - launch) / 1000 if finish and launch else 0.0,
+                }))
+    return tasks
+
+
+def metrics_between(tasks: list[tuple[int, dict[str, float]]], start_ms: int, end_ms: int
+                    ) -> dict[str, float]:
+    """Totals (and the longest task) of the tasks that finished in [start_ms, end_ms)."""
+    totals = {"shuffle_read_bytes": 0, "shuffle_write_bytes": 0, "memory_spill_bytes": 0,
+              "disk_spill_bytes": 0, "tasks": 0, "max_task_seconds": 0.0}
+    for finish, m in tasks:
+        if start_ms <= finish < end_ms:
+            for key, value in m.items():
+                totals[key] = max(totals[key], value) if key == "max_task_seconds" else totals[key] + value
     return totals
 
 
-def bench_one_scale(scale: str, work: Path, driver_memory: str) -> dict:
+class HeapSampler(threading.Thread):
+    """Samples the driver JVM's used heap every ``interval`` seconds; ``peak_mb`` is the maximum."""
+
+    def __init__(self, memory_bean, interval: float = 1.0):
+        super().__init__(daemon=True)
+        self.bean, self.interval, self.peak_mb = memory_bean, interval, 0.0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(self.interval):
+            try:
+                used = self.bean.getHeapMemoryUsage().getUsed() / 2**20
+            except Exception:  # the gateway closes when the session stops
+                return
+            self.peak_mb = max(self.peak_mb, used)
+
+
+def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[str]) -> dict:
     """Run all stages at ``scale`` in this process; return the figures."""
     from pyspark.sql import functions as F
 
@@ -78,14 +109,16 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str) -> dict:
         f"mlflow.tracking_uri=sqlite:///{work}/mlflow/mlflow.db",
         f"mlflow.artifact_location={work}/mlflow/artifacts",
         f"spark.driver_memory={driver_memory}",
-        "spark.conf={spark.eventLog.enabled: 'true', spark.eventLog.dir: '" + events.as_uri() + "'}",
+        "spark.conf={spark.eventLog.enabled: 'true', spark.eventLog.dir: '" + events.as_uri() + "', "
+        "spark.eventLog.compress: 'false', spark.eventLog.rolling.enabled: 'false'}",
+        *overrides,
     ])
     spark = get_spark(cfg.spark)
     jvm = spark.sparkContext._jvm
-    heap = jvm.java.lang.management.ManagementFactory.getMemoryMXBean()
-
-    def heap_used_mb() -> float:
-        return heap.getHeapMemoryUsage().getUsed() / 2**20
+    memory_bean = jvm.java.lang.management.ManagementFactory.getMemoryMXBean()
+    sampler = HeapSampler(memory_bean)
+    live_heap_mb = 0.0
+    sampler.start()
 
     stages = {
         "generate": lambda: generate_job.run(spark, cfg),
@@ -95,19 +128,15 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str) -> dict:
         "score": lambda: score_job.run(spark, cfg, report=False),
     }
     figures: dict[str, dict] = {}
-    peak_heap = 0.0
-    previous = event_log_metrics(events)
+    windows: dict[str, tuple[int, int]] = {}
     for name, stage in stages.items():
         jvm.System.gc()
-        started = time.perf_counter()
+        start_ms, started = int(time.time() * 1000), time.perf_counter()
         stage()
-        seconds = time.perf_counter() - started
-        peak_heap = max(peak_heap, heap_used_mb())
-        now = event_log_metrics(events)
-        figures[name] = {"seconds": round(seconds, 2),
-                         **{k: now[k] - previous[k] for k in now if k != "max_task_seconds"},
-                         "max_task_seconds": now["max_task_seconds"]}
-        previous = now
+        figures[name] = {"seconds": round(time.perf_counter() - started, 2)}
+        windows[name] = (start_ms, int(time.time() * 1000))
+        jvm.System.gc()  # what the driver still holds after the stage, garbage collected
+        live_heap_mb = max(live_heap_mb, memory_bean.getHeapMemoryUsage().getUsed() / 2**20)
 
     landing_rows = sum(r["rows_read"] for r in read_table(
         spark, table_path(cfg.paths.root, "ops", "ingest_audit")).select("rows_read").collect())
@@ -120,13 +149,19 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str) -> dict:
     for name, fig in figures.items():
         fig["rows"] = rows[name]
         fig["rows_per_second"] = round(rows[name] / fig["seconds"], 1) if fig["seconds"] else None
-    spark.stop()
+    sampler.halt.set()
+    sampler.join()
+    spark.stop()  # flushes the event log
+    tasks = task_metrics(events)
+    for name, (start_ms, end_ms) in windows.items():
+        figures[name].update(metrics_between(tasks, start_ms, end_ms))
     return {
         "scale": scale,
         "clients": clients,
         "landing_rows": landing_rows,
         "total_seconds": round(sum(f["seconds"] for f in figures.values()), 1),
-        "peak_driver_heap_mb": round(peak_heap, 1),
+        "peak_driver_heap_mb": round(sampler.peak_mb, 1),
+        "driver_live_heap_mb": round(live_heap_mb, 1),
         "peak_driver_python_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": figures,
     }
@@ -145,7 +180,8 @@ def growth(results: list[dict]) -> list[dict]:
                     "time_ratio": round(b["total_seconds"] / a["total_seconds"], 2),
                     "cost_per_row_ratio": round((b["total_seconds"] / a["total_seconds"]) / row_ratio, 2),
                     "per_stage_cost_per_row_ratio": per_stage,
-                    "driver_heap_ratio": round(b["peak_driver_heap_mb"] / a["peak_driver_heap_mb"], 2)})
+                    "driver_heap_ratio": round(b["peak_driver_heap_mb"] / a["peak_driver_heap_mb"], 2),
+                    "driver_live_heap_ratio": round(b["driver_live_heap_mb"] / a["driver_live_heap_mb"], 2)})
     return out
 
 
@@ -159,12 +195,13 @@ def render(results: list[dict], growth_rows: list[dict]) -> str:
                          f"{(f['shuffle_write_bytes']) / 2**20:>12.1f}"
                          f"{(f['memory_spill_bytes'] + f['disk_spill_bytes']) / 2**20:>10.1f}")
         lines.append(f"{r['scale']:<10}{'total':<10}{r['total_seconds']:>9.1f}   "
-                     f"peak driver heap {r['peak_driver_heap_mb']:.0f} MB, "
+                     f"peak driver heap {r['peak_driver_heap_mb']:.0f} MB "
+                     f"(live after GC {r['driver_live_heap_mb']:.0f} MB), "
                      f"python RSS {r['peak_driver_python_rss_mb']:.0f} MB")
     for g in growth_rows:
         lines.append(f"{g['from']} -> {g['to']}: rows x{g['row_ratio']}, time x{g['time_ratio']}, "
                      f"cost per row x{g['cost_per_row_ratio']} (1.0 = linear), "
-                     f"driver heap x{g['driver_heap_ratio']}")
+                     f"driver heap x{g['driver_heap_ratio']} (live x{g['driver_live_heap_ratio']})")
     return "\n".join(lines)
 
 
@@ -175,11 +212,13 @@ def main() -> int:
     parser.add_argument("--work", help="working folder (default: a temporary one, removed after)")
     parser.add_argument("--driver-memory", default="6g")
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every scale, as in `segrec --set`")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one scale, print JSON
     args = parser.parse_args()
 
     if args.one:
-        print("BENCH_JSON " + json.dumps(bench_one_scale(args.one, Path(args.work), args.driver_memory)))
+        print("BENCH_JSON " + json.dumps(bench_one_scale(args.one, Path(args.work), args.driver_memory, args.set)))
         return 0
 
     results = []
@@ -188,7 +227,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         out = subprocess.run([sys.executable, __file__, "--one", scale, "--work", str(work),
-                              "--driver-memory", args.driver_memory],
+                              "--driver-memory", args.driver_memory,
+                              *(f"--set={o}" for o in args.set)],
                              capture_output=True, text=True)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
         if out.returncode != 0 or not lines:
@@ -199,8 +239,14 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         print(render(results[-1:], []), flush=True)
-    import pyspark
+        file = write_report(results, Path(args.out))  # after every scale: a long sweep keeps what it measured
+    print(render(results, growth(results)))
+    print(f"results: {file}")
+    return 0
 
+
+def write_report(results: list[dict], out_dir: Path) -> Path:
+    """Write the sweep so far as JSON (machine, versions, per-scale figures, growth); return the file."""
     from segrec_spark.spark import installed_versions
 
     report = {
@@ -212,14 +258,10 @@ def main() -> int:
         "results": results,
         "growth": growth(results),
     }
-    assert pyspark
-    out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    file = out_dir / f"bench_{dt.datetime.now():%Y%m%d_%H%M%S}.json"
+    file = out_dir / f"bench_{STARTED:%Y%m%d_%H%M%S}.json"
     file.write_text(json.dumps(report, indent=2))
-    print(render(results, report["growth"]))
-    print(f"results: {file}")
-    return 0
+    return file
 
 
 if __name__ == "__main__":
