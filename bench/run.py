@@ -134,6 +134,7 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         start_ms, started = int(time.time() * 1000), time.perf_counter()
         stage()
         figures[name] = {"seconds": round(time.perf_counter() - started, 2)}
+        print(f"bench: {scale} {name} {figures[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
         windows[name] = (start_ms, int(time.time() * 1000))
         jvm.System.gc()  # what the driver still holds after the stage, garbage collected
         live_heap_mb = max(live_heap_mb, memory_bean.getHeapMemoryUsage().getUsed() / 2**20)
