@@ -222,8 +222,11 @@ def main() -> int:
         print("BENCH_JSON " + json.dumps(bench_one_scale(args.one, Path(args.work), args.driver_memory, args.set)))
         return 0
 
+    scales = [s.strip() for s in args.scales.split(",") if s.strip()]
+    if not scales:
+        parser.error("--scales: name at least one scale (tiny, small, medium, reference)")
     results = []
-    for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
+    for scale in scales:
         work = Path(args.work or tempfile.mkdtemp(prefix="segrec_bench_")) / scale
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
