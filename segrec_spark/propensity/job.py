@@ -197,7 +197,8 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict
         mlflow.log_params({"as_of_date": as_of.isoformat(), "k_min": settings.k_min,
                            "k_max": settings.k_max, "use_pca": settings.use_pca,
                            "seed": settings.seed, "n_features": len(fitted.columns),
-                           "min_cluster_share": settings.min_cluster_share, "chosen_k": fitted.k})
+                           "min_cluster_share": settings.min_cluster_share,
+                           "max_fit_rows": settings.max_fit_rows, "chosen_k": fitted.k})
         for trial in fitted.trials:
             if trial.silhouette is not None:
                 mlflow.log_metric("silhouette", trial.silhouette, step=trial.k)
@@ -251,9 +252,12 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
                     "skipped", product, n_pos, train_as_of, settings.min_positives)
         return {"skipped": f"{n_pos} positives at {train_as_of} < min_positives"}
     spec = pm.feature_spec(train_df)
-    weight = pm.positive_weight(n_pos, n_train - n_pos, settings.max_positive_weight)
-    train_w = train_df.transform(pm.with_class_weight(weight)).cache()
-    pipeline, forest = pm.forest_pipeline(spec, weight, settings)
+    share = pm.negative_share(n_pos, n_train - n_pos, settings.max_training_rows)
+    weight = pm.positive_weight(n_pos, round((n_train - n_pos) * share),
+                                settings.max_positive_weight)
+    train_w = (train_df.transform(pm.sample_negatives(share, settings.seed))
+               .transform(pm.with_class_weight(weight)).cache())
+    pipeline, forest = pm.forest_pipeline(spec, weight, settings, negative_share=share)
     tuned = pm.tuner(pipeline, forest, settings).fit(train_w)
     grid = pm.grid_results(tuned)
     best = pm.best_params(tuned)
@@ -276,17 +280,24 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     if settings.champion_fit == "latest":
         n_eval, n_eval_pos = metrics["rf"]["n_clients"], metrics["rf"]["n_positives"]
         if n_eval_pos >= settings.min_positives:
-            champion_weight = pm.positive_weight(int(n_eval_pos), int(n_eval - n_eval_pos),
+            n_eval_neg = int(n_eval - n_eval_pos)
+            champion_share = pm.negative_share(int(n_eval_pos), n_eval_neg,
+                                               settings.max_training_rows)
+            champion_weight = pm.positive_weight(int(n_eval_pos), round(n_eval_neg * champion_share),
                                                  settings.max_positive_weight)
             champion_pipeline, _ = pm.forest_pipeline(
                 spec, champion_weight, settings, num_trees=best["numTrees"],
-                max_depth=best["maxDepth"])
-            champion = champion_pipeline.fit(eval_df.transform(pm.with_class_weight(champion_weight)))
+                max_depth=best["maxDepth"], negative_share=champion_share)
+            champion = champion_pipeline.fit(
+                eval_df.transform(pm.sample_negatives(champion_share, settings.seed))
+                .transform(pm.with_class_weight(champion_weight)))
             champion_as_of = eval_as_of
         else:
             champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of
+            champion_share = share
     else:
         champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of
+        champion_share = share
     importances = pm.feature_importances(champion, eval_df)
 
     name = propensity_model_name(cfg, product)
@@ -296,6 +307,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "eval_as_of": eval_as_of.isoformat(), "champion_as_of": champion_as_of.isoformat(),
             "champion_fit": settings.champion_fit, "n_train": n_train, "n_train_positives": n_pos,
             "positive_weight": round(weight, 4), "champion_positive_weight": round(champion_weight, 4),
+            "max_training_rows": settings.max_training_rows,
+            "negative_share": round(share, 6), "champion_negative_share": round(champion_share, 6),
             "n_numeric_features": len(spec.numeric), "categorical": ",".join(spec.categorical),
             "segment_feature": spec.segment or "", "baseline": settings.baseline,
             "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),

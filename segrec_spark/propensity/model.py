@@ -14,6 +14,11 @@ renormalise, i.e. ``p = p_w / (p_w + w * (1 - p_w))``, so the model's ``probabil
 real probability again (tiers downstream use absolute thresholds). Ranking metrics are unchanged
 by this monotone correction.
 
+Large products: forests are fitted on every positive plus a random share ``s`` of the negatives
+(``max_training_rows``). Sampling negatives multiplies the positive odds by ``1 / s`` as well, so
+the correction divides by ``w / s``; with ``w`` computed on the sampled counts this is again
+about ``n_negative / n_positive`` of the full data.
+
 The positive-class probability is ``vector_to_array(probability)[1]`` (:func:`score`).
 """
 from __future__ import annotations
@@ -97,6 +102,25 @@ def positive_weight(n_positive: int, n_negative: int, cap: float) -> float:
     return float(min(max(n_negative / n_positive, 1.0), cap))
 
 
+def negative_share(n_positive: int, n_negative: int, max_rows: int) -> float:
+    """Share of negatives to keep so that every positive plus the kept negatives fit in
+    ``max_rows`` (1.0 = keep all; ``max_rows`` 0 = no cap). At least as many negatives as
+    positives are kept, so a cap below twice the positives is exceeded rather than starving
+    the negative class."""
+    if max_rows <= 0 or n_negative <= 0 or n_positive + n_negative <= max_rows:
+        return 1.0
+    return min(1.0, max(max_rows - n_positive, n_positive) / n_negative)
+
+
+def sample_negatives(share: float, seed: int) -> Callable[[DataFrame], DataFrame]:
+    """Keep every positive and a seeded Bernoulli ``share`` of the negatives."""
+    def sample(df: DataFrame) -> DataFrame:
+        if share >= 1.0:
+            return df
+        return df.sampleBy(LABEL, fractions={0.0: share, 1.0: 1.0}, seed=seed)
+    return sample
+
+
 def with_class_weight(weight: float) -> Callable[[DataFrame], DataFrame]:
     """Add ``class_weight``: ``weight`` for positives, 1 for negatives."""
     def add(df: DataFrame) -> DataFrame:
@@ -127,7 +151,10 @@ def feature_stages(spec: FeatureSpec) -> list[Any]:
 
 
 def prior_correction_stages(weight: float) -> list[Any]:
-    """Undo the positive-class weight on the forest's probability vector (see module doc)."""
+    """Undo the positive-class weight on the forest's probability vector (see module doc).
+
+    ``weight`` is the factor by which training inflated the positive odds: the class weight,
+    divided by the share of negatives kept when they were sampled."""
     return [
         ElementwiseProduct(scalingVec=Vectors.dense([1.0, 1.0 / weight]), inputCol=RF_PROBABILITY,
                            outputCol=UNNORMALISED),
@@ -137,8 +164,12 @@ def prior_correction_stages(weight: float) -> list[Any]:
 
 def forest_pipeline(spec: FeatureSpec, weight: float, settings: PropensitySettings,
                     num_trees: int | None = None,
-                    max_depth: int | None = None) -> tuple[Pipeline, RandomForestClassifier]:
-    """The product pipeline and its forest (returned too, for the tuning grid)."""
+                    max_depth: int | None = None,
+                    negative_share: float = 1.0) -> tuple[Pipeline, RandomForestClassifier]:
+    """The product pipeline and its forest (returned too, for the tuning grid).
+
+    ``negative_share`` is the share of negatives the forest is fitted on (``sample_negatives``);
+    the prior correction divides it out with the class weight."""
     forest = RandomForestClassifier(
         featuresCol=FEATURES, labelCol=LABEL, weightCol=WEIGHT, seed=settings.seed,
         numTrees=num_trees or settings.num_trees[0], maxDepth=max_depth or settings.max_depth[0],
@@ -146,7 +177,7 @@ def forest_pipeline(spec: FeatureSpec, weight: float, settings: PropensitySettin
         featureSubsetStrategy=settings.feature_subset_strategy,
         probabilityCol=RF_PROBABILITY, rawPredictionCol="rf_raw_prediction",
         predictionCol="rf_prediction")
-    stages = [*feature_stages(spec), forest, *prior_correction_stages(weight)]
+    stages = [*feature_stages(spec), forest, *prior_correction_stages(weight / negative_share)]
     return Pipeline(stages=stages), forest
 
 

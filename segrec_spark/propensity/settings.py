@@ -24,6 +24,11 @@ class PropensitySettings:
     # forest's weightCol; the pipeline's last stages undo the weighting (prior correction) so the
     # published probability is a real probability, not a weighted one.
     max_positive_weight: float = 100.0
+    # Forests (tuning grid and champion) are fitted on every positive plus a seeded random share
+    # of the negatives, at most this many rows; the prior correction also undoes that share, so
+    # the probability stays a population probability. Evaluation and scoring use every client.
+    # 0 = fit on every row.
+    max_training_rows: int = 250_000
     # Naive baseline trained beside the forest: "popularity" = positive rate of the client's
     # segment in the training labels; "logistic_regression" = unweighted logistic regression.
     baseline: str = "popularity"
@@ -47,6 +52,8 @@ class PropensitySettings:
                 or _is_fraction(self.feature_subset_strategy), "feature_subset_strategy",
                 "expected auto, all, sqrt, log2, onethird or a fraction in (0, 1]")
         require(self.max_positive_weight >= 1.0, "max_positive_weight", "must be >= 1")
+        require(self.max_training_rows == 0 or self.max_training_rows >= 1000,
+                "max_training_rows", "must be 0 (no sample) or at least 1000 rows")
         require(self.baseline in BASELINES, "baseline",
                 f"expected one of {', '.join(BASELINES)}, found {self.baseline!r}")
         require(self.min_positives >= 1, "min_positives", "must be >= 1")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.ml import Pipeline, PipelineModel
@@ -353,6 +353,19 @@ class Segmentation:
     basis: dict[int, dict[str, float]]  # segment_id -> persona scores behind the name
 
 
+def fitting_sample(max_rows: int, seed: int) -> Callable[[DataFrame], DataFrame]:
+    """A seeded Bernoulli sample of about ``max_rows`` rows (all rows when fewer or max_rows 0)."""
+    def sample(df: DataFrame) -> DataFrame:
+        if max_rows <= 0:
+            return df
+        n_rows = df.count()
+        if n_rows <= max_rows:
+            return df
+        log.info("segmentation: fitting on a %d-row sample of %d clients", max_rows, n_rows)
+        return df.sample(fraction=max_rows / n_rows, seed=seed)
+    return sample
+
+
 def fit_segmentation(features: DataFrame, settings: SegmentationSettings) -> Segmentation:
     """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name."""
     columns = behavioural_columns(features, settings.feature_prefixes)
@@ -360,7 +373,8 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings) -> Seg
         raise InputDataError(
             "segmentation: gold.client_features has no numeric behavioural column starting with "
             f"{', '.join(settings.feature_prefixes)} (setting segmentation.feature_prefixes)")
-    data = features.select(*columns).cache()
+    data = features.select(*columns).transform(
+        fitting_sample(settings.max_fit_rows, settings.seed)).cache()
     try:
         fitted, trials = choose_k(data, columns, settings)
         clustered = fitted.transform(data).cache()

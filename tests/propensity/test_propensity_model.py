@@ -5,7 +5,9 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.ml import PipelineModel
 from pyspark.ml.linalg import Vectors
+from pyspark.sql import functions as F
 
+from segrec_spark.config import ConfigError
 from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.propensity import model as pm
 from segrec_spark.propensity.settings import PropensitySettings
@@ -64,6 +66,48 @@ def test_score_takes_the_positive_class_element(spark):
                        ignore_row_order=True)
     with pytest.raises(SchemaMismatchError, match="missing column.*x"):
         pm.score(model, to_score.drop("x"))
+
+
+def test_negative_share_fits_the_row_cap():
+    assert pm.negative_share(100, 900, 0) == 1.0  # no cap
+    assert pm.negative_share(100, 900, 1000) == 1.0  # fits already
+    assert pm.negative_share(1_000, 99_000, 25_000) == pytest.approx(24_000 / 99_000)
+    # a cap below twice the positives still keeps as many negatives as positives
+    assert pm.negative_share(1_000, 99_000, 1_500) == pytest.approx(1_000 / 99_000)
+    with pytest.raises(ConfigError, match="max_training_rows"):
+        PropensitySettings(max_training_rows=10).validate()
+
+
+def test_sample_negatives_keeps_every_positive(spark):
+    df = spark.range(2_000).select((F.col("id") < 50).cast("double").alias("label"))
+    sampled = df.transform(pm.sample_negatives(0.1, seed=5))
+    counts = {r["label"]: r["count"] for r in sampled.groupBy("label").count().collect()}
+    assert counts[1.0] == 50
+    assert 120 <= counts[0.0] <= 270  # Bernoulli 0.1 of 1,950 negatives: 195 expected
+    assert df.transform(pm.sample_negatives(1.0, seed=5)) is df
+
+
+def test_prior_correction_also_undoes_negative_sampling(spark):
+    # True rates: 20 % of x = 1 clients buy, 2 % of x = 0 clients. The forest is fitted on every
+    # buyer and a quarter of the non-buyers, with balancing weights; the corrected probability
+    # must come back to the population rates (correcting for the weight alone gives ~0.5 / ~0.08).
+    rows = [(f"c{i}", float(i % 2), float((i % 2 == 1 and i % 10 == 1) or i % 100 == 0))
+            for i in range(8_000)]
+    data = spark.createDataFrame(rows, "identity_id_hash string, x double, label double")
+    n_pos = sum(1 for r in rows if r[2] == 1.0)
+    share = pm.negative_share(n_pos, len(rows) - n_pos, 2_500)
+    assert share < 0.4
+    weight = pm.positive_weight(n_pos, round((len(rows) - n_pos) * share), 100.0)
+    spec = pm.FeatureSpec(numeric=("x",), categorical=(), segment=None)
+    pipeline, _ = pm.forest_pipeline(spec, weight, PropensitySettings(
+        num_trees=(3,), max_depth=(2,), min_instances_per_node=1), negative_share=share)
+    model = pipeline.fit(data.transform(pm.sample_negatives(share, seed=3))
+                         .transform(pm.with_class_weight(weight)))
+    scored = {r["x"]: r["probability"] for r in
+              pm.score(model, data).join(data, "identity_id_hash").groupBy("x")
+              .agg(F.avg("probability").alias("probability")).collect()}
+    assert scored[1.0] == pytest.approx(0.2, abs=0.03)
+    assert scored[0.0] == pytest.approx(0.02, abs=0.01)
 
 
 def test_labelled_frame_joins_one_product(spark):

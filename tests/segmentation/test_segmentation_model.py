@@ -6,6 +6,7 @@ from chispa import assert_df_equality
 from pyspark.ml import PipelineModel
 from pyspark.ml.feature import SQLTransformer
 
+from segrec_spark.config import ConfigError
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.segmentation import model as seg
 from segrec_spark.segmentation.settings import SegmentationSettings
@@ -161,3 +162,14 @@ def test_segment_profiles_sizes_means_and_holding_rates(spark):
         "holding_rate_mortgage double")
     assert_df_equality(seg.segment_profiles(assigned, ["web_n"]), expected,
                        ignore_row_order=True, ignore_nullable=True)
+
+
+def test_fitting_sample_caps_the_rows_the_sweep_fits_on(spark):
+    df = spark.range(10_000)
+    assert df.transform(seg.fitting_sample(0, seed=1)) is df
+    assert df.transform(seg.fitting_sample(20_000, seed=1)) is df
+    sampled = df.transform(seg.fitting_sample(2_000, seed=1))
+    assert 1_700 <= sampled.count() <= 2_300
+    assert sampled.count() == df.transform(seg.fitting_sample(2_000, seed=1)).count()  # seeded
+    with pytest.raises(ConfigError, match="max_fit_rows"):
+        SegmentationSettings(max_fit_rows=10).validate()
