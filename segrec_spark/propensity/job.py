@@ -252,11 +252,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
                     "skipped", product, n_pos, train_as_of, settings.min_positives)
         return {"skipped": f"{n_pos} positives at {train_as_of} < min_positives"}
     spec = pm.feature_spec(train_df)
-    share = pm.negative_share(n_pos, n_train - n_pos, settings.max_training_rows)
-    weight = pm.positive_weight(n_pos, round((n_train - n_pos) * share),
-                                settings.max_positive_weight)
-    train_w = (train_df.transform(pm.sample_negatives(share, settings.seed))
-               .transform(pm.with_class_weight(weight)).cache())
+    train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
+    train_w = train_w.cache()
     pipeline, forest = pm.forest_pipeline(spec, weight, settings, negative_share=share)
     tuned = pm.tuner(pipeline, forest, settings).fit(train_w)
     grid = pm.grid_results(tuned)
@@ -280,17 +277,12 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     if settings.champion_fit == "latest":
         n_eval, n_eval_pos = metrics["rf"]["n_clients"], metrics["rf"]["n_positives"]
         if n_eval_pos >= settings.min_positives:
-            n_eval_neg = int(n_eval - n_eval_pos)
-            champion_share = pm.negative_share(int(n_eval_pos), n_eval_neg,
-                                               settings.max_training_rows)
-            champion_weight = pm.positive_weight(int(n_eval_pos), round(n_eval_neg * champion_share),
-                                                 settings.max_positive_weight)
+            champion_rows, champion_weight, champion_share = pm.training_frame(
+                eval_df, int(n_eval_pos), int(n_eval - n_eval_pos), settings)
             champion_pipeline, _ = pm.forest_pipeline(
                 spec, champion_weight, settings, num_trees=best["numTrees"],
                 max_depth=best["maxDepth"], negative_share=champion_share)
-            champion = champion_pipeline.fit(
-                eval_df.transform(pm.sample_negatives(champion_share, settings.seed))
-                .transform(pm.with_class_weight(champion_weight)))
+            champion = champion_pipeline.fit(champion_rows)
             champion_as_of = eval_as_of
         else:
             champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of

@@ -129,6 +129,18 @@ def with_class_weight(weight: float) -> Callable[[DataFrame], DataFrame]:
     return add
 
 
+def training_frame(df: DataFrame, n_positive: int, n_negative: int,
+                   settings: PropensitySettings) -> tuple[DataFrame, float, float]:
+    """The rows a forest is fitted on, with ``class_weight``; also (weight, negative share).
+
+    Every positive and a seeded share of the negatives (``max_training_rows``), the weight
+    balancing the classes as sampled."""
+    share = negative_share(n_positive, n_negative, settings.max_training_rows)
+    weight = positive_weight(n_positive, round(n_negative * share), settings.max_positive_weight)
+    frame = df.transform(sample_negatives(share, settings.seed)).transform(with_class_weight(weight))
+    return frame, weight, share
+
+
 # --- pipelines -------------------------------------------------------------------------------------
 
 def feature_stages(spec: FeatureSpec) -> list[Any]:
