@@ -21,8 +21,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import PCA, SQLTransformer, StandardScaler, VectorAssembler
-from pyspark.sql import DataFrame, Window
-from pyspark.sql.window import WindowSpec
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -434,22 +433,19 @@ def segment_profiles(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
     """
     extra = [c for c in ("tenure_months", "has_digital_activity") if c in assigned.columns]
     holds = [c for c in assigned.columns if c.startswith("holds_")]
-    total = F.sum(F.col("size")).over(_whole())
     grouped = assigned.groupBy(SEGMENT_ID, SEGMENT_NAME).agg(
         F.count("*").alias("size"),
         *[F.avg(F.col(c).cast("double")).alias(f"avg_{c}") for c in [*columns, *extra]],
         *[F.avg(F.col(c).cast("double")).alias(f"holding_rate_{c.removeprefix('holds_')}")
           for c in holds],
     )
-    return grouped.select(
+    # The total is a one-row aggregate joined to the k segment rows; a window over a literal
+    # partition did the same but made Spark warn about moving all data to one partition.
+    total = grouped.agg(F.sum("size").alias("_total"))
+    return grouped.crossJoin(total).select(
         F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
         SEGMENT_NAME,
         F.col("size").cast("long").alias("size"),
-        (F.col("size") / total).alias("share"),
+        (F.col("size") / F.col("_total")).alias("share"),
         *[c for c in grouped.columns if c.startswith(("avg_", "holding_rate_"))],
     )
-
-
-def _whole() -> WindowSpec:
-    # Over the k profile rows only (one per segment), so a single-partition window is harmless.
-    return Window.partitionBy(F.lit(1))
