@@ -274,6 +274,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             frame, settings.top_fractions, settings.quantile_relative_error)
     train_w.unpersist()
 
+    champion, champion_weight, champion_share, champion_as_of = (
+        tuned.bestModel, weight, share, train_as_of)
     if settings.champion_fit == "latest":
         n_eval, n_eval_pos = metrics["rf"]["n_clients"], metrics["rf"]["n_positives"]
         if n_eval_pos >= settings.min_positives:
@@ -284,12 +286,6 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
                 max_depth=best["maxDepth"], negative_share=champion_share)
             champion = champion_pipeline.fit(champion_rows)
             champion_as_of = eval_as_of
-        else:
-            champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of
-            champion_share = share
-    else:
-        champion, champion_weight, champion_as_of = tuned.bestModel, weight, train_as_of
-        champion_share = share
     importances = pm.feature_importances(champion, eval_df)
 
     name = propensity_model_name(cfg, product)

@@ -95,14 +95,13 @@ def test_prior_correction_also_undoes_negative_sampling(spark):
             for i in range(8_000)]
     data = spark.createDataFrame(rows, "identity_id_hash string, x double, label double")
     n_pos = sum(1 for r in rows if r[2] == 1.0)
-    share = pm.negative_share(n_pos, len(rows) - n_pos, 2_500)
+    settings = PropensitySettings(num_trees=(3,), max_depth=(2,), min_instances_per_node=1,
+                                  max_training_rows=2_500, seed=3)
+    fit_rows, weight, share = pm.training_frame(data, n_pos, len(rows) - n_pos, settings)
     assert share < 0.4
-    weight = pm.positive_weight(n_pos, round((len(rows) - n_pos) * share), 100.0)
     spec = pm.FeatureSpec(numeric=("x",), categorical=(), segment=None)
-    pipeline, _ = pm.forest_pipeline(spec, weight, PropensitySettings(
-        num_trees=(3,), max_depth=(2,), min_instances_per_node=1), negative_share=share)
-    model = pipeline.fit(data.transform(pm.sample_negatives(share, seed=3))
-                         .transform(pm.with_class_weight(weight)))
+    pipeline, _ = pm.forest_pipeline(spec, weight, settings, negative_share=share)
+    model = pipeline.fit(fit_rows)
     scored = {r["x"]: r["probability"] for r in
               pm.score(model, data).join(data, "identity_id_hash").groupBy("x")
               .agg(F.avg("probability").alias("probability")).collect()}
