@@ -17,19 +17,25 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
 import os
 import re
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
 
-T = TypeVar("T")
+from segrec_spark.contract import Contract, load_contract
+from segrec_spark.features.settings import FeatureSettings
+from segrec_spark.generate.settings import GeneratorSettings
+from segrec_spark.ingest.settings import IngestSettings
+from segrec_spark.propensity.settings import PropensitySettings
+from segrec_spark.scoring.settings import ScoringSettings
+from segrec_spark.segmentation.settings import SegmentationSettings
+from segrec_spark.typed_yaml import ConfigError, build, found, load_yaml, require
+
+__all__ = ["Config", "ConfigError", "build", "load_config", "require"]
 
 # The default file; SEGREC_CONFIG points elsewhere (spark-submit.sh sets it, because under
 # --py-files the package is imported from a zip and has no conf/ beside it).
@@ -37,141 +43,6 @@ DEFAULT_CONFIG = Path(
     os.environ.get("SEGREC_CONFIG")
     or Path(__file__).resolve().parent.parent / "conf" / "local.yaml"
 )
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as text, so a bad date is reported with its key, not by YAML."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown, of the wrong type or out of range."""
-
-
-def _type_name(tp: Any) -> str:
-    origin = get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(tp))
-    if origin in (list, Sequence, tuple):
-        (inner, *_) = get_args(tp) or (Any,)
-        return f"list of {_type_name(inner)}"
-    if origin in (dict, Mapping):
-        return f"mapping of {_type_name(get_args(tp)[1])}"
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
-    return getattr(tp, "__name__", str(tp))
-
-
-def _found(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Return ``value`` as type ``tp`` or raise ConfigError naming ``key``."""
-    origin = get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        options = get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
-    if origin is Literal:
-        if value in get_args(tp):
-            return value
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping of settings, found {_found(value)}")
-        return build(tp, value, key)
-    if origin in (list, tuple, Sequence):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
-        (inner, *_) = get_args(tp) or (Any,)
-        items = [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
-        return tuple(items)
-    if origin in (dict, Mapping):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
-        _, inner = get_args(tp) or (str, Any)
-        return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-    elif tp is dt.date:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a date YYYY-MM-DD, found {_found(value)}")
-    else:
-        raise ConfigError(f"{key}: unsupported setting type {tp!r}")
-    raise ConfigError(f"{key}: expected {_type_name(tp)}, found {_found(value)}")
-
-
-def build(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    where = f"{prefix}." if prefix else ""
-    for key in data:
-        if key not in known:
-            allowed = ", ".join(sorted(known))
-            raise ConfigError(f"{where}{key}: unknown setting (allowed here: {allowed})")
-    kwargs = {}
-    for name, fld in known.items():
-        if name in data:
-            kwargs[name] = _coerce(data[name], hints[name], f"{where}{name}")
-        elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{where}{name}: required setting is missing")
-    obj = cls(**kwargs)
-    check = getattr(obj, "validate", None)
-    if callable(check):
-        try:
-            check()
-        except ConfigError as exc:
-            raise ConfigError(f"{where}{exc}") from None
-    return obj
-
-
-def require(condition: bool, key: str, message: str) -> None:
-    """Raise ConfigError for ``key`` when ``condition`` does not hold (for ``validate`` methods)."""
-    if not condition:
-        raise ConfigError(f"{key}: {message}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -183,7 +54,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not path:
         raise ConfigError(f"--set {text!r}: empty key")
     try:
-        value = _load_yaml(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
     return path, value
@@ -210,13 +81,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: configuration path is not a file")
     try:
-        data = _load_yaml(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of sections, found {_found(data)}")
+        raise ConfigError(f"{path}: top level must be a mapping of sections, found {found(data)}")
     return data
 
 
@@ -288,6 +159,8 @@ class SparkSettings:
 class PathSettings:
     """Where data lives. Local paths are resolved relative to the config file's project root."""
 
+    # The data contract: sources, columns and roles, the product catalogue (docs/own-data.md).
+    contract: str = "conf/contracts/synthetic_bank.yaml"
     root: str = "data/lake"  # Delta root: bronze/, silver/, gold/ and audit tables below it
     landing: str = "data/landing"  # landing zone the bank's export jobs drop files into
     ground_truth: str = "data/ground_truth"  # generator's planted truth, never read by the pipeline
@@ -322,14 +195,7 @@ class SqlSettings:
 
 
 def _stage_sections() -> dict[str, Any]:
-    """Stage config classes, imported lazily so config.py stays free of stage logic."""
-    from segrec_spark.features.settings import FeatureSettings
-    from segrec_spark.generate.settings import GeneratorSettings
-    from segrec_spark.ingest.settings import IngestSettings
-    from segrec_spark.propensity.settings import PropensitySettings
-    from segrec_spark.scoring.settings import ScoringSettings
-    from segrec_spark.segmentation.settings import SegmentationSettings
-
+    """Stage config classes (each defined beside its stage; they import nothing from here)."""
     return {
         "generator": GeneratorSettings,
         "ingest": IngestSettings,
@@ -355,6 +221,7 @@ class Config:
     segmentation: Any
     propensity: Any
     scoring: Any
+    contract: Contract
 
     def with_overrides(self, **sections: Any) -> "Config":
         return dataclasses.replace(self, **sections)
@@ -382,7 +249,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>",
         for name, cls in sections.items():
             value = data.get(name) or {}
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{name}: expected a mapping of settings, found {_found(value)}")
+                raise ConfigError(f"{name}: expected a mapping of settings, found {found(value)}")
             built[name] = build(cls, value, name)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -396,7 +263,30 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>",
         uri = "sqlite:///" + resolve_path(uri[len("sqlite:///"):], base)
     built["mlflow"] = dataclasses.replace(
         ml, tracking_uri=uri, artifact_location=resolve_path(ml.artifact_location, base))
-    return Config(source=source, **built)
+    contract = load_contract(built["paths"].contract)
+    try:
+        check_against_contract(built, contract)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return Config(source=source, contract=contract, **built)
+
+
+def check_against_contract(sections: Mapping[str, Any], contract: Contract) -> None:
+    """Settings that name contract things (sources, products, statuses) must find them."""
+    for name in sections["ingest"].formats:
+        require(name in contract.sources, f"ingest.formats.{name}",
+                f"unknown source (the contract {contract.path} has: "
+                f"{', '.join(contract.sources)})")
+    sales = contract.one_of_kind("sales")
+    status = sales.role_column("status") if sales else None
+    values = sales.column(status).values if sales and status else ()
+    unknown = sorted(set(sections["features"].label_statuses) - set(values)) if values else []
+    require(not unknown, "features.label_statuses",
+            f"unknown status(es) {unknown} (the contract's {status} values: {', '.join(values)})")
+    unknown = [p for p in sections["propensity"].products if p not in contract.product_codes]
+    require(not unknown, "propensity.products",
+            f"unknown product(s) {', '.join(unknown)} (the catalogue of {contract.path} has: "
+            f"{', '.join(contract.product_codes)})")
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:

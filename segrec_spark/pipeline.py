@@ -1,13 +1,16 @@
 """`segrec run`: the whole pipeline in one Spark application.
 
 generate -> ingest -> features -> train -> score, each stage the same code its own sub-command
-runs. Prints where the outputs are at the end, and the top clients for one product.
+runs; with a bank's own data: ingest -> features -> train -> score (``--skip-generate``), or,
+when the contract declares a client snapshot, snapshot -> train -> score. Prints where the
+outputs are at the end, and the top clients for one product.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +18,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from segrec_spark.config import Config
+from segrec_spark.features import job as features_job
+from segrec_spark.generate import job as generate_job
+from segrec_spark.ingest import job as ingest_job
+from segrec_spark.propensity import job as train_job
+from segrec_spark.scoring import job as score_job
+from segrec_spark.snapshot import job as snapshot_job
 from segrec_spark.tables import read_table, table_path
 
 log = logging.getLogger(__name__)
@@ -26,20 +35,22 @@ class PipelineResult:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
-def run(spark: SparkSession, cfg: Config, skip_generate: bool = False) -> PipelineResult:
-    from segrec_spark.features import job as features_job
-    from segrec_spark.generate import job as generate_job
-    from segrec_spark.ingest import job as ingest_job
-    from segrec_spark.propensity import job as train_job
-    from segrec_spark.scoring import job as score_job
+def stages_for(spark: SparkSession, cfg: Config,
+               skip_generate: bool) -> list[tuple[str, Callable[[], Any]]]:
+    """The stages ``segrec run`` runs for this configuration's contract, in order."""
+    train = ("train", lambda: train_job.run(spark, cfg))
+    score = ("score", lambda: score_job.run(spark, cfg))
+    if cfg.contract.snapshot is not None:
+        return [("snapshot", lambda: snapshot_job.run(spark, cfg)), train, score]
+    stages: list[tuple[str, Callable[[], Any]]] = []
+    if not skip_generate:
+        stages.append(("generate", lambda: generate_job.run(spark, cfg)))
+    return [*stages, ("ingest", lambda: ingest_job.run(spark, cfg)),
+            ("features", lambda: features_job.run(spark, cfg)), train, score]
 
-    stages = [
-        ("generate", lambda: None if skip_generate else generate_job.run(spark, cfg)),
-        ("ingest", lambda: ingest_job.run(spark, cfg)),
-        ("features", lambda: features_job.run(spark, cfg)),
-        ("train", lambda: train_job.run(spark, cfg)),
-        ("score", lambda: score_job.run(spark, cfg)),
-    ]
+
+def run(spark: SparkSession, cfg: Config, skip_generate: bool = False) -> PipelineResult:
+    stages = stages_for(spark, cfg, skip_generate)
     result = PipelineResult()
     for name, stage in stages:
         started = time.perf_counter()
@@ -79,5 +90,6 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
 
 
 def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
-    result = run(spark, cfg, skip_generate=getattr(args, "skip_generate", False))
+    skip = getattr(args, "skip_generate", False) or cfg.contract.name != "synthetic_bank"
+    result = run(spark, cfg, skip_generate=skip)
     print(summary(spark, cfg, result), flush=True)

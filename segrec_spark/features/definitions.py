@@ -1,6 +1,8 @@
 """Every gold feature, defined once: name, meaning, window, source, family and how it is computed.
 
-:func:`feature_definitions` builds the registry from the configured windows and the product list.
+:func:`feature_definitions` builds the registry from the configured windows and the data contract
+(its channels, product catalogue, campaign funnel and client attributes): nothing here names a
+bank's channels, products or categories.
 The same registry computes ``gold.client_features`` (each definition's ``aggregate`` is an
 aggregate expression over the per-client *facts* table of :mod:`.client_features`) and produces
 the feature dictionary (Delta ``gold.feature_dictionary`` and Markdown), so the two cannot drift.
@@ -12,11 +14,11 @@ kind       meaning of a row
 =========  ===================================================================================
 seen       the client appears in some source before as_of_date (key universe)
 day        one active day of a client on a channel, ``n`` = events that day (longest window)
-area       events of one day in one product area across channels (``product``, ``n``)
+area       events of one day in one product area across channels (area in ``product``, ``n``)
 session    one session (``channel``, start date as ``fact_date``, ``duration_sec``)
 contact    one campaign contact (``product``, ``fact_date``, ``outcome``)
 agreement  one agreement signed before as_of_date with a label status (``product``, ``amount``)
-client     the client's attribute snapshot (attributes, ``products_held``, snapshot date)
+client     the client's latest attribute snapshot before as_of_date (attributes, ``products_held``)
 =========  ===================================================================================
 """
 from __future__ import annotations
@@ -28,13 +30,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from segrec_spark.contract import UNKNOWN, Contract, Source
+from segrec_spark.features.conform import attribute_columns, label_statuses
 from segrec_spark.features.settings import FeatureSettings
-from segrec_spark.sources import CHANNELS, PRODUCTS, UNKNOWN
+from segrec_spark.typed_yaml import ConfigError
 
-# Outcomes at or beyond each funnel step (the outcome is the furthest step a contact reached).
-OPENED_OR_LATER = ("OPENED", "CLICKED", "CONVERTED")
-CLICKED_OR_LATER = ("CLICKED", "CONVERTED")
-CONVERTED = ("CONVERTED",)
+# Names that are not features but keys of gold.client_features or columns of the facts table
+# (client_features.FACT_SCHEMA); an attribute may not take one of them.
+RESERVED_NAMES: frozenset[str] = frozenset({
+    "as_of_date", "identity_id_hash", "kind", "channel", "product", "fact_date", "n", "amount",
+    "duration_sec", "outcome", "products_held", "snapshot_date"})
 
 DICTIONARY_SCHEMA = T.StructType([
     T.StructField("name", T.StringType(), False),
@@ -42,6 +47,7 @@ DICTIONARY_SCHEMA = T.StructType([
     T.StructField("window_days", T.IntegerType(), True),
     T.StructField("source", T.StringType(), False),
     T.StructField("family", T.StringType(), False),
+    T.StructField("dtype", T.StringType(), False),
 ])
 
 Aggregate = Callable[[Column], Column]  # as_of_date literal -> aggregate expression over facts
@@ -56,9 +62,10 @@ class FeatureDef:
     family: str
     dtype: str  # "int" | "double" | "string"
     aggregate: Aggregate
+    nullable: bool = False  # only numeric client attributes may be NULL (unknown)
 
     def column(self, as_of: Column) -> Column:
-        """The never-null feature column, cast to its declared type."""
+        """The feature column, cast to its declared type (never null unless ``nullable``)."""
         return self.aggregate(as_of).cast(self.dtype).alias(self.name)
 
 
@@ -91,8 +98,14 @@ def ratio(numerator: Column, denominator: Column) -> Column:
 
 # --- families ---------------------------------------------------------------------------------
 
+def token(value: str) -> str:
+    """A bank value (channel, product code) as part of a feature name: lower case."""
+    return value.lower()
+
+
 def _channel_features(channel: str, settings: FeatureSettings) -> list[FeatureDef]:
     source = f"silver.events (channel {channel})"
+    c = token(channel)
 
     # Conditions are built lazily (inside the aggregates), so the registry and the dictionary
     # can be produced without a running Spark session.
@@ -105,50 +118,55 @@ def _channel_features(channel: str, settings: FeatureSettings) -> list[FeatureDe
     defs: list[FeatureDef] = []
     for w in settings.windows:
         defs += [
-            FeatureDef(f"{channel}_events_{w}d", f"{channel} events in the last {w} days", w,
-                       source, channel, "int",
+            FeatureDef(f"{c}_events_{w}d", f"{channel} events in the last {w} days", w,
+                       source, c, "int",
                        lambda a, w=w: count_where(active_day() & in_window(a, w), F.col("n"))),
-            FeatureDef(f"{channel}_active_days_{w}d",
+            FeatureDef(f"{c}_active_days_{w}d",
                        f"days with at least one {channel} event in the last {w} days", w,
-                       source, channel, "int",
+                       source, c, "int",
                        lambda a, w=w: count_where(active_day() & in_window(a, w))),
-            FeatureDef(f"{channel}_sessions_{w}d",
+            FeatureDef(f"{c}_sessions_{w}d",
                        f"{channel} sessions started in the last {w} days "
                        f"({settings.session_gap_minutes}-minute inactivity gap)", w,
-                       source, channel, "int",
+                       source, c, "int",
                        lambda a, w=w: count_where(session() & in_window(a, w))),
-            FeatureDef(f"{channel}_avg_session_sec_{w}d",
+            FeatureDef(f"{c}_avg_session_sec_{w}d",
                        f"average duration in seconds of those {channel} sessions (first to last "
                        f"event plus the last event's duration; 0 when none)", w,
-                       source, channel, "double",
+                       source, c, "double",
                        lambda a, w=w: F.coalesce(
                            F.avg(F.when(session() & in_window(a, w), F.col("duration_sec"))),
                            F.lit(0.0))),
         ]
     sentinel = settings.recency_sentinel_days
     defs.append(FeatureDef(
-        f"{channel}_recency_days",
+        f"{c}_recency_days",
         f"days from the last {channel} event to as_of_date; {sentinel} when none in the last "
-        f"{settings.max_window} days", None, source, channel, "int",
+        f"{settings.max_window} days", None, source, c, "int",
         lambda a: days_since_latest(a, active_day(), sentinel)))
     return defs
 
 
-def _interest_features(settings: FeatureSettings, products: Sequence[str]) -> list[FeatureDef]:
+def _interest_features(settings: FeatureSettings, contract: Contract) -> list[FeatureDef]:
+    channels = ", ".join(contract.channels)
     defs = []
-    for product in products:
+    for product in contract.products:
         for w in settings.windows:
             defs.append(FeatureDef(
-                f"interest_{product.lower()}_{w}d",
-                f"web, app and ib events in product area {product} in the last {w} days", w,
+                f"interest_{token(product.code)}_{w}d",
+                f"{channels} events in product area {product.product_area} (product "
+                f"{product.code}) in the last {w} days", w,
                 "silver.events (all channels)", "interest", "int",
-                lambda a, w=w, p=product: count_where(
-                    is_kind("area") & (F.col("product") == p) & in_window(a, w), F.col("n"))))
+                lambda a, w=w, area=product.product_area: count_where(
+                    is_kind("area") & (F.col("product") == area) & in_window(a, w), F.col("n"))))
     return defs
 
 
-def _campaign_features(settings: FeatureSettings) -> list[FeatureDef]:
+def _campaign_features(settings: FeatureSettings, contract: Contract,
+                       camp: Source) -> list[FeatureDef]:
     lag = settings.campaign_outcome_lag_days
+    source = f"bronze.{camp.name}"
+    funnel = contract.funnel
 
     def contact() -> Column:
         return is_kind("contact")
@@ -162,47 +180,51 @@ def _campaign_features(settings: FeatureSettings) -> list[FeatureDef]:
     note = f"(contacts at least {lag} days old, whose outcome is known)"
     defs = []
     for w in settings.windows:
-        defs += [
-            FeatureDef(f"camp_contacts_{w}d", f"campaign contacts in the last {w} days", w,
-                       "bronze.camp", "camp", "int",
-                       lambda a, w=w: count_where(contact() & in_window(a, w))),
-            FeatureDef(f"camp_opens_{w}d", f"contacts of the last {w} days opened or further "
-                       f"{note}", w, "bronze.camp", "camp", "int",
-                       lambda a, w=w: count_where(reached(a, w, OPENED_OR_LATER))),
-            FeatureDef(f"camp_clicks_{w}d", f"contacts of the last {w} days clicked or further "
-                       f"{note}", w, "bronze.camp", "camp", "int",
-                       lambda a, w=w: count_where(reached(a, w, CLICKED_OR_LATER))),
-            FeatureDef(f"camp_conversions_{w}d", f"contacts of the last {w} days that converted "
-                       f"{note}", w, "bronze.camp", "camp", "int",
-                       lambda a, w=w: count_where(reached(a, w, CONVERTED))),
-            FeatureDef(f"camp_engagement_rate_{w}d",
-                       f"opened-or-further share of the last {w} days' contacts {note}; 0 when "
-                       f"none", w, "bronze.camp", "camp", "double",
-                       lambda a, w=w: ratio(count_where(reached(a, w, OPENED_OR_LATER)),
-                                            count_where(contact() & in_window(a, w) & matured(a)))),
-        ]
+        defs.append(FeatureDef(f"camp_contacts_{w}d", f"campaign contacts in the last {w} days",
+                               w, source, "camp", "int",
+                               lambda a, w=w: count_where(contact() & in_window(a, w))))
+        for step, what in (("opens", funnel.opened), ("clicks", funnel.clicked),
+                           ("conversions", funnel.converted)):
+            if what:
+                defs.append(FeatureDef(
+                    f"camp_{step}_{w}d", f"contacts of the last {w} days with outcome "
+                    f"{'/'.join(what)} {note}", w, source, "camp", "int",
+                    lambda a, w=w, what=what: count_where(reached(a, w, what))))
+        if funnel.opened:
+            defs.append(FeatureDef(
+                f"camp_engagement_rate_{w}d", f"share of the last {w} days' contacts with outcome "
+                f"{'/'.join(funnel.opened)} {note}; 0 when none", w, source, "camp", "double",
+                lambda a, w=w: ratio(count_where(reached(a, w, funnel.opened)),
+                                     count_where(contact() & in_window(a, w) & matured(a)))))
     return defs
 
 
-def _agreement_features(settings: FeatureSettings, products: Sequence[str]) -> list[FeatureDef]:
-    statuses = "/".join(settings.label_statuses)
+def _statuses_text(settings: FeatureSettings, contract: Contract) -> str:
+    statuses = label_statuses(settings, contract)
+    return f"status {'/'.join(statuses)}" if statuses else "any status"
+
+
+def _agreement_features(settings: FeatureSettings, contract: Contract,
+                        sales: Source) -> list[FeatureDef]:
+    statuses = _statuses_text(settings, contract)
     sentinel = settings.agreement_recency_sentinel_days
+    source = f"bronze.{sales.name}"
     defs = []
-    for product in products:
-        p = product.lower()
+    for product in contract.product_codes:
+        p = token(product)
 
         def of_product(product: str = product) -> Column:
             return is_kind("agreement") & (F.col("product") == product)
 
         defs += [
             FeatureDef(f"agr_{p}_count", f"{product} agreements ({statuses}) signed before "
-                       f"as_of_date", None, "bronze.prodeje", "agr", "int",
+                       f"as_of_date", None, source, "agr", "int",
                        lambda a, c=of_product: count_where(c())),
             FeatureDef(f"agr_{p}_recency_days", f"days since the last {product} agreement "
-                       f"({statuses}); {sentinel} when none", None, "bronze.prodeje", "agr",
+                       f"({statuses}); {sentinel} when none", None, source, "agr",
                        "int", lambda a, c=of_product: days_since_latest(a, c(), sentinel)),
             FeatureDef(f"agr_{p}_amount", f"total amount of {product} agreements ({statuses}) "
-                       f"signed before as_of_date", None, "bronze.prodeje", "agr", "double",
+                       f"signed before as_of_date", None, source, "agr", "double",
                        lambda a, c=of_product: F.coalesce(F.sum(F.when(c(), F.col("amount"))),
                                                           F.lit(0.0))),
         ]
@@ -210,75 +232,116 @@ def _agreement_features(settings: FeatureSettings, products: Sequence[str]) -> l
 
 
 def holds_condition(product: str) -> Aggregate:
-    """Held at as_of_date: in a clients snapshot taken before it, or an agreement signed before."""
+    """Held at as_of_date: listed in the client's snapshot (taken before as_of_date, see
+    client_features.client_snapshot) or an agreement signed before it."""
     def aggregate(a: Column) -> Column:
         by_agreement = is_kind("agreement") & (F.col("product") == product)
-        in_snapshot = (is_kind("client") & (F.col("fact_date") < a)
+        in_snapshot = (is_kind("client")
                        & F.coalesce(F.array_contains("products_held", product), F.lit(False)))
         return F.coalesce(F.greatest(F.max(F.when(by_agreement, 1)),
                                      F.max(F.when(in_snapshot, 1))), F.lit(0))
     return aggregate
 
 
-def _holding_features(settings: FeatureSettings, products: Sequence[str]) -> list[FeatureDef]:
-    statuses = "/".join(settings.label_statuses)
-    return [FeatureDef(f"holds_{product.lower()}",
-                       f"1 when the client holds {product} at as_of_date (clients snapshot taken "
-                       f"before it, or a {statuses} agreement signed before it), else 0", None,
-                       "bronze.clients + bronze.prodeje", "holds", "int", holds_condition(product))
-            for product in products]
+def _holding_features(settings: FeatureSettings, contract: Contract,
+                      sales: Source) -> list[FeatureDef]:
+    statuses = _statuses_text(settings, contract)
+    clients = contract.one_of_kind("clients")
+    listed = (clients is not None and clients.role_column("holdings") is not None)
+    where = f"bronze.{clients.name} + " if listed and clients is not None else ""
+    return [FeatureDef(f"holds_{token(product)}",
+                       f"1 when the client holds {product} at as_of_date ("
+                       f"{'listed in the latest clients snapshot before it, or ' if listed else ''}"
+                       f"an agreement with {statuses} signed before it), else 0", None,
+                       f"{where}bronze.{sales.name}", "holds", "int", holds_condition(product))
+            for product in contract.product_codes]
 
 
-def _attribute(name: str) -> FeatureDef:
-    return FeatureDef(name, f"client attribute {name} from bronze.clients; {UNKNOWN} when missing",
-                      None, "bronze.clients", "client", "string",
-                      lambda a: F.coalesce(F.max(F.when(is_kind("client"), F.col(name))),
-                                           F.lit(UNKNOWN)))
+def _attribute(name: str, dtype: str, source: str) -> FeatureDef:
+    """A client attribute: categorical -> string (UNKNOWN when missing), numeric -> double (NULL
+    when unknown: the model imputes it)."""
+    def latest(a: Column) -> Column:
+        return F.max(F.when(is_kind("client"), F.col(name)))
+
+    where = f"client attribute {name} from the latest snapshot of {source} before as_of_date"
+    if dtype == "string":
+        return FeatureDef(name, f"{where}; {UNKNOWN} when missing", None, source, "client",
+                          "string", lambda a: F.coalesce(latest(a), F.lit(UNKNOWN)))
+    return FeatureDef(name, f"{where}; NULL when unknown (the model imputes it)", None, source,
+                      "client", "double", latest, nullable=True)
 
 
-def _client_features(settings: FeatureSettings) -> list[FeatureDef]:
-    def tenure(a: Column) -> Column:
-        at_as_of = F.col("tenure_months") + F.floor(F.months_between(a, F.col("fact_date")))
-        return F.coalesce(F.max(F.when(is_kind("client"), F.greatest(at_as_of, F.lit(0)))),
-                          F.lit(0))
-    return [
-        FeatureDef("has_digital_activity", f"1 when the client has any web, app or ib event in "
-                   f"the last {settings.max_window} days, else 0 (inactive clients keep a row "
-                   f"of zeros)", settings.max_window, "silver.events", "client", "int",
-                   lambda a: F.coalesce(F.max(F.when(is_kind("day"), 1)), F.lit(0))),
-        _attribute("age_band"),
-        _attribute("income_band"),
-        _attribute("region"),
-        FeatureDef("tenure_months", "months as a client at as_of_date (snapshot tenure moved to "
-                   "as_of_date, never below 0); 0 when unknown", None, "bronze.clients",
-                   "client", "int", tenure),
-    ]
+def _activity_flag(settings: FeatureSettings, contract: Contract) -> FeatureDef:
+    channels = ", ".join(contract.channels)
+    return FeatureDef("has_digital_activity", f"1 when the client has any {channels} event in "
+                      f"the last {settings.max_window} days, else 0 (inactive clients keep a "
+                      f"row of zeros)", settings.max_window, "silver.events", "client", "int",
+                      lambda a: F.coalesce(F.max(F.when(is_kind("day"), 1)), F.lit(0)))
 
 
-def feature_definitions(settings: FeatureSettings,
-                        products: Sequence[str] = PRODUCTS) -> tuple[FeatureDef, ...]:
-    """All features in column order, for the configured windows and products."""
-    defs: list[FeatureDef] = []
-    for channel in CHANNELS:
-        defs += _channel_features(channel, settings)
-    defs += _interest_features(settings, products)
-    defs += _campaign_features(settings)
-    defs += _agreement_features(settings, products)
-    defs += _holding_features(settings, products)
-    defs += _client_features(settings)
-    names = [d.name for d in defs]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+def _attribute_features(contract: Contract) -> list[FeatureDef]:
+    clients = contract.one_of_kind("clients")
+    if clients is None:
+        return []
+    return [_attribute(name, dtype, f"bronze.{clients.name}")
+            for name, dtype in attribute_columns(clients)]
+
+
+def _check_names(generated: Sequence[FeatureDef], attributes: Sequence[FeatureDef],
+                 contract: Contract) -> None:
+    """Feature names are unique (ignoring case, as Spark does); an attribute may not take a
+    generated feature's name or a reserved one."""
+    taken = {d.name.lower(): d.name for d in generated}
+    taken.update({n: n for n in RESERVED_NAMES})
+    clients = contract.one_of_kind("clients")
+    for attribute in attributes:
+        clash = taken.get(attribute.name.lower())
+        if clash is not None and clients is not None:
+            raise ConfigError(f"{contract.path}: sources.{clients.name}.columns: attribute "
+                              f"{attribute.name!r} collides with the feature or column "
+                              f"{clash!r}; rename it (e.g. in a view) or give it role ignore")
+    lowered = [d.name.lower() for d in generated]
+    duplicated = sorted({d.name for d in generated if lowered.count(d.name.lower()) > 1})
     if duplicated:
-        raise ValueError(f"feature definitions: duplicated names {duplicated}")
-    return tuple(defs)
+        raise ConfigError(f"{contract.path}: feature names {duplicated} are not unique (product "
+                          f"codes and channels are compared in lower case)")
 
 
-def dictionary_rows(defs: Sequence[FeatureDef]) -> list[tuple[str, str, int | None, str, str]]:
-    return [(d.name, d.meaning, d.window_days, d.source, d.family) for d in defs]
+def feature_definitions(settings: FeatureSettings, contract: Contract) -> tuple[FeatureDef, ...]:
+    """All features in column order, for the configured windows and the contract."""
+    sales = contract.one_of_kind("sales")
+    if sales is None:
+        raise ConfigError(f"{contract.path}: sources: features need a source of kind sales "
+                          f"(labels, agreement history and holdings come from it)")
+    defs: list[FeatureDef] = []
+    for channel in contract.channels:
+        defs += _channel_features(channel, settings)
+    defs += _interest_features(settings, contract)
+    camp = contract.one_of_kind("campaigns")
+    if camp is not None:
+        defs += _campaign_features(settings, contract, camp)
+    defs += _agreement_features(settings, contract, sales)
+    defs += _holding_features(settings, contract, sales)
+    defs.append(_activity_flag(settings, contract))
+    attributes = _attribute_features(contract)
+    _check_names(defs, attributes, contract)
+    return (*defs, *attributes)
+
+
+def attribute_features(defs: Sequence[FeatureDef]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(numeric, categorical) client attribute feature names of ``defs`` (for the models)."""
+    attributes = [d for d in defs if d.family == "client" and d.name != "has_digital_activity"]
+    return (tuple(d.name for d in attributes if d.dtype != "string"),
+            tuple(d.name for d in attributes if d.dtype == "string"))
+
+
+def dictionary_rows(defs: Sequence[FeatureDef]
+                    ) -> list[tuple[str, str, int | None, str, str, str]]:
+    return [(d.name, d.meaning, d.window_days, d.source, d.family, d.dtype) for d in defs]
 
 
 def feature_dictionary(spark: SparkSession, defs: Sequence[FeatureDef]) -> DataFrame:
-    """The feature dictionary as a DataFrame (name, meaning, window_days, source, family)."""
+    """The feature dictionary as a DataFrame (name, meaning, window_days, source, family, dtype)."""
     return spark.createDataFrame(dictionary_rows(defs), DICTIONARY_SCHEMA)
 
 
@@ -289,7 +352,8 @@ def dictionary_markdown(defs: Sequence[FeatureDef]) -> str:
         "",
         "Generated from `segrec_spark/features/definitions.py`. Keys: `as_of_date` (date), "
         "`identity_id_hash` (string). Every feature uses only data strictly before `as_of_date`; "
-        "a window of N days is `[as_of_date - N days, as_of_date)`. No feature is ever null.",
+        "a window of N days is `[as_of_date - N days, as_of_date)`. Behavioural features are never "
+        "null; numeric client attributes are null when unknown (the model imputes them).",
         "",
         "| name | meaning | window (days) | source | family | type |",
         "|---|---|---|---|---|---|",

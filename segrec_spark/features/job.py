@@ -1,74 +1,46 @@
 """Features stage I/O: bronze Delta tables -> silver.events / silver.identity_map ->
 gold.client_features and gold.labels (one slice per as_of_date) + gold.feature_dictionary.
 
-All logic lives in the pure modules of this package; this module only reads, writes, registers
-and logs. Every write is idempotent: silver and the dictionary are replaced whole, gold slices
-with ``replaceWhere as_of_date = '<date>'``.
+All logic lives in the pure modules of this package and in :mod:`segrec_spark.calendar`; this
+module only reads, writes, registers and logs. The sources come from the data contract
+(``cfg.contract``): every events source, the sales source (required), the campaigns and clients
+sources (optional). The calendar comes from the data: the first and last date over the events
+and sales sources in bronze (see :func:`data_bounds`). Every write is idempotent: silver and the
+dictionary are replaced whole, gold slices with ``replaceWhere as_of_date = '<date>'``.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from segrec_spark.config import Config, ConfigError, is_local_path
-from segrec_spark.errors import MissingTableError, SchemaMismatchError
+from segrec_spark import calendar
+from segrec_spark.calendar import parse_as_of  # noqa: F401 - re-exported for other stages
+from segrec_spark.config import Config, is_local_path
+from segrec_spark.contract import Source
+from segrec_spark.errors import InputDataError, MissingTableError, SchemaMismatchError
 from segrec_spark.features.client_features import client_features
+from segrec_spark.features.conform import label_statuses
 from segrec_spark.features.definitions import (dictionary_markdown, feature_definitions,
                                                feature_dictionary)
 from segrec_spark.features.labels import labels
 from segrec_spark.features.silver import identity_map, sessionize, unify_events
-from segrec_spark.sources import APP_EVENT_TYPES, SOURCES
 from segrec_spark.tables import (delta_exists, read_table, register_table, sql_literal,
                                  table_path, write_slice)
+from segrec_spark.typed_yaml import ConfigError
 
 log = logging.getLogger(__name__)
 
-EVENT_SOURCES: tuple[str, ...] = ("web", *APP_EVENT_TYPES, "ib")
-REQUIRED_SOURCES: tuple[str, ...] = (*EVENT_SOURCES, "prodeje", "camp")
-OPTIONAL_SOURCES: tuple[str, ...] = ("clients",)
-
-
-def add_months(first_of_month: dt.date, months: int) -> dt.date:
-    index = first_of_month.year * 12 + first_of_month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def data_end(cfg: Config) -> dt.date:
-    """E: the first day after the event data (generator.start_date + generator.months)."""
-    return add_months(cfg.generator.start_date, cfg.generator.months)
-
-
-def default_as_of_dates(cfg: Config) -> tuple[dt.date, dt.date, dt.date]:
-    """(E - 2h, E - h, E): two labelled training/validation dates and the scoring date.
-
-    ``features.score_as_of`` replaces E and ``features.train_as_of`` replaces E - h when set;
-    the earliest date is always one horizon before the training date.
-    """
-    horizon = dt.timedelta(days=cfg.features.horizon_days)
-    score = cfg.features.score_as_of or data_end(cfg)
-    train = cfg.features.train_as_of or score - horizon
-    if train >= score:
-        raise ConfigError(f"features.train_as_of: must be before the scoring as_of_date {score}, "
-                          f"found {train}")
-    return train - horizon, train, score
-
-
-def parse_as_of(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--as-of: expected a date YYYY-MM-DD, found {text!r}") from None
-
-
-def has_label_window(as_of: dt.date, cfg: Config) -> bool:
-    """Labels exist when the whole window [as_of, as_of + horizon) lies inside the data."""
-    return as_of + dt.timedelta(days=cfg.features.horizon_days) <= data_end(cfg)
+# What a missing optional source means for the features (logged once per as_of_date).
+OPTIONAL_EFFECT = {"campaigns": "campaign features are 0",
+                   "clients": "attributes are UNKNOWN / NULL and holdings come from sales only"}
 
 
 def require_columns(df: DataFrame, table: str, columns: Sequence[str]) -> DataFrame:
@@ -79,24 +51,90 @@ def require_columns(df: DataFrame, table: str, columns: Sequence[str]) -> DataFr
     return df
 
 
-def read_bronze(spark: SparkSession, cfg: Config, source: str,
+def read_bronze(spark: SparkSession, cfg: Config, source: Source,
                 required: bool = True) -> DataFrame | None:
-    path = table_path(cfg.paths.root, "bronze", source)
+    """bronze.<source> with the contract's columns checked; None when optional and missing."""
+    path = table_path(cfg.paths.root, "bronze", source.name)
     if not delta_exists(spark, path):
         if required:
-            raise MissingTableError(f"bronze.{source}: no Delta table at {path}; "
+            raise MissingTableError(f"bronze.{source.name}: no Delta table at {path}; "
                                     f"run `segrec ingest` first")
-        log.warning("bronze.%s not found at %s: client attributes will be UNKNOWN", source, path)
+        log.warning("bronze.%s not found at %s: %s", source.name, path,
+                    OPTIONAL_EFFECT.get(source.kind, "not used"))
         return None
-    return require_columns(read_table(spark, path), f"bronze.{source} ({path})",
-                           SOURCES[source].column_names)
+    return require_columns(read_table(spark, path), f"bronze.{source.name} ({path})",
+                           source.column_names)
+
+
+def sales_source(cfg: Config) -> Source:
+    source = cfg.contract.one_of_kind("sales")
+    if source is None:
+        raise ConfigError(f"{cfg.contract.path}: sources: the features stage needs a source of "
+                          f"kind sales (labels, agreement history and holdings come from it)")
+    return source
+
+
+def read_optional(spark: SparkSession, cfg: Config, kind: str) -> DataFrame | None:
+    """The bronze table of the contract's ``kind`` source; None (logged) when there is none."""
+    source = cfg.contract.one_of_kind(kind)
+    if source is None:
+        log.info("the contract %s declares no %s source: %s", cfg.contract.path, kind,
+                 OPTIONAL_EFFECT[kind])
+        return None
+    return read_bronze(spark, cfg, source, required=False)
+
+
+def dated_sources(cfg: Config) -> tuple[Source, ...]:
+    """The sources whose dates make the calendar: every events source and the sales source."""
+    return (*cfg.contract.of_kind("events"), sales_source(cfg))
+
+
+def date_range(df: DataFrame, source: Source) -> DataFrame:
+    """One row (first, last) of a bronze table's dates: its event_date partition column (cheap),
+    else the date of its time column."""
+    day = F.col("event_date") if "event_date" in df.columns else F.to_date(source.time_column)
+    return df.agg(F.min(day).alias("first"), F.max(day).alias("last"))
+
+
+def data_bounds(spark: SparkSession, cfg: Config) -> tuple[dt.date, dt.date]:
+    """(first, last) date over the events and sales sources in bronze (one small action)."""
+    sources = dated_sources(cfg)
+    ranges = [date_range(read_bronze(spark, cfg, s), s) for s in sources]  # type: ignore[arg-type]
+    row = (functools.reduce(DataFrame.unionByName, ranges)
+           .agg(F.min("first").alias("first"), F.max("last").alias("last")).first())
+    if row is None or row["last"] is None:
+        raise InputDataError(f"bronze: no dated rows in {', '.join(s.name for s in sources)}; "
+                             f"nothing to compute features from")
+    return row["first"], row["last"]
+
+
+def data_end(spark: SparkSession, cfg: Config) -> dt.date:
+    """E: the first day after the last complete month of the data in bronze."""
+    return calendar.end_of_complete_months(data_bounds(spark, cfg)[1])
+
+
+def default_as_of_dates(cfg: Config,
+                        end: dt.date | None = None) -> tuple[dt.date, dt.date, dt.date]:
+    """(E - 2h, E - h, E) (see :mod:`segrec_spark.calendar`), for stages that only have ``cfg``.
+
+    ``end`` defaults to ``features.score_as_of`` or else the data's end read from bronze with the
+    active Spark session.
+    """
+    if end is None:
+        end = cfg.features.score_as_of
+    if end is None:
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise MissingTableError("the as_of_dates come from the data in bronze: start a Spark "
+                                    "session first, or set features.score_as_of")
+        end = data_end(spark, cfg)
+    return calendar.default_as_of_dates(cfg, end)
 
 
 def write_silver(spark: SparkSession, cfg: Config) -> None:
     """Replace silver.events and silver.identity_map (full history) from bronze."""
-    sources = {s: read_bronze(spark, cfg, s) for s in EVENT_SOURCES}
-    apps = {s: sources[s] for s in APP_EVENT_TYPES}
-    events = (unify_events(sources["web"], apps, sources["ib"])
+    frames = {s.name: read_bronze(spark, cfg, s) for s in cfg.contract.of_kind("events")}
+    events = (unify_events(frames, cfg.contract)  # type: ignore[arg-type]
               .transform(sessionize(cfg.features.session_gap_minutes)))
     events_path = table_path(cfg.paths.root, "silver", "events")
     write_slice(events, events_path, None, partition_by=["channel"])
@@ -109,7 +147,7 @@ def write_silver(spark: SparkSession, cfg: Config) -> None:
 
 
 def write_dictionary(spark: SparkSession, cfg: Config) -> None:
-    defs = feature_definitions(cfg.features)
+    defs = feature_definitions(cfg.features, cfg.contract)
     path = table_path(cfg.paths.root, "gold", "feature_dictionary")
     write_slice(feature_dictionary(spark, defs), path, None)
     register_table(spark, "gold", "feature_dictionary", path)
@@ -120,40 +158,56 @@ def write_dictionary(spark: SparkSession, cfg: Config) -> None:
         log.info("wrote %s", report)
 
 
-def write_gold(spark: SparkSession, cfg: Config, as_of: dt.date) -> None:
-    """Replace the as_of_date slice of gold.client_features (and gold.labels when labelled)."""
+def write_gold(spark: SparkSession, cfg: Config, as_of: dt.date, end: dt.date) -> None:
+    """Replace the as_of_date slice of gold.client_features (and gold.labels when the label
+    window ends by the data's end ``end``)."""
     events = read_table(spark, table_path(cfg.paths.root, "silver", "events"))
-    camp = read_bronze(spark, cfg, "camp")
-    prodeje = read_bronze(spark, cfg, "prodeje")
-    clients = read_bronze(spark, cfg, "clients", required=False)
+    sales = read_bronze(spark, cfg, sales_source(cfg))
+    assert sales is not None
+    camp = read_optional(spark, cfg, "campaigns")
+    clients = read_optional(spark, cfg, "clients")
     slice_predicate = f"as_of_date = {sql_literal(as_of.isoformat())}"
     features_path = table_path(cfg.paths.root, "gold", "client_features")
-    write_slice(client_features(events, camp, prodeje, clients, as_of, cfg.features),
+    write_slice(client_features(events, camp, sales, clients, as_of, cfg.features, cfg.contract),
                 features_path, slice_predicate, partition_by=["as_of_date"])
     register_table(spark, "gold", "client_features", features_path)
-    if not has_label_window(as_of, cfg):
-        log.info("no labels for %s: its label window ends after the data (%s)",
-                 as_of, data_end(cfg))
+    horizon = cfg.features.horizon_days
+    if not calendar.has_label_window(as_of, horizon, end):
+        log.info("no labels for %s: its label window ends after the data (%s)", as_of, end)
         return
     written = read_table(spark, features_path)
     labels_path = table_path(cfg.paths.root, "gold", "labels")
-    write_slice(labels(written, prodeje, as_of, cfg.features.horizon_days,
-                       cfg.features.label_statuses),
+    write_slice(labels(written, sales, as_of, horizon, label_statuses(cfg.features, cfg.contract),
+                       cfg.contract),
                 labels_path, slice_predicate, partition_by=["as_of_date"])
     register_table(spark, "gold", "labels", labels_path)
 
 
+def plan_dates(cfg: Config, first: dt.date, end: dt.date,
+               as_of_dates: Sequence[dt.date] | None) -> list[dt.date]:
+    """The given dates, else the default ones after checking the data is long enough."""
+    if as_of_dates:
+        return sorted(as_of_dates)
+    dates = calendar.default_as_of_dates(cfg, end)
+    calendar.require_history(first, dates[-1], cfg.features.max_window, cfg.features.horizon_days)
+    return list(dates)
+
+
 def run(spark: SparkSession, cfg: Config,
         as_of_dates: Sequence[dt.date] | None = None) -> list[dt.date]:
-    """Write silver once, then gold for each as_of_date (default: default_as_of_dates)."""
-    dates = sorted(as_of_dates or default_as_of_dates(cfg))
+    """Write silver once, then gold for each as_of_date (default: from the data's calendar)."""
     started = time.monotonic()
+    first, last = data_bounds(spark, cfg)
+    end = calendar.end_of_complete_months(last)
+    dates = plan_dates(cfg, first, end, as_of_dates)
+    log.info("data from %s to %s: end of complete months %s; as_of_dates %s", first, last, end,
+             ", ".join(str(d) for d in dates))
     write_silver(spark, cfg)
     log.info("silver written in %.1f s", time.monotonic() - started)
     write_dictionary(spark, cfg)
     for as_of in dates:
         begun = time.monotonic()
-        write_gold(spark, cfg, as_of)
+        write_gold(spark, cfg, as_of, end)
         log.info("gold for %s written in %.1f s", as_of, time.monotonic() - begun)
     log.info("features stage done in %.1f s for %s", time.monotonic() - started,
              ", ".join(str(d) for d in dates))

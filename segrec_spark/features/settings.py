@@ -3,8 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from segrec_spark.config import require
-from segrec_spark.sources import AGREEMENT_STATUSES
+from segrec_spark.typed_yaml import require
 
 IDENTITY_RESOLUTIONS = ("most_recent", "most_frequent")
 
@@ -14,7 +13,9 @@ class FeatureSettings:
     windows: tuple[int, ...] = (7, 30, 60)  # look-back windows in days
     session_gap_minutes: int = 30
     horizon_days: int = 30  # label window [as_of_date, as_of_date + horizon)
-    label_statuses: tuple[str, ...] = ("SIGNED", "ACTIVATED")
+    # Sales statuses that count as a take-up; empty = the contract's label_statuses (checked
+    # against the contract's status values when the configuration is loaded).
+    label_statuses: tuple[str, ...] = ()
     # as_of_dates: None = derived from the data (training = one horizon before its end,
     # scoring = its end); set explicitly to pin them.
     train_as_of: dt.date | None = None
@@ -37,10 +38,6 @@ class FeatureSettings:
                 f"must not repeat a window, found {list(self.windows)}")
         require(self.session_gap_minutes > 0, "session_gap_minutes", "must be > 0")
         require(self.horizon_days > 0, "horizon_days", "must be > 0")
-        require(len(self.label_statuses) >= 1, "label_statuses", "must not be empty")
-        unknown = sorted(set(self.label_statuses) - set(AGREEMENT_STATUSES))
-        require(not unknown, "label_statuses",
-                f"unknown status {unknown} (allowed: {', '.join(AGREEMENT_STATUSES)})")
         require(self.identity_resolution in IDENTITY_RESOLUTIONS, "identity_resolution",
                 f"expected one of {', '.join(IDENTITY_RESOLUTIONS)}, "
                 f"found {self.identity_resolution!r}")

@@ -1,19 +1,22 @@
-"""Silver: one unified event stream across web, app and ib, sessions, and the identity map.
+"""Silver: one unified event stream across every events source, sessions, and the identity map.
 
-All functions are pure ``DataFrame -> DataFrame`` transforms over bronze-shaped frames (the typed
-columns of :data:`segrec_spark.sources.SOURCES`); reading and writing happen in ``job.py``.
+All functions are pure ``DataFrame -> DataFrame`` transforms; reading and writing happen in
+``job.py``. The events sources, their channels and passive event types come from the data
+contract (``contract.of_kind("events")``): any number of sources, any channel names.
 
 Decisions (see docs/features.md):
 
-* Sessions are built per channel and *session key* - the cookie (``user_id``) for web, so a
-  visitor's anonymous page views and the logged-in ones that follow form one session; the client
-  key for app and ib. A new session starts after an inactivity gap longer than
-  ``features.session_gap_minutes``, and at midnight UTC (as Google Analytics does): the session
-  window is partitioned by (channel, key, date), so a very heavy user's events are spread over
-  one task per active day instead of one task for all of them.
-* ``push_sent`` app events are messages the bank sent, not client behaviour; they are left out
-  of the event stream (``push_opened`` stays).
-* ``silver.events.identity_id_hash`` is the key *as delivered* (NULL for anonymous web events):
+* Each source is conformed first (:func:`segrec_spark.features.conform.conform`): the bank's
+  column names become canonical ones (``identity_id_hash``, ``user_id``, ``event_ts``, ...).
+* Sessions are built per channel and *session key* - the cookie (role ``cookie``, canonical
+  ``user_id``) where a source has one, so a visitor's anonymous events and the logged-in ones that
+  follow form one session; else the client key. A new session starts after an inactivity gap
+  longer than ``features.session_gap_minutes``, and at midnight UTC (as Google Analytics does):
+  the session window is partitioned by (channel, key, date), so a very heavy user's events are
+  spread over one task per active day instead of one task for all of them.
+* Event types a source lists as ``passive_event_types`` (e.g. a push the bank sent) are not
+  client behaviour; they are left out of the event stream.
+* ``silver.events.identity_id_hash`` is the key *as delivered* (NULL for anonymous events):
   attributing anonymous events to a client depends on the links known at a given as_of_date,
   so it happens in gold (:func:`stitch_identities` with a map built from events before it).
 """
@@ -24,59 +27,45 @@ from collections.abc import Callable, Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from segrec_spark.contract import Contract, Source
+from segrec_spark.features.conform import conform
+
 EVENT_COLUMNS: tuple[str, ...] = (
     "identity_id_hash", "user_id", "event_id", "event_ts", "event_date", "channel",
     "event_type", "product_area", "source", "duration_sec",
 )
 SESSION_COLUMNS: tuple[str, ...] = ("session_id", "session_start_ts")
-PASSIVE_EVENT_TYPES: tuple[str, ...] = ("push_sent",)
 IDENTITY_MAP_COLUMNS: tuple[str, ...] = ("user_id", "identity_id_hash", "first_seen", "last_seen")
 
 
-def _event_select(channel: str, source: str, user_id: Column, event_id: str,
-                  product_area: str, duration: Column) -> list[Column]:
-    return [
-        F.col("identity_id_hash"),
-        user_id.cast("string").alias("user_id"),
-        F.col(event_id).alias("event_id"),
-        F.col("event_ts"),
-        F.to_date("event_ts").alias("event_date"),
-        F.lit(channel).alias("channel"),
-        F.col("event_type"),
-        F.col(product_area).alias("product_area"),
-        F.lit(source).alias("source"),
-        duration.cast("double").alias("duration_sec"),
-    ]
+def source_events(bronze: DataFrame, source: Source) -> DataFrame:
+    """Bronze rows of one events source in EVENT_COLUMNS (anonymous rows keep a NULL key).
 
-
-def web_events(web: DataFrame) -> DataFrame:
-    """Bronze web page events in the unified event schema (anonymous rows keep a NULL key)."""
+    A row is kept when it has a time and a key or cookie, and its event type is not passive.
+    """
+    events = conform(bronze, source)
     has_someone = F.col("identity_id_hash").isNotNull() | F.col("user_id").isNotNull()
-    return (web.filter(has_someone & F.col("event_ts").isNotNull())
-            .select(*_event_select("web", "web", F.col("user_id"), "event_id", "page_category",
-                                   F.col("time_on_page_sec"))))
+    usable = has_someone & F.col("event_ts").isNotNull()
+    if source.passive_event_types:
+        is_behaviour = (F.col("event_type").isNull()
+                        | ~F.col("event_type").isin(*source.passive_event_types))
+        usable = usable & is_behaviour
+    return (events.filter(usable)
+            .select(F.col("identity_id_hash"), F.col("user_id"), F.col("event_id"),
+                    F.col("event_ts"), F.to_date("event_ts").alias("event_date"),
+                    F.lit(source.channel).alias("channel"), F.col("event_type"),
+                    F.col("product_area"), F.lit(source.name).alias("source"),
+                    F.col("duration_sec")))
 
 
-def app_events(app: DataFrame, source: str) -> DataFrame:
-    """Bronze app events of one app table (logins, screens, actions, push) in the unified schema."""
-    is_behaviour = ~F.col("event_type").isin(*PASSIVE_EVENT_TYPES)
-    usable = F.col("identity_id_hash").isNotNull() & F.col("event_ts").isNotNull()
-    return (app.filter(usable & is_behaviour)
-            .select(*_event_select("app", source, F.lit(None), "app_event_id", "product_area",
-                                   F.col("duration_sec"))))
-
-
-def ib_events(ib: DataFrame) -> DataFrame:
-    """Bronze internet-banking events in the unified schema (ib carries no duration)."""
-    usable = F.col("identity_id_hash").isNotNull() & F.col("event_ts").isNotNull()
-    return (ib.filter(usable)
-            .select(*_event_select("ib", "ib", F.lit(None), "ib_event_id", "product_area",
-                                   F.lit(None))))
-
-
-def unify_events(web: DataFrame, apps: Mapping[str, DataFrame], ib: DataFrame) -> DataFrame:
-    """One event stream: web, every app table (by source name) and ib, in EVENT_COLUMNS."""
-    frames = [web_events(web), *(app_events(df, name) for name, df in apps.items()), ib_events(ib)]
+def unify_events(bronze: Mapping[str, DataFrame], contract: Contract) -> DataFrame:
+    """One event stream from the bronze frame of every events source of ``contract`` (by name)."""
+    sources = contract.of_kind("events")
+    missing = [s.name for s in sources if s.name not in bronze]
+    if not sources or missing:
+        raise ValueError(f"unify_events: no bronze frame for events source(s) "
+                         f"{', '.join(missing) or '(the contract declares none)'}")
+    frames = [source_events(bronze[s.name], s) for s in sources]
     unified = frames[0]
     for frame in frames[1:]:
         unified = unified.unionByName(frame)
@@ -84,7 +73,8 @@ def unify_events(web: DataFrame, apps: Mapping[str, DataFrame], ib: DataFrame) -
 
 
 def session_key() -> Column:
-    """The cookie for web (anonymous and logged-in events of one browser), else the client key."""
+    """The cookie where there is one (anonymous and logged-in events of one browser), else the
+    client key."""
     return F.coalesce(F.col("user_id"), F.col("identity_id_hash"))
 
 
@@ -118,9 +108,9 @@ def sessionize(gap_minutes: int) -> Callable[[DataFrame], DataFrame]:
 
 
 def identity_links(events: DataFrame) -> DataFrame:
-    """(cookie, client) pairs from logged-in web events with first/last seen and event count."""
-    logged_in = ((F.col("channel") == "web") & F.col("user_id").isNotNull()
-                 & F.col("identity_id_hash").isNotNull())
+    """(cookie, client) pairs from logged-in events (a cookie and a key on one row, any source)
+    with first/last seen and event count."""
+    logged_in = F.col("user_id").isNotNull() & F.col("identity_id_hash").isNotNull()
     return (events.filter(logged_in)
             .groupBy("user_id", "identity_id_hash")
             .agg(F.min("event_ts").alias("first_seen"), F.max("event_ts").alias("last_seen"),
@@ -128,7 +118,7 @@ def identity_links(events: DataFrame) -> DataFrame:
 
 
 def identity_map(resolution: str = "most_recent") -> Callable[[DataFrame], DataFrame]:
-    """One client per cookie, from the logged-in web events of ``events``.
+    """One client per cookie, from the logged-in events of ``events``.
 
     A cookie seen logged in as several clients (a shared computer) goes to the client of its
     latest logged-in event (``most_recent``) or to the one with most logged-in events
@@ -154,10 +144,10 @@ def identity_map(resolution: str = "most_recent") -> Callable[[DataFrame], DataF
 
 
 def stitch_identities(id_map: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Give anonymous web events the client their cookie maps to; drop those still unknown.
+    """Give anonymous events the client their cookie maps to; drop those still unknown.
 
     Only the anonymous rows take part in the join: joining every event on ``user_id`` would send
-    all app and ib rows (NULL cookie) to a single task.
+    all rows of the sources without a cookie (NULL) to a single task.
     """
     def transform(events: DataFrame) -> DataFrame:
         is_anonymous = F.col("identity_id_hash").isNull()

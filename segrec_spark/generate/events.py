@@ -1,4 +1,4 @@
-"""Digital events and campaign contacts, typed, in the landing columns of segrec_spark.sources.
+"""Digital events and campaign contacts, typed, in the landing columns of the synthetic bank's contract.
 
 Each event stream is built from client rows in two steps: ``sessions`` (a heavy-tailed number
 of sessions per client, each at a uniform time of the period, about one product area - its
@@ -16,10 +16,10 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from segrec_spark.generate.bank import PRODUCTS
 from segrec_spark.generate.population import need_column
 from segrec_spark.generate.randomness import exponential, hex_id, noise, sigmoid, uniform, with_pick
 from segrec_spark.generate.truth import intent, month_index, month_start
-from segrec_spark.sources import PRODUCTS, SOURCES
 
 TOPIC_SLOPE = 1.6  # how strongly intent tilts the choice of a session's product area
 TOPIC_PRODUCT_WEIGHT = 0.05  # weight of each product area at intent 0 (GENERAL has 1)
@@ -500,8 +500,3 @@ def client_attributes(start: dt.date):
         )
 
     return transform
-
-
-def typed_columns(source: str) -> list[str]:
-    return [*SOURCES[source].column_names, "client_id", "_delivery"]
-

@@ -1,6 +1,7 @@
 """The generate stage's I/O: build every source with Spark, write landing files and ground truth.
 
-Landing (read by ingest)::
+Landing (read by ingest), exactly as the synthetic bank's contract declares it
+(``conf/contracts/synthetic_bank.yaml``, ``cfg.contract``; :mod:`segrec_spark.generate.bank`)::
 
     <paths.landing>/<source>/<YYYY-MM>/part-*.csv|parquet
 
@@ -28,16 +29,17 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segrec_spark.config import Config
+from segrec_spark.config import Config, ConfigError
+from segrec_spark.contract import Contract, Source
 from segrec_spark.errors import SegrecError
 from segrec_spark.generate import events as ev
+from segrec_spark.generate.bank import check_generatable
 from segrec_spark.generate.landing import applicable_dirt, csv_header, manifest_metrics, to_landing
 from segrec_spark.generate.population import TRAIT_COLUMNS, population
 from segrec_spark.generate.scales import Scale, resolve_scale
 from segrec_spark.generate.settings import GeneratorSettings
 from segrec_spark.generate.truth import (STATUS_WEIGHTS, agreements, label_windows, month_start,
                                          true_propensity, with_monthly_probabilities)
-from segrec_spark.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ STAGING = "_generating"
 CONCURRENT_WRITES = 3
 
 
-def source_builders(settings: GeneratorSettings, scale: Scale) -> dict[str, Callable[[DataFrame], DataFrame]]:
+def source_builders(settings: GeneratorSettings, scale: Scale, contract: Contract
+                    ) -> dict[str, Callable[[DataFrame], DataFrame]]:
     """Per landing source: clients -> typed rows (columns of the source + client_id, _delivery)."""
     seed = settings.seed
     period = ev.Period(settings.start_date, settings.months)
@@ -57,7 +60,7 @@ def source_builders(settings: GeneratorSettings, scale: Scale) -> dict[str, Call
         return (clients.transform(with_monthly_probabilities(seed, n_months))
                 .transform(agreements(seed, settings.start_date, n_months))
                 .filter(F.col("month") < settings.months)
-                .select(*SOURCES["prodeje"].column_names, "client_id",
+                .select(*contract.sources["prodeje"].column_names, "client_id",
                         ev.delivery(F.col("signed_date")).alias("_delivery")))
 
     return {
@@ -118,25 +121,34 @@ def _publish_deliveries(spark: SparkSession, staging: str, target: str) -> None:
 
 # --- writers ----------------------------------------------------------------------------------
 
-def write_landing_source(spark: SparkSession, landing: DataFrame, source: str, landing_root: str,
-                         deliveries_: list[str], kinds: list[str]) -> dict[str, int]:
+def write_landing_source(spark: SparkSession, landing: DataFrame, source: Source,
+                         landing_root: str, deliveries_: list[str], kinds: list[str]
+                         ) -> dict[str, int]:
     """Write one source's landing rows (one folder per delivery); return the observed metrics."""
     root = landing_root.rstrip("/")
-    staging = f"{root}/{STAGING}/{source}"
-    observation = Observation(f"generate_{source}")
-    observed = landing.observe(observation, *manifest_metrics(source, deliveries_, kinds))
-    if SOURCES[source].format == "csv":
+    staging = f"{root}/{STAGING}/{source.name}"
+    observation = Observation(f"generate_{source.name}")
+    observed = landing.observe(observation, *manifest_metrics(source.name, deliveries_, kinds))
+    dialect = source.dialect
+    if source.format == "csv":
         # One text column named like the header line: Spark writes the header into every file
-        # and the pre-built line verbatim (tab delimiter and no quote character never trigger).
+        # and the pre-built line verbatim (a separator that is not the contract's delimiter and
+        # no quote character never trigger).
+        sep = "\u0001" if dialect.delimiter == "\t" else "\t"
         (observed.select(F.col("_delivery"), F.col("_line").alias(csv_header(source)))
          .write.mode("overwrite").partitionBy("_delivery")
-         .option("header", True).option("sep", "\t").option("quote", "\u0000")
+         .option("header", dialect.header).option("sep", sep).option("quote", "\u0000")
+         .option("encoding", dialect.encoding)
          .option("escapeQuotes", False).option("ignoreLeadingWhiteSpace", False)
          .option("ignoreTrailingWhiteSpace", False).csv(staging))
-    else:
-        (observed.select(*SOURCES[source].column_names, "_delivery")
+    elif source.format == "parquet":
+        (observed.select(*source.column_names, "_delivery")
          .write.mode("overwrite").partitionBy("_delivery").parquet(staging))
-    _publish_deliveries(spark, staging, f"{root}/{source}")
+    else:
+        raise ConfigError(f"sources.{source.name}.format: the generator writes csv or parquet, "
+                          f"found {source.format}")
+    location = source.location.rstrip("/") if source.location else f"{root}/{source.name}"
+    _publish_deliveries(spark, staging, location)
     return {k: int(v or 0) for k, v in observation.get.items()}
 
 
@@ -172,10 +184,11 @@ def ground_truth_writers(cfg: Config, clients: DataFrame) -> dict[str, Callable[
     n_months = settings.months + 1
     monthly = clients.transform(with_monthly_probabilities(settings.seed, n_months))
     horizon = int(getattr(cfg.features, "horizon_days", 30))
-    statuses = tuple(getattr(cfg.features, "label_statuses", ("SIGNED", "ACTIVATED")))
+    statuses = (tuple(getattr(cfg.features, "label_statuses", ())) or cfg.contract.label_statuses
+                or tuple(STATUS_WEIGHTS))
     label_share = sum(STATUS_WEIGHTS.get(s, 0.0) for s in statuses)
     windows = label_windows(settings.start_date, settings.months, horizon)
-    prodeje = SOURCES["prodeje"]
+    prodeje = cfg.contract.sources["prodeje"]
 
     def traits() -> None:
         clients.select(*TRAIT_COLUMNS).write.mode("overwrite").parquet(f"{gt}/traits")
@@ -199,21 +212,29 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
     scale = resolve_scale(settings)
     log.info("generate: scale %s, %d clients, activity %.2f, %d partitions, seed %d",
              scale.name, scale.n_clients, scale.activity, scale.partitions, settings.seed)
+    contract = cfg.contract
+    check_generatable(contract)
     clients = clients_frame(spark, settings, scale)
     rates = settings.dirt_rates
 
-    def generate_source(source: str, build: Callable[[DataFrame], DataFrame]) -> dict[str, int]:
+    def generate_source(name: str, build: Callable[[DataFrame], DataFrame]) -> dict[str, int]:
         started = time.monotonic()
-        kinds = list(applicable_dirt(SOURCES[source], rates))
-        landing = clients.transform(build).transform(to_landing(settings.seed, source, rates))
+        source = contract.sources[name]
+        kinds = list(applicable_dirt(source, rates))
+        typed = clients.transform(build)
+        missing = [c for c in source.column_names if c not in typed.columns]
+        if missing:
+            raise ConfigError(f"{contract.path}: sources.{name}.columns: the generator does not "
+                              f"write {', '.join(missing)} (it writes the synthetic bank only)")
+        landing = typed.transform(to_landing(settings.seed, source, rates))
         metrics = write_landing_source(spark, landing, source, cfg.paths.landing,
-                                       deliveries(settings, source), kinds)
-        log.info("generate: %s written in %.1f s", source, time.monotonic() - started)
+                                       deliveries(settings, name), kinds)
+        log.info("generate: %s written in %.1f s", name, time.monotonic() - started)
         return metrics
 
     with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES) as pool:
         futures = {source: pool.submit(generate_source, source, build)
-                   for source, build in source_builders(settings, scale).items()}
+                   for source, build in source_builders(settings, scale, contract).items()}
         truth = [pool.submit(write) for write in ground_truth_writers(cfg, clients).values()]
         observed = {source: future.result() for source, future in futures.items()}
         for future in truth:

@@ -1,8 +1,10 @@
 """From typed source rows to the landing text a bank's export would deliver, with planted dirt.
 
-Every landing column is text: timestamps ``yyyy-MM-dd HH:mm:ss``, dates ``yyyy-MM-dd``, numbers
-with a decimal point, lists joined with ``|``; an empty field is a missing value. No field ever
-contains a comma, a double quote or a line break, so CSV fields are never quoted.
+Every landing column is text, written as the contract's source declares it (``source.dialect``):
+timestamps in ``timestamp_format`` (wall-clock time in ``time_zone``), dates in ``date_format``,
+numbers with a decimal point, lists joined with ``list_separator``, CSV fields separated by
+``delimiter``; an empty field is a missing value. No generated field ever contains a delimiter,
+a quote or a line break, so CSV fields are never quoted.
 
 Dirt: each row independently gets at most one kind of dirt (column ``_dirt``), drawn from a hash
 of (seed, source, row id) with the configured per-kind rates; kinds that do not apply to a
@@ -15,16 +17,16 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from segrec_spark.contract import Dialect, Source
 from segrec_spark.generate.randomness import uniform
-from segrec_spark.sources import DATE_FORMAT, LIST_SEPARATOR, SOURCES, TIMESTAMP_FORMAT, Source
 
 OUT_OF_PERIOD_SHIFT_DAYS = (-400, 200)  # far outside any delivery period and its tolerance
 
 
 def applicable_dirt(source: Source, rates: Mapping[str, float]) -> dict[str, float]:
     """The kinds of dirt that can be planted in ``source`` (in a fixed order) and their rates."""
-    has_number = any(c.kind in ("int", "double") for c in source.columns)
-    has_category = any(c.kind == "category" for c in source.columns)
+    has_number = any(c.type in ("int", "long", "double") for c in source.columns)
+    has_category = any(c.type == "category" for c in source.columns)
     applicable = {
         "DUPLICATE": True,
         "MISSING_KEY": True,
@@ -42,9 +44,9 @@ def _row_key(source: Source) -> Column:
     return F.col(source.id_column or source.column_names[0])
 
 
-def with_dirt_kind(seed: int, source_name: str, rates: Mapping[str, float]):
+def with_dirt_kind(seed: int, source: Source, rates: Mapping[str, float]):
     """Factory: adds ``_dirt`` (a kind of dirt or null) drawn per row from the rates."""
-    source = SOURCES[source_name]
+    source_name = source.name
     kinds = applicable_dirt(source, rates)
 
     def transform(df: DataFrame) -> DataFrame:
@@ -66,15 +68,14 @@ def _is(kind: str) -> Column:
     return F.col("_dirt").eqNullSafe(F.lit(kind))
 
 
-def with_out_of_period_times(seed: int, source_name: str):
+def with_out_of_period_times(seed: int, source: Source):
     """Factory: moves the time column of OUT_OF_PERIOD rows far outside the delivery's period."""
-    source = SOURCES[source_name]
     column = source.time_column
 
     def transform(df: DataFrame) -> DataFrame:
         backwards = uniform(seed, "oop_direction", _row_key(source)) < 0.5
         days = F.when(backwards, F.lit(OUT_OF_PERIOD_SHIFT_DAYS[0])).otherwise(F.lit(OUT_OF_PERIOD_SHIFT_DAYS[1]))
-        if source.column(column).kind == "date":
+        if source.column(column).type == "date":
             shifted = F.date_add(F.col(column), days)
         else:
             shifted = F.col(column) + F.make_dt_interval(days)
@@ -83,58 +84,77 @@ def with_out_of_period_times(seed: int, source_name: str):
     return transform
 
 
-def _as_text(kind: str, column: Column) -> Column:
+def _is_utc(zone: str) -> bool:
+    return zone.upper() in ("UTC", "Z", "GMT")
+
+
+def _as_text(kind: str, column: Column, dialect: Dialect = Dialect()) -> Column:
     if kind == "timestamp":
-        return F.date_format(column, TIMESTAMP_FORMAT)
+        local = column if _is_utc(dialect.time_zone) else F.from_utc_timestamp(column,
+                                                                                dialect.time_zone)
+        return F.date_format(local, dialect.timestamp_format)
     if kind == "date":
-        return F.date_format(column, DATE_FORMAT)
+        return F.date_format(column, dialect.date_format)
     if kind == "double":
         # via decimal: never scientific notation, never locale-dependent
         return column.cast("decimal(18,2)").cast("string")
     if kind == "list":
-        return F.array_join(column, LIST_SEPARATOR)
+        return F.array_join(column, dialect.list_separator)
+    if kind == "boolean":
+        return F.when(column, F.lit("true")).when(~column, F.lit("false"))
     return column.cast("string")
 
 
-def to_landing_text(source_name: str):
+def to_landing_text(source: Source):
     """Factory: typed source rows -> the source's columns as text (plus the helper columns)."""
-    source = SOURCES[source_name]
 
     def transform(df: DataFrame) -> DataFrame:
         helpers = [c for c in df.columns if c.startswith("_") or c == "client_id"]
-        return df.select(*[_as_text(c.kind, F.col(c.name)).alias(c.name) for c in source.columns], *helpers)
+        return df.select(*[_as_text(c.type, F.col(c.name), source.dialect).alias(c.name)
+                           for c in source.columns], *helpers)
 
     return transform
 
 
-def with_corrupted_values(seed: int, source_name: str):
+def with_corrupted_values(seed: int, source: Source):
     """Factory: applies the value-level dirt of each row's ``_dirt`` kind to the text columns."""
-    source = SOURCES[source_name]
+    source_name = source.name
     time_col = source.time_column
-    time_kind = source.column(time_col).kind
-    numbers = [c.name for c in source.columns if c.kind in ("int", "double")]
-    categories = [c.name for c in source.columns if c.kind == "category"]
+    time_kind = source.column(time_col).type
+    numbers = [c.name for c in source.columns if c.type in ("int", "long", "double")]
+    categories = [c.name for c in source.columns if c.type == "category"]
+    key_name = source.key_column
+    cookie = source.role_column("cookie")
+    # a bad timestamp: impossible values, or another layout than the dialect's
+    other_ts = "dd.MM.yyyy HH:mm" if source.dialect.timestamp_format != "dd.MM.yyyy HH:mm" \
+        else "yyyy-MM-dd'T'HH:mm:ss"
+    other_date = "dd.MM.yyyy" if source.dialect.date_format != "dd.MM.yyyy" else "yyyy/MM/dd"
 
     def transform(df: DataFrame) -> DataFrame:
         key = _row_key(source)
         variant = F.col("_variant")
         which = F.col("_which")
         replacements: dict[str, Column] = {}
-        # missing key: empty; on web also no cookie, so the row cannot be attributed at all
-        key_col = F.col("identity_id_hash")
-        malformed = (F.when(key_col.isNull(), F.lit("anonymous"))
-                     .when(variant < 0.5, F.substring(key_col, 1, 40))
-                     .otherwise(F.upper(key_col)))
-        replacements["identity_id_hash"] = (F.when(_is("MISSING_KEY"), F.lit(None).cast("string"))
-                                            .when(_is("MALFORMED_KEY"), malformed).otherwise(key_col))
-        if "user_id" in source.column_names:
-            replacements["user_id"] = F.when(_is("MISSING_KEY"), F.lit(None).cast("string")).otherwise(F.col("user_id"))
+        # missing key: empty; with a cookie column also no cookie, so the row cannot be
+        # attributed at all
+        if key_name:
+            key_col = F.col(key_name)
+            malformed = (F.when(key_col.isNull(), F.lit("anonymous"))
+                         .when(variant < 0.5, F.substring(key_col, 1, 40))
+                         .otherwise(F.upper(key_col)))
+            replacements[key_name] = (F.when(_is("MISSING_KEY"), F.lit(None).cast("string"))
+                                      .when(_is("MALFORMED_KEY"), malformed).otherwise(key_col))
+        if cookie:
+            replacements[cookie] = (F.when(_is("MISSING_KEY"), F.lit(None).cast("string"))
+                                    .otherwise(F.col(cookie)))
+        dialect = source.dialect
         if time_kind == "date":
             bad_time = F.when(variant < 0.5, F.lit("2026-02-30")).otherwise(
-                F.date_format(F.to_date(F.col(time_col)), "dd.MM.yyyy"))
+                F.date_format(F.to_date(F.col(time_col), dialect.date_format), other_date))
         else:
             bad_time = F.when(variant < 0.5, F.lit("2026-13-45 25:61:00")).otherwise(
-                F.date_format(F.to_timestamp(F.col(time_col)), "dd.MM.yyyy HH:mm"))
+                F.date_format(F.to_timestamp(F.col(time_col), dialect.timestamp_format),
+                              other_ts))
         replacements[time_col] = F.when(_is("BAD_TIMESTAMP"), bad_time).otherwise(F.col(time_col))
         bad_number = F.when(variant < 0.5, F.lit("1.2.3")).otherwise(F.lit("abc"))
         for i, name in enumerate(numbers):
@@ -156,37 +176,37 @@ def with_duplicates(df: DataFrame) -> DataFrame:
     return df.select("*", F.explode(copies).alias("_copy"))
 
 
-def csv_header(source_name: str) -> str:
-    return ",".join(SOURCES[source_name].column_names)
+def csv_header(source: Source) -> str:
+    return source.dialect.delimiter.join(source.column_names)
 
 
-def with_csv_line(seed: int, source_name: str):
+def with_csv_line(seed: int, source: Source):
     """Factory: adds ``_line``, the CSV text of the row (WRONG_FIELD_COUNT rows lose their last
     field or gain an extra one)."""
-    source = SOURCES[source_name]
+    sep = source.dialect.delimiter
 
     def transform(df: DataFrame) -> DataFrame:
         fields = [F.coalesce(F.col(c), F.lit("")) for c in source.column_names]
-        fewer = uniform(seed, "field_count", source_name, _row_key(source)) < 0.5
-        line = (F.when(_is("WRONG_FIELD_COUNT") & fewer, F.concat_ws(",", *fields[:-1]))
-                .when(_is("WRONG_FIELD_COUNT"), F.concat_ws(",", *fields, F.lit("EXTRA")))
-                .otherwise(F.concat_ws(",", *fields)))
+        fewer = uniform(seed, "field_count", source.name, _row_key(source)) < 0.5
+        line = (F.when(_is("WRONG_FIELD_COUNT") & fewer, F.concat_ws(sep, *fields[:-1]))
+                .when(_is("WRONG_FIELD_COUNT"), F.concat_ws(sep, *fields, F.lit("EXTRA")))
+                .otherwise(F.concat_ws(sep, *fields)))
         return df.withColumn("_line", line)
 
     return transform
 
 
-def to_landing(seed: int, source_name: str, rates: Mapping[str, float]):
+def to_landing(seed: int, source: Source, rates: Mapping[str, float]):
     """Factory: typed source rows -> landing text rows with dirt, ``_dirt`` and ``_copy``."""
 
     def transform(df: DataFrame) -> DataFrame:
-        out = (df.transform(with_dirt_kind(seed, source_name, rates))
-               .transform(with_out_of_period_times(seed, source_name))
-               .transform(to_landing_text(source_name))
-               .transform(with_corrupted_values(seed, source_name))
+        out = (df.transform(with_dirt_kind(seed, source, rates))
+               .transform(with_out_of_period_times(seed, source))
+               .transform(to_landing_text(source))
+               .transform(with_corrupted_values(seed, source))
                .transform(with_duplicates))
-        if SOURCES[source_name].format == "csv":
-            out = out.transform(with_csv_line(seed, source_name))
+        if source.format == "csv":
+            out = out.transform(with_csv_line(seed, source))
         return out
 
     return transform

@@ -19,8 +19,8 @@ import math
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segrec_spark.generate.bank import PRODUCTS, REGIONS
 from segrec_spark.generate.randomness import noise, pick, sigmoid, uniform
-from segrec_spark.sources import PRODUCTS, REGIONS
 
 # Logit of holding each product at the snapshot (before trait effects).
 HOLD_BASE: dict[str, float] = {

@@ -3,8 +3,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from segrec_spark.config import require
-from segrec_spark.sources import REASONS
+from segrec_spark.contract import REASONS
+from segrec_spark.typed_yaml import require
 
 SCALES = ("tiny", "small", "medium", "reference")
 # Kinds of dirt the generator plants: the quarantine reasons plus re-delivered exact duplicates.
@@ -20,7 +20,7 @@ class GeneratorSettings:
     months: int = 3  # months of events; sales get one more "future" month kept aside
     dirt_rate: float = 0.003  # default rate of each kind of dirt (a few per mille)
     # Per-kind rate overrides, e.g. {DUPLICATE: 0.01, WRONG_FIELD_COUNT: 0}; kinds are
-    # DUPLICATE and the quarantine reasons of segrec_spark.sources.REASONS.
+    # DUPLICATE and the quarantine reasons of segrec_spark.contract.REASONS.
     dirt: dict[str, float] = field(default_factory=dict)
     anonymous_visitors: float = 0.5  # anonymous web cookies per client
     no_digital_share: float = 0.25  # share of clients with no web/app/ib activity at all

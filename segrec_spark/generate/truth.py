@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from segrec_spark.generate.bank import PRODUCTS
 from segrec_spark.generate.population import SHOCK_SD, held_column, need_column
 from segrec_spark.generate.randomness import noise, sigmoid, uniform, with_pick
-from segrec_spark.sources import PRODUCTS
 
 # Average monthly purchase rate per product among non-holders (before the trait effects).
 BUY_RATE: dict[str, float] = {

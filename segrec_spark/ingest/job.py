@@ -1,8 +1,11 @@
 """Ingest job: landing deliveries -> typed bronze Delta tables, quarantine and audit (I/O only).
 
-One batch = one source's delivery folder ``<landing>/<source>/<YYYY-MM>/``. For each batch:
-list its files, check their schemas (nothing is written if one is wrong), read them as text,
-classify every row (:mod:`segrec_spark.ingest.validate`), then replace the delivery's slice of
+The sources, their formats, dialects and columns come from the data contract (``cfg.contract``,
+:mod:`segrec_spark.contract`). One batch = one source's delivery folders
+``<location or landing/source>/<YYYY-MM>/``. For each batch: list its files and check their
+schemas (:mod:`segrec_spark.ingest.discovery`; nothing is written if one is wrong), read them as
+text (:mod:`segrec_spark.ingest.reading`), classify every row
+(:mod:`segrec_spark.ingest.validate`), then replace the delivery's slice of
 ``bronze.<source>``, ``ops.quarantine`` and ``ops.ingest_audit``. A delivery whose content and
 ingest settings are unchanged since its last successful batch is skipped without touching any
 table (``ingest.force`` re-ingests it anyway).
@@ -10,12 +13,9 @@ table (``ingest.force`` re-ingests it anyway).
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from py4j.protocol import Py4JJavaError
@@ -25,22 +25,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segrec_spark.config import Config, ConfigError
-from segrec_spark.errors import InputDataError, SchemaMismatchError, SegrecError
-from segrec_spark.ingest.schema import FileSchema, check_delivery_schema, header_problem
+from segrec_spark.config import Config
+from segrec_spark.contract import Source
+from segrec_spark.errors import SchemaMismatchError, SegrecError
+from segrec_spark.ingest.discovery import Delivery, check_delivery, plan_batches
+from segrec_spark.ingest.reading import READERS, DeliveryReadError, java_cause, landing_frame, union
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
-    CORRUPT_RECORD,
     DUPLICATE,
     OUTCOME,
-    RAW_RECORD,
     ROW_HASH,
     SOURCE_FILE,
     delivery_period,
     flag_rejects,
     flag_undecodable,
-    is_delivery_name,
     mark_duplicates,
     outcome_counts,
     quarantine_records,
@@ -49,7 +48,6 @@ from segrec_spark.ingest.validate import (
     with_outcome,
     with_row_hash,
 )
-from segrec_spark.sources import SOURCES, Source, landing_dir
 from segrec_spark.tables import (
     delta_exists,
     read_table,
@@ -59,11 +57,14 @@ from segrec_spark.tables import (
     write_slice,
 )
 
+__all__ = ["AUDIT", "AUDIT_SCHEMA", "QUARANTINE", "DeliveryReadError", "check_delivery",
+           "classify_deliveries", "ingest_source", "main", "plan_batches", "previous_audits",
+           "register_tables", "run"]
+
 log = logging.getLogger(__name__)
 
 QUARANTINE = "quarantine"
 AUDIT = "ingest_audit"
-EXTENSIONS = {"csv": (".csv", ".csv.gz"), "parquet": (".parquet",)}
 
 AUDIT_SCHEMA = T.StructType([
     T.StructField("source", T.StringType(), False),
@@ -82,215 +83,6 @@ AUDIT_SCHEMA = T.StructType([
     T.StructField("message", T.StringType(), True),
     T.StructField("fingerprint", T.StringType(), False),  # content + settings, for re-run skips
 ])
-
-
-class DeliveryReadError(SchemaMismatchError):
-    """A delivery's file broke the contract in a way only reading it shows (a truncated or corrupt
-    compressed file, text that is not UTF-8). Raised before anything of the batch is written."""
-
-    def __init__(self, message: str, delivery: str) -> None:
-        super().__init__(message)
-        self.delivery = delivery
-
-
-def java_cause(exc: BaseException) -> str:
-    """The innermost cause of a Spark/Py4J error as one line (``EOFException: Unexpected end of
-    input stream``), instead of the whole Java stack trace."""
-    java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
-    text = str(exc)
-    try:
-        while java is not None:
-            text = str(java.toString())
-            java = java.getCause()
-    except Exception:  # noqa: BLE001 - best effort: fall back to the Python message
-        pass
-    line = (text.strip().splitlines() or [""])[0]
-    return re.sub(r"^(?:[a-z_$][\w$]*\.)+(?=[A-Z])", "", line)  # drop the Java package
-
-
-# --- landing file system (Hadoop FileSystem, so s3a:, abfss:, hdfs: work as file: does) ---------
-
-@dataclass(frozen=True)
-class Entry:
-    path: str
-    name: str
-    is_dir: bool
-    size: int = -1  # bytes (files)
-
-
-def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
-
-
-def list_dir(spark: SparkSession, path: str) -> list[Entry] | None:
-    """The entries of folder ``path`` (hidden ``_``/``.`` names left out), None if it is missing."""
-    fs, hpath = _hadoop_path(spark, path)
-    if not fs.exists(hpath) or not fs.getFileStatus(hpath).isDirectory():
-        return None
-    entries = [Entry(str(s.getPath().toString()), s.getPath().getName(), s.isDirectory(),
-                     int(s.getLen()))
-               for s in fs.listStatus(hpath)]
-    return sorted((e for e in entries if not e.name.startswith(("_", "."))), key=lambda e: e.name)
-
-
-def read_first_line(spark: SparkSession, path: str) -> str | None:
-    """The first line of a (possibly compressed) text file, None if the file is empty."""
-    jvm = spark.sparkContext._jvm
-    fs, hpath = _hadoop_path(spark, path)
-    stream = fs.open(hpath)
-    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
-        spark.sparkContext._jsc.hadoopConfiguration()).getCodec(hpath)
-    if codec is not None:
-        stream = codec.createInputStream(stream)
-    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-    try:
-        line = reader.readLine()
-    except Py4JJavaError as exc:  # e.g. a truncated or corrupt .csv.gz
-        raise SchemaMismatchError(
-            f"{path}: cannot read its first line ({java_cause(exc)}); the file is truncated, "
-            "corrupt or not compressed as its name says") from None
-    finally:
-        reader.close()
-    return None if line is None else str(line)
-
-
-def csv_header(spark: SparkSession, path: str) -> FileSchema:
-    line = (read_first_line(spark, path) or "").lstrip("\ufeff")
-    problem = header_problem(line)
-    if problem:
-        raise SchemaMismatchError(f"{path}: not a CSV file: {problem}")
-    try:
-        names = next(csv.reader([line]), [])
-    except csv.Error as exc:
-        raise SchemaMismatchError(f"{path}: the first line is not a CSV header ({exc})") from None
-    return FileSchema(path, tuple((name.strip(), "string") for name in names))
-
-
-def parquet_schema(spark: SparkSession, path: str) -> FileSchema:
-    try:
-        fields = spark.read.parquet(path).schema.fields
-    except (Py4JJavaError, PySparkException) as exc:  # truncated, corrupt or not Parquet at all
-        raise SchemaMismatchError(f"{path}: not a readable Parquet file ({java_cause(exc)})"
-                                  ) from None
-    return FileSchema(path, tuple((f.name, f.dataType.simpleString()) for f in fields))
-
-
-# --- planning ---------------------------------------------------------------------------------
-
-def plan_batches(spark: SparkSession, landing: str, sources: Sequence[str] | None,
-                 deliveries: Sequence[str] | None) -> dict[str, list[str]]:
-    """{source: [delivery, ...]} to ingest, deliveries in ascending order.
-
-    A missing landing folder, a requested source or delivery that is not there, or nothing to
-    ingest at all raise InputDataError; with the defaults (all sources, all deliveries) a source
-    without a folder is only a warning (``clients`` is optional).
-    """
-    unknown = [s for s in sources or () if s not in SOURCES]
-    if unknown:
-        raise ConfigError(f"--source {unknown[0]!r}: unknown source (known: {', '.join(SOURCES)})")
-    bad = [d for d in deliveries or () if not is_delivery_name(d)]
-    if bad:
-        raise ConfigError(f"--delivery {bad[0]!r}: expected a month YYYY-MM")
-    if list_dir(spark, landing) is None:
-        fs, hpath = _hadoop_path(spark, landing)
-        what = "is a file, not a folder" if fs.exists(hpath) else "does not exist"
-        raise InputDataError(f"landing folder {landing} {what} (paths.landing); "
-                             "run `segrec generate` or point paths.landing at the deliveries")
-    plan: dict[str, list[str]] = {}
-    for source in sources or SOURCES:
-        explicit = sources is not None
-        folder = f"{landing.rstrip('/')}/{source}"
-        entries = list_dir(spark, folder)
-        if entries is None:
-            if explicit:
-                raise InputDataError(f"source {source}: landing folder {folder} does not exist")
-            log.warning("source %s: no landing folder %s, skipped", source, folder)
-            continue
-        found = [e.name for e in entries if e.is_dir and is_delivery_name(e.name)]
-        ignored = [e.name for e in entries if e.name not in found]
-        if ignored:
-            log.warning("source %s: ignoring %s in %s (not a YYYY-MM delivery folder)",
-                        source, ", ".join(ignored), folder)
-        wanted = sorted(deliveries) if deliveries else sorted(found)
-        for delivery in wanted:
-            if delivery not in found:
-                message = f"source {source}: delivery folder {folder}/{delivery} does not exist"
-                if explicit:
-                    raise InputDataError(message)
-                log.warning("%s, skipped", message)
-        plan[source] = [d for d in wanted if d in found]
-        if not plan[source]:
-            log.warning("source %s: no delivery folders in %s", source, folder)
-    if not any(plan.values()):
-        raise InputDataError(f"nothing to ingest: no delivery folders <source>/YYYY-MM under "
-                             f"{landing} for {', '.join(sources or SOURCES)}")
-    return plan
-
-
-# --- reading a delivery -------------------------------------------------------------------------
-
-def _file_label(source: str, delivery: str) -> Any:
-    return F.concat(F.lit(f"{source}/{delivery}/"), F.col("_metadata.file_name"))
-
-
-def read_csv_files(spark: SparkSession, source: Source, delivery: str,
-                   files: list[FileSchema]) -> DataFrame:
-    """Text frame of CSV files, grouped by header; wrong field counts land in _corrupt_record."""
-    frames = []
-    by_header: dict[tuple[str, ...], list[str]] = {}
-    for file in files:
-        by_header.setdefault(file.names, []).append(file.path)
-    for header, paths in by_header.items():
-        schema = T.StructType([T.StructField(n, T.StringType()) for n in header]
-                              + [T.StructField(CORRUPT_RECORD, T.StringType())])
-        df = (spark.read.schema(schema)
-              .option("header", True)
-              .option("mode", "PERMISSIVE")
-              .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
-              .csv(paths))
-        # Spark flags too many and too few fields alike, but only while every column is parsed:
-        # with CSV column pruning a query that needs fewer columns loses the flag. The raw line
-        # and _row_hash use all columns and every output depends on them, so none is pruned.
-        raw_line = F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*header)))
-        frames.append(df.withColumn(RAW_RECORD, raw_line)
-                      .withColumn(SOURCE_FILE, _file_label(source.name, delivery)))
-    return _union(frames)
-
-
-def read_parquet_files(spark: SparkSession, source: Source, delivery: str,
-                       files: list[FileSchema]) -> DataFrame:
-    """Frame of Parquet files, grouped by schema; the raw record is the row as JSON."""
-    frames = []
-    by_schema: dict[tuple[tuple[str, str], ...], list[str]] = {}
-    for file in files:
-        by_schema.setdefault(file.columns, []).append(file.path)
-    for columns, paths in by_schema.items():
-        names = [name for name, _ in columns]
-        df = spark.read.parquet(*paths)
-        raw_json = F.to_json(F.struct(*names), {"ignoreNullFields": "false"})
-        frames.append(df.withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
-                      .withColumn(RAW_RECORD, raw_json)
-                      .withColumn(SOURCE_FILE, _file_label(source.name, delivery)))
-    return _union(frames)
-
-
-def _union(frames: list[DataFrame]) -> DataFrame:
-    result = frames[0]
-    for frame in frames[1:]:
-        result = result.unionByName(frame, allowMissingColumns=True)
-    return result
-
-
-def landing_frame(df: DataFrame, source: Source, extra_columns: tuple[str, ...]) -> DataFrame:
-    """The read frame's schema contract: contract columns as text (absent optional ones null),
-    kept extra columns, then _corrupt_record, _raw_record and _source_file."""
-    present = set(df.columns)
-    data = [F.col(c).cast("string").alias(c) if c in present
-            else F.lit(None).cast("string").alias(c) for c in source.column_names]
-    extras = [F.col(c) if c in present else F.lit(None).alias(c) for c in extra_columns]
-    return df.select(*data, *extras, F.col(CORRUPT_RECORD), F.col(RAW_RECORD), F.col(SOURCE_FILE))
 
 
 # --- one source's deliveries as one batch -------------------------------------------------------
@@ -331,53 +123,18 @@ def _in(column: str, values: Sequence[str]) -> str:
     return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
-@dataclass
-class Delivery:
-    """A delivery folder whose files passed the schema check, ready to be read."""
-    name: str
-    folder: str
-    files: list[str]  # file names, for the audit
-    schemas: list[FileSchema]  # non-empty files only (an empty CSV file has no header)
-    extras: tuple[str, ...]
-    empty_files: tuple[str, ...] = ()  # 0-byte files: no header, no rows (named in the audit)
-
-
-def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: str) -> Delivery:
-    """List a delivery's files and check them against the contract; raises SchemaMismatchError
-    (naming file, column, expected and found type) or InputDataError, reading no rows."""
-    fmt = cfg.ingest.format_of(source.name)
-    folder = landing_dir(cfg.paths.landing, source.name, delivery)
-    entries = [e for e in list_dir(spark, folder) or [] if not e.is_dir]
-    files = [e for e in entries if e.name.endswith(EXTENSIONS[fmt])]
-    others = [e.name for e in entries if e not in files]
-    if others and not files:
-        raise InputDataError(
-            f"{folder}: no {fmt} files (ingest.formats / sources contract say {source.name} is "
-            f"{fmt}); found {', '.join(others)}")
-    if others:
-        log.warning("%s: ignoring %s (not %s)", folder, ", ".join(others), fmt)
-    empty = tuple(e.name for e in files if e.size == 0)
-    if empty:
-        log.warning("%s: %s empty (0 bytes), no rows read from %s", folder, ", ".join(empty),
-                    "it" if len(empty) == 1 else "them")
-    schemas = [csv_header(spark, e.path) if fmt == "csv" else parquet_schema(spark, e.path)
-               for e in files if e.size != 0]
-    non_empty = [s for s in schemas if s.columns]
-    extras = check_delivery_schema(source, non_empty)
-    return Delivery(delivery, folder, [e.name for e in files], non_empty, extras, empty)
-
-
 def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
                         deliveries: list[Delivery], kept_extras: tuple[str, ...]) -> DataFrame:
     """Every row of the non-empty ``deliveries`` with its outcome (``_outcome``) and delivery
     (``_delivery``). A row is a duplicate when an earlier copy is in this batch (deliveries and
     files in name order) or in bronze under a delivery outside this batch."""
     settings: IngestSettings = cfg.ingest
-    read = read_csv_files if settings.format_of(source.name) == "csv" else read_parquet_files
+    read = READERS[settings.format_of(source)]
     frames = [landing_frame(read(spark, source, d.name, d.schemas), source, kept_extras)
               .transform(with_row_hash(source))
               .transform(flag_undecodable([*source.column_names, *kept_extras]))
-              .transform(flag_rejects(source, delivery_period(d.name, settings.late_tolerance_days),
+              .transform(flag_rejects(cfg.contract, source,
+                                      delivery_period(d.name, settings.late_tolerance_days),
                                       settings))
               .withColumn("_delivery", F.lit(d.name))
               for d in deliveries]
@@ -386,7 +143,7 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     if delta_exists(spark, bronze_path):
         seen = (read_table(spark, bronze_path)
                 .filter(~F.col("_delivery").isin(*[d.name for d in deliveries])).select(ROW_HASH))
-    return (_union(frames)
+    return (union(frames)
             .transform(mark_duplicates(seen))
             .transform(with_outcome))
 
@@ -500,12 +257,12 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                         .withColumn("_batch_id",
                                     F.concat(F.lit(f"{source.name}/"), F.col("_delivery")))
                         .withColumn("_ingested_at", F.lit(started_at))
-                        .transform(typed_bronze(source, kept_extras)))
-            partition = settings.partition_column(source.name)
+                        .transform(typed_bronze(cfg.contract, source, kept_extras)))
+            partition = settings.partition_column(source)
             write_slice(accepted.repartition(partition), bronze_path, _in("_delivery", written),
                         [partition], merge_schema=bool(kept_extras))
             rejected = mine.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
-            quarantine = _union([
+            quarantine = union([
                 rejected.filter(F.col("_delivery") == name).transform(
                     quarantine_records(source.name, name, f"{source.name}/{name}", started_at))
                 for name in written])
@@ -535,7 +292,7 @@ def _read_error(exc: BaseException, source: Source, deliveries: list[Delivery]) 
     for d in deliveries:
         for file in d.schemas:
             name = file.path.rsplit("/", 1)[-1]
-            if f"/{source.name}/{d.name}/{name}" in message:
+            if f"/{d.name}/{name}" in message:
                 return DeliveryReadError(
                     f"{file.path}: cannot be read to its end ({java_cause(exc)}); the file is "
                     f"truncated or corrupt. Source {source.name} stopped at delivery {d.name}: "
@@ -560,10 +317,11 @@ def _check_utf8(classified: DataFrame, tally: list[Any], source: Source,
         where = "; ".join(
             f"{r[SOURCE_FILE]}: {r['rows']} row(s), column(s) {', '.join(r['columns'])}"
             for r in sorted(found, key=lambda r: r[SOURCE_FILE]))
+        enc = source.dialect.encoding
         raise DeliveryReadError(
-            f"{d.folder}: text that is not UTF-8 (bytes lost in decoding) in {where}. The "
-            f"{source.name} contract is UTF-8: re-export the file(s) as UTF-8 "
-            "(`iconv -f UTF-8 -t UTF-8 FILE` shows the first bad byte). Source "
+            f"{d.folder}: text that is not {enc} (bytes lost in decoding) in {where}. The "
+            f"{source.name} contract is {enc} (dialect.encoding): re-export the file(s) as {enc} "
+            f"(`iconv -f {enc} -t {enc} FILE` shows the first bad byte). Source "
             f"{source.name} stopped at delivery {d.name}: nothing of it or later deliveries "
             "written", d.name)
 
@@ -596,7 +354,7 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     failing delivery (earlier deliveries are written, nothing of the failing one or later ones);
     the other sources still run, then the first error is raised.
     """
-    plan = plan_batches(spark, cfg.paths.landing, sources, deliveries)
+    plan = plan_batches(spark, cfg.paths.landing, cfg.contract, sources, deliveries)
     audits = previous_audits(spark, cfg.paths.root, list(plan))
     rows: list[dict[str, Any]] = []
     failures: list[SchemaMismatchError] = []
@@ -604,7 +362,8 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
         if not source_deliveries:
             continue
         try:
-            rows.extend(ingest_source(spark, cfg, SOURCES[name], source_deliveries, audits))
+            rows.extend(ingest_source(spark, cfg, cfg.contract.sources[name], source_deliveries,
+                                      audits))
         except SchemaMismatchError as exc:
             log.error("%s: %s; source %s stopped there, tables untouched by that delivery",
                       name, exc, name)

@@ -1,7 +1,9 @@
-"""Schema checks of landing files against the source contract, before anything is read or written.
+"""Landing layout, bronze metadata columns and schema checks of landing files against the data
+contract (:mod:`segrec_spark.contract`), before anything is read or written.
 
-Every landing column is delivered as text, so the expected type of each contract column is
-``string``. A required column missing from a file, a column of another type (Parquet) or a
+Every CSV and Parquet landing column is delivered as text, so the expected type of each contract
+column is ``string``; a Delta delivery may carry any atomic type (it is read as text-cast
+columns). A required column missing from a file, a column of another type (Parquet) or a
 header that names a column twice stops the source's batch with
 :class:`~segrec_spark.errors.SchemaMismatchError` naming the file, the column, the expected and
 the found type. A CSV header that is not text at all (a binary, compressed or Parquet file saved as
@@ -14,13 +16,40 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from pyspark.sql import types as T
+
+from segrec_spark.contract import Source
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.ingest.validate import REPLACEMENT_CHAR
-from segrec_spark.sources import Source
 
 LANDING_TYPE = "string"
 MISSING = "missing"
-OTHER_DELIMITERS = (";", "\t", "|")
+DELIMITERS = (",", ";", "\t", "|")
+# Types a Delta delivery's column may have: read as text, then validated like CSV text.
+COMPLEX_TYPE_PREFIXES = ("struct<", "map<")
+
+# Columns ingest adds to every bronze table (after the contract's columns, as delivered).
+BRONZE_METADATA_COLUMNS = T.StructType([
+    T.StructField("_delivery", T.StringType(), False),      # delivery folder, YYYY-MM
+    T.StructField("_batch_id", T.StringType(), False),      # "<source>/<delivery>"
+    T.StructField("_source_file", T.StringType(), False),   # landing file the row came from
+    T.StructField("_row_hash", T.StringType(), False),      # sha2 of the raw record (dedup key)
+    T.StructField("_has_unknown_category", T.BooleanType(), False),
+    T.StructField("_ingested_at", T.TimestampType(), False),
+    T.StructField("event_date", T.DateType(), False),       # date of the time column (UTC)
+])
+
+
+def source_folder(landing_root: str, source: Source) -> str:
+    """The landing folder of ``source``: its contract ``location``, else ``<landing>/<name>``."""
+    if source.location:
+        return source.location.rstrip("/")
+    return f"{landing_root.rstrip('/')}/{source.name}"
+
+
+def landing_dir(landing_root: str, source: Source, delivery: str) -> str:
+    """The folder (or, for a Delta source, the table) of one delivery month ``YYYY-MM``."""
+    return f"{source_folder(landing_root, source)}/{delivery}"
 # What a file that is not CSV text starts with, as its first line reads when decoded as UTF-8.
 SIGNATURES = (
     ("\x1f" + REPLACEMENT_CHAR, "it starts like a gzip stream: compressed files must be named "
@@ -61,16 +90,28 @@ def _delimiter_hint(source: Source, file: FileSchema) -> str | None:
     """A hint when a header is one column that holds contract names split by another delimiter."""
     if len(file.names) != 1:
         return None
-    for delimiter in OTHER_DELIMITERS:
+    expected = source.dialect.delimiter
+    for delimiter in (d for d in DELIMITERS if d != expected):
         parts = [p.strip() for p in file.names[0].split(delimiter)]
         if len(parts) > 1 and set(parts) & set(source.column_names):
+            what = "comma" if expected == "," else f"{expected!r}"
             return (f"{file.path}: the header is one column of {len(parts)} names separated by "
-                    f"{delimiter!r}; the {source.name} contract is comma-separated CSV")
+                    f"{delimiter!r}; the {source.name} contract is {what}-separated CSV "
+                    f"(dialect.delimiter)")
     return None
 
 
-def check_file_schema(source: Source, file: FileSchema) -> tuple[str, ...]:
-    """Raise SchemaMismatchError if ``file`` breaks ``source``'s contract; return its extra columns."""
+def _type_ok(actual: str, typed: bool) -> bool:
+    if not typed:
+        return actual == LANDING_TYPE
+    return actual != MISSING and not actual.startswith(COMPLEX_TYPE_PREFIXES)
+
+
+def check_file_schema(source: Source, file: FileSchema, typed: bool = False) -> tuple[str, ...]:
+    """Raise SchemaMismatchError if ``file`` breaks ``source``'s contract; return its extra columns.
+
+    ``typed`` (Delta deliveries): any atomic or array type is accepted, the column is read as
+    text; otherwise every contract column must be delivered as ``string``."""
     counts = Counter(file.names)
     repeated = sorted(name for name, n in counts.items() if n > 1)
     if repeated:
@@ -83,18 +124,20 @@ def check_file_schema(source: Source, file: FileSchema) -> tuple[str, ...]:
             continue
         if actual == MISSING and (hint := _delimiter_hint(source, file)):
             raise SchemaMismatchError(hint)
-        if actual != LANDING_TYPE:
+        if not _type_ok(actual, typed):
+            expected = "an atomic type or array" if typed else LANDING_TYPE
             raise SchemaMismatchError(
                 f"{file.path}: column {column.name!r} of source {source.name}: "
-                f"expected type {LANDING_TYPE}, found {actual}")
+                f"expected type {expected}, found {actual}")
     return tuple(name for name in file.names if name not in source.column_names)
 
 
-def check_delivery_schema(source: Source, files: list[FileSchema]) -> tuple[str, ...]:
+def check_delivery_schema(source: Source, files: list[FileSchema], typed: bool = False
+                          ) -> tuple[str, ...]:
     """Check every file of a delivery; return the extra columns found in any of them (in order)."""
     extras: list[str] = []
     for file in files:
-        for name in check_file_schema(source, file):
+        for name in check_file_schema(source, file, typed):
             if name not in extras:
                 extras.append(name)
     return tuple(extras)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from segrec_spark.config import require
-from segrec_spark.sources import SOURCES
+from segrec_spark.typed_yaml import require
 
-FORMATS = ("csv", "parquet")
-PARTITION_BY_DELIVERY = ("prodeje", "clients")  # small or snapshot tables: one partition a month
+if TYPE_CHECKING:
+    from segrec_spark.contract import Source
+
+FORMATS = ("csv", "parquet", "delta")
 
 
 @dataclass(frozen=True)
@@ -14,7 +16,8 @@ class IngestSettings:
     late_tolerance_days: int = 3  # events this many days around the delivery month are accepted
     unknown_category: str = "flag"  # flag: keep as UNKNOWN + flag; reject: quarantine the row
     schema_drift: str = "ignore"  # extra columns in a delivery: ignore (reported) | add
-    # Landing format per source where it differs from sources.SOURCES, e.g. {web: parquet}.
+    # Landing format per source where it differs from the contract's, e.g. {web: parquet}
+    # (source names are checked against the contract by config.check_against_contract).
     formats: dict[str, str] = field(default_factory=dict)
     # Re-ingest a delivery even when its content and these settings are unchanged since the
     # last successful run (default: an unchanged delivery is skipped and no table is touched).
@@ -27,18 +30,20 @@ class IngestSettings:
         require(self.schema_drift in ("ignore", "add"), "schema_drift",
                 f"expected ignore or add, found {self.schema_drift!r}")
         for source, fmt in self.formats.items():
-            require(source in SOURCES, f"formats.{source}",
-                    f"unknown source (known: {', '.join(SOURCES)})")
             require(fmt in FORMATS, f"formats.{source}",
-                    f"expected {' or '.join(FORMATS)}, found {fmt!r}")
+                    f"expected {', '.join(FORMATS)}, found {fmt!r}")
 
-    def format_of(self, source: str) -> str:
+    def format_of(self, source: Source) -> str:
         """The landing format of ``source``: the configured override, else the contract's."""
-        return self.formats.get(source, SOURCES[source].format)
+        return self.formats.get(source.name, source.format)
 
-    def partition_column(self, source: str) -> str:
-        """Bronze partition column: event_date for event sources, _delivery for the others."""
-        return "_delivery" if source in PARTITION_BY_DELIVERY else "event_date"
+    @staticmethod
+    def partition_column(source: Source) -> str:
+        """Bronze partition column: ``_delivery`` when the contract says
+        ``partition_by_delivery`` (small or snapshot tables) or the source has no time column,
+        else ``event_date``."""
+        no_time = source.role_column("time") is None
+        return "_delivery" if source.partition_by_delivery or no_time else "event_date"
 
     def fingerprint(self) -> str:
         """The settings that change what ingest writes (part of a delivery's fingerprint)."""

@@ -29,17 +29,9 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from segrec_spark.contract import UNKNOWN, Column, Contract, Source
 from segrec_spark.errors import InputDataError
 from segrec_spark.ingest.settings import IngestSettings
-from segrec_spark.sources import (
-    DATE_FORMAT,
-    KEY_PATTERN,
-    LIST_SEPARATOR,
-    TIMESTAMP_FORMAT,
-    UNKNOWN,
-    Column,
-    Source,
-)
 
 CORRUPT_RECORD = "_corrupt_record"
 RAW_RECORD = "_raw_record"
@@ -52,10 +44,11 @@ REPLACEMENT_CHAR = "\ufffd"  # what the UTF-8 decoder puts in place of bytes tha
 OUTCOME = "_outcome"
 DUPLICATE = "DUPLICATE"
 ACCEPTED = "ACCEPTED"
-KEY = "identity_id_hash"
-ANONYMOUS_ID = "user_id"  # web: the cookie id that anonymous visitors carry instead of a key
+BOOLEAN_TRUE = ("true", "1", "yes")  # compared without letter case and surrounding blanks
+BOOLEAN_FALSE = ("false", "0", "no")
 
 # One reason per row: the first rule that fails, in this order.
+NUMBER_TYPES = ("int", "long", "double", "boolean")  # their parse failures are BAD_NUMBER
 RULE_ORDER: tuple[str, ...] = ("WRONG_FIELD_COUNT", "MISSING_KEY", "MALFORMED_KEY",
                                "BAD_TIMESTAMP", "OUT_OF_PERIOD", "BAD_NUMBER",
                                "UNKNOWN_CATEGORY")
@@ -103,36 +96,63 @@ def is_empty(name: str) -> SparkColumn:
     return F.col(name).isNull() | (F.trim(F.col(name)) == "")
 
 
-def parsed(column: Column) -> SparkColumn:
-    """The typed value of a timestamp/date/int/double column, null when it does not parse."""
+def _parsed_boolean(value: SparkColumn) -> SparkColumn:
+    text = F.lower(F.trim(value))
+    return (F.when(text.isin(*BOOLEAN_TRUE), F.lit(True))
+            .when(text.isin(*BOOLEAN_FALSE), F.lit(False))
+            .otherwise(F.lit(None).cast("boolean")))
+
+
+def local_time(source: Source, column: Column) -> SparkColumn:
+    """A timestamp/date column parsed with the source's dialect, as the wall-clock time it was
+    delivered in (``dialect.time_zone``); null when it does not parse."""
     value = F.col(column.name)
-    if column.kind == "timestamp":
-        return F.try_to_timestamp(value, F.lit(TIMESTAMP_FORMAT))
-    if column.kind == "date":
-        return F.to_date(F.try_to_timestamp(value, F.lit(DATE_FORMAT)))
-    if column.kind in ("int", "double"):
-        return value.try_cast(column.bronze_type)
-    raise ValueError(f"column {column.name} of kind {column.kind} has no parsed value")
+    if column.type == "timestamp":
+        return F.try_to_timestamp(value, F.lit(source.dialect.timestamp_format))
+    if column.type == "date":
+        return F.to_date(F.try_to_timestamp(value, F.lit(source.dialect.date_format)))
+    raise ValueError(f"column {column.name} of type {column.type} is not a time")
 
 
-def list_items(name: str) -> SparkColumn:
-    """A ``|``-separated list as an array; empty or null gives an empty array."""
+def parsed(source: Source, column: Column) -> SparkColumn:
+    """The typed value of a timestamp/date/int/long/double/boolean column, null when it does not
+    parse. Timestamps are converted from ``dialect.time_zone`` to UTC."""
+    value = F.col(column.name)
+    if column.type == "timestamp":
+        local = local_time(source, column)
+        zone = source.dialect.time_zone
+        return local if zone.upper() in ("UTC", "Z", "GMT") else F.to_utc_timestamp(local, zone)
+    if column.type == "date":
+        return local_time(source, column)
+    if column.type in ("int", "long", "double"):
+        return F.trim(value).try_cast(column.bronze_type)
+    if column.type == "boolean":
+        return _parsed_boolean(value)
+    raise ValueError(f"column {column.name} of type {column.type} has no parsed value")
+
+
+def list_items(source: Source, name: str) -> SparkColumn:
+    """A ``dialect.list_separator``-separated list as an array; empty or null: an empty array."""
     return F.when(is_empty(name), F.array().cast("array<string>")).otherwise(
-        F.split(F.col(name), re.escape(LIST_SEPARATOR)))
+        F.split(F.col(name), re.escape(source.dialect.list_separator)))
 
 
-def _unparseable(column: Column) -> SparkColumn:
+def _unparseable(source: Source, column: Column) -> SparkColumn:
     empty = is_empty(column.name)
-    not_parsing = ~empty & parsed(column).isNull()
+    not_parsing = ~empty & parsed(source, column).isNull()
     return not_parsing | empty if not column.nullable else not_parsing
 
 
-def _unknown_value(column: Column) -> SparkColumn:
-    """A categorical value outside its value set (an empty value counts when not nullable)."""
-    if column.kind == "list":
-        return F.exists(list_items(column.name), lambda item: ~item.isin(*column.values))
+def _unknown_value(contract: Contract, source: Source, column: Column) -> SparkColumn:
+    """A categorical value outside its value set (an empty value counts when not nullable).
+    A column without a value set accepts any value."""
+    values = contract.values_of(source, column)
+    if not values:
+        return F.lit(False)
+    if column.type == "list":
+        return F.exists(list_items(source, column.name), lambda item: ~item.isin(*values))
     empty = is_empty(column.name)
-    outside = ~empty & ~F.col(column.name).isin(*column.values)
+    outside = ~empty & ~F.col(column.name).isin(*values)
     return outside if column.nullable else outside | empty
 
 
@@ -140,49 +160,61 @@ def _any(conditions: list[SparkColumn]) -> SparkColumn:
     return reduce(or_, conditions, F.lit(False))
 
 
-def _columns_of(source: Source, *kinds: str) -> list[Column]:
-    return [c for c in source.columns if c.kind in kinds]
+def _columns_of(source: Source, *types: str) -> list[Column]:
+    return [c for c in source.columns if c.type in types]
 
 
-def rule_conditions(source: Source, period: Period, settings: IngestSettings
-                    ) -> dict[str, SparkColumn]:
+def _key_rules(contract: Contract, source: Source) -> tuple[SparkColumn, SparkColumn]:
+    """(MISSING_KEY, MALFORMED_KEY) conditions. A row without key but with a cookie (a column of
+    role ``cookie``) is an anonymous visitor, not a reject; a row without its natural id is."""
+    key = source.key_column
+    cookie = source.role_column("cookie")
+    key_empty = is_empty(key) if key else F.lit(True)
+    key_missing = key_empty & is_empty(cookie) if cookie else key_empty
+    if source.id_column and source.id_column != key:
+        key_missing = key_missing | is_empty(source.id_column)
+    key_malformed = (~key_empty & ~F.col(key).rlike(contract.key.pattern) if key
+                     else F.lit(False))
+    return key_missing, key_malformed
+
+
+def rule_conditions(contract: Contract, source: Source, period: Period,
+                    settings: IngestSettings) -> dict[str, SparkColumn]:
     """Each reject reason's condition for ``source``, as named boolean column expressions."""
     has_wrong_field_count = F.col(CORRUPT_RECORD).isNotNull()
-    key_empty = is_empty(KEY)
-    if source.family == "web":
-        # A row without key but with a cookie id is an anonymous visitor, not a reject.
-        key_missing = key_empty & is_empty(ANONYMOUS_ID)
-    else:
-        key_missing = key_empty
-    if source.id_column and source.id_column != KEY:
-        key_missing = key_missing | is_empty(source.id_column)
-    key_malformed = ~key_empty & ~F.col(KEY).rlike(KEY_PATTERN)
-    time_column = source.column(source.time_column)
-    time_value = parsed(time_column)
-    if time_column.kind == "date":
-        lower, upper = F.lit(period.lower), F.lit(period.upper)
-    else:
-        lower = F.lit(dt.datetime.combine(period.lower, dt.time()))
-        upper = F.lit(dt.datetime.combine(period.upper, dt.time()))
-    out_of_period = (time_value < lower) | (time_value >= upper)
-    unknown_category = _any([_unknown_value(c) for c in _columns_of(source, "category", "list")])
+    key_missing, key_malformed = _key_rules(contract, source)
+    out_of_period = F.lit(False)  # a source without a time column (e.g. clients) has no period
+    if source.role_column("time") is not None:
+        time_column = source.column(source.time_column)
+        time_value = local_time(source, time_column)  # the delivery's month is the bank's month
+        if time_column.type == "date":
+            lower, upper = F.lit(period.lower), F.lit(period.upper)
+        else:
+            lower = F.lit(dt.datetime.combine(period.lower, dt.time()))
+            upper = F.lit(dt.datetime.combine(period.upper, dt.time()))
+        out_of_period = (time_value < lower) | (time_value >= upper)
+    unknown_category = _any([_unknown_value(contract, source, c)
+                             for c in _columns_of(source, "category", "list")])
     conditions = {
         "WRONG_FIELD_COUNT": has_wrong_field_count,
         "MISSING_KEY": key_missing,
         "MALFORMED_KEY": key_malformed,
-        "BAD_TIMESTAMP": _any([_unparseable(c) for c in _columns_of(source, "timestamp", "date")]),
+        "BAD_TIMESTAMP": _any([_unparseable(source, c)
+                               for c in _columns_of(source, "timestamp", "date")]),
         "OUT_OF_PERIOD": out_of_period,
-        "BAD_NUMBER": _any([_unparseable(c) for c in _columns_of(source, "int", "double")]),
+        # numbers and booleans (true/false/1/0/yes/no, any letter case) that do not parse
+        "BAD_NUMBER": _any([_unparseable(source, c)
+                            for c in _columns_of(source, *NUMBER_TYPES)]),
     }
     if settings.unknown_category == "reject":
         conditions["UNKNOWN_CATEGORY"] = unknown_category
     return conditions
 
 
-def flag_rejects(source: Source, period: Period, settings: IngestSettings
+def flag_rejects(contract: Contract, source: Source, period: Period, settings: IngestSettings
                  ) -> Callable[[DataFrame], DataFrame]:
     """Add ``_reject_reason``: the first failing rule of :data:`RULE_ORDER`, null if none."""
-    conditions = rule_conditions(source, period, settings)
+    conditions = rule_conditions(contract, source, period, settings)
 
     def transform(df: DataFrame) -> DataFrame:
         reason = F.lit(None).cast("string")
@@ -279,33 +311,40 @@ def outcome_counts(df: DataFrame, *keys: str) -> DataFrame:
 
 # --- outputs ----------------------------------------------------------------------------------
 
-def _typed(column: Column) -> SparkColumn:
+def _typed(contract: Contract, source: Source, column: Column) -> SparkColumn:
     name = column.name
-    if column.kind in ("timestamp", "date", "int", "double"):
-        return parsed(column)
-    if column.kind == "category":
-        known = F.col(name).isin(*column.values)
-        value = F.when(known, F.col(name)).otherwise(F.lit(UNKNOWN))
+    if column.type in ("timestamp", "date", "int", "long", "double", "boolean"):
+        return parsed(source, column)
+    values = contract.values_of(source, column)
+    if column.type == "category":
+        value = (F.when(F.col(name).isin(*values), F.col(name)).otherwise(F.lit(UNKNOWN))
+                 if values else F.col(name))
         return F.when(is_empty(name), F.lit(None if column.nullable else UNKNOWN)).otherwise(value)
-    if column.kind == "list":
-        return F.transform(list_items(name),
-                           lambda item: F.when(item.isin(*column.values), item)
+    if column.type == "list":
+        items = list_items(source, name)
+        if not values:
+            return items
+        return F.transform(items, lambda item: F.when(item.isin(*values), item)
                            .otherwise(F.lit(UNKNOWN)))
     return F.when(is_empty(name), F.lit(None).cast("string")).otherwise(F.col(name))
 
 
-def typed_bronze(source: Source, extra_columns: tuple[str, ...] = ()
+def typed_bronze(contract: Contract, source: Source, extra_columns: tuple[str, ...] = ()
                  ) -> Callable[[DataFrame], DataFrame]:
-    """Accepted rows in the bronze schema: typed contract columns, kept extra columns, then the
-    metadata columns. Expects ``_delivery``, ``_batch_id``, ``_source_file``, ``_row_hash`` and
-    ``_ingested_at`` on the input. Unknown category values become ``UNKNOWN`` and set
-    ``_has_unknown_category``."""
+    """Accepted rows in the bronze schema: typed contract columns (named as delivered), kept extra
+    columns, then the metadata columns. Expects ``_delivery``, ``_batch_id``, ``_source_file``,
+    ``_row_hash`` and ``_ingested_at`` on the input. Unknown category values become ``UNKNOWN``
+    and set ``_has_unknown_category``. ``event_date`` is the (UTC) date of the time column, or the
+    delivery month's first day for a source without one."""
     categorical = _columns_of(source, "category", "list")
 
     def transform(df: DataFrame) -> DataFrame:
-        data = [_typed(c).cast(c.bronze_type).alias(c.name) for c in source.columns]
-        has_unknown = _any([_unknown_value(c) for c in categorical])
-        event_date = F.to_date(parsed(source.column(source.time_column)))
+        data = [_typed(contract, source, c).cast(c.bronze_type).alias(c.name)
+                for c in source.columns]
+        has_unknown = _any([_unknown_value(contract, source, c) for c in categorical])
+        event_date = (F.to_date(parsed(source, source.column(source.time_column)))
+                      if source.role_column("time") is not None
+                      else F.to_date(F.concat(F.col("_delivery"), F.lit("-01"))))
         return df.select(
             *data,
             *[F.col(c) for c in extra_columns],

@@ -27,98 +27,54 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow import MlflowClient
-from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.errors import InputDataError, MissingTableError
-from segrec_spark.features.job import default_as_of_dates, parse_as_of
+from segrec_spark.calendar import parse_as_of
 from segrec_spark.propensity import evaluation as ev
 from segrec_spark.propensity import model as pm
+from segrec_spark.propensity.plan import TrainingPlan, training_plan
+from segrec_spark.registry import (configure_mlflow, load_champion, log_and_register,
+                                   propensity_model_name, segmentation_model_name)
 from segrec_spark.segmentation import model as seg
-from segrec_spark.sources import PRODUCTS
 from segrec_spark.tables import (delta_exists, read_table, register_table, sql_literal,
                                  table_path, write_slice)
 
 log = logging.getLogger(__name__)
 
-METRICS_SCHEMA = ("as_of_date date, product_code string, model string, metric string, "
-                  "value double, run_id string, model_version string")
+METRICS_SCHEMA = ("as_of_date date, product_code string, model string, role string, "
+                  "metric string, value double, run_id string, model_version string")
 MODEL_LABELS = {"rf": "random_forest", "baseline": "baseline", "oracle": "oracle"}
+ROLES = {"rf": "champion", "baseline": "baseline", "oracle": "oracle"}
 
 
 # --- names and dates ---------------------------------------------------------------------------
 
-def training_dates(cfg: Config, train_as_of: dt.date | None = None,
-                   eval_as_of: dt.date | None = None) -> tuple[dt.date, dt.date]:
-    """(train, eval) as_of_dates: default (E - 2h, E - h) from features.default_as_of_dates."""
-    horizon = dt.timedelta(days=cfg.features.horizon_days)
-    default_train, default_eval, _ = default_as_of_dates(cfg)
-    eval_date = eval_as_of or (train_as_of + horizon if train_as_of else default_eval)
-    train_date = train_as_of or eval_date - horizon
-    if train_date + horizon > eval_date:
-        raise InputDataError(f"train: the training as_of_date {train_date} must be at least one "
-                             f"horizon ({horizon.days} days) before the evaluation date {eval_date}")
-    return train_date, eval_date
+def read_plan(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
+              eval_as_of: dt.date | None = None) -> TrainingPlan:
+    """The training plan from the as-of dates that gold.labels holds (see propensity.plan)."""
+    path = table_path(cfg.paths.root, "gold", "labels")
+    if not delta_exists(spark, path):
+        raise MissingTableError(f"train: gold.labels not found at {path} (run `segrec features` "
+                                f"or `segrec snapshot`)")
+    labels = read_table(spark, path)
+    dates = [r[0] for r in labels.select("as_of_date").distinct().collect()]  # one per month
+    split_dates: list[dt.date] = []
+    if "split" in labels.columns:
+        split_dates = [r[0] for r in labels.where(F.col("split") == "evaluation")
+                       .select("as_of_date").distinct().collect()]
+    return training_plan(dates, split_dates, cfg.features.horizon_days, eval_as_of, train_as_of)
 
 
-def segmentation_model_name(cfg: Config) -> str:
-    return f"{cfg.mlflow.registered_model_prefix}_segmentation"
-
-
-def propensity_model_name(cfg: Config, product: str) -> str:
-    return f"{cfg.mlflow.registered_model_prefix}_propensity_{product.lower()}"
-
-
-# --- MLflow --------------------------------------------------------------------------------------
-
-def configure_mlflow(cfg: Config) -> str:
-    """Point MLflow at cfg.mlflow (creating a local sqlite folder) and return the experiment id."""
-    uri = cfg.mlflow.tracking_uri
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
-    if experiment is not None:
-        experiment_id = experiment.experiment_id
-    else:
-        location = cfg.mlflow.artifact_location
-        if is_local_path(location):
-            Path(location).mkdir(parents=True, exist_ok=True)
-            location = Path(location).resolve().as_uri()
-        experiment_id = mlflow.create_experiment(cfg.mlflow.experiment,
-                                                 artifact_location=location)
-    # Nested (child) runs go to the active experiment, not their parent's: set it.
-    mlflow.set_experiment(experiment_id=experiment_id)
-    return experiment_id
-
-
-def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineModel:
-    """The registered model ``name`` at alias (default mlflow.champion_alias) as a PipelineModel."""
-    configure_mlflow(cfg)
-    uri = f"models:/{name}@{alias or cfg.mlflow.champion_alias}"
-    try:
-        return mlflow.spark.load_model(uri)
-    except mlflow.exceptions.MlflowException as exc:
-        raise MissingTableError(f"MLflow model {uri} not found in {cfg.mlflow.tracking_uri} "
-                                f"(run `segrec train` first): {exc.message}") from None
-
-
-def _log_and_register(model: PipelineModel, cfg: Config, name: str) -> str:
-    """Log the Spark ML model in the active run, register it, set the champion alias."""
-    import pyspark
-
-    # Explicit requirements: MLflow would otherwise infer them by reloading the model in a
-    # subprocess, which costs tens of seconds per model.
-    info = mlflow.spark.log_model(model, artifact_path="model", registered_model_name=name,
-                                  pip_requirements=[f"pyspark=={pyspark.__version__}"])
-    version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(name, cfg.mlflow.champion_alias, version)
-    return version
+def split_rows(labels: DataFrame, part: str) -> DataFrame:
+    """Training (split train or none) or held-out (split evaluation) label rows."""
+    if "split" not in labels.columns:
+        return labels
+    held_out = F.col("split") == "evaluation"
+    return labels.where(held_out if part == "evaluation" else ~held_out | F.col("split").isNull())
 
 
 def _log_json(data: Any, name: str) -> None:
@@ -214,7 +170,7 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict
         _log_json(profile_rows, "segment_profiles.json")
         _log_json(list(fitted.columns), "features.json")
         mlflow.set_tag("segment_names", json.dumps({str(k): v for k, v in fitted.names.items()}))
-        version = _log_and_register(fitted.model, cfg, name)
+        version = log_and_register(fitted.model, cfg, name)
         run_id = run.info.run_id
     write_gold(profiles.select(F.lit(as_of).alias("as_of_date"), *profiles.columns), cfg,
                "segment_profiles", as_of)
@@ -234,33 +190,33 @@ def _baseline_scores(cfg: Config, spec: pm.FeatureSpec, train: DataFrame,
     return pm.popularity_scores(pm.popularity_rates(train), test)
 
 
-def _metric_rows(metrics: dict[str, dict[str, float]]) -> list[tuple[str, str, float]]:
-    return [(MODEL_LABELS[kind], metric, float(value))
+def _metric_rows(metrics: dict[str, dict[str, float]],
+                 learner: str) -> list[tuple[str, str, str, float]]:
+    """(model, role, metric, value): the chosen learner is the champion's row."""
+    return [(learner if kind == "rf" else MODEL_LABELS[kind], ROLES[kind], metric, float(value))
             for kind, values in metrics.items() for metric, value in values.items()]
 
 
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
-                  truth: DataFrame | None, dates: tuple[dt.date, dt.date]) -> dict[str, Any]:
-    """Tune, evaluate out of time, fit the champion, log everything in a child run."""
+                  truth: DataFrame | None, plan: TrainingPlan) -> dict[str, Any]:
+    """Choose and tune the learner, evaluate on held-out rows, fit the champion, log a child run."""
     settings = cfg.propensity
     began = time.monotonic()
-    train_as_of, eval_as_of = dates
+    train_as_of, eval_as_of = plan.dates
     counts = train_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")).first()
     n_train, n_pos = int(counts["n"]), int(counts["p"] or 0)
     if n_pos < settings.min_positives:
         log.warning("propensity %s: %d positive label(s) at %s (< propensity.min_positives=%d); "
                     "skipped", product, n_pos, train_as_of, settings.min_positives)
         return {"skipped": f"{n_pos} positives at {train_as_of} < min_positives"}
-    spec = pm.feature_spec(train_df)
+    spec = pm.with_nullable(pm.feature_spec(train_df), train_df)
     train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
     train_w = train_w.cache()
-    pipeline, forest = pm.forest_pipeline(spec, weight, settings, negative_share=share)
-    tuned = pm.tuner(pipeline, forest, settings).fit(train_w)
-    grid = pm.grid_results(tuned)
-    best = pm.best_params(tuned)
+    selection = pm.select_learner(train_w, spec, weight, settings, negative_share=share)
+    grid, best = selection.results, selection.params
     tuned_seconds = time.monotonic() - began
 
-    scored = {"rf": pm.positive_probability(tuned.bestModel.transform(eval_df))
+    scored = {"rf": pm.positive_probability(selection.model.transform(eval_df))
               .select("identity_id_hash", pm.LABEL, pm.PROBABILITY).cache(),
               "baseline": _baseline_scores(cfg, spec, train_df, eval_df).cache()}
     if truth is not None:
@@ -275,15 +231,18 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     train_w.unpersist()
 
     champion, champion_weight, champion_share, champion_as_of = (
-        tuned.bestModel, weight, share, train_as_of)
-    if settings.champion_fit == "latest":
+        selection.model, weight, share, train_as_of)
+    # Refit on the latest labels only when they are a later month; held-out rows of a split
+    # snapshot are never trained on.
+    if settings.champion_fit == "latest" and not plan.by_split:
         n_eval, n_eval_pos = metrics["rf"]["n_clients"], metrics["rf"]["n_positives"]
         if n_eval_pos >= settings.min_positives:
+            champion_spec = pm.with_nullable(pm.feature_spec(eval_df), eval_df)
             champion_rows, champion_weight, champion_share = pm.training_frame(
                 eval_df, int(n_eval_pos), int(n_eval - n_eval_pos), settings)
-            champion_pipeline, _ = pm.forest_pipeline(
-                spec, champion_weight, settings, num_trees=best["numTrees"],
-                max_depth=best["maxDepth"], negative_share=champion_share)
+            champion_pipeline, _ = pm.learner_pipeline(
+                selection.learner, champion_spec, champion_weight, settings,
+                negative_share=champion_share, params=best)
             champion = champion_pipeline.fit(champion_rows)
             champion_as_of = eval_as_of
     importances = pm.feature_importances(champion, eval_df)
@@ -293,18 +252,23 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         mlflow.log_params({
             "product": product, "train_as_of": train_as_of.isoformat(),
             "eval_as_of": eval_as_of.isoformat(), "champion_as_of": champion_as_of.isoformat(),
+            "evaluation": "held-out split" if plan.by_split else "out of time",
             "champion_fit": settings.champion_fit, "n_train": n_train, "n_train_positives": n_pos,
             "positive_weight": round(weight, 4), "champion_positive_weight": round(champion_weight, 4),
             "max_training_rows": settings.max_training_rows,
             "negative_share": round(share, 6), "champion_negative_share": round(champion_share, 6),
             "n_numeric_features": len(spec.numeric), "categorical": ",".join(spec.categorical),
+            "imputed_with_indicator": ",".join(spec.nullable)[:500],
             "segment_feature": spec.segment or "", "baseline": settings.baseline,
+            "learners": ",".join(settings.learners), "learner": selection.learner,
+            "validation": settings.validation, "folds": settings.folds,
             "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),
             "train_ratio": settings.train_ratio, "parallelism": settings.parallelism,
-            "best_numTrees": best["numTrees"], "best_maxDepth": best["maxDepth"],
+            **{f"best_{k}": v for k, v in best.items()},
         })
         for kind, values in metrics.items():
-            mlflow.log_metrics({f"{MODEL_LABELS[kind]}_{k}": v for k, v in _finite(values).items()})
+            label = selection.learner if kind == "rf" else MODEL_LABELS[kind]
+            mlflow.log_metrics({f"{label}_{k}": v for k, v in _finite(values).items()})
         for i, row in enumerate(grid):
             mlflow.log_metric("tuning_validation_auc", row["validation_areaUnderROC"], step=i)
         mlflow.log_metric("tuning_seconds", tuned_seconds)
@@ -313,29 +277,32 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         _log_json(deciles, "deciles.json")
         with tempfile.TemporaryDirectory() as tmp:
             chart = Path(tmp) / f"gains_{product.lower()}.png"
-            gains_chart({MODEL_LABELS[k]: ev.gains_curve(d) for k, d in deciles.items()},
-                        f"{product}: out-of-time gains at {eval_as_of}", chart)
+            gains_chart({(selection.learner if k == "rf" else MODEL_LABELS[k]): ev.gains_curve(d)
+                         for k, d in deciles.items()},
+                        f"{product}: gains on held-out rows at {eval_as_of}", chart)
             mlflow.log_artifact(str(chart))
-        version = _log_and_register(champion, cfg, name)
+        version = log_and_register(champion, cfg, name)
         run_id = run.info.run_id
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: AUC rf=%.3f baseline=%.3f oracle=%s (%.1f s)", product,
-             metrics["rf"]["roc_auc"], metrics["baseline"]["roc_auc"],
+    log.info("propensity %s: %s chosen (%s); AUC model=%.3f baseline=%.3f oracle=%s (%.1f s)",
+             product, selection.learner, best, metrics["rf"]["roc_auc"],
+             metrics["baseline"]["roc_auc"],
              f"{metrics['oracle']['roc_auc']:.3f}" if "oracle" in metrics else "n/a", seconds)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
-            "best_params": best, "seconds": seconds}
+            "best_params": best, "learner": selection.learner, "seconds": seconds}
 
 
 def products_to_train(cfg: Config, labels: DataFrame) -> list[str]:
     """Configured products (default: all in the contract) that have labels."""
-    wanted = list(cfg.propensity.products or PRODUCTS)
-    unknown = [p for p in wanted if p not in PRODUCTS]
+    catalogue = cfg.contract.product_codes
+    wanted = list(cfg.propensity.products or catalogue)
+    unknown = [p for p in wanted if p not in catalogue]
     if unknown:
         raise InputDataError(f"propensity.products: unknown product(s) {', '.join(unknown)}; "
-                             f"expected some of {', '.join(PRODUCTS)}")
-    present = {r[0] for r in labels.select("product_code").distinct().collect()}  # <= 8 rows
+                             f"expected some of {', '.join(catalogue)}")
+    present = {r[0] for r in labels.select("product_code").distinct().collect()}  # one per product
     return [p for p in wanted if p in present]
 
 
@@ -354,11 +321,12 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
     def lap(step: str) -> None:
         timings[step] = round(time.monotonic() - began - sum(timings.values()), 1)
 
-    train_date, eval_date = training_dates(cfg, train_as_of, eval_as_of)
+    plan = read_plan(spark, cfg, train_as_of, eval_as_of)
+    train_date, eval_date = plan.dates
     features_train = read_gold_slice(spark, cfg, "client_features", train_date)
     features_eval = read_gold_slice(spark, cfg, "client_features", eval_date)
-    labels_train = read_gold_slice(spark, cfg, "labels", train_date)
-    labels_eval = read_gold_slice(spark, cfg, "labels", eval_date)
+    labels_train = split_rows(read_gold_slice(spark, cfg, "labels", train_date), "train")
+    labels_eval = split_rows(read_gold_slice(spark, cfg, "labels", eval_date), "evaluation")
     truth = read_true_propensity(spark, cfg)
     lap("read_inputs")
     experiment_id = configure_mlflow(cfg)
@@ -366,14 +334,18 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
 
     summary: dict[str, Any] = {"train_as_of": train_date, "eval_as_of": eval_date,
                                "products": {}, "skipped": {}, "timings": timings}
-    rows: list[tuple[str, str, str, float, str, str]] = []
+    rows: list[tuple[str, str, str, str, float, str, str]] = []
     with mlflow.start_run(experiment_id=experiment_id,
                           run_name=f"train_{eval_date.isoformat()}") as parent:
-        mlflow.log_params({"train_as_of": train_date.isoformat(),
+        mlflow.log_params({"evaluation": "held-out split" if plan.by_split else "out of time",
+                           "train_as_of": train_date.isoformat(),
                            "eval_as_of": eval_date.isoformat(),
                            "horizon_days": cfg.features.horizon_days,
                            "oracle_available": truth is not None})
-        segmentation = train_segmentation(cfg, features_eval, eval_date)
+        # Held-out rows of a split snapshot are never fitted on, not even without labels.
+        fit_rows = (features_eval.join(labels_train.select(*pm.KEYS).distinct(), on=list(pm.KEYS),
+                                       how="left_semi") if plan.by_split else features_eval)
+        segmentation = train_segmentation(cfg, fit_rows, eval_date)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
         seg_train = seg.assign_segments(segmentation["model"], features_train).cache()
@@ -382,15 +354,16 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
             eval_df = pm.labelled_frame(seg_eval, labels_eval, product).cache()
             result = train_product(cfg, product,
                                    pm.labelled_frame(seg_train, labels_train, product),
-                                   eval_df, truth, (train_date, eval_date))
+                                   eval_df, truth, plan)
             eval_df.unpersist()
             lap(f"propensity_{product.lower()}")
             if "skipped" in result:
                 summary["skipped"][product] = result["skipped"]
                 continue
             summary["products"][product] = result
-            rows += [(product, model, metric, value, result["run_id"], result["version"])
-                     for model, metric, value in _metric_rows(result["metrics"])]
+            rows += [(product, model, role, metric, value, result["run_id"], result["version"])
+                     for model, role, metric, value in _metric_rows(result["metrics"],
+                                                                    result["learner"])]
         seg_train.unpersist()
         seg_eval.unpersist()
         mlflow.log_metric("training_seconds", time.monotonic() - began)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segrec_spark.config import require
+from segrec_spark.typed_yaml import require
 
 BASELINES = ("popularity", "logistic_regression")
+LEARNERS = ("logistic_regression", "random_forest", "gradient_boosting")
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,16 @@ class PropensitySettings:
     # (measured on small: out-of-time AUC 0.43-0.66 with 1, higher with 50 and sqrt subsets).
     min_instances_per_node: int = 50
     feature_subset_strategy: str = "sqrt"  # auto | all | sqrt | log2 | onethird | a fraction
-    train_ratio: float = 0.8  # TrainValidationSplit
+    # Learners tried per product; the best by validation ROC-AUC is kept (model.select_learner).
+    learners: tuple[str, ...] = ("logistic_regression", "random_forest", "gradient_boosting")
+    validation: str = "cv"  # cv: k-fold cross-validation | split: one train/validation split
+    folds: int = 3
+    train_ratio: float = 0.8  # validation: split
+    max_bins: int = 32  # bins of continuous features in the tree learners
+    gbt_max_iter: tuple[int, ...] = (100,)  # gradient boosting: trees (grid)
+    gbt_max_depth: tuple[int, ...] = (3, 5)  # gradient boosting: depth (grid)
+    gbt_step_size: float = 0.1
+    lr_reg_param: tuple[float, ...] = (0.0, 0.01)  # logistic regression: L2 penalty (grid)
     parallelism: int = 2  # models fitted in parallel while tuning (= cores on a small machine)
     seed: int = 11
     # Class imbalance: positives get weight n_negative / n_positive (capped here) through the
@@ -41,6 +51,20 @@ class PropensitySettings:
     champion_fit: str = "latest"
 
     def validate(self) -> None:
+        require(len(self.learners) >= 1 and all(x in LEARNERS for x in self.learners),
+                "learners", f"expected a non-empty list of {', '.join(LEARNERS)}, "
+                            f"found {list(self.learners)}")
+        require(self.validation in ("cv", "split"), "validation",
+                f"expected cv or split, found {self.validation!r}")
+        require(2 <= self.folds <= 10, "folds", "must be 2..10")
+        require(2 <= self.max_bins <= 1024, "max_bins", "must be 2..1024")
+        require(bool(self.gbt_max_iter) and all(n >= 1 for n in self.gbt_max_iter),
+                "gbt_max_iter", "must be a non-empty list of positive counts")
+        require(bool(self.gbt_max_depth) and all(1 <= d <= 30 for d in self.gbt_max_depth),
+                "gbt_max_depth", "must be a non-empty list of depths in 1..30")
+        require(0 < self.gbt_step_size <= 1, "gbt_step_size", "must be in (0, 1]")
+        require(bool(self.lr_reg_param) and all(r >= 0 for r in self.lr_reg_param),
+                "lr_reg_param", "must be a non-empty list of penalties >= 0")
         require(0.5 <= self.train_ratio < 1.0, "train_ratio", "must be in [0.5, 1)")
         require(self.parallelism >= 1, "parallelism", "must be >= 1")
         require(len(self.num_trees) >= 1 and all(n >= 1 for n in self.num_trees), "num_trees",

@@ -24,7 +24,12 @@ from pyspark.sql import functions as F
 from segrec_spark.config import Config
 from segrec_spark.errors import MissingTableError
 from segrec_spark.scoring.publish import eligible_clients, next_best_offers, publish_rankings
-from segrec_spark.sources import PRODUCTS
+from segrec_spark.calendar import parse_as_of
+from segrec_spark.propensity.model import positive_probability
+from segrec_spark.registry import (champion_version, configure_mlflow, load_champion,
+                                   propensity_model_name, segmentation_model_name)
+from segrec_spark.scoring.report import write_report
+from segrec_spark.segmentation.model import assign_segments
 from segrec_spark.tables import delta_exists, read_table, register_table, sql_literal, table_path, write_slice
 
 log = logging.getLogger(__name__)
@@ -36,10 +41,18 @@ OUTPUT_TABLES = {
 }
 
 
-def scoring_as_of(cfg: Config, as_of: dt.date | None) -> dt.date:
-    from segrec_spark.features.job import default_as_of_dates
-
-    return as_of or default_as_of_dates(cfg)[2]
+def scoring_as_of(spark: SparkSession, cfg: Config, as_of: dt.date | None) -> dt.date:
+    """``--as-of``, else the latest as_of_date of gold.client_features (the data's end)."""
+    if as_of is not None:
+        return as_of
+    path = table_path(cfg.paths.root, "gold", "client_features")
+    if not delta_exists(spark, path):
+        raise MissingTableError(f"score: gold.client_features not found at {path} "
+                                "(run `segrec features` or `segrec snapshot` first)")
+    latest = read_table(spark, path).agg(F.max("as_of_date")).first()[0]
+    if latest is None:
+        raise MissingTableError(f"score: gold.client_features at {path} is empty")
+    return latest
 
 
 def read_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame:
@@ -54,18 +67,8 @@ def read_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame
     return features
 
 
-def champion_version(cfg: Config, name: str) -> tuple[str, str]:
-    """(model version, run id) of the champion alias of registered model ``name``."""
-    from mlflow import MlflowClient
-
-    version = MlflowClient().get_model_version_by_alias(name, cfg.mlflow.champion_alias)
-    return str(version.version), str(version.run_id)
-
-
 def score_product(model: Any, segmented: DataFrame, product: str) -> DataFrame:
     """Scores of the clients eligible for ``product`` (not holding it), keeping segment columns."""
-    from segrec_spark.propensity.model import positive_probability
-
     predictions = positive_probability(model.transform(eligible_clients(segmented, product)))
     return predictions.select(
         "as_of_date",
@@ -87,15 +90,7 @@ def write_output(df: DataFrame, cfg: Config, name: str, as_of: dt.date) -> str:
 
 def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         report: bool = True) -> dict[str, Any]:
-    from segrec_spark.propensity.job import (
-        configure_mlflow,
-        load_champion,
-        propensity_model_name,
-        segmentation_model_name,
-    )
-    from segrec_spark.segmentation.model import assign_segments
-
-    as_of = scoring_as_of(cfg, as_of)
+    as_of = scoring_as_of(spark, cfg, as_of)
     features = read_features(spark, cfg, as_of)
     configure_mlflow(cfg)
     scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
@@ -109,7 +104,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         F.lit(seg_version).alias("model_version"), F.lit(scored_at).alias("scored_at"))
     write_output(segments, cfg, "client_segments", as_of)
 
-    products = cfg.propensity.products or PRODUCTS
+    products = cfg.propensity.products or cfg.contract.product_codes
     per_product = []
     versions: dict[str, str] = {}
     for product in products:
@@ -141,16 +136,12 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     result: dict[str, Any] = {"as_of_date": as_of, "model_versions": versions,
                               "segmentation_version": seg_version}
     if report:
-        from segrec_spark.scoring.report import write_report
-
         result["report"] = write_report(spark, cfg, as_of)
     log.info("score: published %d products for %s", len(versions), as_of)
     return result
 
 
 def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
-    from segrec_spark.features.job import parse_as_of
-
     as_of = parse_as_of(args.as_of) if getattr(args, "as_of", None) else None
     result = run(spark, cfg, as_of)
     print(f"scored {len(result['model_versions'])} products at {result['as_of_date']}; "

@@ -25,7 +25,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+import mlflow
+
 from segrec_spark.config import Config, is_local_path
+from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
 from segrec_spark.tables import delta_exists, read_table, table_path
 
 log = logging.getLogger(__name__)
@@ -168,15 +171,11 @@ def _future_purchases(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataF
         return None
     end = as_of + dt.timedelta(days=cfg.features.horizon_days)
     window = (F.col("signed_date") >= F.lit(as_of)) & (F.col("signed_date") < F.lit(end))
-    return future.filter(window & F.col("status").isin(*cfg.features.label_statuses))
+    return future.filter(window & F.col("status").isin(*(cfg.features.label_statuses
+                                                           or cfg.contract.label_statuses)))
 
 
 def _importances(cfg: Config, products: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    import mlflow
-
-    from segrec_spark.propensity.job import propensity_model_name
-    from segrec_spark.scoring.job import champion_version
-
     found: dict[str, list[dict[str, Any]]] = {}
     for product in products:
         try:
@@ -257,10 +256,6 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
 
 def write_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     """Write ``<paths.reports>/run_report_<as_of>.html`` and log it to MLflow; return its path."""
-    import mlflow
-
-    from segrec_spark.propensity.job import configure_mlflow
-
     text = build_report(spark, cfg, as_of)
     name = f"run_report_{as_of.isoformat()}.html"
     if is_local_path(cfg.paths.reports):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segrec_spark.config import require
+from segrec_spark.typed_yaml import require
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from pyspark.sql import types as T
 
 from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.segmentation.settings import SegmentationSettings
-from segrec_spark.sources import PRODUCTS
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,9 @@ SEGMENT_NAME = "segment_name"
 NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
                  T.DecimalType)
 
+# Display names of common channel names; any other channel <c> reads "<c>-first".
 CHANNEL_LABELS = {"app": "mobile-first", "web": "web-first", "ib": "internet-banking-first"}
+INTEREST = re.compile(r"^interest_(.+?)(_\d+d)?$")
 INACTIVE_NAME = "branch-only (digitally inactive)"
 # Persona thresholds on centroid z-scores (cluster mean of log1p(feature) minus the overall mean,
 # in overall standard deviations).
@@ -52,6 +53,25 @@ HIGH_ENGAGEMENT_Z = 0.75
 LOW_ENGAGEMENT_Z = -0.25
 INTEREST_MARGIN_Z = 0.25  # a product interest stands out this much above the median interest
 CAMPAIGN_Z = 0.75
+# Feature families that are not a channel's activity (the rest are named <channel>_...).
+NOT_CHANNELS = ("interest", "camp", "agr", "holds", "has")
+# How the features stage names a channel's activity: <channel>_events_30d, <channel>_recency_days.
+CHANNEL_ACTIVITY = re.compile(
+    r"^([a-z0-9]+)_(events_\d+d|active_days_\d+d|sessions_\d+d|avg_session_sec_\d+d|recency_days)$")
+
+
+def channel_label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, f"{channel}-first")
+
+
+def channels_in(features: Sequence[str]) -> list[str]:
+    """Channel names of the per-channel activity features present (``<channel>_<measure>``)."""
+    out: list[str] = []
+    for f in features:
+        channel = f.split("_", 1)[0] if "_" in f else None
+        if channel and channel not in NOT_CHANNELS and channel not in out:
+            out.append(channel)
+    return out
 
 
 # --- columns -----------------------------------------------------------------------------------
@@ -73,10 +93,13 @@ def _log_column(name: str) -> str:
 
 
 def log1p_statement(columns: Sequence[str]) -> str:
-    """SQLTransformer statement adding log1p(max(x, 0)) of each column (tames heavy users)."""
-    logs = ", ".join(
-        f"LN(1D + GREATEST(CAST(`{c}` AS DOUBLE), 0D)) AS `{_log_column(c)}`" for c in columns)
-    return f"SELECT *, {logs} FROM __THIS__"
+    """SQLTransformer statement adding the signed log1p of each column, sign(x) ln(1 + |x|):
+    tames heavy users, keeps the order of negative values (balances), and counts a missing
+    value (null or NaN) as 0."""
+    def signed_log(c: str) -> str:
+        value = f"COALESCE(NANVL(CAST(`{c}` AS DOUBLE), 0D), 0D)"
+        return f"SIGNUM({value}) * LN(1D + ABS({value})) AS `{_log_column(c)}`"
+    return f"SELECT *, {', '.join(signed_log(c) for c in columns)} FROM __THIS__"
 
 
 # --- pipeline ----------------------------------------------------------------------------------
@@ -239,7 +262,7 @@ def persona_scores(z: Mapping[str, float | None]) -> dict[str, float]:
     """
     activity = {f: v for f, v in z.items() if _is_activity(f) and v is not None}
     scores: dict[str, float] = {}
-    for channel in CHANNEL_LABELS:
+    for channel in channels_in(list(activity)):
         value = _mean([v for f, v in activity.items() if f.startswith(f"{channel}_")])
         if value is not None:
             scores[f"channel_{channel}"] = value
@@ -249,9 +272,13 @@ def persona_scores(z: Mapping[str, float | None]) -> dict[str, float]:
     campaign = _mean([v for f, v in activity.items() if f.startswith("camp_")])
     if campaign is not None:
         scores["campaign"] = campaign
-    for product in PRODUCTS:
-        value = _mean([v for f, v in activity.items()
-                       if f.startswith(f"interest_{product.lower()}")])
+    interests: dict[str, list[float]] = {}
+    for f, v in activity.items():
+        m = INTEREST.match(f)
+        if m:
+            interests.setdefault(m.group(1).upper(), []).append(v)
+    for product, values in interests.items():
+        value = _mean(values)
         if value is not None:
             scores[f"interest_{product}"] = value
     return scores
@@ -262,7 +289,7 @@ def is_digitally_inactive(z: Mapping[str, float | None],
     """No channel use to speak of: mean log1p activity below log1p(0.5) on every channel feature
     (when ``levels`` are given), else every channel score at least INACTIVE_Z below average."""
     channel_features = [f for f in z if _is_activity(f) and f.startswith(
-        tuple(f"{c}_" for c in CHANNEL_LABELS))]
+        tuple(f"{c}_" for c in channels_in(list(z))))]
     if levels is not None and channel_features:
         return all(levels.get(f, 0.0) < INACTIVE_LEVEL for f in channel_features)
     channels = [v for c, v in persona_scores(z).items() if c.startswith("channel_")]
@@ -287,7 +314,7 @@ def persona_name(z: Mapping[str, float | None], levels: Mapping[str, float] | No
         if second_value > 0 and top_value - second_value < OMNICHANNEL_GAP:
             parts.append("omnichannel")
         else:
-            parts.append(CHANNEL_LABELS[top.removeprefix("channel_")])
+            parts.append(channel_label(top.removeprefix("channel_")))
     engagement = scores["engagement"]
     if engagement >= HIGH_ENGAGEMENT_Z:
         parts.append("high engagement")
@@ -308,6 +335,18 @@ def persona_name(z: Mapping[str, float | None], levels: Mapping[str, float] | No
     if scores.get("campaign", -math.inf) >= CAMPAIGN_Z:
         parts.append("campaign-responsive")
     return ", ".join(parts)
+
+
+def distinguishing_name(z: Mapping[str, float | None], top: int = 2,
+                        threshold: float = 0.25) -> str:
+    """A name from what sets a segment apart: its ``top`` features furthest from the average
+    (z-score at least ``threshold``), with direction, e.g. "high balance, low age"; used when
+    the features are a bank's own attributes rather than channel activity."""
+    ranked = sorted(((abs(v), f, v) for f, v in z.items() if v is not None and abs(v) >= threshold),
+                    reverse=True)[:top]
+    if not ranked:
+        return "average profile"
+    return ", ".join(f"{'high' if v > 0 else 'low'} {f.replace('_', ' ')}" for _, f, v in ranked)
 
 
 def unique_names(names: Mapping[int, str]) -> dict[int, str]:
@@ -365,13 +404,33 @@ def fitting_sample(max_rows: int, seed: int) -> Callable[[DataFrame], DataFrame]
     return sample
 
 
-def fit_segmentation(features: DataFrame, settings: SegmentationSettings) -> Segmentation:
-    """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name."""
-    columns = behavioural_columns(features, settings.feature_prefixes)
+def default_prefixes(columns: Sequence[str]) -> tuple[str, ...]:
+    """Every channel whose activity features the features stage wrote, plus interest_, camp_."""
+    channels = dict.fromkeys(m.group(1) for c in columns if (m := CHANNEL_ACTIVITY.match(c)))
+    return (*(f"{c}_" for c in channels), "interest_", "camp_")
+
+
+def clustering_columns(features: DataFrame, prefixes: Sequence[str]) -> list[str]:
+    """The behavioural columns with ``prefixes``; a feature table without any (a bank's own
+    snapshot of attributes) is clustered on all its numeric attributes but the holdings."""
+    columns = behavioural_columns(features, prefixes)
+    if columns:
+        return columns
+    return [f.name for f in features.schema.fields
+            if isinstance(f.dataType, NUMERIC_TYPES) and not f.name.startswith("holds_")]
+
+
+def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
+                     prefixes: Sequence[str] | None = None) -> Segmentation:
+    """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name.
+
+    ``prefixes`` (default ``settings.feature_prefixes``) select the behavioural columns."""
+    prefixes = tuple(prefixes or settings.feature_prefixes or default_prefixes(features.columns))
+    columns = clustering_columns(features, prefixes)
     if not columns:
         raise InputDataError(
-            "segmentation: gold.client_features has no numeric behavioural column starting with "
-            f"{', '.join(settings.feature_prefixes)} (setting segmentation.feature_prefixes)")
+            "segmentation: gold.client_features has no numeric column to cluster on (behavioural "
+            f"prefixes {', '.join(prefixes)}; setting segmentation.feature_prefixes)")
     data = features.select(*columns).transform(
         fitting_sample(settings.max_fit_rows, settings.seed)).cache()
     try:
@@ -390,7 +449,9 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings) -> Seg
             segment = order[row["cluster"]]
             z_by_segment[segment][row["feature"]] = row["z"]
             levels[segment][row["feature"]] = float(row["level"])
-    names = unique_names({s: persona_name(z, levels[s]) for s, z in z_by_segment.items()})
+    behavioural = bool(behavioural_columns(features, prefixes))
+    names = unique_names({s: persona_name(z, levels[s]) if behavioural else distinguishing_name(z)
+                          for s, z in z_by_segment.items()})
     naming = SQLTransformer(statement=naming_statement(order, names))
     model = PipelineModel(stages=[*fitted.stages, naming])
     return Segmentation(model=model, columns=tuple(columns), k=fitted.stages[-1].getK(), trials=tuple(trials),

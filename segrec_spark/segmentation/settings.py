@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segrec_spark.config import require
+from segrec_spark.typed_yaml import require
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,9 @@ class SegmentationSettings:
     seed: int = 7
     max_iter: int = 30
     # Behavioural feature families clustered on (numeric gold.client_features columns with these
-    # prefixes); the list of columns is read from the schema, never hard-coded.
-    feature_prefixes: tuple[str, ...] = ("web_", "app_", "ib_", "interest_", "camp_")
+    # prefixes); the list of columns is read from the schema, never hard-coded. Empty = every
+    # event channel of the data contract plus interest_ and camp_.
+    feature_prefixes: tuple[str, ...] = ()
     # A k whose smallest cluster holds less than this share of clients (or that leaves a cluster
     # empty) counts as collapsed and is only chosen when every k in the range collapses.
     min_cluster_share: float = 0.01
@@ -30,8 +31,8 @@ class SegmentationSettings:
         require(self.k_max <= 50, "k_max", "must be <= 50")
         require(self.pca_components >= 2, "pca_components", "must be >= 2")
         require(self.max_iter >= 1, "max_iter", "must be >= 1")
-        require(len(self.feature_prefixes) >= 1 and all(p for p in self.feature_prefixes),
-                "feature_prefixes", "must be a non-empty list of column prefixes")
+        require(all(p for p in self.feature_prefixes), "feature_prefixes",
+                "must be a list of non-empty column prefixes")
         require(0.0 <= self.min_cluster_share < 0.5, "min_cluster_share", "must be in [0, 0.5)")
         require(self.max_fit_rows == 0 or self.max_fit_rows >= 1000, "max_fit_rows",
                 "must be 0 (no sample) or at least 1000 clients")

@@ -1,17 +1,21 @@
-"""Hand-written bronze-shaped frames for the features tests."""
+"""Hand-written bronze-shaped frames for the features tests (columns from a data contract)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from segrec_spark.contract import Contract, load_contract
 from segrec_spark.features.settings import FeatureSettings
 from segrec_spark.features.silver import sessionize, unify_events
-from segrec_spark.sources import SOURCES
 
+SYNTHETIC: Contract = load_contract(
+    Path(__file__).resolve().parents[2] / "conf" / "contracts" / "synthetic_bank.yaml")
 APP_SOURCES = ("app_logins", "app_screens", "app_actions", "app_push")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -26,6 +30,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 DEFAULTS["app_logins"]["event_type"] = "login"
 DEFAULTS["app_actions"]["event_type"] = "payment"
 DEFAULTS["app_push"]["event_type"] = "push_opened"
+
+
+def with_products(contract: Contract, codes: Sequence[str]) -> Contract:
+    """``contract`` with its catalogue cut to ``codes`` (in catalogue order)."""
+    return dataclasses.replace(contract, products=tuple(p for p in contract.products
+                                                        if p.code in codes))
 
 
 def ts(text: str) -> dt.datetime:
@@ -44,28 +54,31 @@ def _value(kind: str, value: Any) -> Any:
     return value
 
 
-def bronze(spark: SparkSession, source: str, rows: Sequence[Mapping[str, Any]]) -> DataFrame:
-    """A bronze-shaped frame (typed data columns) of ``rows``; unnamed columns get defaults/NULL."""
-    spec = SOURCES[source]
-    counter = 0
+def bronze(spark: SparkSession, source: str, rows: Sequence[Mapping[str, Any]],
+           contract: Contract = SYNTHETIC,
+           defaults: Mapping[str, Mapping[str, Any]] = DEFAULTS) -> DataFrame:
+    """A bronze-shaped frame (typed data columns of ``contract``'s ``source``) of ``rows``;
+    unnamed columns get ``defaults`` or NULL, a missing row id a generated one."""
+    spec = contract.sources[source]
+    id_column = spec.role_column("event_id")
     data = []
-    for row in rows:
-        counter += 1
-        full = {**DEFAULTS.get(source, {}), **row}
-        if spec.id_column and spec.id_column not in row and spec.id_column != "identity_id_hash":
-            full[spec.id_column] = f"{source}-{counter}"
-        data.append(tuple(_value(c.kind, full.get(c.name)) for c in spec.columns))
+    for counter, row in enumerate(rows, 1):
+        full = {**defaults.get(source, {}), **row}
+        if id_column and id_column not in row:
+            full[id_column] = f"{source}-{counter}"
+        data.append(tuple(_value(c.type, full.get(c.name)) for c in spec.columns))
     return spark.createDataFrame(data, spec.bronze_data_schema)
 
 
 def silver_events(spark: SparkSession, settings: FeatureSettings | None = None,
+                  contract: Contract = SYNTHETIC,
+                  defaults: Mapping[str, Mapping[str, Any]] = DEFAULTS,
                   **rows: Sequence[Mapping[str, Any]]) -> DataFrame:
-    """silver.events (unified + sessionized) from hand-written rows per bronze source."""
+    """silver.events (unified + sessionized) from hand-written rows per bronze events source."""
     settings = settings or FeatureSettings()
-    apps = {s: bronze(spark, s, rows.get(s, ())) for s in APP_SOURCES}
-    unified = unify_events(bronze(spark, "web", rows.get("web", ())), apps,
-                           bronze(spark, "ib", rows.get("ib", ())))
-    events = unified.transform(sessionize(settings.session_gap_minutes))
+    frames = {s.name: bronze(spark, s.name, rows.get(s.name, ()), contract, defaults)
+              for s in contract.of_kind("events")}
+    events = unify_events(frames, contract).transform(sessionize(settings.session_gap_minutes))
     # Materialized (a few rows) like the silver Delta table the job reads, so the plans of the
     # gold tests do not repeat the sessionization in every branch.
     return spark.createDataFrame(events.collect(), events.schema)

@@ -10,7 +10,7 @@ from chispa import assert_df_equality
 
 from segrec_spark.features.client_features import client_features
 from segrec_spark.features.settings import FeatureSettings
-from tests.features.conftest import bronze, d, silver_events
+from tests.features.conftest import SYNTHETIC, bronze, d, silver_events
 
 AS_OF = d("2026-03-01")  # 7-day window: [02-22, 03-01); 30-day window: [01-30, 03-01)
 SETTINGS = FeatureSettings(windows=(7, 30), campaign_outcome_lag_days=7)
@@ -62,7 +62,7 @@ PRODEJE = [  # c5
 CLIENTS = [
     dict(identity_id_hash="c3", age_band="26-35", region="PRG", income_band="MID",
          tenure_months=12, products_held=["PENSION"], snapshot_date="2026-01-01"),
-    # c1's snapshot is taken after as_of: attributes used, holdings not
+    # c1's only snapshot is taken after as_of: neither its attributes nor its holdings are used
     dict(identity_id_hash="c1", age_band="46-55", region="OLK", income_band="HIGH",
          tenure_months=5, products_held=["MORTGAGE"], snapshot_date="2026-03-15"),
 ]
@@ -72,7 +72,7 @@ CLIENTS = [
 def features(spark):
     events = silver_events(spark, SETTINGS, web=WEB, app_screens=APP, app_push=PUSH, ib=IB)
     df = client_features(events, bronze(spark, "camp", CAMP), bronze(spark, "prodeje", PRODEJE),
-                         bronze(spark, "clients", CLIENTS), AS_OF, SETTINGS)
+                         bronze(spark, "clients", CLIENTS), AS_OF, SETTINGS, SYNTHETIC)
     return spark.createDataFrame(df.collect(), df.schema)  # tiny: computed once per module
 
 
@@ -152,15 +152,17 @@ def test_agreement_history_and_holdings(features, spark):
 def test_attributes_and_activity_flag(features, spark):
     cols = ["has_digital_activity", "age_band", "income_band", "region", "tenure_months"]
     _family(features, cols, [
-        ("c1", 1, "46-55", "HIGH", "OLK", 4),  # 5 months at 03-15 -> 4 at 03-01
-        ("c2", 1, "UNKNOWN", "UNKNOWN", "UNKNOWN", 0),
-        ("c3", 0, "26-35", "MID", "PRG", 14),  # 12 months at 01-01 -> 14 at 03-01
-        ("c4", 0, "UNKNOWN", "UNKNOWN", "UNKNOWN", 0),
-        ("c5", 0, "UNKNOWN", "UNKNOWN", "UNKNOWN", 0),
-    ], "a int, b string, c string, e string, f int", spark)
+        ("c1", 1, "UNKNOWN", "UNKNOWN", "UNKNOWN", None),  # its snapshot is after as_of
+        ("c2", 1, "UNKNOWN", "UNKNOWN", "UNKNOWN", None),
+        ("c3", 0, "26-35", "MID", "PRG", 12.0),  # as in the 01-01 snapshot (no tenure shift)
+        ("c4", 0, "UNKNOWN", "UNKNOWN", "UNKNOWN", None),
+        ("c5", 0, "UNKNOWN", "UNKNOWN", "UNKNOWN", None),
+    ], "a int, b string, c string, e string, f double", spark)
 
 
-def test_no_feature_is_null(features):
+def test_behavioural_features_are_never_null_attributes_may_be(features):
     null_counts = features.selectExpr(
         *(f"count_if({c} IS NULL) AS {c}" for c in features.columns)).first().asDict()
-    assert {c: n for c, n in null_counts.items() if n} == {}
+    # only the numeric attribute is unknown (NULL, imputed by the model) for clients without
+    # a usable snapshot; categorical attributes are UNKNOWN
+    assert {c: n for c, n in null_counts.items() if n} == {"tenure_months": 4}

@@ -4,10 +4,10 @@ from __future__ import annotations
 from chispa import assert_df_equality
 
 from segrec_spark.features.labels import labels
-from tests.features.conftest import bronze, d
+from tests.features.conftest import SYNTHETIC, bronze, d, with_products
 
 AS_OF = d("2026-03-01")
-PRODUCTS = ("MORTGAGE", "CREDIT_CARD", "SAVINGS", "PENSION")
+CONTRACT = with_products(SYNTHETIC, ("MORTGAGE", "CREDIT_CARD", "SAVINGS", "PENSION"))
 
 
 def test_labels_use_the_label_window_and_statuses_and_skip_holders(spark):
@@ -30,7 +30,7 @@ def test_labels_use_the_label_window_and_statuses_and_skip_holders(spark):
         dict(identity_id_hash="c2", product_code="SAVINGS", signed_date="2026-02-28"),  # before
         dict(identity_id_hash="c3", product_code="SAVINGS", signed_date="2026-03-10"),
     ])
-    actual = labels(features, prodeje, AS_OF, 30, ("SIGNED", "ACTIVATED"), PRODUCTS)
+    actual = labels(features, prodeje, AS_OF, 30, ("SIGNED", "ACTIVATED"), CONTRACT)
     expected = spark.createDataFrame([
         (AS_OF, "c1", "CREDIT_CARD", 1, 30),
         (AS_OF, "c1", "SAVINGS", 0, 30),
@@ -50,8 +50,23 @@ def test_label_statuses_are_configurable(spark):
     prodeje = bronze(spark, "prodeje", [
         dict(identity_id_hash="c1", product_code="PENSION", signed_date="2026-03-07",
              status="PENDING")])  # last day of a 7-day window
-    actual = labels(features, prodeje, AS_OF, 7, ("PENDING",), ("PENSION",))
+    actual = labels(features, prodeje, AS_OF, 7, ("PENDING",), with_products(SYNTHETIC,
+                                                                             ("PENSION",)))
     expected = spark.createDataFrame([(AS_OF, "c1", "PENSION", 1, 7)],
                                      "as_of_date date, identity_id_hash string, "
                                      "product_code string, label int, horizon_days int")
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_without_label_statuses_every_sale_counts(spark):
+    features = spark.createDataFrame([(AS_OF, "c1", 0), (AS_OF, "c2", 0)],
+                                     "as_of_date date, identity_id_hash string, holds_pension int")
+    prodeje = bronze(spark, "prodeje", [
+        dict(identity_id_hash="c1", product_code="PENSION", signed_date="2026-03-07",
+             status="CANCELLED")])
+    actual = labels(features, prodeje, AS_OF, 30, (), with_products(SYNTHETIC, ("PENSION",)))
+    expected = spark.createDataFrame([(AS_OF, "c1", "PENSION", 1, 30),
+                                      (AS_OF, "c2", "PENSION", 0, 30)],
+                                     "as_of_date date, identity_id_hash string, "
+                                     "product_code string, label int, horizon_days int")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

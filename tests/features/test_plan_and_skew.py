@@ -10,7 +10,7 @@ from segrec_spark.features.client_features import client_facts_table, client_fea
 from segrec_spark.features.labels import labels
 from segrec_spark.features.settings import FeatureSettings
 from segrec_spark.features.silver import sessionize, unify_events
-from tests.features.conftest import APP_SOURCES, bronze, d, silver_events
+from tests.features.conftest import APP_SOURCES, SYNTHETIC, bronze, d, silver_events
 
 AS_OF = d("2026-03-01")
 SETTINGS = FeatureSettings(windows=(7, 30))
@@ -48,7 +48,7 @@ def test_features_plan_broadcasts_the_small_join_and_has_no_cartesian_product(sp
         bronze(spark, "prodeje", [dict(identity_id_hash="c1", product_code="SAVINGS",
                                        signed_date="2026-02-01")]),
         bronze(spark, "clients", [dict(identity_id_hash="c1", age_band="18-25")]),
-        AS_OF, SETTINGS)
+        AS_OF, SETTINGS, SYNTHETIC)
     features.collect()
     plan = final_plan(features)
     # The only join (anonymous activity x identity map) is broadcast; client-level families
@@ -57,7 +57,7 @@ def test_features_plan_broadcasts_the_small_join_and_has_no_cartesian_product(sp
     assert not [j for j in FORBIDDEN_JOINS if j in plan]
     assert "partial_sum" in plan
 
-    result = labels(features, bronze(spark, "prodeje", []), AS_OF, 30, ("SIGNED",))
+    result = labels(features, bronze(spark, "prodeje", []), AS_OF, 30, ("SIGNED",), SYNTHETIC)
     result.collect()
     label_plan = final_plan(result)
     assert "Generate explode" in label_plan and "BroadcastHashJoin" in label_plan
@@ -65,10 +65,9 @@ def test_features_plan_broadcasts_the_small_join_and_has_no_cartesian_product(sp
 
 
 def test_heavy_user_is_spread_over_session_tasks(spark):
-    web = bronze(spark, "web", [])
-    apps = {s: bronze(spark, s, _heavy_user_rows() if s == "app_screens" else _light_user_rows()
-                      if s == "app_logins" else []) for s in APP_SOURCES}
-    events = unify_events(web, apps, bronze(spark, "ib", []))  # 300 heavy + 18 light events
+    frames = {s: bronze(spark, s, _heavy_user_rows() if s == "app_screens" else _light_user_rows()
+                        if s == "app_logins" else []) for s in ("web", *APP_SOURCES, "ib")}
+    events = unify_events(frames, SYNTHETIC)  # 300 heavy + 18 light events
     saved = {k: spark.conf.get(k) for k in ("spark.sql.shuffle.partitions",
                                             "spark.sql.adaptive.coalescePartitions.enabled")}
     spark.conf.set("spark.sql.shuffle.partitions", "8")
@@ -97,7 +96,7 @@ def test_heavy_user_is_spread_over_session_tasks(spark):
 def test_a_heavy_users_facts_grow_with_active_days_not_events(spark):
     events = silver_events(spark, app_screens=_heavy_user_rows(days=10, per_day=30))  # in window
     facts = client_facts_table(events, bronze(spark, "camp", []), bronze(spark, "prodeje", []),
-                               None, AS_OF, SETTINGS)
+                               None, AS_OF, SETTINGS, SYNTHETIC)
     expected = spark.createDataFrame([("seen", 1), ("day", 10), ("area", 10), ("session", 10)],
                                      "kind string, count long")
     assert_df_equality(facts.groupBy("kind").count(), expected, ignore_row_order=True,

@@ -5,7 +5,7 @@ from chispa import assert_df_equality
 
 from segrec_spark.features.client_features import client_features
 from segrec_spark.features.settings import FeatureSettings
-from tests.features.conftest import bronze, d, silver_events
+from tests.features.conftest import SYNTHETIC, bronze, d, silver_events
 
 AS_OF = d("2026-03-01")
 SETTINGS = FeatureSettings(windows=(7, 30))
@@ -43,7 +43,7 @@ def _features(spark, as_of, with_future: bool):
     events = silver_events(spark, SETTINGS, **{s: rows(s) for s in ("web", "app_screens", "ib")})
     camp = bronze(spark, "camp", CAMP_PAST + (CAMP_FUTURE if with_future else []))
     prodeje = bronze(spark, "prodeje", PRODEJE_PAST + (PRODEJE_FUTURE if with_future else []))
-    return client_features(events, camp, prodeje, None, as_of, SETTINGS)
+    return client_features(events, camp, prodeje, None, as_of, SETTINGS, SYNTHETIC)
 
 
 def test_events_at_or_after_as_of_never_change_features(spark):
@@ -69,3 +69,39 @@ def test_features_of_two_as_of_dates_are_consistent(spark):
     ], "as_of_date date, identity_id_hash string, a int, b int, c int, e int, f int, g int, "
        "h int, i int, j int").toDF(*columns)
     assert_df_equality(both, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+CLIENTS_PAST = [dict(identity_id_hash="c2", age_band="26-35", income_band="MID", region="PRG",
+                     tenure_months=10, products_held=["SAVINGS"], snapshot_date="2026-02-01")]
+CLIENTS_FUTURE = [
+    # a snapshot on as_of and one in the label window list a product bought in the window and
+    # later attribute values: neither may reach the features at as_of
+    dict(identity_id_hash="c2", age_band="36-45", income_band="HIGH", region="OLK",
+         tenure_months=11, products_held=["SAVINGS", "PENSION"], snapshot_date="2026-03-01"),
+    dict(identity_id_hash="c2", age_band="36-45", income_band="HIGH", region="OLK",
+         tenure_months=12, products_held=["SAVINGS", "PENSION", "MORTGAGE"],
+         snapshot_date="2026-03-20"),
+    # a client whose first snapshot is after as_of: not in the features through it
+    dict(identity_id_hash="c8", age_band="18-25", snapshot_date="2026-03-05",
+         products_held=["CREDIT_CARD"]),
+]
+
+
+def test_a_product_bought_in_the_label_window_never_shows_in_the_features(spark):
+    events = silver_events(spark, SETTINGS, app_screens=PAST["app_screens"])
+    prodeje = bronze(spark, "prodeje", PRODEJE_PAST + PRODEJE_FUTURE)  # c2 PENSION on 03-20
+
+    def features(clients_rows):
+        return client_features(events, bronze(spark, "camp", []), prodeje,
+                               bronze(spark, "clients", clients_rows), AS_OF, SETTINGS,
+                               SYNTHETIC)
+
+    before = features(CLIENTS_PAST)
+    after = features(CLIENTS_PAST + CLIENTS_FUTURE)
+    assert_df_equality(after, before, ignore_row_order=True)
+    columns = ["identity_id_hash", "holds_savings", "holds_pension", "holds_mortgage",
+               "agr_pension_count", "age_band", "region", "tenure_months"]
+    expected = spark.createDataFrame(
+        [("c2", 1, 0, 0, 0, "26-35", "PRG", 10.0)],
+        "a string, b int, c int, e int, f int, g string, h string, i double").toDF(*columns)
+    assert_df_equality(after.select(*columns), expected, ignore_nullable=True)

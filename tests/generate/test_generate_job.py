@@ -17,7 +17,9 @@ from segrec_spark.generate import job
 from segrec_spark.generate.landing import to_landing
 from segrec_spark.generate.scales import EXPECTED_ROWS_PER_CLIENT, resolve_scale
 from segrec_spark.generate.truth import agreements, with_monthly_probabilities
-from segrec_spark.sources import SOURCES
+from segrec_spark.generate.bank import synthetic_contract
+
+SOURCES = synthetic_contract().sources
 
 DIRT_RATE = 0.02
 EVENT_MONTHS = ["2026-01", "2026-02", "2026-03"]
@@ -133,8 +135,9 @@ def test_same_seed_gives_the_same_rows_whatever_the_partitioning(spark, tmp_path
         settings = cfg.generator
         scale = resolve_scale(settings)
         clients = job.clients_frame(spark, settings, scale)
-        builders = job.source_builders(settings, scale)
-        frames.append({s: clients.transform(builders[s]).transform(to_landing(settings.seed, s, settings.dirt_rates))
+        builders = job.source_builders(settings, scale, cfg.contract)
+        frames.append({s: clients.transform(builders[s])
+                       .transform(to_landing(settings.seed, cfg.contract.sources[s], settings.dirt_rates))
                        for s in ("web", "app_push", "prodeje")})
     for source in ("web", "app_push", "prodeje"):
         one, three = frames[0][source], frames[1][source]
@@ -151,7 +154,7 @@ def test_planted_signal_is_learnable_from_the_true_traits(spark, tmp_path):
     bought = rows.transform(agreements(settings.seed, settings.start_date, 4)).select(
         "client_id", "product_code", "month", F.lit(1.0).alias("label"))
     need = F.expr("CASE product_code " + " ".join(
-        f"WHEN '{p}' THEN need_{p.lower()}" for p in SOURCES["prodeje"].column("product_code").values) + " END")
+        f"WHEN '{p}' THEN need_{p.lower()}" for p in synthetic_contract().product_codes) + " END")
     not_held = rows.filter(F.col("p_0") > 0).select("client_id", "product_code", need.alias("need"),
                                                     "income_z", "age")
     months = not_held.select("*", F.explode(F.array(F.lit(0), F.lit(1), F.lit(2))).alias("month"))
@@ -171,7 +174,7 @@ def test_behaviour_follows_the_needs(spark, tmp_path):
     settings = cfg.generator
     scale = resolve_scale(settings)
     clients = job.clients_frame(spark, settings, scale)
-    web = clients.transform(job.source_builders(settings, scale)["web"])
+    web = clients.transform(job.source_builders(settings, scale, cfg.contract)["web"])
     browsed = web.filter(F.col("page_category") == "MORTGAGE").select("client_id").distinct()
     web_users = web.filter(F.col("client_id") >= 0).select("client_id").distinct()
     flagged = (web_users.join(browsed.select("client_id", F.lit(1).alias("mortgage_pages")), "client_id", how="left")

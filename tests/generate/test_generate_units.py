@@ -1,6 +1,7 @@
 """Pure pieces of the generator on tiny hand-written frames: randomness, truth, landing dirt."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -13,7 +14,11 @@ from segrec_spark.generate.landing import (applicable_dirt, manifest_metrics, to
 from segrec_spark.generate.randomness import pick, uniform, with_pick
 from segrec_spark.generate.settings import GeneratorSettings
 from segrec_spark.generate.truth import label_windows, true_propensity, window_overlaps
-from segrec_spark.sources import KEY_PATTERN, SOURCES
+from segrec_spark.generate.bank import KEY_PATTERN, synthetic_contract
+
+CONTRACT = synthetic_contract()
+SOURCES = CONTRACT.sources
+IB = SOURCES["ib"]
 
 KEY = "a" * 64
 
@@ -102,7 +107,7 @@ def test_typed_rows_become_contract_text(spark):
          ("I2", KEY, "2026-01-06 00:00:01", "login", "GENERAL", None, "2026-01")],
         "ib_event_id string, identity_id_hash string, event_ts string, event_type string, "
         "product_area string, amount string, _delivery string")
-    assert_df_equality(typed.transform(to_landing_text("ib")), expected, ignore_nullable=True)
+    assert_df_equality(typed.transform(to_landing_text(SOURCES["ib"])), expected, ignore_nullable=True)
 
 
 def test_clean_rows_are_left_alone_and_missing_key_empties_the_key(spark):
@@ -111,18 +116,18 @@ def test_clean_rows_are_left_alone_and_missing_key_empties_the_key(spark):
         [("I0", KEY, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", None),
          ("I1", None, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", "MISSING_KEY"),
          ("I2", KEY, "2026-01-05 10:00:00", "payment", "GENERAL", "12.50", "2026-01", "DUPLICATE")], IB_TEXT)
-    assert_df_equality(df.transform(with_corrupted_values(1, "ib")), expected, ignore_nullable=True)
+    assert_df_equality(df.transform(with_corrupted_values(1, SOURCES["ib"])), expected, ignore_nullable=True)
 
 
 def test_value_dirt_breaks_exactly_the_contract_it_names(spark):
     kinds = ["MALFORMED_KEY", "BAD_TIMESTAMP", "BAD_NUMBER", "UNKNOWN_CATEGORY"]
     df = _ib_rows(spark, kinds * 10)
-    out = df.transform(with_corrupted_values(3, "ib"))
+    out = df.transform(with_corrupted_values(3, SOURCES["ib"]))
     key_ok = F.col("identity_id_hash").rlike(KEY_PATTERN)
     ts_ok = F.try_to_timestamp(F.col("event_ts"), F.lit("yyyy-MM-dd HH:mm:ss")).isNotNull()
     number_ok = F.col("amount").try_cast("double").isNotNull()
-    category_ok = (F.col("event_type").isin(*SOURCES["ib"].column("event_type").values)
-                   & F.col("product_area").isin(*SOURCES["ib"].column("product_area").values))
+    category_ok = (F.col("event_type").isin(*CONTRACT.values_of(IB, IB.column("event_type")))
+                   & F.col("product_area").isin(*CONTRACT.values_of(IB, IB.column("product_area"))))
     checks = out.select("_dirt", (~key_ok).cast("int").alias("bad_key"), (~ts_ok).cast("int").alias("bad_ts"),
                         (~number_ok).cast("int").alias("bad_number"),
                         (~category_ok).cast("int").alias("bad_category"))
@@ -140,7 +145,7 @@ def test_csv_lines_and_wrong_field_counts(spark):
         [("I0", KEY, "2026-01-05 10:00:00", "login", "GENERAL", None, "2026-01", None)]
         + [(f"I{i}", KEY, "2026-01-05 10:00:00", "login", "GENERAL", None, "2026-01", "WRONG_FIELD_COUNT")
            for i in range(1, 21)], IB_TEXT)
-    out = df.transform(with_csv_line(5, "ib"))
+    out = df.transform(with_csv_line(5, SOURCES["ib"]))
     clean = out.filter(F.col("_dirt").isNull()).select("_line")
     assert_df_equality(clean, spark.createDataFrame([(f"I0,{KEY},2026-01-05 10:00:00,login,GENERAL,",)],
                                                     "_line string"), ignore_nullable=True)
@@ -160,3 +165,15 @@ def test_duplicates_and_manifest_metrics(spark):
         "`rows|2026-01` long, `DUPLICATE|2026-01` long, `BAD_NUMBER|2026-01` long, "
         "`rows|2026-02` long, `DUPLICATE|2026-02` long, `BAD_NUMBER|2026-02` long")
     assert_df_equality(metrics, expected, ignore_nullable=True)
+
+
+def test_the_generator_writes_what_the_synthetic_contract_declares():
+    from segrec_spark.generate import bank
+
+    bank.check_generatable(CONTRACT)
+    assert tuple(SOURCES) == bank.SOURCE_NAMES
+    for (source, column), values in bank.VALUE_SETS.items():
+        assert CONTRACT.values_of(SOURCES[source], SOURCES[source].column(column)) == values
+    other = dataclasses.replace(CONTRACT, sources={"web": SOURCES["web"]}, path="bank.yaml")
+    with pytest.raises(ConfigError, match=r"^bank\.yaml: sources: web are not the synthetic"):
+        bank.check_generatable(other)

@@ -16,10 +16,11 @@ from pyspark.sql import functions as F
 from segrec_spark.config import ConfigError
 from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.ingest import job
-from segrec_spark.sources import SOURCES
+from segrec_spark.generate.bank import synthetic_contract
 from segrec_spark.tables import read_table, table_path
 
 K1, K2, K3 = "1" * 64, "2" * 64, "3" * 64
+SOURCES = synthetic_contract().sources
 WEB_HEADER = ",".join(SOURCES["web"].column_names)
 # event_id,user_id,identity_id_hash,event_ts,page_url,page_category,event_type,device_type,time_on_page_sec
 JAN = [
@@ -271,3 +272,16 @@ def test_empty_delivery_is_audited_as_empty_and_missing_input_is_a_clear_error(s
     assert_df_equality(audit_counts(spark, cfg), spark.createDataFrame(
         [("ib", "2026-01", 0, 0, 0, 0, "EMPTY")], COUNTS_SCHEMA), ignore_nullable=True)
     assert not (Path(cfg.paths.root) / "bronze" / "ib").exists()
+
+
+def test_rfc4180_doubled_quotes_land_unescaped(spark, tmp_path):
+    cfg = make_config(tmp_path)
+    write_csv(cfg, "web", "2026-01",
+              [f'q1,u1,{K1},2026-01-05 10:00:00,"/say ""hi""",MORTGAGE,page_view,mobile,1',
+               f'q2,u1,{K1},2026-01-05 10:01:00,"/a,b",MORTGAGE,page_view,mobile,1'])
+    [row] = job.run(spark, cfg, ["web"])
+    assert (row["rows_accepted"], row["rows_quarantined"]) == (2, 0)
+    got = bronze(spark, cfg).select("event_id", "page_url")
+    assert_df_equality(got, spark.createDataFrame([("q1", '/say "hi"'), ("q2", "/a,b")],
+                                                  "event_id string, page_url string"),
+                       ignore_row_order=True, ignore_nullable=True)

@@ -5,7 +5,9 @@ import pytest
 
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.ingest.schema import FileSchema, check_delivery_schema, check_file_schema
-from segrec_spark.sources import SOURCES
+from segrec_spark.generate.bank import synthetic_contract
+
+SOURCES = synthetic_contract().sources
 
 IB = SOURCES["ib"]  # ib_event_id, identity_id_hash, event_ts, event_type, product_area, amount
 

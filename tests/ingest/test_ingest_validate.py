@@ -21,7 +21,11 @@ from segrec_spark.ingest.validate import (
     with_outcome,
     with_row_hash,
 )
-from segrec_spark.sources import REASONS, SOURCES
+from segrec_spark.contract import REASONS
+from segrec_spark.generate.bank import synthetic_contract
+
+CONTRACT = synthetic_contract()
+SOURCES = CONTRACT.sources
 
 K = "a" * 64  # a well-formed key
 K2 = "b" * 64
@@ -53,7 +57,7 @@ def text_frame(spark, source: str, rows: list[dict]):
 
 
 def reasons(df, source: str, settings: IngestSettings = FLAG, period: Period = JAN):
-    return df.transform(flag_rejects(SOURCES[source], period, settings)).select(
+    return df.transform(flag_rejects(CONTRACT, SOURCES[source], period, settings)).select(
         "event_id" if source == "web" else "identity_id_hash", "_reject_reason")
 
 
@@ -92,7 +96,7 @@ def test_key_rules_web_anonymous_visitor_is_not_a_reject(spark):
 
 def test_key_missing_elsewhere_is_a_reject_even_without_cookie_column(spark):
     df = text_frame(spark, "clients", [{"identity_id_hash": None}, {"identity_id_hash": ""}])
-    got = df.transform(flag_rejects(SOURCES["clients"], JAN, FLAG)).select("_reject_reason")
+    got = df.transform(flag_rejects(CONTRACT, SOURCES["clients"], JAN, FLAG)).select("_reject_reason")
     assert_df_equality(got, spark.createDataFrame([("MISSING_KEY",), ("MISSING_KEY",)],
                                                   "_reject_reason string"), ignore_nullable=True)
 
@@ -120,7 +124,7 @@ def test_zero_tolerance_date_period_for_sales(spark):
         {"agreement_id": "next", "signed_date": "2026-02-01"},
         {"agreement_id": "bad", "signed_date": "31.01.2026"},
     ])
-    got = df.transform(flag_rejects(SOURCES["prodeje"], delivery_period("2026-01", 0), FLAG))
+    got = df.transform(flag_rejects(CONTRACT, SOURCES["prodeje"], delivery_period("2026-01", 0), FLAG))
     assert_df_equality(
         got.select("agreement_id", "_reject_reason"),
         spark.createDataFrame([("in", None), ("next", "OUT_OF_PERIOD"), ("bad", "BAD_TIMESTAMP")],
@@ -235,7 +239,7 @@ def test_typed_bronze_casts_and_marks_unknown_categories(spark):
            .withColumn("_delivery", F.lit("2026-01"))
            .withColumn("_batch_id", F.lit("clients/2026-01"))
            .withColumn("_ingested_at", F.lit(ingested))
-           .transform(typed_bronze(SOURCES["clients"])))
+           .transform(typed_bronze(CONTRACT, SOURCES["clients"])))
     schema = ("identity_id_hash string, age_band string, region string, income_band string, "
               "tenure_months int, products_held array<string>, snapshot_date date, "
               "_delivery string, _batch_id string, _source_file string, _row_hash string, "
@@ -254,7 +258,7 @@ def test_typed_bronze_web_anonymous_visitor_has_null_key(spark):
     got = (rows.withColumn("_row_hash", F.lit("h")).withColumn("_delivery", F.lit("2026-01"))
            .withColumn("_batch_id", F.lit("web/2026-01"))
            .withColumn("_ingested_at", F.lit(dt.datetime(2026, 2, 1)))
-           .transform(typed_bronze(SOURCES["web"]))
+           .transform(typed_bronze(CONTRACT, SOURCES["web"]))
            .select("user_id", "identity_id_hash", "event_ts", "time_on_page_sec", "event_date"))
     assert_df_equality(got, spark.createDataFrame(
         [("u1", None, dt.datetime(2026, 1, 15, 10), None, dt.date(2026, 1, 15))],
@@ -273,3 +277,29 @@ def test_quarantine_records_keep_source_batch_raw_record_and_reason(spark):
           at)],
         "source string, delivery string, batch_id string, source_file string, reason string, "
         "raw_record string, row_hash string, quarantined_at timestamp"), ignore_nullable=True)
+
+
+def test_a_source_without_time_column_has_no_period_and_dates_by_delivery(spark):
+    from segrec_spark.contract import contract_from_dict
+
+    contract = contract_from_dict({
+        "key": {"column": "cid", "pattern": "^[0-9]+$"},
+        "products": [{"code": "LOAN"}],
+        "sources": {"people": {"kind": "clients", "columns": [
+            {"name": "cid", "type": "key", "role": "key"},
+            {"name": "vip", "type": "boolean", "role": "numeric", "nullable": True}]}},
+    }, "own.yaml")
+    people = contract.sources["people"]
+    df = spark.createDataFrame(
+        [("1", "YES", None, "raw", "f"), ("2", "nope", None, "raw", "f"), ("3", None, None, "raw", "f")],
+        "cid string, vip string, _corrupt_record string, _raw_record string, _source_file string")
+    got = (df.transform(flag_rejects(contract, people, JAN, FLAG))
+           .withColumn("_row_hash", F.lit("h")).withColumn("_delivery", F.lit("2026-01"))
+           .withColumn("_batch_id", F.lit("people/2026-01"))
+           .withColumn("_ingested_at", F.lit(dt.datetime(2026, 2, 1))))
+    assert [r["_reject_reason"] for r in got.orderBy("cid").collect()] == [None, "BAD_NUMBER", None]
+    typed = got.filter(F.col("_reject_reason").isNull()).transform(typed_bronze(contract, people))
+    assert_df_equality(typed.select("cid", "vip", "event_date"), spark.createDataFrame(
+        [("1", True, dt.date(2026, 1, 1)), ("3", None, dt.date(2026, 1, 1))],
+        "cid string, vip boolean, event_date date"), ignore_row_order=True, ignore_nullable=True)
+    assert IngestSettings.partition_column(people) == "_delivery"

@@ -14,14 +14,37 @@ from segrec_spark.propensity.settings import PropensitySettings
 
 
 def test_feature_spec_reads_the_schema(spark):
+    # The feature table holds features only (ids and free text never reach it), so every
+    # number is a numeric feature and every text column a categorical one; keys, labels and
+    # the segment name are not features.
     df = spark.createDataFrame([], "as_of_date date, identity_id_hash string, web_n int, "
-                                   "agr_x double, region string, age_band string, note string, "
+                                   "agr_x double, region string, age_band string, "
                                    "segment_id int, segment_name string, label double, "
-                                   "holds_mortgage int, horizon_days int")
+                                   "holds_mortgage int, horizon_days int, split string")
     assert pm.feature_spec(df) == pm.FeatureSpec(
-        numeric=("web_n", "agr_x", "holds_mortgage"), categorical=("age_band", "region"),
+        numeric=("web_n", "agr_x", "holds_mortgage"), categorical=("region", "age_band"),
         segment="segment_id")
-    assert pm.feature_spec(df).encoded == ("age_band_onehot", "region_onehot", "segment_id_onehot")
+    assert pm.feature_spec(df).encoded == ("region_onehot", "age_band_onehot", "segment_id_onehot")
+    assert pm.feature_spec(df, use_segment=False).segment is None
+
+
+def test_missing_numbers_are_imputed_with_an_indicator_and_never_fail_scoring(spark):
+    rows = [(f"c{i}", None if i % 4 == 0 else float(i % 7), float(i % 3), float(i % 2))
+            for i in range(60)]
+    df = spark.createDataFrame(rows, "identity_id_hash string, income double, x double, "
+                                     "label double")
+    spec = pm.with_nullable(pm.feature_spec(df), df)
+    assert spec.nullable == ("income",)
+    pipeline, _ = pm.learner_pipeline("logistic_regression", spec, 1.0, PropensitySettings())
+    model = pipeline.fit(df)
+    # x has no gap in training but one when scoring: imputed too, not a Spark error.
+    scoring = spark.createDataFrame([("n1", None, None, 0.0), ("n2", 3.0, 1.0, 1.0)],
+                                    "identity_id_hash string, income double, x double, "
+                                    "label double")
+    scored = pm.score(model, scoring).collect()
+    assert len(scored) == 2 and all(0.0 < r["probability"] < 1.0 for r in scored)
+    names = [n for n, _ in pm.feature_importances(model, df)]
+    assert "__missing_income" in names and "__missing_x" not in names
 
 
 def test_positive_weight_balances_and_caps():
@@ -148,6 +171,7 @@ def test_feature_importances_are_named_from_the_vector_attributes(spark):
     # One-hot slots are named <column>_onehot_<value> (the indexer's "__unknown" and the
     # encoder's "invalidValues" slots take unseen values); x separates the classes perfectly,
     # so it carries the most importance.
-    assert sorted(names) == ["noise", "region_onehot_PRG", "region_onehot_STC",
-                             "region_onehot___unknown", "region_onehot_invalidValues", "x"]
-    assert names[0] == "x"
+    assert sorted(names) == ["__imputed_noise", "__imputed_x", "region_onehot_PRG",
+                             "region_onehot_STC", "region_onehot___unknown",
+                             "region_onehot_invalidValues"]
+    assert names[0] == "__imputed_x"

@@ -35,10 +35,12 @@ from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.ingest import job
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import delivery_period, flag_rejects
-from segrec_spark.sources import SOURCES
+from segrec_spark.generate.bank import CONTRACT_FILE, synthetic_contract
 from segrec_spark.tables import delta_exists, read_table, sql_literal, table_path
 
 K1, K2 = "1" * 64, "2" * 64
+CONTRACT = synthetic_contract()
+SOURCES = CONTRACT.sources
 WEB_HEADER = ",".join(SOURCES["web"].column_names)
 SALES_HEADER = ",".join(SOURCES["prodeje"].column_names)
 APP_COLUMNS = SOURCES["app_logins"].column_names
@@ -271,7 +273,7 @@ def test_unknown_product_code_is_quarantined_when_the_policy_rejects(spark):
         [("g1", K1, "MORTGAGE", "2026-01-10", "SIGNED", "1", "branch", None),
          ("g2", K1, "YACHT_LOAN", "2026-01-11", "SIGNED", "1", "web", None)],
         ", ".join(f"{c} string" for c in columns))
-    got = frame.transform(flag_rejects(SOURCES["prodeje"], delivery_period("2026-01", 3),
+    got = frame.transform(flag_rejects(CONTRACT, SOURCES["prodeje"], delivery_period("2026-01", 3),
                                        IngestSettings(unknown_category="reject")))
     assert sorted(tuple(r) for r in got.select("agreement_id", "_reject_reason").collect()) == [
         ("g1", None), ("g2", "UNKNOWN_CATEGORY")]
@@ -406,7 +408,7 @@ def test_truncated_gzip_stops_the_source_with_the_file_named(spark, tmp_path):
     ("ingest:\n  force: maybe\n", "ingest.force: expected bool, found str 'maybe'"),
     ("ingest:\n  late_tolerance: 3\n", "ingest.late_tolerance: unknown setting (allowed here:"),
     ("ingest:\n  formats: {webb: csv}\n", "ingest.formats.webb: unknown source"),
-    ("ingest:\n  formats: {web: xlsx}\n", "ingest.formats.web: expected csv or parquet"),
+    ("ingest:\n  formats: {web: xlsx}\n", "ingest.formats.web: expected csv, parquet, delta"),
     ("ingest:\n  unknown_category: drop\n", "ingest.unknown_category: expected flag or reject"),
     ("- spark\n- paths\n", "top level must be a mapping of sections"),
     ("spark: {master: [\n", "not valid YAML"),
@@ -414,6 +416,10 @@ def test_truncated_gzip_stops_the_source_with_the_file_named(spark, tmp_path):
 def test_bad_config_value_names_file_and_key(tmp_path, yaml_text, message):
     file = tmp_path / "bad.yaml"
     file.write_text(yaml_text)
+    # the default paths.contract is relative to the config's project root: give it one
+    (tmp_path / "conf" / "contracts").mkdir(parents=True)
+    (tmp_path / "conf" / "contracts" / "synthetic_bank.yaml").write_bytes(
+        CONTRACT_FILE.read_bytes())
     with pytest.raises(ConfigError) as err:
         load_config(file)
     text = str(err.value)

@@ -1,0 +1,77 @@
+"""MLflow at the edge: tracking set-up, registered model names, champion aliases.
+
+Shared by training (registers models) and scoring / the report (load the champion), so that no
+stage imports another stage's job module.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from pyspark.ml import PipelineModel
+
+from segrec_spark.config import Config, is_local_path
+from segrec_spark.errors import MissingTableError
+
+
+def segmentation_model_name(cfg: Config) -> str:
+    return f"{cfg.mlflow.registered_model_prefix}_segmentation"
+
+
+def propensity_model_name(cfg: Config, product: str) -> str:
+    return f"{cfg.mlflow.registered_model_prefix}_propensity_{product.lower()}"
+
+
+# --- MLflow --------------------------------------------------------------------------------------
+
+def configure_mlflow(cfg: Config) -> str:
+    """Point MLflow at cfg.mlflow (creating a local sqlite folder) and return the experiment id."""
+    uri = cfg.mlflow.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+    if experiment is not None:
+        experiment_id = experiment.experiment_id
+    else:
+        location = cfg.mlflow.artifact_location
+        if is_local_path(location):
+            Path(location).mkdir(parents=True, exist_ok=True)
+            location = Path(location).resolve().as_uri()
+        experiment_id = mlflow.create_experiment(cfg.mlflow.experiment,
+                                                 artifact_location=location)
+    # Nested (child) runs go to the active experiment, not their parent's: set it.
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineModel:
+    """The registered model ``name`` at alias (default mlflow.champion_alias) as a PipelineModel."""
+    configure_mlflow(cfg)
+    uri = f"models:/{name}@{alias or cfg.mlflow.champion_alias}"
+    try:
+        return mlflow.spark.load_model(uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise MissingTableError(f"MLflow model {uri} not found in {cfg.mlflow.tracking_uri} "
+                                f"(run `segrec train` first): {exc.message}") from None
+
+
+def log_and_register(model: PipelineModel, cfg: Config, name: str) -> str:
+    """Log the Spark ML model in the active run, register it, set the champion alias."""
+    import pyspark
+
+    # Explicit requirements: MLflow would otherwise infer them by reloading the model in a
+    # subprocess, which costs tens of seconds per model.
+    info = mlflow.spark.log_model(model, artifact_path="model", registered_model_name=name,
+                                  pip_requirements=[f"pyspark=={pyspark.__version__}"])
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(name, cfg.mlflow.champion_alias, version)
+    return version
+
+
+def champion_version(cfg: Config, name: str) -> tuple[str, str]:
+    """(model version, run id) of the champion alias of registered model ``name``."""
+    version = MlflowClient().get_model_version_by_alias(name, cfg.mlflow.champion_alias)
+    return str(version.version), str(version.run_id)

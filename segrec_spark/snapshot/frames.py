@@ -1,0 +1,245 @@
+"""A bank's own client snapshot -> gold.client_features and gold.labels (pure transforms).
+
+A snapshot is one row per client (per as-of date): attribute columns, one label column per
+product ("took it up in the window after the as-of date") and optionally one holding column per
+product ("held it at the as-of date"), a key, an as-of date, a split column. The contract's
+snapshot source declares which column is which (see :mod:`segrec_spark.contract`); undeclared
+columns are inferred from their type when ``undeclared_columns: infer``.
+
+The output has exactly the shape the features stage writes for raw extracts, so training and
+scoring do not care where the features came from:
+
+* features: ``as_of_date, identity_id_hash, <numeric attributes as double>, <categorical
+  attributes as string, UNKNOWN when missing>, holds_<product> (0/1)``;
+* labels: ``as_of_date, identity_id_hash, product_code, label, horizon_days, split`` for every
+  client and product that the client does not hold and whose label is known; ``split`` is
+  ``train``, ``evaluation`` or NULL (no split declared).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segrec_spark.contract import UNKNOWN, Column, Source, safe_name
+
+KEY = "identity_id_hash"
+AS_OF = "as_of_date"
+SPLIT = "split"
+ROW_NUMBER = "_row_number"
+RAW_RECORD = "_raw_record"
+TRAIN, EVALUATION = "train", "evaluation"
+TRUE_WORDS = ("1", "1.0", "true", "t", "yes", "y")
+FALSE_WORDS = ("0", "0.0", "false", "f", "no", "n")
+NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
+                 T.DecimalType)
+INTEGRAL_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+TEMPORAL_TYPES = (T.DateType, T.TimestampType, T.TimestampNTZType)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One feature column of the snapshot: its name as delivered, as a feature, and its kind."""
+
+    source_name: str
+    name: str
+    kind: str  # "numeric" | "categorical"
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """What each column of a delivered snapshot is used for (declared or inferred)."""
+
+    key: str | None
+    time: str | None
+    split: str | None
+    labels: dict[str, Column]  # product code -> label column
+    holdings: dict[str, Column]  # product code -> holding column
+    attributes: tuple[Attribute, ...]
+    ignored: tuple[str, ...]  # inferred as ids or free text, or declared ignore
+
+
+def _declared(source: Source, role: str) -> list[Column]:
+    return [c for c in source.columns if c.role == role]
+
+
+def plan_columns(source: Source, schema: T.StructType,
+                 distinct_counts: dict[str, int], n_rows: int) -> SnapshotPlan:
+    """Decide every column's use from the contract and, for undeclared ones, their type.
+
+    An undeclared column becomes a numeric feature when it is a number (or a date, as days
+    since 1970-01-01) or boolean, a categorical one when it is text with at most
+    ``source.max_categories`` distinct values; a whole-number or text column with a distinct
+    value on (almost) every row is an id and is ignored, as is longer free text."""
+    declared = {c.name for c in source.columns}
+    attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
+                  if c.role in ("numeric", "categorical")]
+    ignored = [c.name for c in source.columns if c.role == "ignore"]
+    if source.undeclared_columns == "infer":
+        for field in schema.fields:
+            if field.name in declared:
+                continue
+            kind = _inferred_kind(field, distinct_counts.get(field.name, 0), n_rows,
+                                  source.max_categories)
+            if kind is None:
+                ignored.append(field.name)
+            else:
+                attributes.append(Attribute(field.name, safe_name(field.name), kind))
+    else:
+        ignored += [f.name for f in schema.fields if f.name not in declared]
+    return SnapshotPlan(
+        key=source.key_column, time=source.role_column("time"),
+        split=source.role_column("split"),
+        labels={c.product: c for c in _declared(source, "label")},
+        holdings={c.product: c for c in _declared(source, "holding")},
+        attributes=tuple(attributes), ignored=tuple(ignored))
+
+
+def looks_like_id(distinct: int, n_rows: int) -> bool:
+    """A column with a distinct value on at least 95 % of (more than 20) rows identifies rows."""
+    return n_rows > 20 and distinct >= 0.95 * n_rows
+
+
+def _inferred_kind(field: T.StructField, distinct: int, n_rows: int,
+                   max_categories: int) -> str | None:
+    dtype = field.dataType
+    if isinstance(dtype, T.BooleanType):
+        return "numeric"
+    if isinstance(dtype, TEMPORAL_TYPES):
+        return "numeric"
+    if isinstance(dtype, NUMERIC_TYPES):
+        if isinstance(dtype, INTEGRAL_TYPES) and looks_like_id(distinct, n_rows):
+            return None
+        return "numeric"
+    if isinstance(dtype, T.StringType):
+        if distinct > max_categories or looks_like_id(distinct, n_rows):
+            return None
+        return "categorical"
+    return None
+
+
+def columns_to_count(source: Source, schema: T.StructType) -> list[str]:
+    """Undeclared columns whose distinct count decides how they are inferred."""
+    if source.undeclared_columns != "infer":
+        return []
+    declared = {c.name for c in source.columns}
+    return [f.name for f in schema.fields if f.name not in declared
+            and isinstance(f.dataType, (T.StringType, *INTEGRAL_TYPES))]
+
+
+def _numeric(name: str, dtype: T.DataType) -> SparkColumn:
+    col = F.col(f"`{name}`")
+    if isinstance(dtype, TEMPORAL_TYPES):
+        return F.datediff(col.cast("date"), F.lit(dt.date(1970, 1, 1))).cast("double")
+    if isinstance(dtype, T.BooleanType):
+        return col.cast("double")
+    if isinstance(dtype, NUMERIC_TYPES):
+        return col.cast("double")
+    # text declared numeric: a number, or a yes/no word, else NULL (imputed by the model)
+    text = F.lower(F.trim(col.cast("string")))
+    return (F.when(text.isin(*TRUE_WORDS[2:]), 1.0).when(text.isin(*FALSE_WORDS[2:]), 0.0)
+            .otherwise(F.expr(f"try_cast(trim(`{name}`) AS DOUBLE)")))
+
+
+def _categorical(name: str) -> SparkColumn:
+    text = F.trim(F.col(f"`{name}`").cast("string"))
+    return F.when(text.isNull() | (text == ""), F.lit(UNKNOWN)).otherwise(text)
+
+
+def flag(column: Column, name: str) -> SparkColumn:
+    """1.0 / 0.0 / NULL for a label or holding column: its positive values, or yes/no words."""
+    text = F.lower(F.trim(F.col(f"`{name}`").cast("string")))
+    if column.positive:
+        positive = [v.strip().lower() for v in column.positive]
+        return (F.when(text.isNull() | (text == ""), F.lit(None))
+                .when(text.isin(*positive), 1.0).otherwise(0.0))
+    return (F.when(text.isin(*TRUE_WORDS), 1.0).when(text.isin(*FALSE_WORDS), 0.0)
+            .otherwise(F.lit(None).cast("double")))
+
+
+def as_of_column(plan: SnapshotPlan, default: dt.date) -> SparkColumn:
+    if plan.time is None:
+        return F.lit(default).cast("date")
+    return F.to_date(F.col(f"`{plan.time}`"))
+
+
+def key_column(plan: SnapshotPlan) -> SparkColumn:
+    if plan.key is None:
+        return F.col(ROW_NUMBER).cast("string")
+    return F.trim(F.col(f"`{plan.key}`").cast("string"))
+
+
+def split_column(plan: SnapshotPlan, source: Source) -> SparkColumn:
+    if plan.split is None:
+        return F.lit(None).cast("string")
+    text = F.lower(F.trim(F.col(f"`{plan.split}`").cast("string")))
+    train = [v.lower() for v in source.split_train]
+    evaluation = [v.lower() for v in source.split_evaluation]
+    return (F.when(text.isin(*train), F.lit(TRAIN))
+            .when(text.isin(*evaluation), F.lit(EVALUATION)).otherwise(F.lit(None)))
+
+
+def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[str],
+                       default_as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
+    """Factory: delivered snapshot -> one typed row per client with keys, attributes, holdings,
+    labels (``label_<product>``, NULL when unknown) and the split; also ``_reject`` (a reason
+    when the row cannot be used: no key, no as-of date)."""
+    def transform(df: DataFrame) -> DataFrame:
+        types = {f.name: f.dataType for f in df.schema.fields}
+        attrs = [(_numeric(a.source_name, types[a.source_name]) if a.kind == "numeric"
+                  else _categorical(a.source_name)).alias(a.name) for a in plan.attributes]
+        holds = [(F.coalesce(flag(plan.holdings[p], plan.holdings[p].name), F.lit(0.0))
+                  if p in plan.holdings else F.lit(0.0)).cast("int").alias(f"holds_{p.lower()}")
+                 for p in products]
+        labels = [(flag(plan.labels[p], plan.labels[p].name) if p in plan.labels
+                   else F.lit(None).cast("double")).alias(f"label_{p.lower()}")
+                  for p in products]
+        key = key_column(plan)
+        as_of = as_of_column(plan, default_as_of)
+        reject = (F.when(key.isNull() | (key == ""), F.lit("MISSING_KEY"))
+                  .when(as_of.isNull(), F.lit("BAD_TIMESTAMP")))
+        raw = [F.col(RAW_RECORD)] if RAW_RECORD in df.columns else []
+        return df.select(as_of.alias(AS_OF), key.alias(KEY), *attrs, *holds, *labels,
+                         split_column(plan, source).alias(SPLIT), reject.alias("_reject"), *raw)
+    return transform
+
+
+def raw_record(columns: Sequence[str]) -> SparkColumn:
+    """The delivered row as JSON (kept for quarantined rows)."""
+    return F.to_json(F.struct(*(F.col(f"`{c}`") for c in columns)))
+
+
+def without_duplicate_keys(df: DataFrame) -> DataFrame:
+    """Mark the second and later rows of a (as_of_date, key) as DUPLICATE_KEY rejects."""
+    order = Window.partitionBy(AS_OF, KEY).orderBy(F.monotonically_increasing_id())
+    first = F.row_number().over(order) == 1
+    return df.withColumn("_reject", F.coalesce(F.col("_reject"),
+                                               F.when(~first, F.lit("DUPLICATE_KEY"))))
+
+
+def snapshot_features(conformed: DataFrame, plan: SnapshotPlan,
+                      products: Sequence[str]) -> DataFrame:
+    """gold.client_features rows of the accepted snapshot rows."""
+    return (conformed.filter(F.col("_reject").isNull())
+            .select(AS_OF, KEY, *(a.name for a in plan.attributes),
+                    *(f"holds_{p.lower()}" for p in products)))
+
+
+def snapshot_labels(conformed: DataFrame, products: Sequence[str],
+                    horizon_days: int) -> DataFrame:
+    """gold.labels rows: (client, product) pairs not held, with a known label, and the split."""
+    per_product = F.array(*(F.struct(F.lit(p).alias("product_code"),
+                                     F.col(f"holds_{p.lower()}").alias("held"),
+                                     F.col(f"label_{p.lower()}").alias("label"))
+                            for p in products))
+    return (conformed.filter(F.col("_reject").isNull())
+            .select(AS_OF, KEY, SPLIT, F.explode(per_product).alias("_p"))
+            .filter((F.col("_p.held") == 0) & F.col("_p.label").isNotNull())
+            .select(AS_OF, KEY, F.col("_p.product_code").alias("product_code"),
+                    F.col("_p.label").cast("int").alias("label"),
+                    F.lit(horizon_days).cast("int").alias("horizon_days"), SPLIT))

@@ -1,0 +1,234 @@
+"""The ``segrec snapshot`` stage: a bank's own client snapshot -> gold features and labels.
+
+Replaces ingest and features when the contract declares a ``snapshot`` source. Reads the table
+(CSV with the contract's dialect, Parquet, a Delta folder, or a catalog table), plus the
+optional held-out table, decides each column's use (:func:`frames.plan_columns`), and writes
+
+* ``gold.client_features`` and ``gold.labels``, one slice per as_of_date (replaceWhere), the
+  same shapes the features stage writes, so ``segrec train`` and ``segrec score`` run unchanged;
+* ``ops.snapshot_quarantine``: rows without a key or an as-of date, and repeated keys, with the
+  reason and the raw row as JSON;
+* ``ops.snapshot_columns``: what every delivered column was used as (declared or inferred).
+
+Counts add up: rows read = rows accepted + rows quarantined, logged per run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
+
+from segrec_spark.config import Config, ConfigError, resolve_path
+from segrec_spark.contract import Source
+from segrec_spark.errors import InputDataError
+from segrec_spark.snapshot import frames as sf
+from segrec_spark.tables import register_table, sql_literal, table_path, write_slice
+
+log = logging.getLogger(__name__)
+
+SPLIT_FROM_FILE = "_segrec_split"
+EVALUATION_PREFIX = "evaluation-"
+
+
+def snapshot_source(cfg: Config) -> Source:
+    source = cfg.contract.snapshot
+    if source is None:
+        raise ConfigError(f"{cfg.contract.path}: no source of kind snapshot (segrec snapshot "
+                          f"reads a client snapshot table; raw extracts go through ingest and "
+                          f"features)")
+    return source
+
+
+def _location(cfg: Config, location: str) -> str:
+    base = cfg.paths.contract.rsplit("/", 1)[0] if "/" in cfg.paths.contract else "."
+    # Relative paths are relative to the project root (the folder that holds conf/).
+    root = base.rsplit("/conf", 1)[0] if "/conf" in base else base
+    from pathlib import Path
+
+    return resolve_path(location, Path(root))
+
+
+def read_delivered(spark: SparkSession, source: Source, location: str) -> DataFrame:
+    """The snapshot as delivered, with the file's own types (CSV: inferred from the values)."""
+    try:
+        if source.format == "table":
+            return spark.table(location)
+        if source.format == "delta":
+            return spark.read.format("delta").load(location)
+        if source.format == "parquet":
+            return spark.read.parquet(location)
+        d = source.dialect
+        return (spark.read.option("header", d.header).option("sep", d.delimiter)
+                .option("quote", d.quote).option("escape", d.escape)
+                .option("encoding", d.encoding).option("multiLine", d.multiline)
+                .option("inferSchema", True).option("dateFormat", d.date_format)
+                .option("timestampFormat", d.timestamp_format)
+                .option("mode", "PERMISSIVE").csv(location))
+    except AnalysisException as exc:
+        message = str(exc).splitlines()[0]
+        raise InputDataError(f"snapshot {source.name}: cannot read {location} as "
+                             f"{source.format}: {message}") from None
+
+
+def with_row_numbers(df: DataFrame, prefix: str = "") -> DataFrame:
+    """Add ``_row_number`` (prefix + 1-based position in file order) for key-less tables.
+
+    monotonically_increasing_id holds the partition index in its upper bits and the row's
+    position inside the partition in its lower 33 bits; partitions of one file follow its byte
+    order, so position = rows of the earlier partitions + position inside the partition. Only
+    one count per partition reaches the driver."""
+    tagged = (df.withColumn("_pid", F.spark_partition_id())
+              .withColumn("_mid", F.monotonically_increasing_id()))
+    counts = sorted((r["_pid"], r["count"]) for r in tagged.groupBy("_pid").count().collect())
+    offsets, total = [], 0
+    for pid, n in counts:
+        offsets.append((pid, total))
+        total += n
+    offset_df = df.sparkSession.createDataFrame(offsets, "_pid int, _offset long")
+    position = F.col("_offset") + F.expr("_mid & 8589934591") + F.lit(1)
+    return (tagged.join(F.broadcast(offset_df), on="_pid", how="inner")
+            .withColumn(sf.ROW_NUMBER, F.concat(F.lit(prefix), position.cast("string")))
+            .drop("_pid", "_mid", "_offset"))
+
+
+def check_declared_columns(df: DataFrame, source: Source, location: str,
+                           optional_labels: bool = False) -> None:
+    missing = [c.name for c in source.columns if c.name not in df.columns and c.required
+               and not (optional_labels and c.role in ("label", "split"))]
+    if missing:
+        raise InputDataError(f"snapshot {source.name}: {location} lacks declared column(s) "
+                             f"{', '.join(missing)} (found: {', '.join(df.columns)})")
+
+
+def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[DataFrame, Source]:
+    """The snapshot (and the held-out table, marked by a split column) as one frame."""
+    assert source.location is not None
+    location = _location(cfg, source.location)
+    df = read_delivered(spark, source, location)
+    check_declared_columns(df, source, location)
+    if source.key_column is None:
+        df = with_row_numbers(df)
+    if source.evaluation_location is None:
+        return df, source
+    held_location = _location(cfg, source.evaluation_location)
+    held = read_delivered(spark, source, held_location)
+    check_declared_columns(held, source, held_location, optional_labels=True)
+    if source.key_column is None:
+        held = with_row_numbers(held, EVALUATION_PREFIX)
+    both = (df.withColumn(SPLIT_FROM_FILE, F.lit("train"))
+            .unionByName(held.withColumn(SPLIT_FROM_FILE, F.lit("evaluation")),
+                         allowMissingColumns=True))
+    if source.role_column("split") is not None:
+        return both, source
+    from segrec_spark.contract import Column
+
+    split = Column(name=SPLIT_FROM_FILE, type="string", role="split")
+    return both, _with_column(source, split)
+
+
+def _with_column(source: Source, column: Any) -> Source:
+    import dataclasses
+
+    return dataclasses.replace(source, columns=(*source.columns, column))
+
+
+def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
+    rows = [(a.source_name, a.name, a.kind) for a in plan.attributes]
+    rows += [(c.name, c.feature_name, f"label of {p}") for p, c in plan.labels.items()]
+    rows += [(c.name, c.feature_name, f"holding of {p}") for p, c in plan.holdings.items()]
+    rows += [(name, None, "key") for name in [plan.key] if name]
+    rows += [(name, None, "as_of_date") for name in [plan.time] if name]
+    rows += [(name, None, "split") for name in [plan.split] if name]
+    rows += [(name, None, "ignored") for name in plan.ignored]
+    return spark.createDataFrame(rows, "column string, feature string, used_as string")
+
+
+def _plan(df: DataFrame, source: Source) -> sf.SnapshotPlan:
+    counted = sf.columns_to_count(source, df.schema)
+    n_rows = df.count()
+    distinct: dict[str, int] = {}
+    if counted:
+        # One pass; approximate counts are enough to tell ids and free text from categories.
+        row = df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
+                       for i, c in enumerate(counted))).first()
+        distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
+    return sf.plan_columns(source, df.schema, distinct, n_rows)
+
+
+def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
+    """Write gold.client_features, gold.labels and the snapshot's ops tables; return counts."""
+    began = time.monotonic()
+    source = snapshot_source(cfg)
+    delivered, source = delivered_frame(spark, cfg, source)
+    delivered = delivered.cache()
+    plan = _plan(delivered, source)
+    products = cfg.contract.product_codes
+    default_as_of = _default_as_of(source)
+    conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
+                 .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
+                 .transform(sf.without_duplicate_keys)
+                 .cache())
+    counts = {r["_reject"] or "ACCEPTED": int(r["n"]) for r in
+              conformed.groupBy("_reject").agg(F.count("*").alias("n")).collect()}  # few rows
+    n_read = int(delivered.count())
+    accepted = counts.pop("ACCEPTED", 0)
+    if accepted + sum(counts.values()) != n_read:
+        raise InputDataError(f"snapshot {source.name}: counts do not add up (read {n_read}, "
+                             f"accepted {accepted}, rejected {counts})")
+    if accepted == 0:
+        raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts})")
+    dates = sorted(r[0] for r in conformed.filter(F.col("_reject").isNull())
+                   .select(sf.AS_OF).distinct().collect())  # one row per as-of date
+    features = sf.snapshot_features(conformed, plan, products)
+    labels = sf.snapshot_labels(conformed, products, cfg.features.horizon_days)
+    for name, frame in (("client_features", features), ("labels", labels)):
+        path = table_path(cfg.paths.root, "gold", name)
+        predicate = " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates)
+        write_slice(frame, path, predicate, partition_by=["as_of_date"], merge_schema=True)
+        register_table(spark, "gold", name, path)
+    _write_ops(spark, cfg, source, plan, conformed)
+    conformed.unpersist()
+    delivered.unpersist()
+    summary = {"rows_read": n_read, "accepted": accepted, "quarantined": counts,
+               "as_of_dates": dates, "attributes": len(plan.attributes),
+               "labels": sorted(plan.labels), "ignored": list(plan.ignored),
+               "seconds": round(time.monotonic() - began, 1)}
+    log.info("snapshot %s: read %d rows, accepted %d, quarantined %s; %d attribute(s), labels "
+             "for %s, ignored %s; as-of %s (%.1f s)", source.name, n_read, accepted,
+             counts or "none", len(plan.attributes), ", ".join(sorted(plan.labels)),
+             ", ".join(plan.ignored) or "none", ", ".join(map(str, dates)), summary["seconds"])
+    return summary
+
+
+def _default_as_of(source: Source) -> dt.date:
+    try:
+        return dt.date.fromisoformat(source.as_of_date)
+    except ValueError:
+        raise ConfigError(f"sources.{source.name}.as_of_date: expected YYYY-MM-DD, found "
+                          f"{source.as_of_date!r}") from None
+
+
+def _write_ops(spark: SparkSession, cfg: Config, source: Source, plan: sf.SnapshotPlan,
+               conformed: DataFrame) -> None:
+    report_path = table_path(cfg.paths.root, "ops", "snapshot_columns")
+    write_slice(column_report(spark, plan).withColumn("source", F.lit(source.name)),
+                report_path, f"source = {sql_literal(source.name)}", merge_schema=True)
+    register_table(spark, "ops", "snapshot_columns", report_path)
+    rejects = (conformed.filter(F.col("_reject").isNotNull())
+               .select(F.lit(source.name).alias("source"), F.col("_reject").alias("reason"),
+                       F.col(sf.KEY).alias("key"), F.col(sf.AS_OF).alias("as_of_date"),
+                       F.col(sf.RAW_RECORD).alias("raw_record"),
+                       F.current_timestamp().alias("quarantined_at")))
+    path = table_path(cfg.paths.root, "ops", "snapshot_quarantine")
+    write_slice(rejects, path, f"source = {sql_literal(source.name)}", merge_schema=True)
+    register_table(spark, "ops", "snapshot_quarantine", path)
+
+
+def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
+    run(spark, cfg)

@@ -1,0 +1,36 @@
+"""Which labelled rows train and which evaluate: by date (out of time) or by split."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from segrec_spark.errors import InputDataError
+from segrec_spark.propensity.plan import TrainingPlan, training_plan
+
+JAN, FEB, MAR = dt.date(2026, 1, 31), dt.date(2026, 3, 2), dt.date(2026, 4, 1)
+
+
+def test_out_of_time_trains_one_horizon_before_the_latest_labelled_date():
+    assert training_plan([JAN, FEB], [], 30) == TrainingPlan(JAN, FEB, by_split=False)
+    assert training_plan([JAN, FEB, MAR], [], 30, eval_as_of=FEB) == TrainingPlan(JAN, FEB, False)
+
+
+def test_monthly_snapshots_closer_than_a_horizon_are_skipped():
+    near = dt.date(2026, 2, 20)
+    assert training_plan([JAN, near, FEB], [], 30).train_as_of == JAN
+
+
+def test_a_held_out_split_trains_and_evaluates_on_the_same_date():
+    assert training_plan([JAN], [JAN], 30) == TrainingPlan(JAN, JAN, by_split=True)
+
+
+def test_one_labelled_date_without_a_split_says_what_is_missing():
+    with pytest.raises(InputDataError, match="needs an earlier labelled as_of_date at least 30 "
+                                             "days before it; gold.labels has 2026-03-02"):
+        training_plan([FEB], [], 30)
+
+
+def test_an_evaluation_date_without_labels_is_refused():
+    with pytest.raises(InputDataError, match="no labels at 2026-04-01"):
+        training_plan([JAN, FEB], [], 30, eval_as_of=MAR)

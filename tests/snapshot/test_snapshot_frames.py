@@ -1,0 +1,125 @@
+"""The snapshot transforms on tiny hand-written frames: column plan, flags, features, labels."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from segrec_spark.contract import contract_from_dict
+from segrec_spark.snapshot import frames as sf
+from segrec_spark.typed_yaml import ConfigError
+
+AS_OF = dt.date(2026, 1, 1)
+
+
+def _contract(columns, **source):
+    return contract_from_dict({
+        "products": [{"code": "DEPOSIT"}, {"code": "CARD"}],
+        "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": columns,
+                             **source}},
+    }, "bank.yaml")
+
+
+SCHEMA = T.StructType([
+    T.StructField("cust_no", T.LongType()), T.StructField("age", T.IntegerType()),
+    T.StructField("job", T.StringType()), T.StructField("emp.var.rate", T.DoubleType()),
+    T.StructField("row_id", T.IntegerType()), T.StructField("y", T.StringType()),
+    T.StructField("has_card", T.StringType()), T.StructField("card_bought", T.StringType()),
+])
+
+
+def test_plan_infers_undeclared_columns_and_leaves_ids_out():
+    source = _contract([
+        {"name": "cust_no", "type": "long", "role": "key"},
+        {"name": "y", "role": "label", "product": "DEPOSIT", "positive": ["yes"]},
+        {"name": "card_bought", "role": "label", "product": "CARD"},
+        {"name": "has_card", "role": "holding", "product": "CARD"},
+    ]).snapshot
+    plan = sf.plan_columns(source, SCHEMA, {"job": 5, "row_id": 100}, n_rows=100)
+    assert [(a.source_name, a.name, a.kind) for a in plan.attributes] == [
+        ("age", "age", "numeric"), ("job", "job", "categorical"),
+        ("emp.var.rate", "emp_var_rate", "numeric")]
+    assert plan.ignored == ("row_id",)  # a unique whole number per row is an id
+    assert plan.key == "cust_no" and set(plan.labels) == {"DEPOSIT", "CARD"}
+
+
+def test_plan_with_undeclared_ignore_uses_only_declared_columns():
+    source = _contract([
+        {"name": "y", "role": "label", "product": "DEPOSIT"},
+        {"name": "age", "type": "int", "role": "numeric"},
+    ], undeclared_columns="ignore").snapshot
+    plan = sf.plan_columns(source, SCHEMA, {}, n_rows=10)
+    assert [a.name for a in plan.attributes] == ["age"]
+    assert "job" in plan.ignored and plan.key is None
+
+
+def test_text_with_many_values_is_free_text_not_a_category():
+    field = T.StructField("comment", T.StringType())
+    assert sf._inferred_kind(field, distinct=500, n_rows=1000, max_categories=100) is None
+    assert sf._inferred_kind(field, distinct=12, n_rows=1000, max_categories=100) == "categorical"
+
+
+def test_snapshot_features_and_labels(spark):
+    source = _contract([
+        {"name": "cust_no", "type": "long", "role": "key"},
+        {"name": "y", "role": "label", "product": "DEPOSIT", "positive": ["yes"]},
+        {"name": "card_bought", "role": "label", "product": "CARD"},
+        {"name": "has_card", "role": "holding", "product": "CARD"},
+        {"name": "age", "type": "int", "role": "numeric"},
+        {"name": "job", "role": "categorical"},
+        {"name": "emp.var.rate", "type": "double", "role": "numeric"},
+        {"name": "row_id", "role": "ignore"},
+    ]).snapshot
+    rows = [(1, 30, "admin", -1.8, 1, "yes", "0", "1"),
+            (2, None, None, 1.1, 2, " NO ", "yes", "0"),
+            (3, 45, "", None, 3, "", "no", "true"),
+            (None, 50, "x", 0.0, 4, "no", "0", "0")]
+    df = spark.createDataFrame(rows, SCHEMA)
+    plan = sf.plan_columns(source, df.schema, {}, n_rows=4)
+    conformed = df.transform(sf.conformed_snapshot(plan, source, ("DEPOSIT", "CARD"), AS_OF))
+    features = sf.snapshot_features(conformed, plan, ("DEPOSIT", "CARD"))
+    expected = spark.createDataFrame(
+        [(AS_OF, "1", 30.0, "admin", -1.8, 0, 0), (AS_OF, "2", None, "UNKNOWN", 1.1, 0, 1),
+         (AS_OF, "3", 45.0, "UNKNOWN", None, 0, 0)],
+        "as_of_date date, identity_id_hash string, age double, job string, "
+        "emp_var_rate double, holds_deposit int, holds_card int")
+    assert_df_equality(features, expected, ignore_row_order=True, ignore_nullable=True)
+    labels = sf.snapshot_labels(conformed, ("DEPOSIT", "CARD"), 30)
+    expected_labels = spark.createDataFrame(
+        [(AS_OF, "1", "DEPOSIT", 1, 30, None), (AS_OF, "1", "CARD", 1, 30, None),
+         (AS_OF, "2", "DEPOSIT", 0, 30, None),  # holds CARD: no CARD label row
+         (AS_OF, "3", "CARD", 1, 30, None)],  # empty y: DEPOSIT unknown, no row
+        "as_of_date date, identity_id_hash string, product_code string, label int, "
+        "horizon_days int, split string")
+    assert_df_equality(labels, expected_labels, ignore_row_order=True, ignore_nullable=True)
+    rejects = {r["_reject"] for r in conformed.collect()}
+    assert rejects == {None, "MISSING_KEY"}
+
+
+def test_split_column_values(spark):
+    source = _contract([
+        {"name": "y", "role": "label", "product": "DEPOSIT"},
+        {"name": "part", "role": "split"},
+    ], split_train=["fit"], split_evaluation=["holdout"]).snapshot
+    df = spark.createDataFrame([("1", "fit"), ("0", " HOLDOUT "), ("1", "other")], "y string, part string")
+    plan = sf.plan_columns(source, df.schema, {}, n_rows=3)
+    out = df.select(sf.split_column(plan, source).alias("split")).collect()
+    assert [r["split"] for r in out] == ["train", "evaluation", None]
+
+
+@pytest.mark.parametrize("columns, message", [
+    ([{"name": "y", "role": "label", "product": "LOAN"}],
+     "bank.yaml: sources.snap.columns[0].product: 'LOAN' is not a product of the catalogue"),
+    ([{"name": "y", "role": "label"}],
+     "bank.yaml: sources.snap.columns[0].product: y: a label column must name its product"),
+    ([{"name": "a.b", "role": "numeric", "type": "double"}, {"name": "a_b", "role": "ignore"},
+      {"name": "y", "role": "label", "product": "CARD"}],
+     "bank.yaml: sources.snap.columns: column names ['a_b'] are the same once non-word"),
+])
+def test_contract_errors_name_file_and_field(columns, message):
+    with pytest.raises(ConfigError) as err:
+        _contract(columns)
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
