@@ -45,6 +45,10 @@ DEFAULT_CONFIG = Path(
 )
 
 
+# The synthetic bank's contract, shipped beside the default configuration.
+DEFAULT_CONTRACT = Path(__file__).resolve().parent.parent / "conf" / "contracts" / "synthetic_bank.yaml"
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into its key path and its YAML-parsed value."""
     if "=" not in text:
@@ -160,7 +164,8 @@ class PathSettings:
     """Where data lives. Local paths are resolved relative to the config file's project root."""
 
     # The data contract: sources, columns and roles, the product catalogue (docs/own-data.md).
-    contract: str = "conf/contracts/synthetic_bank.yaml"
+    # (empty: the synthetic bank's contract shipped with the project)
+    contract: str = ""
     root: str = "data/lake"  # Delta root: bronze/, silver/, gold/ and audit tables below it
     landing: str = "data/landing"  # landing zone the bank's export jobs drop files into
     ground_truth: str = "data/ground_truth"  # generator's planted truth, never read by the pipeline
@@ -222,6 +227,9 @@ class Config:
     propensity: Any
     scoring: Any
     contract: Contract
+    # The project root the relative paths of this configuration were resolved against; the
+    # contract's relative source locations are resolved against it too.
+    base_dir: str = "."
 
     def with_overrides(self, **sections: Any) -> "Config":
         return dataclasses.replace(self, **sections)
@@ -254,6 +262,8 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>",
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     paths = built["paths"]
+    if not paths.contract:
+        paths = dataclasses.replace(paths, contract=str(DEFAULT_CONTRACT))
     built["paths"] = PathSettings(**{
         f.name: resolve_path(getattr(paths, f.name), base) for f in dataclasses.fields(paths)
     })
@@ -268,7 +278,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>",
         check_against_contract(built, contract)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    return Config(source=source, contract=contract, **built)
+    return Config(source=source, contract=contract, base_dir=str(base), **built)
 
 
 def check_against_contract(sections: Mapping[str, Any], contract: Contract) -> None:

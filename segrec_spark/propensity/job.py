@@ -31,17 +31,28 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
+from segrec_spark.calendar import parse_as_of
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.errors import InputDataError, MissingTableError
-from segrec_spark.calendar import parse_as_of
 from segrec_spark.propensity import evaluation as ev
+from segrec_spark.propensity import learners
 from segrec_spark.propensity import model as pm
 from segrec_spark.propensity.plan import TrainingPlan, training_plan
-from segrec_spark.registry import (configure_mlflow, load_champion, log_and_register,
-                                   propensity_model_name, segmentation_model_name)
+from segrec_spark.registry import (
+    configure_mlflow,
+    log_and_register,
+    propensity_model_name,
+    segmentation_model_name,
+)
 from segrec_spark.segmentation import model as seg
-from segrec_spark.tables import (delta_exists, read_table, register_table, sql_literal,
-                                 table_path, write_slice)
+from segrec_spark.tables import (
+    delta_exists,
+    read_table,
+    register_table,
+    sql_literal,
+    table_path,
+    write_slice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +223,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     spec = pm.with_nullable(pm.feature_spec(train_df), train_df)
     train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
     train_w = train_w.cache()
-    selection = pm.select_learner(train_w, spec, weight, settings, negative_share=share)
+    selection = learners.select_learner(train_w, spec, weight, settings, negative_share=share,
+                                        n_rows=round(n_pos + (n_train - n_pos) * share))
     grid, best = selection.results, selection.params
     tuned_seconds = time.monotonic() - began
 
@@ -240,7 +252,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             champion_spec = pm.with_nullable(pm.feature_spec(eval_df), eval_df)
             champion_rows, champion_weight, champion_share = pm.training_frame(
                 eval_df, int(n_eval_pos), int(n_eval - n_eval_pos), settings)
-            champion_pipeline, _ = pm.learner_pipeline(
+            champion_pipeline, _ = learners.learner_pipeline(
                 selection.learner, champion_spec, champion_weight, settings,
                 negative_share=champion_share, params=best)
             champion = champion_pipeline.fit(champion_rows)
@@ -261,7 +273,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "imputed_with_indicator": ",".join(spec.nullable)[:500],
             "segment_feature": spec.segment or "", "baseline": settings.baseline,
             "learners": ",".join(settings.learners), "learner": selection.learner,
-            "validation": settings.validation, "folds": settings.folds,
+            "validation": "cv" if learners.uses_cv(settings, n_train) else "split",
+            "folds": settings.folds,
             "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),
             "train_ratio": settings.train_ratio, "parallelism": settings.parallelism,
             **{f"best_{k}": v for k, v in best.items()},

@@ -20,8 +20,11 @@ class PropensitySettings:
     feature_subset_strategy: str = "sqrt"  # auto | all | sqrt | log2 | onethird | a fraction
     # Learners tried per product; the best by validation ROC-AUC is kept (model.select_learner).
     learners: tuple[str, ...] = ("logistic_regression", "random_forest", "gradient_boosting")
-    validation: str = "cv"  # cv: k-fold cross-validation | split: one train/validation split
+    # cv: k-fold cross-validation | split: one train/validation split | auto: cv up to
+    # cv_max_rows training rows (where one split holds too few buyers), split above
+    validation: str = "auto"
     folds: int = 3
+    cv_max_rows: int = 100_000
     train_ratio: float = 0.8  # validation: split
     max_bins: int = 32  # bins of continuous features in the tree learners
     gbt_max_iter: tuple[int, ...] = (100,)  # gradient boosting: trees (grid)
@@ -54,8 +57,9 @@ class PropensitySettings:
         require(len(self.learners) >= 1 and all(x in LEARNERS for x in self.learners),
                 "learners", f"expected a non-empty list of {', '.join(LEARNERS)}, "
                             f"found {list(self.learners)}")
-        require(self.validation in ("cv", "split"), "validation",
-                f"expected cv or split, found {self.validation!r}")
+        require(self.validation in ("cv", "split", "auto"), "validation",
+                f"expected cv, split or auto, found {self.validation!r}")
+        require(self.cv_max_rows >= 0, "cv_max_rows", "must be >= 0")
         require(2 <= self.folds <= 10, "folds", "must be 2..10")
         require(2 <= self.max_bins <= 1024, "max_bins", "must be 2..1024")
         require(bool(self.gbt_max_iter) and all(n >= 1 for n in self.gbt_max_iter),

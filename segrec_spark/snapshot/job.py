@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -46,16 +47,19 @@ def snapshot_source(cfg: Config) -> Source:
 
 
 def _location(cfg: Config, location: str) -> str:
-    base = cfg.paths.contract.rsplit("/", 1)[0] if "/" in cfg.paths.contract else "."
-    # Relative paths are relative to the project root (the folder that holds conf/).
-    root = base.rsplit("/conf", 1)[0] if "/conf" in base else base
-    from pathlib import Path
-
-    return resolve_path(location, Path(root))
+    """A relative location is relative to the project root, like every path of the config."""
+    return resolve_path(location, Path(cfg.base_dir))
 
 
 def read_delivered(spark: SparkSession, source: Source, location: str) -> DataFrame:
-    """The snapshot as delivered, with the file's own types (CSV: inferred from the values)."""
+    """The snapshot as delivered, with the file's own types (CSV: inferred from the values);
+    a byte-order mark or stray spaces around a header name are dropped."""
+    df = _read(spark, source, location)
+    clean = [c.lstrip("\ufeff").strip() for c in df.columns]
+    return df.toDF(*clean) if clean != df.columns else df
+
+
+def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
     try:
         if source.format == "table":
             return spark.table(location)
@@ -121,6 +125,8 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
     check_declared_columns(held, source, held_location, optional_labels=True)
     if source.key_column is None:
         held = with_row_numbers(held, EVALUATION_PREFIX)
+    if source.key_column is not None:
+        _refuse_shared_keys(df, held, source, held_location)
     both = (df.withColumn(SPLIT_FROM_FILE, F.lit("train"))
             .unionByName(held.withColumn(SPLIT_FROM_FILE, F.lit("evaluation")),
                          allowMissingColumns=True))
@@ -130,6 +136,21 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
 
     split = Column(name=SPLIT_FROM_FILE, type="string", role="split")
     return both, _with_column(source, split)
+
+
+def _refuse_shared_keys(train: DataFrame, held: DataFrame, source: Source,
+                        held_location: str) -> None:
+    """A key in both files would make one client two rows: refuse it in one line."""
+    key = f"`{source.key_column}`"
+    shared = (train.select(F.trim(F.col(key).cast("string")).alias("k"))
+              .join(held.select(F.trim(F.col(key).cast("string")).alias("k")), on="k",
+                    how="left_semi").distinct())
+    examples = [r["k"] for r in shared.limit(3).collect()]
+    if examples:
+        raise InputDataError(
+            f"snapshot {source.name}: {shared.count()} key(s) of {held_location} also appear in "
+            f"the training table (e.g. {', '.join(examples)}); a key must name one client across "
+            f"both files (leave the key column undeclared to key rows by their position)")
 
 
 def _with_column(source: Source, column: Any) -> Source:

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark.config import ConfigError
 from segrec_spark.errors import InputDataError, SchemaMismatchError
+from segrec_spark.propensity import learners
 from segrec_spark.propensity import model as pm
 from segrec_spark.propensity.settings import PropensitySettings
 
@@ -35,7 +36,7 @@ def test_missing_numbers_are_imputed_with_an_indicator_and_never_fail_scoring(sp
                                      "label double")
     spec = pm.with_nullable(pm.feature_spec(df), df)
     assert spec.nullable == ("income",)
-    pipeline, _ = pm.learner_pipeline("logistic_regression", spec, 1.0, PropensitySettings())
+    pipeline, _ = learners.learner_pipeline("logistic_regression", spec, 1.0, PropensitySettings())
     model = pipeline.fit(df)
     # x has no gap in training but one when scoring: imputed too, not a Spark error.
     scoring = spark.createDataFrame([("n1", None, None, 0.0), ("n2", 3.0, 1.0, 1.0)],
@@ -79,7 +80,7 @@ def test_score_takes_the_positive_class_element(spark):
     rows = [(f"c{i}", float(i % 2), float(i % 2)) for i in range(40)]
     train = spark.createDataFrame(rows, "identity_id_hash string, x double, label double")
     spec = pm.FeatureSpec(numeric=("x",), categorical=(), segment=None)
-    pipeline, _ = pm.forest_pipeline(spec, 3.0, PropensitySettings(num_trees=(3,), max_depth=(2,),
+    pipeline, _ = learners.forest_pipeline(spec, 3.0, PropensitySettings(num_trees=(3,), max_depth=(2,),
                                                                      min_instances_per_node=1))
     model = pipeline.fit(train.transform(pm.with_class_weight(3.0)))
     to_score = spark.createDataFrame([("yes", 1.0), ("no", 0.0)], "identity_id_hash string, x double")
@@ -123,7 +124,7 @@ def test_prior_correction_also_undoes_negative_sampling(spark):
     fit_rows, weight, share = pm.training_frame(data, n_pos, len(rows) - n_pos, settings)
     assert share < 0.4
     spec = pm.FeatureSpec(numeric=("x",), categorical=(), segment=None)
-    pipeline, _ = pm.forest_pipeline(spec, weight, settings, negative_share=share)
+    pipeline, _ = learners.forest_pipeline(spec, weight, settings, negative_share=share)
     model = pipeline.fit(fit_rows)
     scored = {r["x"]: r["probability"] for r in
               pm.score(model, data).join(data, "identity_id_hash").groupBy("x")
@@ -164,7 +165,7 @@ def test_feature_importances_are_named_from_the_vector_attributes(spark):
     df = spark.createDataFrame(rows, "identity_id_hash string, x double, noise double, "
                                      "region string, label double")
     spec = pm.feature_spec(df)
-    pipeline, _ = pm.forest_pipeline(spec, 1.0, PropensitySettings(num_trees=(3,), max_depth=(2,),
+    pipeline, _ = learners.forest_pipeline(spec, 1.0, PropensitySettings(num_trees=(3,), max_depth=(2,),
                                                                      min_instances_per_node=1))
     model = pipeline.fit(df.transform(pm.with_class_weight(1.0)))
     names = [n for n, _ in pm.feature_importances(model, df)]

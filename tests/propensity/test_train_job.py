@@ -8,6 +8,7 @@ from mlflow import MlflowClient
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segrec_spark import registry
 from segrec_spark.config import Config
 from segrec_spark.errors import MissingTableError
 from segrec_spark.propensity import job
@@ -119,8 +120,8 @@ def test_models_beat_the_baseline_and_approach_the_oracle(trained):
 def test_champions_load_and_score(spark, trained):
     cfg, _ = trained
     features = _features(spark, dt.date(2026, 4, 1), n=12)
-    segmented = seg.assign_segments(job.load_champion(cfg, "segrec_segmentation"), features)
-    scores = pm.score(job.load_champion(cfg, "segrec_propensity_mortgage"), segmented)
+    segmented = seg.assign_segments(registry.load_champion(cfg, "segrec_segmentation"), features)
+    scores = pm.score(registry.load_champion(cfg, "segrec_propensity_mortgage"), segmented)
     rows = {r["identity_id_hash"]: r["probability"] for r in scores.collect()}
     interest = {r["identity_id_hash"]: r["interest_mortgage_30d"] for r in features.collect()}
     assert len(rows) == 12 and all(0.0 <= p <= 1.0 for p in rows.values())
@@ -130,7 +131,7 @@ def test_champions_load_and_score(spark, trained):
     assert min(keen) > max(cold)
     assert sum(keen) / len(keen) == pytest.approx(2 / 3, abs=0.2)
     with pytest.raises(MissingTableError, match="segrec_nothing@champion"):
-        job.load_champion(cfg, "segrec_nothing")
+        registry.load_champion(cfg, "segrec_nothing")
 
 
 def test_gold_tables_hold_metrics_and_profiles_for_the_evaluation_date(spark, trained):
@@ -181,5 +182,5 @@ def test_small_generated_data_reaches_minimum_auc_and_beats_baseline(e2e):
     assert len(wins) >= 6, metrics  # "most products"; measured: 8 and 7 of 8
     client = MlflowClient(cfg.mlflow.tracking_uri)
     for product, run in summary["products"].items():
-        name = job.propensity_model_name(cfg, product)
+        name = registry.propensity_model_name(cfg, product)
         assert str(client.get_model_version_by_alias(name, "champion").version) == run["version"]

@@ -1,0 +1,69 @@
+"""The snapshot job's edges: reading a delivered table, refusing what would lose rows."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from segrec_spark.errors import InputDataError
+from segrec_spark.propensity.learners import uses_cv
+from segrec_spark.propensity.settings import PropensitySettings
+from segrec_spark.segmentation import model as seg
+from segrec_spark.snapshot import job
+from segrec_spark.tables import read_table, table_path
+from tests.conftest import make_config
+
+
+def _config(tmp, columns, **source):
+    contract = {"products": [{"code": "DEPOSIT"}],
+                "sources": {"calls": {"kind": "snapshot", "location": str(tmp / "train.csv"),
+                                      "columns": columns, **source}}}
+    (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
+    return make_config(tmp, f"paths.contract={tmp / 'contract.yaml'}")
+
+
+def test_a_key_in_both_files_is_refused_in_one_line(spark, tmp_path):
+    (tmp_path / "train.csv").write_text("id,age,y\n1,30,yes\n2,40,no\n3,50,no\n")
+    (tmp_path / "test.csv").write_text("id,age,y\n3,35,yes\n4,45,no\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  evaluation_location=str(tmp_path / "test.csv"))
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    message = str(err.value)
+    assert "1 key(s) of" in message and "test.csv also appear in the training table (e.g. 3)" in message
+    assert "\n" not in message
+
+
+def test_byte_order_mark_and_counts_add_up(spark, tmp_path):
+    (tmp_path / "train.csv").write_text("\ufeffid,age,y\n1,30,yes\n,40,no\n2,50,no\n2,55,yes\n",
+                                        encoding="utf-8")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    summary = job.run(spark, cfg)
+    assert summary["rows_read"] == 4
+    assert summary["accepted"] == 2
+    assert summary["quarantined"] == {"MISSING_KEY": 1, "DUPLICATE_KEY": 1}
+    quarantine = read_table(spark, table_path(cfg.paths.root, "ops", "snapshot_quarantine"))
+    assert sorted(r["reason"] for r in quarantine.collect()) == ["DUPLICATE_KEY", "MISSING_KEY"]
+
+
+def test_a_missing_declared_column_names_the_file(spark, tmp_path):
+    (tmp_path / "train.csv").write_text("id,age\n1,30\n")
+    cfg = _config(tmp_path, [{"name": "y", "role": "label", "product": "DEPOSIT"}])
+    with pytest.raises(InputDataError, match=r"train.csv lacks declared column\(s\) y"):
+        job.run(spark, cfg)
+
+
+def test_validation_auto_uses_folds_only_while_rows_are_few():
+    settings = PropensitySettings(validation="auto", cv_max_rows=1000)
+    assert uses_cv(settings, 999) and not uses_cv(settings, 1001)
+    assert uses_cv(PropensitySettings(validation="cv"), 10**9)
+    assert not uses_cv(PropensitySettings(validation="split"), 10)
+
+
+def test_nothing_numeric_to_cluster_gives_one_segment(spark):
+    features = spark.createDataFrame([("a", "x"), ("b", "y")], "identity_id_hash string, job string")
+    fitted = seg.fit_segmentation(features, seg.SegmentationSettings())
+    assigned = seg.assign_segments(fitted.model, features).collect()
+    assert {(r["segment_id"], r["segment_name"]) for r in assigned} == {(0, "all clients")}
+    assert seg.segment_names_map(fitted.model) == {0: "all clients"}
