@@ -35,6 +35,7 @@ setup(
             "ipykernel>=6.29",
             "pyhive==0.7.0",
             "thrift>=0.20",
+            "selenium>=4.20",  # the report's headless-browser test (Debian chromium-driver)
         ],
     },
     entry_points={"console_scripts": ["segrec=segrec_spark.cli:main"]},

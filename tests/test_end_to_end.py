@@ -40,16 +40,18 @@ def test_rankings_contract(spark, e2e):
         assert r["lo"] == 1 and r["hi"] == r["n"] == r["distinct_ranks"] == r["clients"]
         assert (r["dmin"], r["dmax"]) == (1, 10)
         assert 0.0 <= r["pmin"] <= r["pmax"] <= 1.0
-    s = cfg.scoring
-    wrong_tier = rankings.filter(
-        ((F.col("probability") > s.tier_high) & (F.col("propensity_tier") != "High Value Engaged"))
-        | ((F.col("probability") <= s.tier_low) & (F.col("propensity_tier") != "Low Engagement")))
-    assert wrong_tier.count() == 0
-    # a higher rank never has a higher probability
+    # a higher rank never has a higher probability, nor a better tier (every tier mode is
+    # monotone in the probability within a product)
     from pyspark.sql import Window
+    from segrec_spark.scoring.publish import TIERS
     w = Window.partitionBy("product_code").orderBy("rank")
     inversions = rankings.withColumn("prev", F.lag("probability").over(w)).filter(F.col("prev") < F.col("probability"))
     assert inversions.count() == 0
+    order = F.array_position(F.array(*[F.lit(t) for t in TIERS]), F.col("propensity_tier"))
+    tiered = rankings.withColumn("tier_order", order)
+    assert tiered.filter(F.col("tier_order") == 0).count() == 0
+    worse_first = tiered.withColumn("prev", F.lag("tier_order").over(w)).filter(F.col("prev") > F.col("tier_order"))
+    assert worse_first.count() == 0
 
 
 def test_holders_are_never_ranked_or_offered(spark, e2e):

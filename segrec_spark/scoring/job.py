@@ -2,11 +2,15 @@
 
 Reads gold.client_features at the scoring as_of_date (default: the end of the data), assigns
 segments with the champion segmentation model, scores every client who does not hold a product
-with that product's champion propensity model, and replaces the as_of_date slice of:
+with that product's champion propensity model (with tiers and reasons, docs/scoring.md), and
+writes, each slice replaced exactly:
 
-* ``gold.client_segments``  (as_of_date, identity_id_hash, segment_id, segment_name, ...)
-* ``gold.product_rankings`` partitioned by as_of_date, product_code
-* ``gold.next_best_offer``  partitioned by as_of_date
+* ``gold.client_segments``  slice (as_of_date)
+* ``gold.product_rankings`` slices (as_of_date, product_code) of the products scored in this run;
+  the other products' rankings of the month are kept
+* ``gold.campaign_plan``    slices (as_of_date, product_code) of the products scored
+* ``gold.next_best_offer``  slice (as_of_date), recomputed from every ranking of the as-of date
+  in the table (the kept ones and the new ones)
 
 then writes the run report (HTML, also logged to MLflow).
 """
@@ -14,8 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
+
+import mlflow
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -23,7 +31,10 @@ from pyspark.sql import functions as F
 
 from segrec_spark.config import Config
 from segrec_spark.errors import MissingTableError
+from segrec_spark.scoring.campaign import campaign_plan
 from segrec_spark.scoring.publish import eligible_clients, next_best_offers, publish_rankings
+from segrec_spark.scoring.reasons import REASONS, reason_features, with_top_reasons
+from segrec_spark.scoring.tiers import missing_money, with_catalogue, with_tier
 from segrec_spark.calendar import parse_as_of
 from segrec_spark.propensity.model import positive_probability
 from segrec_spark.registry import (champion_version, configure_mlflow, load_champion,
@@ -31,12 +42,14 @@ from segrec_spark.registry import (champion_version, configure_mlflow, load_cham
 from segrec_spark.scoring.report import write_report
 from segrec_spark.segmentation.model import assign_segments
 from segrec_spark.tables import delta_exists, read_table, register_table, sql_literal, table_path, write_slice
+from segrec_spark.typed_yaml import ConfigError
 
 log = logging.getLogger(__name__)
 
 OUTPUT_TABLES = {
     "client_segments": ("as_of_date",),
     "product_rankings": ("as_of_date", "product_code"),
+    "campaign_plan": ("as_of_date", "product_code"),
     "next_best_offer": ("as_of_date",),
 }
 
@@ -67,9 +80,13 @@ def read_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame
     return features
 
 
-def score_product(model: Any, segmented: DataFrame, product: str) -> DataFrame:
-    """Scores of the clients eligible for ``product`` (not holding it), keeping segment columns."""
-    predictions = positive_probability(model.transform(eligible_clients(segmented, product)))
+def predict(model: Any, segmented: DataFrame, product: str) -> DataFrame:
+    """The clients eligible for ``product`` (not holding it) with the positive-class probability."""
+    return positive_probability(model.transform(eligible_clients(segmented, product)))
+
+
+def score_product(predictions: DataFrame, product: str) -> DataFrame:
+    """The scoring columns of :func:`predict`'s output (``top_reasons`` already added)."""
     return predictions.select(
         "as_of_date",
         F.lit(product).alias("product_code"),
@@ -77,13 +94,45 @@ def score_product(model: Any, segmented: DataFrame, product: str) -> DataFrame:
         F.col("probability").cast("double").alias("probability"),
         "segment_id",
         "segment_name",
+        REASONS,
     )
 
 
-def write_output(df: DataFrame, cfg: Config, name: str, as_of: dt.date) -> str:
+def logged_importances(run_id: str) -> list[dict[str, Any]]:
+    """The feature importances the training run ``run_id`` logged ([] when absent)."""
+    try:
+        return json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/feature_importances.json"))
+    except Exception as exc:  # noqa: BLE001 - a missing artifact only means no reasons
+        log.warning("score: no feature importances in run %s (%s); no reasons given", run_id, exc)
+        return []
+
+
+def check_tier_mode(cfg: Config, products: Sequence[str]) -> None:
+    """The expected_value tier mode needs every scored product's margin and contact cost."""
+    if cfg.scoring.tier_mode != "expected_value":
+        return
+    missing = missing_money([cfg.contract.product(p) for p in products])
+    if missing:
+        raise ConfigError(f"scoring.tier_mode: expected_value needs margin and contact_cost in "
+                          f"the product catalogue ({cfg.contract.path}); missing for "
+                          f"{', '.join(missing)}")
+
+
+def slice_predicate(as_of: dt.date, products: Sequence[str] | None = None) -> str:
+    """The replaceWhere predicate of an as-of date, narrowed to ``products`` when given."""
+    predicate = f"as_of_date = {sql_literal(as_of.isoformat())}"
+    if products is None:
+        return predicate
+    codes = ", ".join(sql_literal(p) for p in sorted(products))
+    return f"{predicate} AND product_code IN ({codes})"
+
+
+def write_output(df: DataFrame, cfg: Config, name: str, as_of: dt.date,
+                 products: Sequence[str] | None = None) -> str:
+    """Replace exactly the (as_of_date[, product_code]) slices of gold.<name> that ``df`` holds."""
     path = table_path(cfg.paths.root, "gold", name)
-    write_slice(df, path, f"as_of_date = {sql_literal(as_of.isoformat())}",
-                partition_by=OUTPUT_TABLES[name])
+    write_slice(df, path, slice_predicate(as_of, products), partition_by=OUTPUT_TABLES[name],
+                merge_schema=True)
     register_table(df.sparkSession, "gold", name, path)
     return path
 
@@ -105,6 +154,8 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     write_output(segments, cfg, "client_segments", as_of)
 
     products = cfg.propensity.products or cfg.contract.product_codes
+    check_tier_mode(cfg, products)
+    s = cfg.scoring
     per_product = []
     versions: dict[str, str] = {}
     for product in products:
@@ -114,7 +165,11 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
             log.warning("score: no champion model for %s (%s); product skipped", product, exc)
             continue
-        scores = score_product(load_champion(cfg, name), segmented, product).withColumns(
+        predictions = predict(load_champion(cfg, name), segmented, product)
+        explaining = reason_features(predictions, logged_importances(run_id), s.reason_features)
+        scores = score_product(predictions.transform(with_top_reasons(explaining,
+                                                                      s.reasons_per_client)),
+                               product).withColumns(
             {"model_version": F.lit(version), "run_id": F.lit(run_id)})
         per_product.append(scores)
         versions[product] = version
@@ -124,12 +179,17 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     all_scores = per_product[0]
     for df in per_product[1:]:
         all_scores = all_scores.unionByName(df)
-    s = cfg.scoring
-    rankings = publish_rankings(all_scores.withColumn("scored_at", F.lit(scored_at)),
-                                s.tier_high, s.tier_mid, s.tier_low)
-    rankings_path = write_output(rankings, cfg, "product_rankings", as_of)
+    scored = list(versions)
+    tiered = all_scores.withColumn("scored_at", F.lit(scored_at)).transform(
+        with_catalogue(cfg.contract.products))
+    rankings = publish_rankings(tiered, with_tier(s.tier_mode, *s.thresholds()))
+    rankings_path = write_output(rankings, cfg, "product_rankings", as_of, scored)
 
+    # Offers rank across products: from every ranking of the as-of date, kept and new.
     published = read_table(spark, rankings_path).filter(F.col("as_of_date") == F.lit(as_of))
+    fresh = published.filter(F.col("product_code").isin(*scored))
+    plan = campaign_plan(fresh, cfg.contract.products, s.audience_shares)
+    write_output(plan, cfg, "campaign_plan", as_of, scored)
     write_output(next_best_offers(published, s.top_n_offers), cfg, "next_best_offer", as_of)
     segmented.unpersist()
 

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-TIER_HIGH = "High Value Engaged"
-TIER_MID = "Potential Upsell"
-TIER_LOW = "Nurture and Educate"
-TIER_NONE = "Low Engagement"
-TIERS = (TIER_HIGH, TIER_MID, TIER_LOW, TIER_NONE)
+from segrec_spark.scoring.tiers import (TIER_HIGH, TIER_LOW, TIER_MID, TIER_NONE, TIERS,
+                                        with_absolute_tier)
+
+__all__ = ["ACTIONS", "RANKING_COLUMNS", "TIERS", "TIER_HIGH", "TIER_LOW", "TIER_MID",
+           "TIER_NONE", "eligible_clients", "next_best_offers", "publish_rankings",
+           "rank_within_product", "with_propensity_tier", "with_recommended_action"]
 
 # What marketing does with a client in each tier (the product name is filled in).
 ACTIONS = {
@@ -44,19 +45,10 @@ def rank_within_product(scores: DataFrame) -> DataFrame:
 
 
 def with_propensity_tier(high: float, mid: float, low: float) -> Callable[[DataFrame], DataFrame]:
-    """Add ``propensity_tier``: > high, > mid, > low, else the lowest tier."""
+    """Add ``propensity_tier`` by absolute thresholds: > high, > mid, > low, else the lowest.
 
-    def add_tier(df: DataFrame) -> DataFrame:
-        p = F.col("probability")
-        tier = (
-            F.when(p > F.lit(high), TIER_HIGH)
-            .when(p > F.lit(mid), TIER_MID)
-            .when(p > F.lit(low), TIER_LOW)
-            .otherwise(TIER_NONE)
-        )
-        return df.withColumn("propensity_tier", tier)
-
-    return add_tier
+    Kept for the ``absolute`` tier mode; the default tiers are relative (scoring.tiers)."""
+    return with_absolute_tier(high, mid, low)
 
 
 def with_recommended_action(df: DataFrame) -> DataFrame:
@@ -104,17 +96,22 @@ RANKING_COLUMNS = (
     "segment_id",
     "segment_name",
     "recommended_action",
+    "top_reasons",
     "model_version",
     "run_id",
     "scored_at",
 )
 
 
-def publish_rankings(scores: DataFrame, high: float, mid: float, low: float) -> DataFrame:
-    """Scores (+ segment and model columns) -> the gold.product_rankings contract."""
+def publish_rankings(scores: DataFrame, tier: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """Scores (+ segment, reasons and model columns) -> the gold.product_rankings contract.
+
+    ``tier`` adds ``propensity_tier`` (see scoring.tiers.with_tier); it runs after ranking, so
+    the share mode can read ``rank``.
+    """
     return (
         scores.transform(rank_within_product)
-        .transform(with_propensity_tier(high, mid, low))
+        .transform(tier)
         .transform(with_recommended_action)
         .select(*RANKING_COLUMNS)
     )

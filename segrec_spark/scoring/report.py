@@ -1,7 +1,10 @@
 """The run report: one self-contained HTML file per scoring run, also logged to MLflow.
 
-Contents: gains and lift charts per product, model vs baseline vs oracle, segment profiles,
-top feature importances, propensity tier sizes and ingest audit counts. Only small aggregates
+Contents: gains and lift charts per product, model vs baseline vs oracle (ROC-AUC, PR-AUC, lift
+and capture in the top decile), segment profiles, top feature importances, propensity tier sizes
+with expected (and, on generated data, observed) conversions, the campaign plan's expected
+profit against audience size, and ingest audit counts. The layout fits a 1366 px laptop screen:
+wide tables scroll inside their own box, charts shrink to the page. Only small aggregates
 reach the driver; the charts are PNGs embedded as base64 so the file can be mailed or opened
 anywhere.
 
@@ -29,9 +32,14 @@ import mlflow
 
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
+from segrec_spark.scoring.tiers import TIERS
 from segrec_spark.tables import delta_exists, read_table, table_path
 
 log = logging.getLogger(__name__)
+
+# Metric names as propensity/evaluation.py writes them (lift_top<pct>, capture_top<pct>).
+REPORT_METRICS = ("roc_auc", "pr_auc", "lift_top10", "capture_top10")
+ROLES = ("champion", "baseline", "oracle", "observable_ceiling", "challenger")
 
 
 # --- pure transforms ------------------------------------------------------------------------
@@ -69,6 +77,41 @@ def tier_sizes(rankings: DataFrame) -> DataFrame:
     return rankings.groupBy("product_code", "propensity_tier").agg(F.count(F.lit(1)).alias("clients"))
 
 
+def tier_summary(rankings: DataFrame, purchases: DataFrame | None = None) -> DataFrame:
+    """Per product and tier: clients, expected_conversions (sum of probabilities), expected_rate,
+    and with ``purchases`` (identity_id_hash, product_code) the observed buyers and rate."""
+    aggs = [F.count(F.lit(1)).alias("clients"),
+            F.sum("probability").alias("expected_conversions")]
+    frame = rankings
+    if purchases is not None:
+        bought = (purchases.select("identity_id_hash", "product_code").distinct()
+                  .withColumn("bought", F.lit(1)))
+        frame = rankings.join(bought, on=["identity_id_hash", "product_code"], how="left")
+        aggs.append(F.coalesce(F.sum("bought"), F.lit(0)).cast("long").alias("observed_buyers"))
+    summary = frame.groupBy("product_code", "propensity_tier").agg(*aggs)
+    summary = summary.withColumn("expected_rate", F.col("expected_conversions") / F.col("clients"))
+    if purchases is not None:
+        summary = summary.withColumn("observed_rate", F.col("observed_buyers") / F.col("clients"))
+    order = F.array_position(F.array(*[F.lit(t) for t in TIERS]), F.col("propensity_tier"))
+    return summary.withColumn("tier_order", order)
+
+
+def model_metrics_table(metrics: DataFrame) -> DataFrame:
+    """One row per product: ROC-AUC, PR-AUC, lift and capture in the top decile per role."""
+    role = "role" if "role" in metrics.columns else "model"
+    wanted = metrics.filter(F.col("metric").isin(*REPORT_METRICS))
+    label = F.concat_ws(" ", F.col(role), F.col("metric"))
+    columns = [f"{r} {m}" for r in ROLES for m in REPORT_METRICS]
+    pivot = (wanted.withColumn("col", label).groupBy("product_code")
+             .pivot("col", columns).agg(F.first("value")))
+    return pivot.select("product_code", *[F.col(f"`{c}`") for c in columns]).orderBy("product_code")
+
+
+def filled_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The columns of ``rows`` that hold a value in at least one row (in their order)."""
+    return [c for c in (rows[0].keys() if rows else []) if any(r.get(c) is not None for r in rows)]
+
+
 # --- rendering --------------------------------------------------------------------------------
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -84,7 +127,8 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>"
                    for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table></div>")
 
 
 def _png(fig: Any) -> str:
@@ -118,6 +162,32 @@ def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> st
     return html_img
 
 
+def profit_figure(plan: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
+    """Expected profit against audience size (% of the ranked clients), one line per product."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 4))
+    drawn = 0
+    for product in products:
+        pts = sorted((r["audience_share"] * 100, r["expected_profit"]) for r in plan
+                     if r["product_code"] == product and r["expected_profit"] is not None)
+        if pts:
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=product)
+            drawn += 1
+    ax.axhline(0.0, color="k", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set(title="Expected profit by audience size", xlabel="% of ranked clients contacted (log)",
+           ylabel="expected profit")
+    if drawn:
+        ax.legend(fontsize=7, ncol=2)
+    html_img = _png(fig)
+    plt.close(fig)
+    return html_img
+
+
 def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 10) -> str:
     import matplotlib
 
@@ -143,9 +213,12 @@ def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 1
     return html_img
 
 
-CSS = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;
-margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;font-size:12px;text-align:right}
-th{background:#eef}td:first-child,th:first-child{text-align:left}h2{border-bottom:2px solid #99c}"""
+CSS = """*{box-sizing:border-box}body{font-family:sans-serif;margin:1.5em auto;padding:0 1em;
+max-width:1240px}.scroll{max-width:100%;overflow-x:auto;margin:0.5em 0 1.5em}
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:3px 8px;font-size:12px;
+text-align:right}th{background:#eef;position:sticky;top:0}td:first-child,th:first-child{
+text-align:left}img{max-width:100%;height:auto}h2{border-bottom:2px solid #99c}
+p{overflow-wrap:anywhere}"""
 
 
 # --- I/O ----------------------------------------------------------------------------------------
@@ -177,6 +250,7 @@ def _future_purchases(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataF
 
 def _importances(cfg: Config, products: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
+    configure_mlflow(cfg)
     for product in products:
         try:
             _, run_id = champion_version(cfg, propensity_model_name(cfg, product))
@@ -218,12 +292,10 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     metrics = _latest(_gold(spark, cfg, "model_metrics"))
     parts.append("<h2>Model vs baseline vs oracle (out-of-time evaluation)</h2>")
     if metrics is not None:
-        pivot = (metrics.filter(F.col("metric").isin("roc_auc", "pr_auc", "lift_top_10pct",
-                                                    "capture_top_10pct"))
-                 .withColumn("col", F.concat_ws(" ", "model", "metric"))
-                 .groupBy("product_code").pivot("col").agg(F.first("value"))
-                 .orderBy("product_code"))
-        parts.append(_table(_rows(pivot)))
+        rows = _rows(model_metrics_table(metrics))
+        parts.append("<p>ROC-AUC, PR-AUC, and lift and capture rate in the top 10 % of scores, "
+                     "on the held-out month.</p>")
+        parts.append(_table(rows, filled_columns(rows)))
     else:
         parts.append("<p><em>gold.model_metrics not found</em></p>")
 
@@ -239,9 +311,29 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     parts.append(importance_figure(_importances(cfg, products)))
 
     parts.append("<h2>Propensity tiers</h2>")
-    tiers = (tier_sizes(rankings).groupBy("product_code").pivot("propensity_tier")
-             .agg(F.first("clients")).fillna(0).orderBy("product_code"))
-    parts.append(_table(_rows(tiers)))
+    parts.append(f"<p>Tier mode: {html.escape(cfg.scoring.tier_mode)} (see docs/scoring.md). "
+                 "Expected conversions are the sum of the tier's probabilities"
+                 + ("; observed: buyers in the held-out future month." if purchases is not None
+                    else ".") + "</p>")
+    tiers = tier_summary(rankings.select("identity_id_hash", "product_code", "propensity_tier",
+                                         "probability"), purchases)
+    tier_rows = _rows(tiers.orderBy("product_code", "tier_order").drop("tier_order"), 1000)
+    parts.append(_table(tier_rows))
+
+    parts.append("<h2>Campaign plan</h2>")
+    plan = _gold(spark, cfg, "campaign_plan")
+    if plan is not None:
+        plan_rows = _rows(plan.filter(F.col("as_of_date") == F.lit(as_of))
+                          .orderBy("product_code", "audience_share"), 1000)
+        parts.append(profit_figure(plan_rows, products))
+        best = [r for r in plan_rows if r["best_size"]]
+        parts.append("<p>The profit-maximising audience per product (margin and contact cost "
+                     "from the product catalogue):</p>")
+        parts.append(_table(best, ["product_code", "audience_share", "clients", "min_probability",
+                                   "expected_conversions", "expected_revenue", "expected_cost",
+                                   "expected_profit"]))
+    else:
+        parts.append("<p><em>gold.campaign_plan not found</em></p>")
 
     parts.append("<h2>Ingest audit</h2>")
     audit_path = table_path(cfg.paths.root, "ops", "ingest_audit")
@@ -250,7 +342,9 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         cols = [c for c in ("source", "delivery", "rows_read", "rows_accepted", "rows_quarantined",
                             "duplicates_dropped", "status") if c in audit.columns]
         parts.append(_table(_rows(audit.select(*cols)), cols))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>segrec_spark {as_of}</title>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<link rel='icon' href='data:,'><title>segrec_spark {as_of}</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
 
 

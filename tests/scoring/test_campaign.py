@@ -1,0 +1,55 @@
+"""gold.campaign_plan on hand-written rankings; expected plan written by hand."""
+from __future__ import annotations
+
+import datetime as dt
+
+from chispa import assert_approx_df_equality
+
+from segrec_spark.contract import Product
+from segrec_spark.scoring.campaign import PLAN_COLUMNS, campaign_plan
+
+D = dt.date(2026, 4, 1)
+SCHEMA = ("as_of_date date, product_code string, audience_share double, clients long, "
+          "min_probability double, expected_conversions double, expected_revenue double, "
+          "expected_cost double, expected_profit double, best_size boolean, model_version string")
+
+
+def test_plan_per_audience_size_with_money_and_best_size(spark):
+    a = [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.05, 0.05, 0.05, 0.0]
+    rows = [(D, "A", f"a{i}", p, i + 1, "3") for i, p in enumerate(a)]
+    rows += [(D, "B", "b0", 0.9, 1, "1"), (D, "C", "c0", 0.1, 1, "2"), (D, "C", "c1", 0.1, 2, "2")]
+    rankings = spark.createDataFrame(rows, "as_of_date date, product_code string, "
+                                           "identity_id_hash string, probability double, rank int, "
+                                           "model_version string")
+    products = [Product("A", margin=10, contact_cost=1), Product("B"),
+                Product("C", margin=1, contact_cost=1)]
+    got = campaign_plan(rankings, products, [0.1, 0.2, 0.5, 1.0])
+    assert tuple(got.columns) == PLAN_COLUMNS
+    # A: 1, 2, 5, 10 clients; conversions 0.5, 0.9, 1.5, 1.7; revenue x10; cost x1 per client.
+    # B: no margin or cost -> money columns null, no best size.
+    # C: ceil(0.1 x 2) = 1 client at least; every size loses money -> no best size.
+    expected = spark.createDataFrame([
+        (D, "A", 0.1, 1, 0.5, 0.5, 5.0, 1.0, 4.0, False, "3"),
+        (D, "A", 0.2, 2, 0.4, 0.9, 9.0, 2.0, 7.0, False, "3"),
+        (D, "A", 0.5, 5, 0.1, 1.5, 15.0, 5.0, 10.0, True, "3"),
+        (D, "A", 1.0, 10, 0.0, 1.7, 17.0, 10.0, 7.0, False, "3"),
+        (D, "B", 0.1, 1, 0.9, 0.9, None, None, None, False, "1"),
+        (D, "B", 0.2, 1, 0.9, 0.9, None, None, None, False, "1"),
+        (D, "B", 0.5, 1, 0.9, 0.9, None, None, None, False, "1"),
+        (D, "B", 1.0, 1, 0.9, 0.9, None, None, None, False, "1"),
+        (D, "C", 0.1, 1, 0.1, 0.1, 0.1, 1.0, -0.9, False, "2"),
+        (D, "C", 0.2, 1, 0.1, 0.1, 0.1, 1.0, -0.9, False, "2"),
+        (D, "C", 0.5, 1, 0.1, 0.1, 0.1, 1.0, -0.9, False, "2"),
+        (D, "C", 1.0, 2, 0.1, 0.2, 0.2, 2.0, -1.8, False, "2"),
+    ], SCHEMA)
+    assert_approx_df_equality(got, expected, 1e-9, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_best_size_on_a_tie_is_the_smaller_audience(spark):
+    # margin 2, cost 1: client 1 brings 2 x 1.0 - 1 = 1; client 2 brings 2 x 0.5 - 1 = 0.
+    rankings = spark.createDataFrame([(D, "A", "a", 1.0, 1, "1"), (D, "A", "b", 0.5, 2, "1")],
+                                     "as_of_date date, product_code string, identity_id_hash string, "
+                                     "probability double, rank int, model_version string")
+    got = campaign_plan(rankings, [Product("A", margin=2, contact_cost=1)], [0.5, 1.0])
+    best = [(r["audience_share"], r["best_size"]) for r in got.orderBy("audience_share").collect()]
+    assert best == [(0.5, True), (1.0, False)]
