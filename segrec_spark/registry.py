@@ -5,6 +5,7 @@ stage imports another stage's job module.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -58,8 +59,10 @@ def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineM
                                 f"(run `segrec train` first): {exc.message}") from None
 
 
-def log_and_register(model: PipelineModel, cfg: Config, name: str) -> str:
-    """Log the Spark ML model in the active run, register it, set the champion alias."""
+def log_and_register(model: PipelineModel, cfg: Config, name: str,
+                     set_alias: bool = True) -> str:
+    """Log the Spark ML model in the active run, register it, and (``set_alias``) give it the
+    champion alias; a challenger that was not promoted is registered without the alias."""
     import pyspark
 
     # Explicit requirements: MLflow would otherwise infer them by reloading the model in a
@@ -67,7 +70,8 @@ def log_and_register(model: PipelineModel, cfg: Config, name: str) -> str:
     info = mlflow.spark.log_model(model, artifact_path="model", registered_model_name=name,
                                   pip_requirements=[f"pyspark=={pyspark.__version__}"])
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(name, cfg.mlflow.champion_alias, version)
+    if set_alias:
+        MlflowClient().set_registered_model_alias(name, cfg.mlflow.champion_alias, version)
     return version
 
 
@@ -75,3 +79,26 @@ def champion_version(cfg: Config, name: str) -> tuple[str, str]:
     """(model version, run id) of the champion alias of registered model ``name``."""
     version = MlflowClient().get_model_version_by_alias(name, cfg.mlflow.champion_alias)
     return str(version.version), str(version.run_id)
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The model holding the champion alias: version, run, what it was last fitted on."""
+
+    version: str
+    run_id: str
+    fitted_as_of: str  # its run's champion_as_of parameter ("" when unknown)
+    model: PipelineModel
+
+
+def current_champion(cfg: Config, name: str) -> Incumbent | None:
+    """The registered model ``name`` at the champion alias, or None when there is none."""
+    configure_mlflow(cfg)
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(name, cfg.mlflow.champion_alias)
+    except mlflow.exceptions.MlflowException:
+        return None
+    params = client.get_run(version.run_id).data.params if version.run_id else {}
+    return Incumbent(str(version.version), str(version.run_id),
+                     params.get("champion_as_of", ""), load_champion(cfg, name))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import tempfile
 import time
@@ -35,29 +34,26 @@ from segrec_spark.calendar import parse_as_of
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.errors import InputDataError, MissingTableError
 from segrec_spark.propensity import evaluation as ev
-from segrec_spark.propensity import learners
+from segrec_spark.propensity import learners, tracking
 from segrec_spark.propensity import model as pm
 from segrec_spark.propensity.plan import TrainingPlan, training_plan
 from segrec_spark.registry import (
     configure_mlflow,
     log_and_register,
     propensity_model_name,
-    segmentation_model_name,
 )
 from segrec_spark.segmentation import model as seg
 from segrec_spark.tables import (
     delta_exists,
     read_table,
-    register_table,
-    sql_literal,
     table_path,
-    write_slice,
 )
 
 log = logging.getLogger(__name__)
 
 METRICS_SCHEMA = ("as_of_date date, product_code string, model string, role string, "
-                  "metric string, value double, run_id string, model_version string")
+                  "metric string, value double, promoted boolean, reason string, "
+                  "run_id string, model_version string")
 MODEL_LABELS = {"rf": "random_forest", "baseline": "baseline", "oracle": "oracle"}
 ROLES = {"rf": "champion", "baseline": "baseline", "oracle": "oracle"}
 
@@ -88,37 +84,6 @@ def split_rows(labels: DataFrame, part: str) -> DataFrame:
     return labels.where(held_out if part == "evaluation" else ~held_out | F.col("split").isNull())
 
 
-def _log_json(data: Any, name: str) -> None:
-    mlflow.log_text(json.dumps(data, indent=2, default=str), name)
-
-
-def _finite(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: v for k, v in metrics.items() if v is not None and v == v and abs(v) != float("inf")}
-
-
-def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: Path) -> None:
-    """Cumulative gains (share of positives captured vs share of clients contacted)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for label, curve in curves.items():
-        ax.plot([x for x, _ in curve], [y for _, y in curve], marker="o", markersize=3, label=label)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
-    ax.set_xlabel("share of clients (highest scores first)")
-    ax.set_ylabel("share of buyers captured")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-# --- I/O -----------------------------------------------------------------------------------------
-
 def read_gold_slice(spark: SparkSession, cfg: Config, name: str, as_of: dt.date) -> DataFrame:
     """One as_of_date slice of a gold table, or a MissingTableError naming what is missing."""
     path = table_path(cfg.paths.root, "gold", name)
@@ -142,56 +107,6 @@ def read_true_propensity(spark: SparkSession, cfg: Config) -> DataFrame | None:
         return None
 
 
-def write_gold(df: DataFrame, cfg: Config, name: str, as_of: dt.date) -> None:
-    path = table_path(cfg.paths.root, "gold", name)
-    write_slice(df, path, f"as_of_date = {sql_literal(as_of.isoformat())}",
-                partition_by=["as_of_date"], merge_schema=True)
-    register_table(df.sparkSession, "gold", name, path)
-
-
-# --- stages --------------------------------------------------------------------------------------
-
-def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict[str, Any]:
-    """Fit, log and register the segmentation (child run); write gold.segment_profiles."""
-    settings = cfg.segmentation
-    began = time.monotonic()
-    fitted = seg.fit_segmentation(features, settings)
-    assigned = seg.assign_segments(fitted.model, features)
-    profiles = seg.segment_profiles(assigned, fitted.columns).cache()
-    profile_rows = [r.asDict() for r in profiles.orderBy("segment_id").collect()]  # k rows
-    name = segmentation_model_name(cfg)
-    with mlflow.start_run(run_name="segmentation", nested=True) as run:
-        mlflow.log_params({"as_of_date": as_of.isoformat(), "k_min": settings.k_min,
-                           "k_max": settings.k_max, "use_pca": settings.use_pca,
-                           "seed": settings.seed, "n_features": len(fitted.columns),
-                           "min_cluster_share": settings.min_cluster_share,
-                           "max_fit_rows": settings.max_fit_rows, "chosen_k": fitted.k})
-        for trial in fitted.trials:
-            if trial.silhouette is not None:
-                mlflow.log_metric("silhouette", trial.silhouette, step=trial.k)
-                mlflow.log_metric(f"silhouette_k{trial.k}", trial.silhouette)
-            mlflow.log_metric(f"smallest_share_k{trial.k}", trial.smallest_share)
-        chosen = next(t for t in fitted.trials if t.k == fitted.k)
-        if chosen.silhouette is not None:
-            mlflow.log_metric("chosen_silhouette", chosen.silhouette)
-        mlflow.log_metric("n_segments", len(fitted.names))
-        _log_json([t.__dict__ for t in fitted.trials], "k_sweep.json")
-        _log_json({str(s): {"name": n, "basis": fitted.basis[s]} for s, n in fitted.names.items()},
-                  "personas.json")
-        _log_json(profile_rows, "segment_profiles.json")
-        _log_json(list(fitted.columns), "features.json")
-        mlflow.set_tag("segment_names", json.dumps({str(k): v for k, v in fitted.names.items()}))
-        version = log_and_register(fitted.model, cfg, name)
-        run_id = run.info.run_id
-    write_gold(profiles.select(F.lit(as_of).alias("as_of_date"), *profiles.columns), cfg,
-               "segment_profiles", as_of)
-    profiles.unpersist()
-    log.info("segmentation: k=%d %s (%.1f s)", fitted.k, fitted.names, time.monotonic() - began)
-    return {"run_id": run_id, "model_name": name, "version": version, "k": fitted.k,
-            "names": fitted.names, "model": fitted.model,
-            "seconds": round(time.monotonic() - began, 1)}
-
-
 def _baseline_scores(cfg: Config, spec: pm.FeatureSpec, train: DataFrame,
                      test: DataFrame) -> DataFrame:
     if cfg.propensity.baseline == "logistic_regression":
@@ -201,11 +116,29 @@ def _baseline_scores(cfg: Config, spec: pm.FeatureSpec, train: DataFrame,
     return pm.popularity_scores(pm.popularity_rates(train), test)
 
 
-def _metric_rows(metrics: dict[str, dict[str, float]],
-                 learner: str) -> list[tuple[str, str, str, float]]:
-    """(model, role, metric, value): the chosen learner is the champion's row."""
-    return [(learner if kind == "rf" else MODEL_LABELS[kind], ROLES[kind], metric, float(value))
-            for kind, values in metrics.items() for metric, value in values.items()]
+def _metric_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """(model, role, metric, value, promoted, reason, run_id, version) of one product.
+
+    The new model is the ``champion`` when promoted, else the ``challenger``; the model that
+    held the alias and was judged on the same rows is the ``champion`` it stays, or the
+    ``previous_champion`` it became."""
+    promoted = result["promoted"]
+    rows = []
+    for kind, values in result["metrics"].items():
+        model = result["learner"] if kind == "rf" else MODEL_LABELS[kind]
+        role = ("champion" if promoted else "challenger") if kind == "rf" else ROLES[kind]
+        for metric, value in values.items():
+            rows.append((model, role, metric, float(value),
+                         promoted if kind == "rf" else None,
+                         result["reason"] if kind == "rf" else None,
+                         result["run_id"], result["version"]))
+    incumbent = result.get("incumbent")
+    if incumbent:
+        role = "previous_champion" if promoted else "champion"
+        rows += [("incumbent", role, metric, float(value), not promoted, None,
+                  incumbent["run_id"], incumbent["version"])
+                 for metric, value in incumbent["metrics"].items()]
+    return rows
 
 
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
@@ -260,6 +193,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     importances = pm.feature_importances(champion, eval_df)
 
     name = propensity_model_name(cfg, product)
+    decision, incumbent_metrics = tracking.judge_promotion(cfg, name, eval_df, metrics, plan)
     with mlflow.start_run(run_name=f"propensity_{product.lower()}", nested=True) as run:
         mlflow.log_params({
             "product": product, "train_as_of": train_as_of.isoformat(),
@@ -281,20 +215,22 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         })
         for kind, values in metrics.items():
             label = selection.learner if kind == "rf" else MODEL_LABELS[kind]
-            mlflow.log_metrics({f"{label}_{k}": v for k, v in _finite(values).items()})
+            mlflow.log_metrics({f"{label}_{k}": v for k, v in tracking.finite(values).items()})
         for i, row in enumerate(grid):
             mlflow.log_metric("tuning_validation_auc", row["validation_areaUnderROC"], step=i)
         mlflow.log_metric("tuning_seconds", tuned_seconds)
-        _log_json(grid, "tuning_grid.json")
-        _log_json([{"feature": n, "importance": v} for n, v in importances], "feature_importances.json")
-        _log_json(deciles, "deciles.json")
+        tracking.log_json(grid, "tuning_grid.json")
+        tracking.log_json([{"feature": n, "importance": v} for n, v in importances], "feature_importances.json")
+        tracking.log_json(deciles, "deciles.json")
         with tempfile.TemporaryDirectory() as tmp:
             chart = Path(tmp) / f"gains_{product.lower()}.png"
-            gains_chart({(selection.learner if k == "rf" else MODEL_LABELS[k]): ev.gains_curve(d)
+            tracking.gains_chart({(selection.learner if k == "rf" else MODEL_LABELS[k]): ev.gains_curve(d)
                          for k, d in deciles.items()},
                         f"{product}: gains on held-out rows at {eval_as_of}", chart)
             mlflow.log_artifact(str(chart))
-        version = log_and_register(champion, cfg, name)
+        mlflow.set_tags({"promoted": str(decision.promoted).lower(),
+                         "promotion_reason": decision.reason})
+        version = log_and_register(champion, cfg, name, set_alias=decision.promoted)
         run_id = run.info.run_id
     for frame in scored.values():
         frame.unpersist()
@@ -303,8 +239,11 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
              product, selection.learner, best, metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
              f"{metrics['oracle']['roc_auc']:.3f}" if "oracle" in metrics else "n/a", seconds)
+    log.info("propensity %s: %s", product, decision.reason)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
-            "best_params": best, "learner": selection.learner, "seconds": seconds}
+            "best_params": best, "learner": selection.learner, "seconds": seconds,
+            "promoted": decision.promoted, "reason": decision.reason,
+            "incumbent": incumbent_metrics}
 
 
 def products_to_train(cfg: Config, labels: DataFrame) -> list[str]:
@@ -347,7 +286,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
 
     summary: dict[str, Any] = {"train_as_of": train_date, "eval_as_of": eval_date,
                                "products": {}, "skipped": {}, "timings": timings}
-    rows: list[tuple[str, str, str, str, float, str, str]] = []
+    rows: list[tuple[Any, ...]] = []
     with mlflow.start_run(experiment_id=experiment_id,
                           run_name=f"train_{eval_date.isoformat()}") as parent:
         mlflow.log_params({"evaluation": "held-out split" if plan.by_split else "out of time",
@@ -358,7 +297,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         # Held-out rows of a split snapshot are never fitted on, not even without labels.
         fit_rows = (features_eval.join(labels_train.select(*pm.KEYS).distinct(), on=list(pm.KEYS),
                                        how="left_semi") if plan.by_split else features_eval)
-        segmentation = train_segmentation(cfg, fit_rows, eval_date)
+        segmentation = tracking.train_segmentation(cfg, fit_rows, eval_date)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
         seg_train = seg.assign_segments(segmentation["model"], features_train).cache()
@@ -374,19 +313,17 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
                 summary["skipped"][product] = result["skipped"]
                 continue
             summary["products"][product] = result
-            rows += [(product, model, role, metric, value, result["run_id"], result["version"])
-                     for model, role, metric, value in _metric_rows(result["metrics"],
-                                                                    result["learner"])]
+            rows += [(product, *row) for row in _metric_rows(result)]
         seg_train.unpersist()
         seg_eval.unpersist()
         mlflow.log_metric("training_seconds", time.monotonic() - began)
         mlflow.log_metric("products_trained", len(summary["products"]))
-        _log_json(timings, "timings.json")
+        tracking.log_json(timings, "timings.json")
         summary["parent_run_id"] = parent.info.run_id
     if rows:
         metrics_df = spark.createDataFrame(
             [(eval_date, *row) for row in rows], METRICS_SCHEMA)
-        write_gold(metrics_df, cfg, "model_metrics", eval_date)
+        tracking.write_gold(metrics_df, cfg, "model_metrics", eval_date)
     lap("write_metrics")
     summary["seconds"] = round(time.monotonic() - began, 1)
     log.info("train: %d product(s) in %.1f s (%s); skipped: %s", len(summary["products"]),

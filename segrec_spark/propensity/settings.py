@@ -52,6 +52,9 @@ class PropensitySettings:
     # labelled as_of_date (E-h); "evaluated": the model evaluated out of time (trained at E-2h)
     # is registered as is.
     champion_fit: str = "latest"
+    # Champion / challenger: a new model takes the champion alias only when its held-out ROC-AUC
+    # beats the baseline's and the current champion's (on the same rows) by this margin.
+    promotion_margin: float = 0.0
 
     def validate(self) -> None:
         require(len(self.learners) >= 1 and all(x in LEARNERS for x in self.learners),
@@ -89,6 +92,7 @@ class PropensitySettings:
                 "top_fractions", "must be a non-empty list of shares in (0, 1)")
         require(0.0 <= self.quantile_relative_error < 0.1, "quantile_relative_error",
                 "must be in [0, 0.1)")
+        require(0.0 <= self.promotion_margin < 0.5, "promotion_margin", "must be in [0, 0.5)")
         require(self.champion_fit in ("latest", "evaluated"), "champion_fit",
                 f"expected latest or evaluated, found {self.champion_fit!r}")
 

@@ -366,10 +366,14 @@ def segment_profiles(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Profile per segment: size, share, mean of each behavioural feature, holding rates.
 
     ``assigned`` is the output of :func:`assign_segments`. Columns: segment_id, segment_name,
-    size, share, avg_<feature> for ``columns`` (+ tenure_months, has_digital_activity when
-    present), holding_rate_<product> for each holds_<product> column.
+    size, share, avg_<feature> for ``columns`` and every other numeric attribute (client
+    attributes, ``has_digital_activity``), holding_rate_<product> for each holds_<product> column.
     """
-    extra = [c for c in ("tenure_months", "has_digital_activity") if c in assigned.columns]
+    behaviour = ("holds_", "agr_", "interest_", "camp_", "__seg_")
+    extra = [f.name for f in assigned.schema.fields
+             if isinstance(f.dataType, NUMERIC_TYPES) and f.name not in columns
+             and f.name != SEGMENT_ID and not f.name.startswith(behaviour)
+             and not CHANNEL_ACTIVITY.match(f.name)]
     holds = [c for c in assigned.columns if c.startswith("holds_")]
     grouped = assigned.groupBy(SEGMENT_ID, SEGMENT_NAME).agg(
         F.count("*").alias("size"),

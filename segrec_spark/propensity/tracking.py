@@ -1,0 +1,141 @@
+"""The train stage's MLflow side: JSON artifacts, the gains chart, the segmentation child run,
+and the champion's judgement on the same held-out rows (I/O at the edge of the stage)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
+
+from segrec_spark.config import Config
+from segrec_spark.errors import SchemaMismatchError
+from segrec_spark.propensity import evaluation as ev
+from segrec_spark.propensity import model as pm
+from segrec_spark.propensity.plan import TrainingPlan
+from segrec_spark.propensity.promotion import (
+    Decision,
+    champion_is_comparable,
+    promotion_decision,
+)
+from segrec_spark.registry import current_champion, log_and_register, segmentation_model_name
+from segrec_spark.segmentation import model as seg
+from segrec_spark.tables import register_table, sql_literal, table_path, write_slice
+
+log = logging.getLogger("segrec_spark.propensity.job")
+
+
+def write_gold(df: DataFrame, cfg: Config, name: str, as_of: dt.date) -> None:
+    path = table_path(cfg.paths.root, "gold", name)
+    write_slice(df, path, f"as_of_date = {sql_literal(as_of.isoformat())}",
+                partition_by=["as_of_date"], merge_schema=True)
+    register_table(df.sparkSession, "gold", name, path)
+
+
+def log_json(data: Any, name: str) -> None:
+    mlflow.log_text(json.dumps(data, indent=2, default=str), name)
+
+
+def finite(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if v is not None and v == v and abs(v) != float("inf")}
+
+
+def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: Path) -> None:
+    """Cumulative gains (share of positives captured vs share of clients contacted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for label, curve in curves.items():
+        ax.plot([x for x, _ in curve], [y for _, y in curve], marker="o", markersize=3, label=label)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
+    ax.set_xlabel("share of clients (highest scores first)")
+    ax.set_ylabel("share of buyers captured")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --- I/O -----------------------------------------------------------------------------------------
+
+def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict[str, Any]:
+    """Fit, log and register the segmentation (child run); write gold.segment_profiles."""
+    settings = cfg.segmentation
+    began = time.monotonic()
+    fitted = seg.fit_segmentation(features, settings)
+    assigned = seg.assign_segments(fitted.model, features)
+    profiles = seg.segment_profiles(assigned, fitted.columns).cache()
+    profile_rows = [r.asDict() for r in profiles.orderBy("segment_id").collect()]  # k rows
+    name = segmentation_model_name(cfg)
+    with mlflow.start_run(run_name="segmentation", nested=True) as run:
+        mlflow.log_params({"as_of_date": as_of.isoformat(), "k_min": settings.k_min,
+                           "k_max": settings.k_max, "use_pca": settings.use_pca,
+                           "seed": settings.seed, "n_features": len(fitted.columns),
+                           "min_cluster_share": settings.min_cluster_share,
+                           "max_fit_rows": settings.max_fit_rows, "chosen_k": fitted.k})
+        for trial in fitted.trials:
+            if trial.silhouette is not None:
+                mlflow.log_metric("silhouette", trial.silhouette, step=trial.k)
+                mlflow.log_metric(f"silhouette_k{trial.k}", trial.silhouette)
+            mlflow.log_metric(f"smallest_share_k{trial.k}", trial.smallest_share)
+        chosen = next(t for t in fitted.trials if t.k == fitted.k)
+        if chosen.silhouette is not None:
+            mlflow.log_metric("chosen_silhouette", chosen.silhouette)
+        mlflow.log_metric("n_segments", len(fitted.names))
+        log_json([t.__dict__ for t in fitted.trials], "k_sweep.json")
+        log_json({str(s): {"name": n, "basis": fitted.basis[s]} for s, n in fitted.names.items()},
+                  "personas.json")
+        log_json(profile_rows, "segment_profiles.json")
+        log_json(list(fitted.columns), "features.json")
+        mlflow.set_tag("segment_names", json.dumps({str(k): v for k, v in fitted.names.items()}))
+        version = log_and_register(fitted.model, cfg, name)
+        run_id = run.info.run_id
+    write_gold(profiles.select(F.lit(as_of).alias("as_of_date"), *profiles.columns), cfg,
+               "segment_profiles", as_of)
+    profiles.unpersist()
+    log.info("segmentation: k=%d %s (%.1f s)", fitted.k, fitted.names, time.monotonic() - began)
+    return {"run_id": run_id, "model_name": name, "version": version, "k": fitted.k,
+            "names": fitted.names, "model": fitted.model,
+            "seconds": round(time.monotonic() - began, 1)}
+
+
+def judge_promotion(cfg: Config, name: str, eval_df: DataFrame, metrics: dict[str, dict[str, float]],
+               plan: TrainingPlan) -> tuple[Decision, dict[str, Any] | None]:
+    """Judge the current champion on the same held-out rows (when fair) and decide."""
+    incumbent = current_champion(cfg, name)
+    judged: dict[str, Any] | None = None
+    note = "no champion yet"
+    if incumbent is not None:
+        eval_as_of = plan.eval_as_of.isoformat()
+        if champion_is_comparable(incumbent.fitted_as_of, eval_as_of, plan.by_split):
+            try:
+                scored = pm.positive_probability(incumbent.model.transform(eval_df)).select(
+                    "identity_id_hash", pm.LABEL, pm.PROBABILITY)
+                values, _ = ev.evaluate_scores(scored, cfg.propensity.top_fractions,
+                                               cfg.propensity.quantile_relative_error)
+                judged = {"version": incumbent.version, "run_id": incumbent.run_id,
+                          "metrics": values}
+            except (AnalysisException, SchemaMismatchError) as exc:
+                note = (f"champion version {incumbent.version} cannot score today's features "
+                        f"({str(exc).splitlines()[0][:120]})")
+        else:
+            note = (f"champion version {incumbent.version} was fitted on data up to "
+                    f"{incumbent.fitted_as_of or 'an unknown date'}, not before the evaluation "
+                    f"date {eval_as_of}, so it is not judged on it")
+    decision = promotion_decision(
+        metrics["rf"]["roc_auc"], metrics["baseline"]["roc_auc"],
+        judged["metrics"]["roc_auc"] if judged else None, cfg.propensity.promotion_margin, note)
+    return decision, judged
+
+

@@ -1,0 +1,77 @@
+"""Champion / challenger: the alias moves only to a model that beats baseline and champion."""
+from __future__ import annotations
+
+import pytest
+from mlflow import MlflowClient
+from pyspark.sql import functions as F
+
+from segrec_spark.propensity import job
+from segrec_spark.propensity.promotion import champion_is_comparable, promotion_decision
+from segrec_spark.tables import read_table, table_path
+from tests.conftest import make_config
+from tests.propensity.test_train_job import _write_gold
+
+
+def test_the_challenger_must_beat_the_baseline_by_the_margin():
+    decision = promotion_decision(0.70, 0.66, None, margin=0.05)
+    assert not decision.promoted
+    assert decision.reason.startswith("challenger AUC 0.7000 does not beat the baseline 0.6600")
+
+
+def test_the_challenger_must_beat_a_judged_champion():
+    assert not promotion_decision(0.70, 0.60, 0.72, margin=0.0).promoted
+    kept = promotion_decision(0.73, 0.60, 0.72, margin=0.02)
+    assert not kept.promoted and "champion's 0.7200" in kept.reason
+    assert promotion_decision(0.75, 0.60, 0.72, margin=0.02).promoted
+
+
+def test_no_champion_yet_promotes_a_model_that_beats_the_baseline():
+    decision = promotion_decision(0.70, 0.60, None, margin=0.0)
+    assert decision.promoted and decision.reason.startswith("no champion yet")
+
+
+def test_a_champion_that_saw_the_evaluation_month_is_not_judged_on_it():
+    assert champion_is_comparable("2026-01-31", "2026-03-02", by_split=False)
+    assert not champion_is_comparable("2026-03-02", "2026-03-02", by_split=False)
+    assert not champion_is_comparable("", "2026-03-02", by_split=False)
+    assert champion_is_comparable("2026-03-02", "2026-03-02", by_split=True)
+
+
+@pytest.fixture(scope="module")
+def two_trainings(spark, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("promotion")
+    settings = ["segmentation.k_min=2", "segmentation.k_max=2", "propensity.products=[MORTGAGE]",
+                "propensity.num_trees=[5]", "propensity.max_depth=[3]",
+                "propensity.min_positives=5", "propensity.min_instances_per_node=1",
+                "propensity.feature_subset_strategy=auto"]
+    cfg = make_config(tmp, *settings)
+    _write_gold(spark, cfg)
+    first = job.run(spark, cfg)
+    # An impossible margin: the second model cannot beat the baseline by 0.45.
+    strict = make_config(tmp, *settings, "propensity.promotion_margin=0.45")
+    second = job.run(spark, strict)
+    return cfg, first, second
+
+
+def test_the_alias_stays_when_the_challenger_is_not_promoted(spark, two_trainings):
+    cfg, first, second = two_trainings
+    assert first["products"]["MORTGAGE"]["promoted"] is True
+    assert second["products"]["MORTGAGE"]["promoted"] is False
+    client = MlflowClient(cfg.mlflow.tracking_uri)
+    alias = client.get_model_version_by_alias("segrec_propensity_mortgage", "champion")
+    assert str(alias.version) == first["products"]["MORTGAGE"]["version"]
+    assert second["products"]["MORTGAGE"]["version"] != alias.version  # registered, no alias
+    run = client.get_run(second["products"]["MORTGAGE"]["run_id"])
+    assert run.data.tags["promoted"] == "false"
+    assert "by the margin 0.45" in run.data.tags["promotion_reason"]
+
+
+def test_model_metrics_say_which_model_is_which(spark, two_trainings):
+    cfg, _, second = two_trainings
+    metrics = read_table(spark, table_path(cfg.paths.root, "gold", "model_metrics"))
+    auc = metrics.where(F.col("metric") == "roc_auc").select(
+        "model", "role", "promoted", "reason").collect()
+    roles = {r["role"]: r for r in auc}
+    assert {"challenger", "baseline"} <= set(roles)
+    assert roles["challenger"]["promoted"] is False
+    assert roles["challenger"]["reason"] == second["products"]["MORTGAGE"]["reason"]
