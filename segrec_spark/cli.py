@@ -14,8 +14,9 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from segrec_spark.config import Config, ConfigError, load_config
+from segrec_spark.config import Config, ConfigError, is_local_path, load_config
 from segrec_spark.errors import SegrecError
 
 log = logging.getLogger("segrec_spark")
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="YAML configuration (default conf/local.yaml)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting, e.g. --set generator.scale=tiny (repeatable)")
+        p.add_argument("--verbose", action="store_true",
+                       help="show Spark's own output (Ivy, log4j) and every step's log line; by "
+                            "default they go to <reports>/../logs/spark.log")
         stage.arguments(p)
     return parser
 
@@ -102,16 +106,27 @@ def _convenience_overrides(args: argparse.Namespace) -> list[str]:
             if getattr(args, attr, None) is not None]
 
 
-def configure_logging() -> None:
+def configure_logging(verbose: bool = False) -> None:
+    """Progress lines (INFO) of segrec_spark on standard error; libraries at WARNING; with
+    ``verbose`` every module's INFO and the table-level write lines (DEBUG) too."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    for noisy in ("py4j", "alembic", "urllib3", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    quiet = ("py4j", "alembic", "urllib3", "matplotlib", "mlflow", "git", "numexpr")
+    for noisy in quiet:
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("segrec_spark.tables").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def jvm_log_file(cfg: Config, verbose: bool) -> Path | None:
+    """Where the JVM's own output goes (None: the terminal); a file on a local disk only."""
+    if verbose or not is_local_path(cfg.paths.reports):
+        return None
+    return Path(cfg.paths.reports).parent / "logs" / "spark.log"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging()
+    configure_logging(getattr(args, "verbose", False))
     stage = next(s for s in STAGES if s.name == args.stage)
     try:
         cfg: Config = load_config(args.config, [*args.overrides, *_convenience_overrides(args)])
@@ -129,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stage.needs_spark:
         from segrec_spark.spark import get_spark
 
-        spark = get_spark(cfg.spark)
+        spark = get_spark(cfg.spark, jvm_log=jvm_log_file(cfg, args.verbose))
     try:
         module.main(spark, cfg, args)
     except ConfigError as exc:

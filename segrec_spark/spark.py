@@ -9,10 +9,13 @@ driver memory come from the submit command line and are not overridden here.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from importlib.metadata import version
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -100,8 +103,34 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
-def get_spark(settings: SparkSettings | None = None) -> SparkSession:
-    """Return the active SparkSession or build one with Delta configured."""
+@contextlib.contextmanager
+def jvm_output_to(path: Path | None) -> Iterator[None]:
+    """While the JVM starts, point this process's standard error at ``path``.
+
+    The JVM inherits the file as its standard error for its whole life, so Ivy's resolution
+    report, log4j's console warnings and native-library notices land in the file instead of
+    the user's terminal; Python's own standard error is restored at once, so progress lines and
+    errors still reach the terminal. ``None`` leaves everything on the terminal (``--verbose``)."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as target:
+        os.dup2(target.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def get_spark(settings: SparkSettings | None = None,
+              jvm_log: Path | None = None) -> SparkSession:
+    """Return the active SparkSession or build one with Delta configured.
+
+    ``jvm_log``: a file that receives the JVM's own output (see :func:`jvm_output_to`)."""
     settings = settings or SparkSettings()
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -111,7 +140,8 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
         builder = builder.config(key, value)
     if settings.catalog == "hive":
         builder = builder.enableHiveSupport()
-    spark = builder.getOrCreate()
+    with jvm_output_to(jvm_log):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     log.info("Spark %s with Delta on %s", spark.version, spark.sparkContext.master)
     return spark

@@ -32,14 +32,21 @@ from pyspark.sql import types as T
 from segrec_spark.config import Config, ConfigError
 from segrec_spark.contract import Contract, Source
 from segrec_spark.errors import SegrecError
+from segrec_spark.generate import app_events, contacts
 from segrec_spark.generate import events as ev
 from segrec_spark.generate.bank import check_generatable
 from segrec_spark.generate.landing import applicable_dirt, csv_header, manifest_metrics, to_landing
 from segrec_spark.generate.population import TRAIT_COLUMNS, population
 from segrec_spark.generate.scales import Scale, resolve_scale
 from segrec_spark.generate.settings import GeneratorSettings
-from segrec_spark.generate.truth import (STATUS_WEIGHTS, agreements, label_windows, month_start,
-                                         true_propensity, with_monthly_probabilities)
+from segrec_spark.generate.truth import (
+    STATUS_WEIGHTS,
+    agreements,
+    label_windows,
+    month_start,
+    true_propensity,
+    with_monthly_probabilities,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +74,14 @@ def source_builders(settings: GeneratorSettings, scale: Scale, contract: Contrac
         "web": lambda c: c.transform(ev.web_actors(seed, settings.anonymous_visitors, scale.n_clients,
                                                    scale.activity, scale.partitions))
                           .transform(ev.web_events(seed, period)),
-        "app_logins": lambda c: c.transform(ev.app_logins(seed, period)),
-        "app_screens": lambda c: c.transform(ev.app_screens(seed, period)),
-        "app_actions": lambda c: c.transform(ev.app_actions(seed, period)),
-        "app_push": lambda c: c.transform(ev.app_push(seed, period)),
+        "app_logins": lambda c: c.transform(app_events.app_logins(seed, period)),
+        "app_screens": lambda c: c.transform(app_events.app_screens(seed, period)),
+        "app_actions": lambda c: c.transform(app_events.app_actions(seed, period)),
+        "app_push": lambda c: c.transform(app_events.app_push(seed, period)),
         "ib": lambda c: c.transform(ev.ib_events(seed, period)),
         "prodeje": prodeje,
-        "camp": lambda c: c.transform(ev.campaign_contacts(seed, period)),
-        "clients": lambda c: c.transform(ev.client_attributes(settings.start_date)),
+        "camp": lambda c: c.transform(contacts.campaign_contacts(seed, period)),
+        "clients": lambda c: c.transform(contacts.client_attributes(settings.start_date)),
     }
 
 
