@@ -113,7 +113,8 @@ UNKNOWN = "UNKNOWN"  # replaces an unknown category value when ingest keeps the 
 
 # Quarantine reasons, shared by the generator's dirt manifest and ingest's quarantine table.
 REASONS: tuple[str, ...] = ("MISSING_KEY", "MALFORMED_KEY", "BAD_TIMESTAMP", "OUT_OF_PERIOD",
-                            "BAD_NUMBER", "UNKNOWN_CATEGORY", "WRONG_FIELD_COUNT")
+                            "BAD_NUMBER", "UNKNOWN_CATEGORY", "WRONG_FIELD_COUNT",
+                            "CONFLICTING_DUPLICATE")
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,16 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.contract import Contract
-from segrec_spark.features.conform import (attribute_columns, conform, conform_optional,
-                                           counts_as_take_up, label_statuses)
+from segrec_spark.features.conform import (
+    attribute_columns,
+    conform,
+    conform_optional,
+    counts_as_take_up,
+    label_statuses,
+)
 from segrec_spark.features.definitions import FeatureDef, feature_definitions
 from segrec_spark.features.settings import FeatureSettings
 from segrec_spark.features.silver import identity_map, stitch_identities
-
 
 KEY_COLUMNS: tuple[str, ...] = ("as_of_date", "identity_id_hash")
 
@@ -123,7 +127,10 @@ def activity_facts(activity: DataFrame, schema: T.StructType = FACT_SCHEMA) -> D
                                                 "n": F.col("n")})))
     sessions = (activity.groupBy("identity_id_hash", "channel", "session_id")
                 .agg(F.min("start_ts").alias("start_ts"), F.max("end_ts").alias("end_ts"),
-                     F.max_by("last_duration", F.col("end_ts")).alias("last_duration")))
+                     # ties on end_ts (two areas of a session ending in the same second) go
+                     # to the longer duration, so the value never depends on task order
+                     F.max_by("last_duration", F.struct("end_ts", "last_duration"))
+                     .alias("last_duration")))
     session_seconds = (F.col("end_ts").cast("long") - F.col("start_ts").cast("long")
                        + F.coalesce(F.col("last_duration"), F.lit(0.0)))
     session_facts = sessions.select(*as_facts(

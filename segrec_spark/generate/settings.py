@@ -7,8 +7,9 @@ from segrec_spark.contract import REASONS
 from segrec_spark.typed_yaml import require
 
 SCALES = ("tiny", "small", "medium", "reference")
-# Kinds of dirt the generator plants: the quarantine reasons plus re-delivered exact duplicates.
-DIRT_KINDS: tuple[str, ...] = ("DUPLICATE", *REASONS)
+# Kinds of dirt the generator plants: the quarantine reasons plus re-delivered exact duplicates
+# (not CONFLICTING_DUPLICATE: a changed re-send of an event is not part of the generated dirt).
+DIRT_KINDS: tuple[str, ...] = ("DUPLICATE", *(r for r in REASONS if r != "CONFLICTING_DUPLICATE"))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from pyspark.sql import SparkSession
 
@@ -21,7 +21,13 @@ from segrec_spark.ingest.reading import (
     hadoop_path,
     parquet_schema,
 )
-from segrec_spark.ingest.schema import FileSchema, check_delivery_schema, landing_dir, source_folder
+from segrec_spark.ingest.schema import (
+    FileSchema,
+    check_added_columns,
+    check_delivery_schema,
+    landing_dir,
+    source_folder,
+)
 from segrec_spark.ingest.validate import is_delivery_name
 from segrec_spark.tables import delta_exists
 
@@ -122,6 +128,8 @@ class Delivery:
     schemas: list[FileSchema]  # non-empty files only (an empty CSV file has no header)
     extras: tuple[str, ...]
     empty_files: tuple[str, ...] = ()  # 0-byte files: no header, no rows (named in the audit)
+    # CSV files (paths) read with quoted line breaks allowed (see job._multiline_files)
+    multiline: frozenset[str] = field(default_factory=frozenset)
 
 
 def _check_delta_delivery(spark: SparkSession, source: Source, delivery: str,
@@ -141,8 +149,8 @@ def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: s
     folder = landing_dir(cfg.paths.landing, source, delivery)
     if fmt == "delta":
         return _check_delta_delivery(spark, source, delivery, folder)
-    entries = [e for e in list_dir(spark, folder) or [] if not e.is_dir]
-    files = [e for e in entries if e.name.endswith(EXTENSIONS[fmt])]
+    entries = _files_under(spark, folder)
+    files = [e for e in entries if e.name.lower().endswith(EXTENSIONS[fmt])]
     others = [e.name for e in entries if e not in files]
     if others and not files:
         raise InputDataError(
@@ -154,8 +162,25 @@ def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: s
     if empty:
         log.warning("%s: %s empty (0 bytes), no rows read from %s", folder, ", ".join(empty),
                     "it" if len(empty) == 1 else "them")
-    schemas = [csv_header(spark, e.path, source) if fmt == "csv" else parquet_schema(spark, e.path)
+    schemas = [replace(csv_header(spark, e.path, source) if fmt == "csv"
+                       else parquet_schema(spark, e.path), name=e.name)
                for e in files if e.size != 0]
     non_empty = [s for s in schemas if s.columns]
     extras = check_delivery_schema(source, non_empty)
+    if cfg.ingest.schema_drift == "add":
+        for file in non_empty:
+            check_added_columns(source, file)
     return Delivery(delivery, folder, [e.name for e in files], non_empty, extras, empty)
+
+
+def _files_under(spark: SparkSession, folder: str, prefix: str = "") -> list[Entry]:
+    """The files of a delivery folder and of its subfolders (a Spark-style output folder such as
+    ``export.csv/part-00000.csv``), named relative to the delivery folder, in name order.
+    Hidden names (``_SUCCESS``, ``.crc``, ``_temporary/``) are left out."""
+    found: list[Entry] = []
+    for e in list_dir(spark, folder) or []:
+        if e.is_dir:
+            found += _files_under(spark, e.path, f"{prefix}{e.name}/")
+        else:
+            found.append(Entry(e.path, f"{prefix}{e.name}", False, e.size))
+    return sorted(found, key=lambda e: e.name)

@@ -8,14 +8,19 @@ text (:mod:`segrec_spark.ingest.reading`), classify every row
 (:mod:`segrec_spark.ingest.validate`), then replace the delivery's slice of
 ``bronze.<source>``, ``ops.quarantine`` and ``ops.ingest_audit``. A delivery whose content and
 ingest settings are unchanged since its last successful batch is skipped without touching any
-table (``ingest.force`` re-ingests it anyway).
+table (``ingest.force`` re-ingests it anyway). An empty re-delivery of a month already ingested
+is refused, never audited over the month's record. Delta commit conflicts with a concurrent
+ingest are retried; one source's failure never stops the others (``docs/ingest.md``).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from py4j.protocol import Py4JJavaError
@@ -27,12 +32,21 @@ from pyspark.sql import types as T
 
 from segrec_spark.config import Config
 from segrec_spark.contract import Source
-from segrec_spark.errors import SchemaMismatchError, SegrecError
+from segrec_spark.errors import InputDataError, SchemaMismatchError, SegrecError
 from segrec_spark.ingest.discovery import Delivery, check_delivery, plan_batches
-from segrec_spark.ingest.reading import READERS, DeliveryReadError, java_cause, landing_frame, union
+from segrec_spark.ingest.reading import (
+    READERS,
+    DeliveryReadError,
+    csv_options,
+    java_cause,
+    landing_frame,
+    literal_path,
+    union,
+)
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
+    CORRUPT_RECORD,
     DUPLICATE,
     OUTCOME,
     ROW_HASH,
@@ -40,6 +54,7 @@ from segrec_spark.ingest.validate import (
     delivery_period,
     flag_rejects,
     flag_undecodable,
+    mark_conflicts,
     mark_duplicates,
     outcome_counts,
     quarantine_records,
@@ -130,7 +145,8 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     files in name order) or in bronze under a delivery outside this batch."""
     settings: IngestSettings = cfg.ingest
     read = READERS[settings.format_of(source)]
-    frames = [landing_frame(read(spark, source, d.name, d.schemas), source, kept_extras)
+    frames = [landing_frame(read(spark, source, d.name, d.schemas, d.multiline, kept_extras),
+                            source, kept_extras)
               .transform(with_row_hash(source))
               .transform(flag_undecodable([*source.column_names, *kept_extras]))
               .transform(flag_rejects(cfg.contract, source,
@@ -145,6 +161,7 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
                 .filter(~F.col("_delivery").isin(*[d.name for d in deliveries])).select(ROW_HASH))
     return (union(frames)
             .transform(mark_duplicates(seen))
+            .transform(mark_conflicts(source))
             .transform(with_outcome))
 
 
@@ -158,18 +175,23 @@ def ingest_source(spark: SparkSession, cfg: Config, source: Source, deliveries: 
     nothing of it or of later deliveries is written. Most breaks show in the schema check; a
     file that cannot be read to its end or holds text that is not UTF-8 shows while the batch is
     classified (DeliveryReadError, before any write): the batch is then classified again
-    without that delivery and the ones after it.
+    without that delivery and the ones after it. CSV files whose records hold line breaks inside
+    quotes are found the same way and the batch is classified again with them read multi-line.
+    An empty re-delivery of a month already ingested is refused (InputDataError after the
+    others are written) unless ``ingest.force``. The error raised carries ``rows``: the audit
+    rows of what was written.
     """
     started_at = _now()
     checked: list[Delivery] = []
-    failure: SchemaMismatchError | None = None
+    failure: InputDataError | None = None
     for name in deliveries:
         try:
             checked.append(check_delivery(spark, cfg, source, name))
-        except SchemaMismatchError as exc:
+        except InputDataError as exc:
             failure = exc
             break
     rows: list[dict[str, Any]] = []
+    refused: DeliveryRefusedError | None = None
     while checked:
         try:
             rows = _ingest_checked(spark, cfg, source, checked, previous, started_at)
@@ -177,8 +199,15 @@ def ingest_source(spark: SparkSession, cfg: Config, source: Source, deliveries: 
         except DeliveryReadError as exc:
             failure = exc
             checked = [d for d in checked if d.name < exc.delivery]
-    if failure is not None:
-        raise failure
+        except _ReadMultiline as exc:
+            checked = [replace(d, multiline=d.multiline | exc.paths) for d in checked]
+        except DeliveryRefusedError as exc:
+            rows, refused = exc.rows, exc
+            break
+    error = failure or refused
+    if error is not None:
+        setattr(error, "rows", rows)  # noqa: B010 - what the source did write, for run()
+        raise error
     return rows
 
 
@@ -216,8 +245,11 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                 checksums[d.name] = ",".join(f"{r[OUTCOME]}={r['rows']}:{r['checksum']}"
                                              for r in mine)
             _check_utf8(classified, tally, source, non_empty, kept_extras)
+            if settings.format_of(source) == "csv" and not source.dialect.multiline:
+                _check_line_breaks(spark, classified, tally, source, non_empty)
 
         rows: dict[str, dict[str, Any]] = {}
+        refused: list[InputDataError] = []  # empty re-deliveries of ingested months
         written: list[str] = []  # deliveries with rows, whose bronze/quarantine slices are replaced
         bronze_exists = delta_exists(spark, bronze_path)
         for d in checked:
@@ -238,6 +270,25 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                   f"{'added' if kept_extras else 'ignored'}"] if d.extras else [])
                 + ([f"empty file(s) (0 bytes, no rows): {', '.join(d.empty_files)}"]
                    if d.empty_files else []))
+            if sum(counts[d.name].values()) == 0 and last is not None \
+                    and int(last["rows_read"] or 0) > 0:
+                # A month already ingested re-sent with no rows (header-only or 0-byte files):
+                # far more likely a failed export than a retraction. Its tables and its audit
+                # record stay as they were; without ingest.force the run fails on it.
+                what = (f"{d.folder}: empty re-delivery ({len(d.files)} file(s), no rows) of a "
+                        f"month already ingested ({last['rows_read']} rows read, "
+                        f"{last['rows_accepted']} accepted, {last['finished_at']})")
+                if not settings.force:
+                    refused.append(InputDataError(
+                        f"{what}: refused, a failed export? bronze, quarantine and the audit "
+                        "record left as they were; re-export the month, or set "
+                        "ingest.force=true to accept it as nothing new"))
+                    continue
+                message = (f"{what}: accepted as nothing new (ingest.force); bronze, "
+                           "quarantine and the audit record left as they were")
+                log.warning(message)
+                rows[d.name] = {**last, "status": "UNCHANGED", "message": message}
+                continue
             if sum(counts[d.name].values()) == 0:
                 message = (f"{d.folder}: empty delivery ({len(d.files)} file(s), no rows); "
                            "bronze and quarantine left as they were")
@@ -259,20 +310,23 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                         .withColumn("_ingested_at", F.lit(started_at))
                         .transform(typed_bronze(cfg.contract, source, kept_extras)))
             partition = settings.partition_column(source)
-            write_slice(accepted.repartition(partition), bronze_path, _in("_delivery", written),
-                        [partition], merge_schema=bool(kept_extras))
+            _commit(lambda: write_slice(accepted.repartition(partition), bronze_path,
+                                        _in("_delivery", written), [partition],
+                                        merge_schema=bool(kept_extras)), bronze_path)
             rejected = mine.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
             quarantine = union([
                 rejected.filter(F.col("_delivery") == name).transform(
                     quarantine_records(source.name, name, f"{source.name}/{name}", started_at))
                 for name in written])
-            write_slice(quarantine.coalesce(1), table_path(root, "ops", QUARANTINE),
-                        _slice(source.name, written), ["source"])
+            _commit(lambda: write_slice(quarantine.coalesce(1), table_path(root, "ops", QUARANTINE),
+                                        _slice(source.name, written), ["source"]),
+                    table_path(root, "ops", QUARANTINE))
         audited = [name for name, row in rows.items() if row["status"] != "UNCHANGED"]
         if audited:
             audit = spark.createDataFrame([rows[name] for name in audited], AUDIT_SCHEMA)
-            write_slice(audit.coalesce(1), table_path(root, "ops", AUDIT),
-                        _slice(source.name, audited))
+            _commit(lambda: write_slice(audit.coalesce(1), table_path(root, "ops", AUDIT),
+                                        _slice(source.name, audited)),
+                    table_path(root, "ops", AUDIT))
     finally:
         if classified is not None:
             classified.unpersist()
@@ -282,7 +336,121 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                  row["duplicates_dropped"], row["status"],
                  f"; quarantine reasons {row['quarantine_reasons']}"
                  if row["rows_quarantined"] else "")
-    return [rows[d.name] for d in checked]
+    done = [rows[d.name] for d in checked if d.name in rows]
+    if refused:
+        raise DeliveryRefusedError(refused, done)
+    return done
+
+
+class DeliveryRefusedError(InputDataError):
+    """Deliveries refused after the others of the batch were written (``rows``: their audit
+    rows); the message is the first refusal's one line."""
+
+    def __init__(self, errors: list[InputDataError], rows: list[dict[str, Any]]) -> None:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{errors[0]}{more}")
+        self.rows = rows
+
+
+# Delta commit conflicts that a retry resolves: another writer (e.g. a concurrent ingest of
+# another source) committed to the same table between this write's read and its commit.
+CONFLICTS = ("ConcurrentAppendException", "ConcurrentModificationException",
+             "ConcurrentWriteException", "ConcurrentDeleteReadException",
+             "ConcurrentTransactionException", "MetadataChangedException",
+             "ProtocolChangedException", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED",
+             "DELTA_PROTOCOL_CHANGED")
+COMMIT_ATTEMPTS = 5
+COMMIT_BACKOFF_SECONDS = 0.5
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}"
+    return any(name in text for name in CONFLICTS)
+
+
+def _commit(write: Callable[[], None], path: str, attempts: int = COMMIT_ATTEMPTS,
+            backoff: float = COMMIT_BACKOFF_SECONDS) -> None:
+    """Run one Delta write, retrying it on a commit conflict (a few attempts, exponential backoff
+    with jitter). A replaceWhere write replaces exactly its slice, so a retry is safe; a conflict
+    on every attempt is one SegrecError line naming the table."""
+    for attempt in range(1, attempts + 1):
+        try:
+            write()
+            return
+        except Exception as exc:  # noqa: BLE001 - only commit conflicts are retried
+            if not _is_conflict(exc):
+                raise
+            cause = java_cause(exc)
+            if attempt == attempts:
+                raise SegrecError(
+                    f"{path}: Delta commit conflict on each of {attempts} attempts ({cause}); "
+                    "another job keeps writing this table: run ingest again when it is done"
+                ) from None
+            wait = backoff * 2 ** (attempt - 1) * (1 + random.random())
+            log.warning("%s: commit conflict (%s), retry %d of %d in %.1f s", path, cause,
+                        attempt, attempts - 1, wait)
+            time.sleep(wait)
+
+
+class _ReadMultiline(Exception):  # noqa: N818 - control flow inside ingest_source
+    """CSV files whose rows hold line breaks inside quotes: read them again, multi-line."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        super().__init__(", ".join(sorted(paths)))
+        self.paths = paths
+
+
+def _check_line_breaks(spark: SparkSession, classified: DataFrame, tally: list[Any],
+                       source: Source, deliveries: list[Delivery]) -> None:
+    """Raise _ReadMultiline for the CSV files best read multi-line.
+
+    Files are read line by line (splittable, fast) unless ``dialect.multiline``. A line break
+    inside a quoted field then cuts the record in two, both halves WRONG_FIELD_COUNT with an odd
+    number of quote characters. Such a file is read both ways and kept multi-line when that
+    gives more well-formed rows (a stray, unclosed quote read multi-line would swallow the rest
+    of the file into one field, so it gives fewer and stays line by line).
+    """
+    if not any(r[OUTCOME] == "WRONG_FIELD_COUNT" for r in tally):
+        return
+    quote = source.dialect.quote
+    record = F.col(CORRUPT_RECORD)
+    odd_quotes = ((F.length(record) - F.length(F.replace(record, F.lit(quote), F.lit("")))) % 2
+                  == 1)
+    labels = {r[SOURCE_FILE] for r in classified
+              .filter((F.col(OUTCOME) == "WRONG_FIELD_COUNT") & odd_quotes)
+              .select(SOURCE_FILE).distinct().collect()}
+    if not labels:
+        return
+    options = csv_options(source.dialect)
+    better: set[str] = set()
+    for d in deliveries:
+        for file in d.schemas:
+            if (f"{source.name}/{d.name}/{file.relative_name}" not in labels
+                    or file.path in d.multiline):
+                continue
+            names = [n or "_trailing" for n in file.names]
+            schema = T.StructType([T.StructField(f"c{i}", T.StringType())
+                                   for i in range(len(names))]
+                                  + [T.StructField(CORRUPT_RECORD, T.StringType())])
+
+            def good_rows(multiline: bool, path: str = file.path, schema: Any = schema,
+                          width: int = len(names)) -> int:
+                df = (spark.read.schema(schema)
+                      .options(**{**options, "multiLine": str(multiline).lower()})
+                      .option("mode", "PERMISSIVE")
+                      .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+                      .csv(literal_path(path)))
+                # every column is used, so none is pruned and wrong field counts stay flagged
+                fields = [F.col(f"c{i}") for i in range(width)]
+                row = df.agg(F.count_if(F.col(CORRUPT_RECORD).isNull()).alias("good"),
+                             F.max(F.xxhash64(*fields)).alias("any")).first()
+                return int(row["good"]) if row is not None else 0
+
+            if good_rows(True) > good_rows(False):
+                log.info("%s: line breaks inside quoted fields; read multi-line", file.path)
+                better.add(file.path)
+    if better:
+        raise _ReadMultiline(frozenset(better))
 
 
 def _read_error(exc: BaseException, source: Source, deliveries: list[Delivery]) -> BaseException:
@@ -352,27 +520,42 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
 
     Each source is one batch (one commit per table). A schema mismatch stops that source at the
     failing delivery (earlier deliveries are written, nothing of the failing one or later ones);
-    the other sources still run, then the first error is raised.
+    a refused delivery (an empty re-delivery of an ingested month) is skipped. Whatever stops
+    one source, even an unexpected crash, the other sources still run; then the first error is
+    raised as one line naming the source (SchemaMismatchError when every failure is one,
+    else InputDataError for input problems, else SegrecError).
     """
     plan = plan_batches(spark, cfg.paths.landing, cfg.contract, sources, deliveries)
     audits = previous_audits(spark, cfg.paths.root, list(plan))
     rows: list[dict[str, Any]] = []
-    failures: list[SchemaMismatchError] = []
+    failures: list[Exception] = []
     for name, source_deliveries in plan.items():
         if not source_deliveries:
             continue
         try:
             rows.extend(ingest_source(spark, cfg, cfg.contract.sources[name], source_deliveries,
                                       audits))
-        except SchemaMismatchError as exc:
+        except SegrecError as exc:
             log.error("%s: %s; source %s stopped there, tables untouched by that delivery",
                       name, exc, name)
+            rows.extend(getattr(exc, "rows", []))
             failures.append(exc)
+        except Exception as exc:  # noqa: BLE001 - one source's crash must not stop the others
+            cause = java_cause(exc) if isinstance(exc, (Py4JJavaError, PySparkException)) \
+                else f"{type(exc).__name__}: {exc}"
+            line = (f"source {name}: ingest failed ({' '.join(cause.split())}); its tables "
+                    "are as the last successful commit left them, a re-run retries it")
+            log.error(line, exc_info=True)
+            failures.append(SegrecError(line))
     register_tables(spark, cfg.paths.root, list(plan))
     if failures:
         more = f" (and {len(failures) - 1} more source(s) failed, see the log)" \
             if len(failures) > 1 else ""
-        raise SchemaMismatchError(f"{failures[0]}{more}")
+        kind: type[SegrecError] = (
+            SchemaMismatchError if all(isinstance(f, SchemaMismatchError) for f in failures)
+            else InputDataError if all(isinstance(f, InputDataError) for f in failures)
+            else SegrecError)
+        raise kind(f"{failures[0]}{more}")
     return rows
 
 

@@ -21,9 +21,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.contract import Dialect, Source
-from segrec_spark.errors import SchemaMismatchError
+from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.ingest.schema import FileSchema, header_problem
-from segrec_spark.ingest.validate import CORRUPT_RECORD, RAW_RECORD, SOURCE_FILE
+from segrec_spark.ingest.validate import CORRUPT_RECORD, LINE_ORDER, RAW_RECORD, SOURCE_FILE
 
 
 class DeliveryReadError(SchemaMismatchError):
@@ -51,6 +51,15 @@ def java_cause(exc: BaseException) -> str:
     return re.sub(r"^(?:[a-z_$][\w$]*\.)+(?=[A-Z])", "", line)  # drop the Java package
 
 
+_GLOB = re.compile(r"([\\{}\[\]*?])")
+
+
+def literal_path(path: str) -> str:
+    """``path`` for Spark's readers, which expand glob patterns: ``[``, ``{``, ``*``, ``?`` and
+    ``\\`` in a file name are escaped so they name exactly that file."""
+    return _GLOB.sub(r"\\\1", path)
+
+
 def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     """(Hadoop FileSystem, Path) of ``path``: s3a:, abfss:, hdfs: work as file: does."""
     jvm = spark.sparkContext._jvm
@@ -64,7 +73,10 @@ def read_first_line(spark: SparkSession, path: str, encoding: str = "UTF-8") -> 
     """The first line of a (possibly compressed) text file, None if the file is empty."""
     jvm = spark.sparkContext._jvm
     fs, hpath = hadoop_path(spark, path)
-    stream = fs.open(hpath)
+    try:
+        stream = fs.open(hpath)
+    except Py4JJavaError as exc:  # e.g. no read permission
+        raise InputDataError(f"{path}: cannot be opened ({java_cause(exc)})") from None
     codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
         spark.sparkContext._jsc.hadoopConfiguration()).getCodec(hpath)
     if codec is not None:
@@ -110,7 +122,7 @@ def csv_header(spark: SparkSession, path: str, source: Source) -> FileSchema:
 
 def parquet_schema(spark: SparkSession, path: str) -> FileSchema:
     try:
-        fields = spark.read.parquet(path).schema.fields
+        fields = spark.read.parquet(literal_path(path)).schema.fields
     except (Py4JJavaError, PySparkException) as exc:  # truncated, corrupt or not Parquet at all
         raise SchemaMismatchError(f"{path}: not a readable Parquet file ({java_cause(exc)})"
                                   ) from None
@@ -129,8 +141,18 @@ def delta_schema(spark: SparkSession, path: str) -> FileSchema:
 
 # --- rows ---------------------------------------------------------------------------------------
 
-def file_label(source: str, delivery: str) -> Any:
-    return F.concat(F.lit(f"{source}/{delivery}/"), F.col("_metadata.file_name"))
+def file_label(source: str, delivery: str, subfolder: str = "") -> Any:
+    """``<source>/<delivery>/<subfolder><file name>``, the name as on disk (Spark gives it
+    URI-encoded: ``e%20f.csv`` for ``e f.csv``; a ``+`` stays a plus)."""
+    name = F.url_decode(F.replace(F.col("_metadata.file_name"), F.lit("+"), F.lit("%2B")))
+    return F.concat(F.lit(f"{source}/{delivery}/{subfolder}"), name)
+
+
+def _line_order() -> Any:
+    """Where a row sits in its file: (block start, position in the read): the file's line
+    order (rows of one file block are read in order by one task)."""
+    return F.struct(F.col("_metadata.file_block_start").alias("block"),
+                    F.monotonically_increasing_id().alias("row"))
 
 
 def union(frames: list[DataFrame]) -> DataFrame:
@@ -148,19 +170,27 @@ def csv_options(dialect: Dialect) -> dict[str, str]:
 
 
 def read_csv_files(spark: SparkSession, source: Source, delivery: str,
-                   files: list[FileSchema]) -> DataFrame:
-    """Text frame of CSV files, grouped by header; wrong field counts land in _corrupt_record."""
+                   files: list[FileSchema], multiline: frozenset[str] = frozenset(),
+                   keep: tuple[str, ...] = ()) -> DataFrame:
+    """Text frame of CSV files, grouped by header and folder; wrong field counts land in
+    _corrupt_record. Files in ``multiline`` (paths) are read with quoted line breaks allowed
+    (``dialect.multiline`` reads every file so). Header columns that are neither contract
+    columns nor in ``keep`` (kept extra columns) are read under placeholder names and dropped,
+    so an ignored column never clashes with another name."""
     frames = []
-    by_header: dict[tuple[str, ...], list[str]] = {}
+    groups: dict[tuple[tuple[str, ...], str, bool], list[str]] = {}
     for file in files:
-        by_header.setdefault(file.names, []).append(file.path)
+        key = (file.names, file.subfolder, source.dialect.multiline or file.path in multiline)
+        groups.setdefault(key, []).append(literal_path(file.path))
     options = csv_options(source.dialect)
     to_csv_options = {k: options[k] for k in ("sep", "quote", "escape")}
-    for header, paths in by_header.items():
-        schema = T.StructType([T.StructField(n, T.StringType()) for n in header]
+    wanted = {*source.column_names, *keep}
+    for (header, subfolder, lines), paths in groups.items():
+        names = [n if n in wanted else f"_ignored_{i}" for i, n in enumerate(header)]
+        schema = T.StructType([T.StructField(n, T.StringType()) for n in names]
                               + [T.StructField(CORRUPT_RECORD, T.StringType())])
         df = (spark.read.schema(schema)
-              .options(**options)
+              .options(**{**options, "multiLine": str(lines).lower()})
               .option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
               .csv(paths))
@@ -168,27 +198,31 @@ def read_csv_files(spark: SparkSession, source: Source, delivery: str,
         # with CSV column pruning a query that needs fewer columns loses the flag. The raw line
         # and _row_hash use all columns and every output depends on them, so none is pruned.
         raw_line = F.coalesce(F.col(CORRUPT_RECORD),
-                              F.to_csv(F.struct(*[F.col(f"`{n}`") for n in header]),
+                              F.to_csv(F.struct(*[F.col(f"`{n}`") for n in names]),
                                        to_csv_options))
         frames.append(df.withColumn(RAW_RECORD, raw_line)
-                      .withColumn(SOURCE_FILE, file_label(source.name, delivery)))
+                      .withColumn(SOURCE_FILE, file_label(source.name, delivery, subfolder))
+                      .withColumn(LINE_ORDER, _line_order()))
     return union(frames)
 
 
 def read_parquet_files(spark: SparkSession, source: Source, delivery: str,
-                       files: list[FileSchema]) -> DataFrame:
+                       files: list[FileSchema], multiline: frozenset[str] = frozenset(),
+                       keep: tuple[str, ...] = ()) -> DataFrame:
     """Frame of Parquet files, grouped by schema; the raw record is the row as JSON."""
     frames = []
-    by_schema: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    by_schema: dict[tuple[tuple[tuple[str, str], ...], str], list[str]] = {}
     for file in files:
-        by_schema.setdefault(file.columns, []).append(file.path)
-    for columns, paths in by_schema.items():
+        by_schema.setdefault((file.columns, file.subfolder), []).append(literal_path(file.path))
+    for (columns, subfolder), paths in by_schema.items():
         names = [name for name, _ in columns]
         df = spark.read.parquet(*paths)
-        raw_json = F.to_json(F.struct(*names), {"ignoreNullFields": "false"})
+        raw_json = F.to_json(F.struct(*[F.col(f"`{n}`") for n in names]),
+                             {"ignoreNullFields": "false"})
         frames.append(df.withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
                       .withColumn(RAW_RECORD, raw_json)
-                      .withColumn(SOURCE_FILE, file_label(source.name, delivery)))
+                      .withColumn(SOURCE_FILE, file_label(source.name, delivery, subfolder))
+                      .withColumn(LINE_ORDER, _line_order()))
     return union(frames)
 
 
@@ -210,7 +244,8 @@ def _as_text(source: Source, name: str, spark_type: str) -> Any:
 
 
 def read_delta_files(spark: SparkSession, source: Source, delivery: str,
-                     files: list[FileSchema]) -> DataFrame:
+                     files: list[FileSchema], multiline: frozenset[str] = frozenset(),
+                     keep: tuple[str, ...] = ()) -> DataFrame:
     """Text frame of a Delta delivery (``files`` holds the one table): every column cast to text;
     the raw record is the row as JSON, the source file the delivery's table."""
     (table,) = files
@@ -221,7 +256,9 @@ def read_delta_files(spark: SparkSession, source: Source, delivery: str,
                          {"ignoreNullFields": "false"})
     return (df.withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
             .withColumn(RAW_RECORD, raw_json)
-            .withColumn(SOURCE_FILE, F.lit(f"{source.name}/{delivery}")))
+            .withColumn(SOURCE_FILE, F.lit(f"{source.name}/{delivery}"))
+            .withColumn(LINE_ORDER, F.struct(F.lit(0).cast("long").alias("block"),
+                                             F.monotonically_increasing_id().alias("row"))))
 
 
 READERS = {"csv": read_csv_files, "parquet": read_parquet_files, "delta": read_delta_files}
@@ -234,4 +271,5 @@ def landing_frame(df: DataFrame, source: Source, extra_columns: tuple[str, ...])
     data = [F.col(f"`{c}`").cast("string").alias(c) if c in present
             else F.lit(None).cast("string").alias(c) for c in source.column_names]
     extras = [F.col(f"`{c}`") if c in present else F.lit(None).alias(c) for c in extra_columns]
-    return df.select(*data, *extras, F.col(CORRUPT_RECORD), F.col(RAW_RECORD), F.col(SOURCE_FILE))
+    return df.select(*data, *extras, F.col(CORRUPT_RECORD), F.col(RAW_RECORD), F.col(SOURCE_FILE),
+                     F.col(LINE_ORDER))

@@ -65,10 +65,22 @@ class FileSchema:
 
     path: str
     columns: tuple[tuple[str, str], ...]
+    # The file's name relative to its delivery folder, e.g. ``export.csv/part-00000.csv`` for a
+    # part file of a Spark-style output folder; "" = the last part of ``path``.
+    name: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    @property
+    def relative_name(self) -> str:
+        return self.name or self.path.rsplit("/", 1)[-1]
+
+    @property
+    def subfolder(self) -> str:
+        """The folder of the file inside its delivery folder, with a trailing ``/`` ("" if none)."""
+        return self.relative_name.rpartition("/")[0] + "/" if "/" in self.relative_name else ""
 
 
 def header_problem(first_line: str) -> str | None:
@@ -112,11 +124,16 @@ def check_file_schema(source: Source, file: FileSchema, typed: bool = False) -> 
 
     ``typed`` (Delta deliveries): any atomic or array type is accepted, the column is read as
     text; otherwise every contract column must be delivered as ``string``."""
+    unnamed = [i for i, name in enumerate(file.names) if not name]
+    if unnamed and unnamed != [len(file.names) - 1]:  # a trailing delimiter names no column
+        raise SchemaMismatchError(
+            f"{file.path}: column {unnamed[0] + 1} of the header has no name")
     counts = Counter(file.names)
     repeated = sorted(name for name, n in counts.items() if n > 1)
     if repeated:
         raise SchemaMismatchError(
-            f"{file.path}: column {repeated[0]!r} appears {counts[repeated[0]]} times in the header")
+            f"{file.path}: column {repeated[0]!r} appears {counts[repeated[0]]} times in the "
+            "header")
     found = dict(file.columns)
     for column in source.columns:
         actual = found.get(column.name, MISSING)
@@ -129,7 +146,43 @@ def check_file_schema(source: Source, file: FileSchema, typed: bool = False) -> 
             raise SchemaMismatchError(
                 f"{file.path}: column {column.name!r} of source {source.name}: "
                 f"expected type {expected}, found {actual}")
-    return tuple(name for name in file.names if name not in source.column_names)
+    return tuple(name for name in file.names if name and name not in source.column_names)
+
+
+# Characters Delta refuses in a column name (without column mapping).
+DELTA_INVALID = " ,;{}()\n\t="
+
+
+def check_added_columns(source: Source, file: FileSchema) -> None:
+    """With ``ingest.schema_drift: add``, raise SchemaMismatchError for an extra column of
+    ``file`` that cannot be added to the bronze table: a bronze metadata or internal column name
+    (``_delivery``, ``event_date``, ...), or a name holding characters Delta refuses."""
+    by_case: dict[str, list[str]] = {}
+    for name in file.names:
+        by_case.setdefault(name.lower(), []).append(name)
+    clash = next((names for names in by_case.values() if len(names) > 1), None)
+    if clash:
+        raise SchemaMismatchError(
+            f"{file.path}: columns {clash[0]!r} and {clash[1]!r} differ only in letter case: "
+            "Delta compares column names without letter case, so ingest.schema_drift=add "
+            "cannot add the extra one; rename it in the export, or set "
+            "ingest.schema_drift=ignore")
+    reserved = {n.lower() for n in (*BRONZE_METADATA_COLUMNS.fieldNames(), "_corrupt_record",
+                                    "_raw_record", "_line")}
+    for name in file.names:
+        if not name or name in source.column_names:
+            continue
+        if name.lower() in reserved or name.startswith("_ignored_"):
+            raise SchemaMismatchError(
+                f"{file.path}: extra column {name!r} has the name of a column ingest adds to "
+                f"bronze.{source.name} (ingest.schema_drift=add cannot add it); rename it in "
+                "the export, or set ingest.schema_drift=ignore")
+        bad = sorted({ch for ch in name if ch in DELTA_INVALID})
+        if bad:
+            raise SchemaMismatchError(
+                f"{file.path}: extra column {name!r} holds {' '.join(repr(c) for c in bad)}, "
+                f"which Delta refuses in a column name (ingest.schema_drift=add cannot add it); "
+                "rename it in the export, or set ingest.schema_drift=ignore")
 
 
 def check_delivery_schema(source: Source, files: list[FileSchema], typed: bool = False

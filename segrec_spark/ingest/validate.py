@@ -36,6 +36,7 @@ from segrec_spark.ingest.settings import IngestSettings
 CORRUPT_RECORD = "_corrupt_record"
 RAW_RECORD = "_raw_record"
 SOURCE_FILE = "_source_file"
+LINE_ORDER = "_line"  # (file block start, read position): a row's place in its file
 ROW_HASH = "_row_hash"
 REJECT_REASON = "_reject_reason"
 IS_DUPLICATE = "_is_duplicate"
@@ -54,6 +55,10 @@ RULE_ORDER: tuple[str, ...] = ("WRONG_FIELD_COUNT", "MISSING_KEY", "MALFORMED_KE
                                "UNKNOWN_CATEGORY")
 
 _DELIVERY = re.compile(r"^(\d{4})-(\d{2})$")
+# A number as a bank's export writes it: optional sign, digits with an optional decimal point,
+# optional exponent. Anything else (NaN, Infinity, 0x1p3, 12d, 1_000, 1,5) is not a number,
+# although Spark's cast accepts some of it (Java literal syntax).
+DECIMAL_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
 # --- the delivery's period ----------------------------------------------------------------------
@@ -125,7 +130,11 @@ def parsed(source: Source, column: Column) -> SparkColumn:
     if column.type == "date":
         return local_time(source, column)
     if column.type in ("int", "long", "double"):
-        return F.trim(value).try_cast(column.bronze_type)
+        text = F.trim(value)
+        number = text.try_cast(column.bronze_type)
+        if column.type == "double":  # 1e309 overflows to Infinity: not a finite number either
+            number = F.when(~F.isnan(number) & (F.abs(number) != F.lit(float("inf"))), number)
+        return F.when(text.rlike(DECIMAL_NUMBER), number)
     if column.type == "boolean":
         return _parsed_boolean(value)
     raise ValueError(f"column {column.name} of type {column.type} has no parsed value")
@@ -274,7 +283,8 @@ def mark_duplicates(seen_hashes: DataFrame | None) -> Callable[[DataFrame], Data
     hash ``seen_hashes`` (one column ``_row_hash``: other deliveries' bronze rows) holds."""
 
     def transform(df: DataFrame) -> DataFrame:
-        copies = Window.partitionBy(ROW_HASH).orderBy(SOURCE_FILE, RAW_RECORD)
+        order = LINE_ORDER if LINE_ORDER in df.columns else RAW_RECORD  # the first copy is kept
+        copies = Window.partitionBy(ROW_HASH).orderBy(SOURCE_FILE, order)
         marked = df.withColumn("_copy", F.row_number().over(copies))
         if seen_hashes is None:
             seen = marked.withColumn("_seen", F.lit(False))
@@ -285,6 +295,37 @@ def mark_duplicates(seen_hashes: DataFrame | None) -> Callable[[DataFrame], Data
         seen_elsewhere = F.coalesce(F.col("_seen"), F.lit(False))
         return (seen.withColumn(IS_DUPLICATE, is_later_copy | seen_elsewhere)
                 .drop("_copy", "_seen"))
+
+    return transform
+
+
+CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
+# Rows without a usable natural id: they take no part in the conflict rule.
+STRUCTURAL_REASONS = ("WRONG_FIELD_COUNT", "MISSING_KEY", "MALFORMED_KEY")
+
+
+def mark_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
+    """Set ``_reject_reason`` to CONFLICTING_DUPLICATE for a row whose natural id (role
+    ``event_id``; a clients table: its key) an earlier row of the same delivery carries with
+    other content. "Earlier" is file name order, then line order within a file; the first
+    version is kept (or quarantined for its own reason), later ones are quarantined. Exact
+    copies are not conflicts (they are duplicates), nor are rows rejected for their structure
+    (wrong field count, missing or malformed key). Expects ``_delivery`` and
+    ``_is_duplicate``."""
+    id_column = source.id_column
+
+    def transform(df: DataFrame) -> DataFrame:
+        if id_column is None:
+            return df
+        structural = F.coalesce(F.col(REJECT_REASON).isin(*STRUCTURAL_REASONS), F.lit(False))
+        candidate = ~F.col(IS_DUPLICATE) & ~structural & ~is_empty(id_column)
+        order = [SOURCE_FILE, LINE_ORDER if LINE_ORDER in df.columns else RAW_RECORD]
+        earlier = (Window.partitionBy("_delivery", id_column).orderBy(*order)
+                   .rowsBetween(Window.unboundedPreceding, Window.currentRow))
+        first = F.first(F.when(candidate, F.col(ROW_HASH)), ignorenulls=True).over(earlier)
+        conflict = candidate & (first != F.col(ROW_HASH))
+        return df.withColumn(REJECT_REASON, F.when(conflict, F.lit(CONFLICTING_DUPLICATE))
+                             .otherwise(F.col(REJECT_REASON)))
 
     return transform
 
