@@ -24,7 +24,7 @@ from segrec_spark.ingest import job as ingest_job
 from segrec_spark.propensity import job as train_job
 from segrec_spark.scoring import job as score_job
 from segrec_spark.snapshot import job as snapshot_job
-from segrec_spark.tables import read_table, table_path
+from segrec_spark.tables import first_row, read_table, table_path
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
         f"{cfg.sql.host}:{cfg.sql.port}/)",
     ]
     rankings = read_table(spark, rankings_path)
-    latest = rankings.agg(F.max("as_of_date")).first()[0]
-    product = (rankings.filter(F.col("as_of_date") == latest)
-               .agg(F.min("product_code")).first()[0])
+    latest = first_row(rankings.agg(F.max("as_of_date")))[0]
+    product = first_row(rankings.filter(F.col("as_of_date") == latest)
+                        .agg(F.min("product_code")))[0]
     best = (rankings.filter((F.col("as_of_date") == latest) & (F.col("product_code") == product))
             .orderBy("rank").limit(top)
             .select("rank", "identity_id_hash", "probability", "propensity_tier", "segment_name")

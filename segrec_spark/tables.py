@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -92,20 +93,34 @@ def sql_literal(value: object) -> str:
     return f"'{text}'"
 
 
+def jvm(spark: SparkSession) -> Any:
+    """The Py4J view of the driver JVM (Hadoop filesystem calls); always there once Spark runs."""
+    gateway = spark.sparkContext._jvm
+    assert gateway is not None, "the SparkContext has no JVM gateway"
+    return gateway
+
+
+def first_row(df: DataFrame) -> Row:
+    """The first row of an aggregate that always returns one row (a global ``agg``)."""
+    row = df.first()
+    assert row is not None, "an aggregate without grouping returned no row"
+    return row
+
+
 def discover_tables(spark: SparkSession, root: str) -> dict[str, list[str]]:
     """Delta tables found under ``root``, as {layer: [name, ...]} (any Hadoop filesystem)."""
-    jvm = spark.sparkContext._jvm
+    gateway = jvm(spark)
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     found: dict[str, list[str]] = {}
     for layer in LAYERS:
-        layer_path = jvm.org.apache.hadoop.fs.Path(f"{root.rstrip('/')}/{layer}")
+        layer_path = gateway.org.apache.hadoop.fs.Path(f"{root.rstrip('/')}/{layer}")
         fs = layer_path.getFileSystem(conf)
         if not fs.exists(layer_path):
             continue
         names = []
         for status in fs.listStatus(layer_path):
             if status.isDirectory() and fs.exists(
-                jvm.org.apache.hadoop.fs.Path(status.getPath(), "_delta_log")
+                gateway.org.apache.hadoop.fs.Path(status.getPath(), "_delta_log")
             ):
                 names.append(status.getPath().getName())
         if names:

@@ -82,7 +82,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if value in get_args(tp):
             return value
         raise ConfigError(f"{key}: expected {_type_name(tp)}, found {found(value)}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping of settings, found {found(value)}")
         return build(tp, value, key)

@@ -28,12 +28,21 @@ from segrec_spark.contract import Source
 from segrec_spark.errors import InputDataError, MissingTableError, SchemaMismatchError
 from segrec_spark.features.client_features import client_features
 from segrec_spark.features.conform import label_statuses
-from segrec_spark.features.definitions import (dictionary_markdown, feature_definitions,
-                                               feature_dictionary)
+from segrec_spark.features.definitions import (
+    dictionary_markdown,
+    feature_definitions,
+    feature_dictionary,
+)
 from segrec_spark.features.labels import labels
 from segrec_spark.features.silver import identity_map, sessionize, unify_events
-from segrec_spark.tables import (delta_exists, read_table, register_table, sql_literal,
-                                 table_path, write_slice)
+from segrec_spark.tables import (
+    delta_exists,
+    read_table,
+    register_table,
+    sql_literal,
+    table_path,
+    write_slice,
+)
 from segrec_spark.typed_yaml import ConfigError
 
 log = logging.getLogger(__name__)

@@ -85,6 +85,7 @@ def by_area(area: Column, value_for, default: Column) -> Column:
     for p in PRODUCTS:
         cond = area == F.lit(p)
         out = F.when(cond, value_for(p)) if out is None else out.when(cond, value_for(p))
+    assert out is not None, "the catalogue has products"
     return out.otherwise(default)
 
 

@@ -29,6 +29,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from segrec_spark import tables
 from segrec_spark.config import Config, ConfigError
 from segrec_spark.contract import Contract, Source
 from segrec_spark.errors import SegrecError
@@ -99,7 +100,7 @@ def clients_frame(spark: SparkSession, settings: GeneratorSettings, scale: Scale
 # --- file system helpers (Hadoop FS: works for file:, hdfs:, s3a:, abfss:) -------------------
 
 def _fs(spark: SparkSession, path: str):
-    jvm = spark.sparkContext._jvm
+    jvm = tables.jvm(spark)
     p = jvm.org.apache.hadoop.fs.Path(path)
     return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p
 
@@ -112,7 +113,7 @@ def _delete(spark: SparkSession, path: str) -> None:
 
 def _publish_deliveries(spark: SparkSession, staging: str, target: str) -> None:
     """Replace ``target`` by the ``_delivery=YYYY-MM`` folders of ``staging``, renamed YYYY-MM."""
-    jvm = spark.sparkContext._jvm
+    jvm = tables.jvm(spark)
     _delete(spark, target)
     fs, target_path = _fs(spark, target)
     fs.mkdirs(target_path)

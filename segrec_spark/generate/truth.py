@@ -89,6 +89,7 @@ def _by_product(expr_for) -> Column:
     for p in PRODUCTS:
         cond = F.col("product_code") == F.lit(p)
         out = F.when(cond, expr_for(p)) if out is None else out.when(cond, expr_for(p))
+    assert out is not None, "the catalogue has products"
     return out
 
 

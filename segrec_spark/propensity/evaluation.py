@@ -18,6 +18,8 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from segrec_spark.tables import first_row
+
 LABEL = "label"
 PROBABILITY = "probability"
 
@@ -25,9 +27,11 @@ PROBABILITY = "probability"
 def auc_metrics(scored: DataFrame) -> dict[str, float]:
     """roc_auc and pr_auc of ``probability`` against ``label``."""
     result = {}
-    for key, metric in (("roc_auc", "areaUnderROC"), ("pr_auc", "areaUnderPR")):
-        evaluator = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
-                                                  metricName=metric)
+    roc = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
+                                        metricName="areaUnderROC")
+    pr = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
+                                       metricName="areaUnderPR")
+    for key, evaluator in (("roc_auc", roc), ("pr_auc", pr)):
         result[key] = float(evaluator.evaluate(scored))
     return result
 
@@ -80,7 +84,7 @@ def top_shares(scored: DataFrame, fractions: Sequence[float],
     """
     values = scored.approxQuantile(PROBABILITY, [1.0 - f for f in fractions], relative_error)
     cuts: list[float | None] = [float(v) for v in values] if values else [None] * len(fractions)
-    row = scored.agg(*_top_aggs(cuts)).first().asDict()
+    row = first_row(scored.agg(*_top_aggs(cuts))).asDict()
     return [top_share_stats(row, f, cuts[i], f"_{i}") for i, f in enumerate(fractions)]
 
 
@@ -142,7 +146,7 @@ def calibration_summary(deciles: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def brier_score(scored: DataFrame) -> float:
-    return float(scored.agg(F.avg((F.col(PROBABILITY) - F.col(LABEL)) ** 2)).first()[0])
+    return float(first_row(scored.agg(F.avg((F.col(PROBABILITY) - F.col(LABEL)) ** 2)))[0])
 
 
 def gains_curve(deciles: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -171,7 +175,7 @@ def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
     values = scored.approxQuantile(PROBABILITY, [*top_qs, *decile_qs], relative_error)
     top_cuts: list[float | None] = ([float(v) for v in values[:len(top_qs)]] if values
                                     else [None] * len(top_qs))
-    row = scored.agg(*_top_aggs(top_cuts)).first().asDict()
+    row = first_row(scored.agg(*_top_aggs(top_cuts))).asDict()
     for i, fraction in enumerate(fractions):
         stats = top_share_stats(row, fraction, top_cuts[i], f"_{i}")
         pct = f"{round(fraction * 100):g}"

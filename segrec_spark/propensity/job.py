@@ -45,6 +45,7 @@ from segrec_spark.registry import (
 from segrec_spark.segmentation import model as seg
 from segrec_spark.tables import (
     delta_exists,
+    first_row,
     read_table,
     table_path,
 )
@@ -147,7 +148,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     settings = cfg.propensity
     began = time.monotonic()
     train_as_of, eval_as_of = plan.dates
-    counts = train_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")).first()
+    counts = first_row(train_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")))
     n_train, n_pos = int(counts["n"]), int(counts["p"] or 0)
     if n_pos < settings.min_positives:
         log.warning("propensity %s: %d positive label(s) at %s (< propensity.min_positives=%d); "

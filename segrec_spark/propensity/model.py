@@ -301,8 +301,8 @@ def feature_importances(model: PipelineModel, df: DataFrame) -> list[tuple[str, 
     importances; logistic regression: shares of the absolute coefficients); names from the
     vector's ML attributes (one-hot slots ``<column>_onehot_<value>``, numerics
     ``__imputed_<column>``, indicators ``__missing_<column>``)."""
-    fitted = next(s for s in model.stages
-                  if hasattr(s, "featureImportances") or hasattr(s, "coefficients"))
+    fitted: Any = next(s for s in model.stages
+                       if hasattr(s, "featureImportances") or hasattr(s, "coefficients"))
     assembled = PipelineModel(stages=[s for s in model.stages
                                       if s is not fitted and not _is_post(s)]).transform(df)
     attrs = assembled.schema[FEATURES].metadata.get("ml_attr", {}).get("attrs", {})

@@ -24,24 +24,36 @@ from collections.abc import Sequence
 from typing import Any
 
 import mlflow
-
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from segrec_spark.calendar import parse_as_of
 from segrec_spark.config import Config
 from segrec_spark.errors import MissingTableError
+from segrec_spark.propensity.model import positive_probability
+from segrec_spark.registry import (
+    champion_version,
+    configure_mlflow,
+    load_champion,
+    propensity_model_name,
+    segmentation_model_name,
+)
 from segrec_spark.scoring.campaign import campaign_plan
 from segrec_spark.scoring.publish import eligible_clients, next_best_offers, publish_rankings
 from segrec_spark.scoring.reasons import REASONS, reason_features, with_top_reasons
-from segrec_spark.scoring.tiers import missing_money, with_catalogue, with_tier
-from segrec_spark.calendar import parse_as_of
-from segrec_spark.propensity.model import positive_probability
-from segrec_spark.registry import (champion_version, configure_mlflow, load_champion,
-                                   propensity_model_name, segmentation_model_name)
 from segrec_spark.scoring.report import write_report
+from segrec_spark.scoring.tiers import missing_money, with_catalogue, with_tier
 from segrec_spark.segmentation.model import assign_segments
-from segrec_spark.tables import delta_exists, read_table, register_table, sql_literal, table_path, write_slice
+from segrec_spark.tables import (
+    delta_exists,
+    first_row,
+    read_table,
+    register_table,
+    sql_literal,
+    table_path,
+    write_slice,
+)
 from segrec_spark.typed_yaml import ConfigError
 
 log = logging.getLogger(__name__)
@@ -62,7 +74,7 @@ def scoring_as_of(spark: SparkSession, cfg: Config, as_of: dt.date | None) -> dt
     if not delta_exists(spark, path):
         raise MissingTableError(f"score: gold.client_features not found at {path} "
                                 "(run `segrec features` or `segrec snapshot` first)")
-    latest = read_table(spark, path).agg(F.max("as_of_date")).first()[0]
+    latest = first_row(read_table(spark, path).agg(F.max("as_of_date")))[0]
     if latest is None:
         raise MissingTableError(f"score: gold.client_features at {path} is empty")
     return latest

@@ -10,8 +10,14 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from segrec_spark.scoring.tiers import (TIER_HIGH, TIER_LOW, TIER_MID, TIER_NONE, TIERS,
-                                        with_absolute_tier)
+from segrec_spark.scoring.tiers import (
+    TIER_HIGH,
+    TIER_LOW,
+    TIER_MID,
+    TIER_NONE,
+    TIERS,
+    with_absolute_tier,
+)
 
 __all__ = ["ACTIONS", "RANKING_COLUMNS", "TIERS", "TIER_HIGH", "TIER_LOW", "TIER_MID",
            "TIER_NONE", "eligible_clients", "next_best_offers", "publish_rankings",

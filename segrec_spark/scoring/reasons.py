@@ -28,6 +28,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from segrec_spark.tables import first_row
+
 IMPUTED_PREFIX = "__imputed_"
 SKIPPED_PREFIXES = ("__missing_", "__num_")
 REASONS = "top_reasons"
@@ -87,7 +89,7 @@ def population_stats(scored: DataFrame, candidates: Sequence[tuple[str, float]])
         x = _as_double(name)
         aggs += [F.avg(x).alias(f"m{i}"), F.stddev_pop(x).alias(f"s{i}"),
                  F.covar_pop(x, F.col("probability").cast("double")).alias(f"c{i}")]
-    row = scored.agg(*aggs).first()
+    row = first_row(scored.agg(*aggs))
     found: list[ReasonFeature] = []
     for i, (name, importance) in enumerate(candidates):
         mean, std, cov = row[f"m{i}"], row[f"s{i}"], row[f"c{i}"]

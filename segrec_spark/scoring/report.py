@@ -25,15 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-
-import mlflow
 
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
 from segrec_spark.scoring.tiers import TIERS
-from segrec_spark.tables import delta_exists, read_table, table_path
+from segrec_spark.tables import delta_exists, first_row, read_table, table_path
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ def model_metrics_table(metrics: DataFrame) -> DataFrame:
     role = "role" if "role" in metrics.columns else "model"
     wanted = metrics.filter(F.col("metric").isin(*REPORT_METRICS))
     label = F.concat_ws(" ", F.col(role), F.col("metric"))
-    columns = [f"{r} {m}" for r in ROLES for m in REPORT_METRICS]
+    columns: list[str | int | float | bool] = [f"{r} {m}" for r in ROLES for m in REPORT_METRICS]
     pivot = (wanted.withColumn("col", label).groupBy("product_code")
              .pivot("col", columns).agg(F.first("value")))
     return pivot.select("product_code", *[F.col(f"`{c}`") for c in columns]).orderBy("product_code")
@@ -231,7 +230,7 @@ def _gold(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
 def _latest(df: DataFrame | None) -> DataFrame | None:
     if df is None:
         return None
-    latest = df.agg(F.max("as_of_date")).first()[0]
+    latest = first_row(df.agg(F.max("as_of_date")))[0]
     return df.filter(F.col("as_of_date") == F.lit(latest))
 
 

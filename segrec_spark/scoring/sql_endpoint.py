@@ -25,6 +25,7 @@ from segrec_spark.config import Config
 from segrec_spark.errors import SegrecError
 from segrec_spark.spark import get_spark, submitted
 from segrec_spark.tables import discover_tables, register_table, table_path
+from segrec_spark.tables import jvm as spark_jvm
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def start_sql_endpoint(cfg: Config) -> SparkSession:
     tables = register_catalog(spark, cfg.paths.root)
     if not tables:
         log.warning("no Delta tables under %s yet; run the pipeline first", cfg.paths.root)
-    jvm = spark.sparkContext._jvm
+    jvm = spark_jvm(spark)
     jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Product
@@ -38,7 +38,7 @@ def _tier(high: Column, mid: Column, low: Column) -> Column:
             .otherwise(TIER_NONE))
 
 
-def _per_product() -> Window:
+def _per_product() -> WindowSpec:
     return Window.partitionBy(*PRODUCT_SLICE)
 
 

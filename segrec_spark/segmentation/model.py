@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
@@ -327,7 +328,8 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
                           for s, z in z_by_segment.items()})
     naming = SQLTransformer(statement=naming_statement(order, names))
     model = PipelineModel(stages=[*fitted.stages, naming])
-    return Segmentation(model=model, columns=tuple(columns), k=fitted.stages[-1].getK(), trials=tuple(trials),
+    kmeans: Any = fitted.stages[-1]
+    return Segmentation(model=model, columns=tuple(columns), k=kmeans.getK(), trials=tuple(trials),
                         names=names,
                         basis={s: persona_scores(z) for s, z in z_by_segment.items()})
 
@@ -354,7 +356,8 @@ def assign_segments(model: PipelineModel, features_df: DataFrame) -> DataFrame:
 
 def segment_names_map(model: PipelineModel) -> dict[int, str]:
     """segment_id -> segment_name, read back from the model's naming stage (no data needed)."""
-    statement = model.stages[-1].getStatement()
+    naming: Any = model.stages[-1]
+    statement = naming.getStatement()
     if "CASE" not in statement:  # the single-segment model
         return {0: SINGLE_SEGMENT_NAME}
     ids = dict(re.findall(r"WHEN (\d+) THEN (\d+)", statement.split(f"AS `{SEGMENT_ID}`")[0]))

@@ -29,7 +29,7 @@ from segrec_spark.config import Config, ConfigError, resolve_path
 from segrec_spark.contract import Source
 from segrec_spark.errors import InputDataError
 from segrec_spark.snapshot import frames as sf
-from segrec_spark.tables import register_table, sql_literal, table_path, write_slice
+from segrec_spark.tables import first_row, register_table, sql_literal, table_path, write_slice
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ def _with_column(source: Source, column: Any) -> Source:
 
 
 def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
-    rows = [(a.source_name, a.name, a.kind) for a in plan.attributes]
+    rows: list[tuple[str, str | None, str]] = [(a.source_name, a.name, a.kind)
+                                               for a in plan.attributes]
     rows += [(c.name, c.feature_name, f"label of {p}") for p, c in plan.labels.items()]
     rows += [(c.name, c.feature_name, f"holding of {p}") for p, c in plan.holdings.items()]
     rows += [(name, None, "key") for name in [plan.key] if name]
@@ -176,8 +177,8 @@ def _plan(df: DataFrame, source: Source) -> sf.SnapshotPlan:
     distinct: dict[str, int] = {}
     if counted:
         # One pass; approximate counts are enough to tell ids and free text from categories.
-        row = df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
-                       for i, c in enumerate(counted))).first()
+        row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
+                       for i, c in enumerate(counted))))
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
     return sf.plan_columns(source, df.schema, distinct, n_rows)
 
