@@ -1,0 +1,291 @@
+"""The column and source vocabulary of the data contract: types, roles, dialect, sources.
+
+:mod:`segrec_spark.contract` builds a whole contract from these and re-exports them; the role
+table is documented there.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from segrec_spark.typed_yaml import require
+
+ColumnType = Literal["string", "key", "timestamp", "date", "int", "long", "double", "category",
+                     "list", "boolean"]
+Role = Literal["key", "cookie", "event_id", "time", "event_type", "product_area", "duration",
+               "amount", "product", "status", "outcome", "holdings", "numeric", "categorical",
+               "opt_out", "ignore", "label", "holding", "split"]
+SourceKind = Literal["events", "sales", "campaigns", "clients", "consent", "snapshot"]
+Format = Literal["csv", "parquet", "delta", "table"]
+
+SINGLE_ROLES: frozenset[str] = frozenset({
+    "key", "cookie", "event_id", "time", "event_type", "product_area", "duration", "amount",
+    "product", "status", "outcome", "holdings", "opt_out"})
+ATTRIBUTE_ROLES: frozenset[str] = frozenset({"numeric", "categorical"})
+NUMERIC_COLUMN_TYPES: frozenset[str] = frozenset({"int", "long", "double"})
+
+# Roles each kind of source may use, and the roles it must have.
+ALLOWED_ROLES: dict[str, frozenset[str]] = {
+    "events": frozenset({"key", "cookie", "event_id", "time", "event_type", "product_area",
+                         "duration", "amount", "ignore"}),
+    "sales": frozenset({"key", "event_id", "time", "product", "status", "amount", "ignore"}),
+    "campaigns": frozenset({"key", "event_id", "time", "product", "outcome", "ignore"}),
+    "clients": frozenset({"key", "time", "holdings", "numeric", "categorical", "ignore"}),
+    "consent": frozenset({"key", "time", "opt_out", "ignore"}),
+    "snapshot": frozenset({"key", "time", "label", "holding", "split", "numeric", "categorical",
+                           "ignore"}),
+}
+REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
+    "events": ("time",),
+    "sales": ("key", "time", "product"),
+    "campaigns": ("key", "time", "product"),
+    "clients": ("key",),
+    "consent": ("key", "opt_out"),
+    "snapshot": ("label",),
+}
+# Roles whose column must have one of these types.
+ROLE_TYPES: dict[str, frozenset[str]] = {
+    "key": frozenset({"key", "string", "long", "int"}),
+    "time": frozenset({"timestamp", "date"}),
+    "duration": NUMERIC_COLUMN_TYPES,
+    "amount": NUMERIC_COLUMN_TYPES,
+    "numeric": NUMERIC_COLUMN_TYPES | {"boolean"},
+    "event_type": frozenset({"category", "string"}),
+    "product_area": frozenset({"category"}),
+    "product": frozenset({"category"}),
+    "status": frozenset({"category", "string"}),
+    "outcome": frozenset({"category"}),
+    "holdings": frozenset({"list"}),
+    "categorical": frozenset({"category", "string"}),
+    "opt_out": frozenset({"boolean", "int", "string", "category"}),
+}
+# Snapshot roles: any type (values are read with the declared or the file's own types).
+SNAPSHOT_ONLY_ROLES: frozenset[str] = frozenset({"label", "holding", "split"})
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CODE = re.compile(r"^[A-Za-z0-9_]+$")
+
+UNKNOWN = "UNKNOWN"  # replaces an unknown category value when ingest keeps the row
+
+# Quarantine reasons, shared by the generator's dirt manifest and ingest's quarantine table.
+REASONS: tuple[str, ...] = ("MISSING_KEY", "MALFORMED_KEY", "BAD_TIMESTAMP", "OUT_OF_PERIOD",
+                            "BAD_NUMBER", "UNKNOWN_CATEGORY", "WRONG_FIELD_COUNT",
+                            "CONFLICTING_DUPLICATE")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a landing file is written. CSV settings apply to CSV sources only."""
+
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'  # RFC 4180: a quote inside a quoted field is doubled
+    encoding: str = "UTF-8"
+    header: bool = True
+    multiline: bool = False  # quoted fields may contain line breaks (slower to read)
+    timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
+    date_format: str = "yyyy-MM-dd"
+    time_zone: str = "UTC"
+    list_separator: str = "|"
+
+    def validate(self) -> None:
+        require(len(self.delimiter) == 1, "delimiter",
+                f"must be one character, found {self.delimiter!r}")
+        require(len(self.quote) == 1, "quote", f"must be one character, found {self.quote!r}")
+        require(len(self.escape) == 1, "escape", f"must be one character, found {self.escape!r}")
+        require(len(self.list_separator) >= 1, "list_separator", "must not be empty")
+        require(bool(self.timestamp_format.strip()), "timestamp_format", "must not be empty")
+        require(bool(self.date_format.strip()), "date_format", "must not be empty")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a source: its name as delivered, type, role and value set."""
+
+    name: str
+    type: ColumnType = "string"
+    role: Role = "ignore"
+    required: bool = True  # a required column missing from a delivery stops the batch
+    nullable: bool = False  # an empty value is allowed (else a reject for key/number/time)
+    values: tuple[str, ...] = ()  # value set of a category (or list items); empty = any value
+    # snapshot label / holding columns: the product they belong to, and the values that mean
+    # "took it up" / "holds it" (empty: 1, true, yes, y; compared without case or spaces).
+    product: str = ""
+    positive: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The column's type (ingest's historic name for it)."""
+        return self.type
+
+    @property
+    def feature_name(self) -> str:
+        """The name the column gets as a feature: non-word characters become underscores."""
+        return safe_name(self.name)
+
+    def validate(self) -> None:
+        require(bool(self.name.strip()), "name", "must not be empty")
+        require(self.role in ("label", "holding") or not self.product, "product",
+                f"{self.name}: only label and holding columns name a product")
+        require(self.role not in ("label", "holding") or bool(self.product), "product",
+                f"{self.name}: a {self.role} column must name its product (product: CODE)")
+        allowed = ROLE_TYPES.get(self.role)
+        require(allowed is None or self.type in allowed, "type",
+                f"role {self.role} needs a column of type {' or '.join(sorted(allowed or ()))}, "
+                f"found {self.type}")
+        require(len(set(self.values)) == len(self.values), "values", "repeats a value")
+
+    @property
+    def bronze_type_name(self) -> str:
+        return {"string": "string", "key": "string", "timestamp": "timestamp", "date": "date",
+                "int": "int", "long": "bigint", "double": "double", "category": "string",
+                "list": "array<string>", "boolean": "boolean"}[self.type]
+
+    @property
+    def bronze_type(self) -> Any:
+        from pyspark.sql import types as T
+
+        return {
+            "string": T.StringType(), "key": T.StringType(), "timestamp": T.TimestampType(),
+            "date": T.DateType(), "int": T.IntegerType(), "long": T.LongType(),
+            "double": T.DoubleType(), "category": T.StringType(),
+            "list": T.ArrayType(T.StringType()), "boolean": T.BooleanType(),
+        }[self.type]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One delivered table: kind, format, location, dialect and columns."""
+
+    name: str
+    kind: SourceKind
+    columns: tuple[Column, ...]
+    format: Format = "csv"
+    channel: str = ""  # events: the channel name (web, app, ib, branch, ...)
+    # Landing folder; default <paths.landing>/<name>. Deliveries are its YYYY-MM subfolders.
+    location: str | None = None
+    dialect: Dialect = field(default_factory=Dialect)
+    # events: event_type values that are not client behaviour (e.g. a push the bank sent)
+    passive_event_types: tuple[str, ...] = ()
+    # One bronze partition per delivery month (small or snapshot tables) instead of per day.
+    partition_by_delivery: bool = False
+    description: str = ""
+    # snapshot: values of the split column that mark training / evaluation (held-out) rows
+    split_train: tuple[str, ...] = ("train",)
+    split_evaluation: tuple[str, ...] = ("test", "evaluation", "holdout", "validation")
+    # snapshot: a second table of held-out rows (same columns; label columns may be empty
+    # or absent), scored and evaluated but never trained on
+    evaluation_location: str | None = None
+    # snapshot without a time column: the as-of date of every row
+    as_of_date: str = "2000-01-01"
+    # snapshot: columns not declared become features by their type (numbers numeric, text
+    # categorical; ids and free text are recognised and left out), or are ignored
+    undeclared_columns: Literal["infer", "ignore"] = "infer"
+    # snapshot without a key column: the key is the row's position in the file (1, 2, ...)
+    max_categories: int = 100  # a text column with more distinct values is not categorical
+
+    @property
+    def family(self) -> str:
+        """The channel of an events source, else the kind (ingest's historic grouping)."""
+        return self.channel if self.kind == "events" else self.kind
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name}: no column {name!r}")
+
+    def role_column(self, role: str) -> str | None:
+        """The name of the column with ``role`` (None when the source has none)."""
+        return next((c.name for c in self.columns if c.role == role), None)
+
+    def columns_with_role(self, role: str) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.role == role)
+
+    @property
+    def time_column(self) -> str:
+        name = self.role_column("time")
+        if name is None:
+            raise KeyError(f"{self.name}: no column with role time")
+        return name
+
+    @property
+    def key_column(self) -> str | None:
+        return self.role_column("key")
+
+    @property
+    def id_column(self) -> str | None:
+        """The natural id of a row: the event_id column, or the key of a clients table."""
+        return self.role_column("event_id") or (self.key_column if self.kind == "clients"
+                                                else None)
+
+    @property
+    def landing_schema(self) -> Any:
+        """All columns as strings: what a landing file is read as before validation."""
+        from pyspark.sql import types as T
+
+        return T.StructType([T.StructField(c.name, T.StringType(), True) for c in self.columns])
+
+    @property
+    def bronze_data_schema(self) -> Any:
+        """Typed data columns of the bronze table (ingest adds BRONZE_METADATA_COLUMNS)."""
+        from pyspark.sql import types as T
+
+        return T.StructType([T.StructField(c.name, c.bronze_type, True) for c in self.columns])
+
+    def validate(self) -> None:
+        require(bool(_CODE.match(self.name)), "name",
+                f"{self.name!r}: letters, digits and underscores only")
+        if self.kind != "snapshot":
+            for i, c in enumerate(self.columns):
+                require(bool(_NAME.match(c.name)), f"columns[{i}].name",
+                        f"{c.name!r} is not a plain column name (letters, digits, underscore, "
+                        f"not starting with a digit); rename it in the extract or in a view")
+        else:
+            require(self.format != "table" or bool(self.location), "location",
+                    "a snapshot of format table needs location: <database.table>")
+            require(bool(self.location), "location", "a snapshot source needs its location "
+                                                     "(a file, a folder or a table name)")
+            safe = [c.feature_name.lower() for c in self.columns]
+            clash = sorted({n for n in safe if safe.count(n) > 1})
+            require(not clash, "columns", f"column names {clash} are the same once non-word "
+                                          f"characters become underscores")
+        names = [c.name for c in self.columns]
+        require(bool(names), "columns", "must declare at least one column")
+        lowered = [n.lower() for n in names]
+        dup = sorted({n for n in lowered if lowered.count(n) > 1})
+        require(not dup, "columns", f"duplicate column name(s) {dup} (names are compared "
+                                    f"without letter case)")
+        allowed = ALLOWED_ROLES[self.kind]
+        for i, c in enumerate(self.columns):
+            require(c.role in allowed, f"columns[{i}].role",
+                    f"{c.name}: role {c.role} is not allowed in a {self.kind} source "
+                    f"(allowed: {', '.join(sorted(allowed))})")
+        single = SINGLE_ROLES if self.kind != "snapshot" else (SINGLE_ROLES | {"split"})
+        for role in single:
+            having = [c.name for c in self.columns if c.role == role]
+            require(len(having) <= 1, "columns",
+                    f"more than one column with role {role}: {', '.join(having)}")
+        for role in REQUIRED_ROLES[self.kind]:
+            require(any(c.role == role for c in self.columns), "columns",
+                    f"a {self.kind} source needs a column with role {role}")
+        if self.kind == "events":
+            require(bool(_CODE.match(self.channel)), "channel",
+                    f"an events source needs a channel name (letters, digits, underscores), "
+                    f"found {self.channel!r}")
+            require(self.key_column is not None or self.role_column("cookie") is not None,
+                    "columns", "an events source needs a column with role key or cookie")
+        else:
+            require(not self.channel, "channel", f"only events sources have a channel, "
+                                                 f"found {self.channel!r} on a {self.kind} source")
+
+
+def safe_name(name: str) -> str:
+    """``name`` as a plain column name: runs of non-word characters become one underscore."""
+    cleaned = re.sub(r"[^0-9A-Za-z_]+", "_", name.strip()).strip("_") or "column"
+    return f"c_{cleaned}" if cleaned[0].isdigit() else cleaned
