@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,29 +26,34 @@ from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from segrec_spark.config import Config
 from segrec_spark.contract import Source
 from segrec_spark.errors import InputDataError, SchemaMismatchError, SegrecError
+from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA re-exported for callers
+    AUDIT,
+    AUDIT_SCHEMA,
+    _audit_row,
+    _check_counts,
+    _now,
+    previous_audits,
+)
+from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_error, _ReadMultiline
+from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
 from segrec_spark.ingest.discovery import Delivery, check_delivery, plan_batches
 from segrec_spark.ingest.reading import (
     READERS,
     DeliveryReadError,
-    csv_options,
     java_cause,
     landing_frame,
-    literal_path,
     union,
 )
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
-    CORRUPT_RECORD,
     DUPLICATE,
     OUTCOME,
     ROW_HASH,
-    SOURCE_FILE,
     delivery_period,
     flag_rejects,
     flag_undecodable,
@@ -59,7 +62,6 @@ from segrec_spark.ingest.validate import (
     outcome_counts,
     quarantine_records,
     typed_bronze,
-    undecodable_columns,
     with_outcome,
     with_row_hash,
 )
@@ -79,56 +81,8 @@ __all__ = ["AUDIT", "AUDIT_SCHEMA", "QUARANTINE", "DeliveryReadError", "check_de
 log = logging.getLogger(__name__)
 
 QUARANTINE = "quarantine"
-AUDIT = "ingest_audit"
-
-AUDIT_SCHEMA = T.StructType([
-    T.StructField("source", T.StringType(), False),
-    T.StructField("delivery", T.StringType(), False),
-    T.StructField("batch_id", T.StringType(), False),
-    T.StructField("files", T.ArrayType(T.StringType()), False),
-    T.StructField("rows_read", T.LongType(), False),
-    T.StructField("rows_accepted", T.LongType(), False),
-    T.StructField("rows_quarantined", T.LongType(), False),
-    T.StructField("duplicates_dropped", T.LongType(), False),
-    T.StructField("quarantine_reasons", T.MapType(T.StringType(), T.LongType()), False),
-    T.StructField("status", T.StringType(), False),  # OK | EMPTY
-    T.StructField("started_at", T.TimestampType(), False),
-    T.StructField("finished_at", T.TimestampType(), False),
-    T.StructField("extra_columns", T.ArrayType(T.StringType()), False),
-    T.StructField("message", T.StringType(), True),
-    T.StructField("fingerprint", T.StringType(), False),  # content + settings, for re-run skips
-])
-
 
 # --- one source's deliveries as one batch -------------------------------------------------------
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _audit_row(source: str, delivery: str, files: list[str], counts: dict[str, int],
-               status: str, started_at: dt.datetime, extras: tuple[str, ...], message: str,
-               fingerprint: str) -> dict[str, Any]:
-    reasons = {k: v for k, v in sorted(counts.items()) if k not in (ACCEPTED, DUPLICATE)}
-    return {
-        "source": source, "delivery": delivery, "batch_id": f"{source}/{delivery}",
-        "files": files, "rows_read": sum(counts.values()),
-        "rows_accepted": counts.get(ACCEPTED, 0), "rows_quarantined": sum(reasons.values()),
-        "duplicates_dropped": counts.get(DUPLICATE, 0), "quarantine_reasons": reasons,
-        "status": status, "started_at": started_at, "finished_at": _now(),
-        "extra_columns": list(extras), "message": message, "fingerprint": fingerprint,
-    }
-
-
-def previous_audits(spark: SparkSession, root: str, sources: Sequence[str]
-                    ) -> dict[tuple[str, str], dict[str, Any]]:
-    """{(source, delivery): last audit row} of ``sources`` (one row per delivery ever ingested)."""
-    path = table_path(root, "ops", AUDIT)
-    if not delta_exists(spark, path) or not sources:
-        return {}
-    rows = read_table(spark, path).filter(F.col("source").isin(*sources)).collect()
-    return {(r["source"], r["delivery"]): r.asDict(recursive=True) for r in rows}
-
 
 def _slice(source: str, deliveries: Sequence[str]) -> str:
     return f"source = {sql_literal(source)} AND {_in('delivery', deliveries)}"
@@ -351,157 +305,6 @@ class DeliveryRefusedError(InputDataError):
         super().__init__(f"{errors[0]}{more}")
         self.rows = rows
 
-
-# Delta commit conflicts that a retry resolves: another writer (e.g. a concurrent ingest of
-# another source) committed to the same table between this write's read and its commit.
-CONFLICTS = ("ConcurrentAppendException", "ConcurrentModificationException",
-             "ConcurrentWriteException", "ConcurrentDeleteReadException",
-             "ConcurrentTransactionException", "MetadataChangedException",
-             "ProtocolChangedException", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED",
-             "DELTA_PROTOCOL_CHANGED")
-COMMIT_ATTEMPTS = 5
-COMMIT_BACKOFF_SECONDS = 0.5
-
-
-def _is_conflict(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc}"
-    return any(name in text for name in CONFLICTS)
-
-
-def _commit(write: Callable[[], None], path: str, attempts: int = COMMIT_ATTEMPTS,
-            backoff: float = COMMIT_BACKOFF_SECONDS) -> None:
-    """Run one Delta write, retrying it on a commit conflict (a few attempts, exponential backoff
-    with jitter). A replaceWhere write replaces exactly its slice, so a retry is safe; a conflict
-    on every attempt is one SegrecError line naming the table."""
-    for attempt in range(1, attempts + 1):
-        try:
-            write()
-            return
-        except Exception as exc:  # noqa: BLE001 - only commit conflicts are retried
-            if not _is_conflict(exc):
-                raise
-            cause = java_cause(exc)
-            if attempt == attempts:
-                raise SegrecError(
-                    f"{path}: Delta commit conflict on each of {attempts} attempts ({cause}); "
-                    "another job keeps writing this table: run ingest again when it is done"
-                ) from None
-            wait = backoff * 2 ** (attempt - 1) * (1 + random.random())
-            log.warning("%s: commit conflict (%s), retry %d of %d in %.1f s", path, cause,
-                        attempt, attempts - 1, wait)
-            time.sleep(wait)
-
-
-class _ReadMultiline(Exception):  # noqa: N818 - control flow inside ingest_source
-    """CSV files whose rows hold line breaks inside quotes: read them again, multi-line."""
-
-    def __init__(self, paths: frozenset[str]) -> None:
-        super().__init__(", ".join(sorted(paths)))
-        self.paths = paths
-
-
-def _check_line_breaks(spark: SparkSession, classified: DataFrame, tally: list[Any],
-                       source: Source, deliveries: list[Delivery]) -> None:
-    """Raise _ReadMultiline for the CSV files best read multi-line.
-
-    Files are read line by line (splittable, fast) unless ``dialect.multiline``. A line break
-    inside a quoted field then cuts the record in two, both halves WRONG_FIELD_COUNT with an odd
-    number of quote characters. Such a file is read both ways and kept multi-line when that
-    gives more well-formed rows (a stray, unclosed quote read multi-line would swallow the rest
-    of the file into one field, so it gives fewer and stays line by line).
-    """
-    if not any(r[OUTCOME] == "WRONG_FIELD_COUNT" for r in tally):
-        return
-    quote = source.dialect.quote
-    record = F.col(CORRUPT_RECORD)
-    odd_quotes = ((F.length(record) - F.length(F.replace(record, F.lit(quote), F.lit("")))) % 2
-                  == 1)
-    labels = {r[SOURCE_FILE] for r in classified
-              .filter((F.col(OUTCOME) == "WRONG_FIELD_COUNT") & odd_quotes)
-              .select(SOURCE_FILE).distinct().collect()}
-    if not labels:
-        return
-    options = csv_options(source.dialect)
-    better: set[str] = set()
-    for d in deliveries:
-        for file in d.schemas:
-            if (f"{source.name}/{d.name}/{file.relative_name}" not in labels
-                    or file.path in d.multiline):
-                continue
-            names = [n or "_trailing" for n in file.names]
-            schema = T.StructType([T.StructField(f"c{i}", T.StringType())
-                                   for i in range(len(names))]
-                                  + [T.StructField(CORRUPT_RECORD, T.StringType())])
-
-            def good_rows(multiline: bool, path: str = file.path, schema: Any = schema,
-                          width: int = len(names)) -> int:
-                df = (spark.read.schema(schema)
-                      .options(**{**options, "multiLine": str(multiline).lower()})
-                      .option("mode", "PERMISSIVE")
-                      .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
-                      .csv(literal_path(path)))
-                # every column is used, so none is pruned and wrong field counts stay flagged
-                fields = [F.col(f"c{i}") for i in range(width)]
-                row = df.agg(F.count_if(F.col(CORRUPT_RECORD).isNull()).alias("good"),
-                             F.max(F.xxhash64(*fields)).alias("any")).first()
-                return int(row["good"]) if row is not None else 0
-
-            if good_rows(True) > good_rows(False):
-                log.info("%s: line breaks inside quoted fields; read multi-line", file.path)
-                better.add(file.path)
-    if better:
-        raise _ReadMultiline(frozenset(better))
-
-
-def _read_error(exc: BaseException, source: Source, deliveries: list[Delivery]) -> BaseException:
-    """A DeliveryReadError naming the landing file that Spark failed to read (a truncated or
-    corrupt file), or ``exc`` itself when the failure names none of the batch's files."""
-    message = str(exc)
-    for d in deliveries:
-        for file in d.schemas:
-            name = file.path.rsplit("/", 1)[-1]
-            if f"/{d.name}/{name}" in message:
-                return DeliveryReadError(
-                    f"{file.path}: cannot be read to its end ({java_cause(exc)}); the file is "
-                    f"truncated or corrupt. Source {source.name} stopped at delivery {d.name}: "
-                    "nothing of it or later deliveries written", d.name)
-    return exc
-
-
-def _check_utf8(classified: DataFrame, tally: list[Any], source: Source,
-                deliveries: list[Delivery], kept_extras: tuple[str, ...]) -> None:
-    """Raise DeliveryReadError for the first delivery whose accepted rows hold text that was not
-    UTF-8 (decoded to U+FFFD): bronze never keeps text whose bytes were lost on the way in.
-
-    A rejected row keeps its reason (bad bytes in a key are a MALFORMED_KEY) and goes to
-    quarantine as read. The message names files and columns, never the rows' contents.
-    """
-    bad = {r["_delivery"] for r in tally if r[OUTCOME] == ACCEPTED and r["undecodable"]}
-    for d in deliveries:
-        if d.name not in bad:
-            continue
-        mine = classified.filter((F.col("_delivery") == d.name) & (F.col(OUTCOME) == ACCEPTED))
-        found = undecodable_columns(mine, [*source.column_names, *kept_extras]).collect()
-        where = "; ".join(
-            f"{r[SOURCE_FILE]}: {r['rows']} row(s), column(s) {', '.join(r['columns'])}"
-            for r in sorted(found, key=lambda r: r[SOURCE_FILE]))
-        enc = source.dialect.encoding
-        raise DeliveryReadError(
-            f"{d.folder}: text that is not {enc} (bytes lost in decoding) in {where}. The "
-            f"{source.name} contract is {enc} (dialect.encoding): re-export the file(s) as {enc} "
-            f"(`iconv -f {enc} -t {enc} FILE` shows the first bad byte). Source "
-            f"{source.name} stopped at delivery {d.name}: nothing of it or later deliveries "
-            "written", d.name)
-
-
-def _check_counts(row: dict[str, Any]) -> None:
-    parts = row["rows_accepted"] + row["rows_quarantined"] + row["duplicates_dropped"]
-    if row["rows_read"] != parts:  # impossible by construction; guards against a future bug
-        raise SegrecError(f"{row['batch_id']}: rows read {row['rows_read']} != accepted + "
-                          f"quarantined + duplicates ({parts})")
-
-
-# --- entry points -------------------------------------------------------------------------------
 
 def register_tables(spark: SparkSession, root: str, sources: Sequence[str]) -> None:
     for name in sources:
