@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test test-slow clean bench
+.PHONY: setup run test test-slow clean bench lint
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ test: setup
 # and stopped by the test, and jobs killed mid-write / concurrent writers (tests/reliability).
 test-slow: setup
 	$(PY) -m pytest -q -m "cluster or faults" tests
+
+# Lint and types (pyproject.toml); not yet clean, so not yet in CI.
+lint: setup
+	$(VENV)/bin/ruff check segrec_spark jobs bench tests
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) bench/run.py --scales small,medium

@@ -36,6 +36,8 @@ setup(
             "pyhive==0.7.0",
             "thrift>=0.20",
             "selenium>=4.20",  # the report's headless-browser test (Debian chromium-driver)
+            "ruff>=0.6",
+            "mypy>=1.10",
         ],
     },
     entry_points={"console_scripts": ["segrec=segrec_spark.cli:main"]},
