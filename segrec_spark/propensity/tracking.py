@@ -135,7 +135,8 @@ def judge_promotion(cfg: Config, name: str, eval_df: DataFrame, metrics: dict[st
                     f"date {eval_as_of}, so it is not judged on it")
     decision = promotion_decision(
         metrics["rf"]["roc_auc"], metrics["baseline"]["roc_auc"],
-        judged["metrics"]["roc_auc"] if judged else None, cfg.propensity.promotion_margin, note)
+        judged["metrics"]["roc_auc"] if judged else None, cfg.propensity.promotion_margin, note,
+        has_champion=incumbent is not None)
     return decision, judged
 
 

@@ -13,7 +13,7 @@ from tests.propensity.test_train_job import _write_gold
 
 
 def test_the_challenger_must_beat_the_baseline_by_the_margin():
-    decision = promotion_decision(0.70, 0.66, None, margin=0.05)
+    decision = promotion_decision(0.70, 0.66, None, margin=0.05, champion_note="not judged")
     assert not decision.promoted
     assert decision.reason.startswith("challenger AUC 0.7000 does not beat the baseline 0.6600")
 
@@ -25,9 +25,11 @@ def test_the_challenger_must_beat_a_judged_champion():
     assert promotion_decision(0.75, 0.60, 0.72, margin=0.02).promoted
 
 
-def test_no_champion_yet_promotes_a_model_that_beats_the_baseline():
-    decision = promotion_decision(0.70, 0.60, None, margin=0.0)
+def test_the_first_model_is_always_promoted_so_every_product_is_scored():
+    decision = promotion_decision(0.70, 0.60, None, margin=0.0, has_champion=False)
     assert decision.promoted and decision.reason.startswith("no champion yet")
+    weak = promotion_decision(0.55, 0.60, None, margin=0.0, has_champion=False)
+    assert weak.promoted and "does NOT beat the baseline 0.6000" in weak.reason
 
 
 def test_a_champion_that_saw_the_evaluation_month_is_not_judged_on_it():

@@ -161,25 +161,23 @@ def test_gold_tables_hold_metrics_and_profiles_for_the_evaluation_date(spark, tr
 # 0.62-0.63, against an oracle of 0.85-0.88 and a segment-popularity baseline of 0.49-0.56.
 PRODUCTS = ("MORTGAGE", "CONSUMER_LOAN", "CREDIT_CARD", "SAVINGS", "INVESTMENT_FUND",
             "LIFE_INSURANCE", "PROPERTY_INSURANCE", "PENSION")  # the synthetic bank's catalogue
-MIN_AUC_SMALL = {product: 0.55 for product in PRODUCTS} | {"MORTGAGE": 0.52}
-MIN_MEAN_AUC_SMALL = 0.59  # averaged over the 8 products
 
 
 @pytest.mark.e2e
-def test_small_generated_data_reaches_minimum_auc_and_beats_baseline(e2e):
+def test_generated_data_models_beat_the_baseline_and_stay_below_the_oracle(e2e):
+    """Relative claims on the planted signal, not floors copied from one run: every product is
+    trained, most beat the naive baseline, on average clearly, and none beats the planted truth."""
     cfg, result = e2e
-    if cfg.generator.scale != "small":
-        pytest.skip(f"minimum AUCs are documented for scale small, not {cfg.generator.scale}")
     summary = result.outputs["train"]
     metrics = {p: r["metrics"] for p, r in summary["products"].items()}
     assert len(metrics) == len(PRODUCTS), summary["skipped"]
-    low = {p: m["rf"]["roc_auc"] for p, m in metrics.items()
-           if m["rf"]["roc_auc"] < MIN_AUC_SMALL[p]}
-    assert not low, low
-    mean = sum(m["rf"]["roc_auc"] for m in metrics.values()) / len(metrics)
-    assert mean >= MIN_MEAN_AUC_SMALL, {p: m["rf"]["roc_auc"] for p, m in metrics.items()}
-    wins = [p for p, m in metrics.items() if m["rf"]["roc_auc"] > m["baseline"]["roc_auc"]]
-    assert len(wins) >= 6, metrics  # "most products"; measured: 8 and 7 of 8
+    model = {p: m["rf"]["roc_auc"] for p, m in metrics.items()}
+    baseline = {p: m["baseline"]["roc_auc"] for p, m in metrics.items()}
+    wins = [p for p in metrics if model[p] > baseline[p]]
+    assert len(wins) >= 6, (model, baseline)  # "most products"; measured: 8 and 7 of 8
+    assert sum(model.values()) / 8 > sum(baseline.values()) / 8 + 0.02, (model, baseline)
+    oracle = {p: m["oracle"]["roc_auc"] for p, m in metrics.items() if "oracle" in m}
+    assert all(model[p] < oracle[p] for p in oracle), (model, oracle)
     client = MlflowClient(cfg.mlflow.tracking_uri)
     for product, run in summary["products"].items():
         name = registry.propensity_model_name(cfg, product)
