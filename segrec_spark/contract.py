@@ -45,7 +45,7 @@ ignore          kept in bronze, never a feature (ids, free text, urls)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,13 +57,11 @@ from segrec_spark.contract_schema import (  # noqa: F401 - re-exported: the cont
     _CODE,
     _NAME,
     ALLOWED_ROLES,
-    ATTRIBUTE_ROLES,
     NUMERIC_COLUMN_TYPES,
     REASONS,
     REQUIRED_ROLES,
     ROLE_TYPES,
     SINGLE_ROLES,
-    SNAPSHOT_ONLY_ROLES,
     UNKNOWN,
     Column,
     ColumnType,
@@ -307,10 +305,3 @@ def load_contract(path: str | Path) -> Contract:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}".replace("\n", " ")) from None
     return contract_from_dict(data or {}, str(file))
-
-
-def require_roles(source: Source, roles: Sequence[str], what: str) -> None:
-    """Raise ConfigError when ``source`` lacks a column for one of ``roles`` (for a stage)."""
-    for role in roles:
-        require(source.role_column(role) is not None, f"sources.{source.name}",
-                f"{what} needs a column with role {role}")

@@ -22,7 +22,6 @@ Format = Literal["csv", "parquet", "delta", "table"]
 SINGLE_ROLES: frozenset[str] = frozenset({
     "key", "cookie", "event_id", "time", "event_type", "product_area", "duration", "amount",
     "product", "status", "outcome", "holdings", "opt_out"})
-ATTRIBUTE_ROLES: frozenset[str] = frozenset({"numeric", "categorical"})
 NUMERIC_COLUMN_TYPES: frozenset[str] = frozenset({"int", "long", "double"})
 
 # Roles each kind of source may use, and the roles it must have.
@@ -60,8 +59,6 @@ ROLE_TYPES: dict[str, frozenset[str]] = {
     "categorical": frozenset({"category", "string"}),
     "opt_out": frozenset({"boolean", "int", "string", "category"}),
 }
-# Snapshot roles: any type (values are read with the declared or the file's own types).
-SNAPSHOT_ONLY_ROLES: frozenset[str] = frozenset({"label", "holding", "split"})
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CODE = re.compile(r"^[A-Za-z0-9_]+$")
 

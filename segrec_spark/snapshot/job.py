@@ -15,6 +15,7 @@ Counts add up: rows read = rows accepted + rows quarantined, logged per run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from segrec_spark.config import Config, ConfigError, resolve_path
-from segrec_spark.contract import Source
+from segrec_spark.contract import Column, Source
 from segrec_spark.errors import InputDataError
 from segrec_spark.snapshot import frames as sf
 from segrec_spark.tables import first_row, register_table, sql_literal, table_path, write_slice
@@ -132,8 +133,6 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
                          allowMissingColumns=True))
     if source.role_column("split") is not None:
         return both, source
-    from segrec_spark.contract import Column
-
     split = Column(name=SPLIT_FROM_FILE, type="string", role="split")
     return both, _with_column(source, split)
 
@@ -154,8 +153,6 @@ def _refuse_shared_keys(train: DataFrame, held: DataFrame, source: Source,
 
 
 def _with_column(source: Source, column: Any) -> Source:
-    import dataclasses
-
     return dataclasses.replace(source, columns=(*source.columns, column))
 
 
@@ -171,7 +168,8 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     return spark.createDataFrame(rows, "column string, feature string, used_as string")
 
 
-def _plan(df: DataFrame, source: Source) -> sf.SnapshotPlan:
+def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
+    """The column plan and the number of rows read (counted once, on the cached frame)."""
     counted = sf.columns_to_count(source, df.schema)
     n_rows = df.count()
     distinct: dict[str, int] = {}
@@ -180,7 +178,7 @@ def _plan(df: DataFrame, source: Source) -> sf.SnapshotPlan:
         row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
                        for i, c in enumerate(counted))))
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
-    return sf.plan_columns(source, df.schema, distinct, n_rows)
+    return sf.plan_columns(source, df.schema, distinct, n_rows), n_rows
 
 
 def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
@@ -189,7 +187,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     source = snapshot_source(cfg)
     delivered, source = delivered_frame(spark, cfg, source)
     delivered = delivered.cache()
-    plan = _plan(delivered, source)
+    plan, n_read = _plan(delivered, source)
     products = cfg.contract.product_codes
     default_as_of = _default_as_of(source)
     conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
@@ -198,7 +196,6 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
                  .cache())
     counts = {r["_reject"] or "ACCEPTED": int(r["n"]) for r in
               conformed.groupBy("_reject").agg(F.count("*").alias("n")).collect()}  # few rows
-    n_read = int(delivered.count())
     accepted = counts.pop("ACCEPTED", 0)
     if accepted + sum(counts.values()) != n_read:
         raise InputDataError(f"snapshot {source.name}: counts do not add up (read {n_read}, "
