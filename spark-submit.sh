@@ -10,7 +10,8 @@
 # run). Without --master it runs in local[2]. Delta comes in through --packages (resolved from
 # Maven Central by Ivy on first use); the package is zipped to build/segrec_spark.zip and sent
 # with --py-files. Environment: PYTHON (interpreter, default .venv/bin/python), SPARK_HOME
-# (default: the pyspark package's), SEGREC_CONFIG (default conf/local.yaml).
+# (default: the pyspark package's), SEGREC_CONFIG (default conf/local.yaml), SEGREC_HOME (where
+# conf/ is, default this checkout).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -57,6 +58,7 @@ PYEOF
 read -r packages excludes < <(cd "$here" && "$PY" -c 'from segrec_spark.spark import delta_maven_coordinate, JARS_EXCLUDES; print(delta_maven_coordinate(), ",".join(JARS_EXCLUDES))')
 
 export SEGREC_SUBMITTED=1
+export SEGREC_HOME="${SEGREC_HOME:-$here}"  # conf/ (the default contract) is found here
 export SEGREC_CONFIG="${SEGREC_CONFIG:-$here/conf/local.yaml}"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PY}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
-from segrec_spark.contract import Contract, load_contract
+from segrec_spark.contract import PROJECT_ROOT, SYNTHETIC_CONTRACT, Contract, load_contract
 from segrec_spark.features.settings import FeatureSettings
 from segrec_spark.generate.settings import GeneratorSettings
 from segrec_spark.ingest.settings import IngestSettings
@@ -41,12 +41,9 @@ __all__ = ["Config", "ConfigError", "build", "load_config", "require"]
 # --py-files the package is imported from a zip and has no conf/ beside it).
 DEFAULT_CONFIG = Path(
     os.environ.get("SEGREC_CONFIG")
-    or Path(__file__).resolve().parent.parent / "conf" / "local.yaml"
+    or PROJECT_ROOT / "conf" / "local.yaml"
 )
-
-
-# The synthetic bank's contract, shipped beside the default configuration.
-DEFAULT_CONTRACT = Path(__file__).resolve().parent.parent / "conf" / "contracts" / "synthetic_bank.yaml"
+DEFAULT_CONTRACT = SYNTHETIC_CONTRACT
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

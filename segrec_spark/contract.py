@@ -44,6 +44,7 @@ ignore          kept in bronze, never a feature (ids, free text, urls)
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,12 @@ from segrec_spark.contract_schema import (  # noqa: F401 - re-exported: the cont
     safe_name,
 )
 from segrec_spark.typed_yaml import ConfigError, build, found, load_yaml, require
+
+# The project root, where conf/ lives: SEGREC_HOME when set (spark-submit.sh sets it: under
+# --py-files the package is imported from a zip with no conf/ beside it), else the checkout.
+PROJECT_ROOT = Path(os.environ.get("SEGREC_HOME") or Path(__file__).resolve().parent.parent)
+# The synthetic bank's contract, the default one (the generator writes its data).
+SYNTHETIC_CONTRACT = PROJECT_ROOT / "conf" / "contracts" / "synthetic_bank.yaml"
 
 
 @dataclass(frozen=True)

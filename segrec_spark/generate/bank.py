@@ -11,12 +11,11 @@ generator cannot write.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-from segrec_spark.contract import Contract, load_contract
+from segrec_spark.contract import SYNTHETIC_CONTRACT, Contract, load_contract
 from segrec_spark.typed_yaml import ConfigError
 
-CONTRACT_FILE = Path(__file__).resolve().parents[2] / "conf" / "contracts" / "synthetic_bank.yaml"
+CONTRACT_FILE = SYNTHETIC_CONTRACT
 
 PRODUCTS: tuple[str, ...] = (
     "MORTGAGE",

@@ -41,7 +41,7 @@ from tests.features.conftest import APP_SOURCES, bronze
 
 pytestmark = pytest.mark.faults  # spark-submit processes killed mid-write: `make test-slow`
 ROOT = Path(__file__).resolve().parents[2]
-AS_OF = dt.date(2026, 3, 1)  # labelled: its 30-day window ends inside the 3 months of data
+AS_OF = dt.date(2026, 3, 1)  # labelled: its 30-day window ends inside the data (Jan-Mar, E = Apr 1)
 N_CLIENTS = 300
 STAGE_TABLES = (("silver", "events"), ("silver", "identity_map"), ("gold", "feature_dictionary"),
                 ("gold", "client_features"), ("gold", "labels"))
@@ -64,7 +64,7 @@ def _write_bronze(spark, root: str) -> None:
     rows: dict[str, list[dict]] = {s: [] for s in ("web", *APP_SOURCES, "ib", "prodeje", "camp")}
     for i in range(N_CLIENTS):
         key = f"{i:064x}"
-        for day in range(1, 60, 1 + i % 7):
+        for day in range(1, 90, 1 + i % 7):  # the last day, Mar 31, completes March
             stamp = (dt.datetime(2026, 1, 1, 9) + dt.timedelta(days=day, minutes=i)).isoformat(" ")
             rows["web"].append(dict(user_id=f"u{i}", identity_id_hash=key if day % 3 else None,
                                     event_ts=stamp, page_category=products[(i + day) % 3]))
@@ -126,7 +126,7 @@ def _session_pids(sid: int) -> list[int]:
     return pids
 
 
-def _kill_while_writing(tmp: Path, root: str, target: str, timeout: float = 240) -> str:
+def _kill_while_writing(tmp: Path, root: str, target: str, timeout: float = 600) -> str:
     """Submit the features job; SIGKILL its process group as soon as a data file of ``target``
     that no commit has referenced yet appears. Returns the job's log; fails if the job ended first.
     """
