@@ -171,7 +171,7 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
 def growth(results: list[dict]) -> list[dict]:
     """Cost growth between consecutive scales: (time ratio) / (row ratio); 1.0 = linear."""
     out = []
-    for a, b in zip(results, results[1:]):
+    for a, b in zip(results, results[1:], strict=False):
         row_ratio = b["landing_rows"] / a["landing_rows"]
         per_stage = {}
         for stage in STAGES:
@@ -258,7 +258,7 @@ def write_report(results: list[dict], out_dir: Path) -> Path:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(),
                     "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
-        "versions": dict(zip(("pyspark", "delta_spark"), installed_versions())),
+        "versions": dict(zip(("pyspark", "delta_spark"), installed_versions(), strict=True)),
         "results": results,
         "growth": growth(results),
     }

@@ -231,7 +231,7 @@ class Config:
     # contract's relative source locations are resolved against it too.
     base_dir: str = "."
 
-    def with_overrides(self, **sections: Any) -> "Config":
+    def with_overrides(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)
 
 

@@ -88,7 +88,10 @@ def _is_utc(zone: str) -> bool:
     return zone.upper() in ("UTC", "Z", "GMT")
 
 
-def _as_text(kind: str, column: Column, dialect: Dialect = Dialect()) -> Column:
+_DEFAULT_DIALECT = Dialect()  # frozen: one shared default is safe
+
+
+def _as_text(kind: str, column: Column, dialect: Dialect = _DEFAULT_DIALECT) -> Column:
     if kind == "timestamp":
         local = column if _is_utc(dialect.time_zone) else F.from_utc_timestamp(column,
                                                                                 dialect.time_zone)

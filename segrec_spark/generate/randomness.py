@@ -50,7 +50,7 @@ def pick(u: Column, choices: Sequence[tuple[str, Column | float]]) -> Column:
     target = u * total
     expr = None
     cumulative = None
-    for (value, _), w in zip(choices[:-1], weights[:-1]):
+    for (value, _), w in zip(choices[:-1], weights[:-1], strict=True):
         cumulative = w if cumulative is None else cumulative + w
         expr = (F.when(target < cumulative, F.lit(value)) if expr is None
                 else expr.when(target < cumulative, F.lit(value)))

@@ -199,7 +199,7 @@ def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 1
     cols = 2
     rows_n = (len(products) + cols - 1) // cols
     fig, axes = plt.subplots(rows_n, cols, figsize=(11, 2.6 * rows_n), squeeze=False)
-    for ax, product in zip(axes.flat, products):
+    for ax, product in zip(axes.flat, products, strict=False):
         items = importances[product][:top][::-1]
         ax.barh([i["feature"] for i in items], [i["importance"] for i in items])
         ax.set_title(product, fontsize=9)
