@@ -46,7 +46,8 @@ DEFAULT_CONFIG = Path(
 
 
 # The synthetic bank's contract, shipped beside the default configuration.
-DEFAULT_CONTRACT = Path(__file__).resolve().parent.parent / "conf" / "contracts" / "synthetic_bank.yaml"
+DEFAULT_CONTRACT = (Path(__file__).resolve().parent.parent
+                    / "conf" / "contracts" / "synthetic_bank.yaml")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -109,7 +110,8 @@ def resolve_path(value: str, base: Path) -> str:
 
 # Setting names that carry secrets; they must come from the environment or the cluster's own
 # credential mechanism, never from a configuration file that is committed and shared.
-_SECRET_KEY = re.compile(r"(secret|password|passwd|access[._-]?key|account[._-]?key|token|credential|sas[._-]?key)",
+_SECRET_KEY = re.compile(r"(secret|password|passwd|access[._-]?key|account[._-]?key"
+                         r"|token|credential|sas[._-]?key)",
                          re.IGNORECASE)
 _URI_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+:[^/@\s]+@", re.IGNORECASE)
 

@@ -67,8 +67,10 @@ def with_pick(name: str, u: Column, choices: Sequence[tuple[str, Column | float]
 
     def transform(df: DataFrame) -> DataFrame:
         weights = [w if isinstance(w, Column) else F.lit(float(w)) for _, w in choices]
-        tmp = df.select("*", u.alias("_pick_u"), *[w.alias(f"_pick_w{i}") for i, w in enumerate(weights)])
-        chosen = pick(F.col("_pick_u"), [(v, F.col(f"_pick_w{i}")) for i, (v, _) in enumerate(choices)])
+        tmp = df.select("*", u.alias("_pick_u"),
+                        *[w.alias(f"_pick_w{i}") for i, w in enumerate(weights)])
+        chosen = pick(F.col("_pick_u"),
+                      [(v, F.col(f"_pick_w{i}")) for i, (v, _) in enumerate(choices)])
         return tmp.select(*df.columns, chosen.alias(name))
 
     return transform
