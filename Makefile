@@ -29,7 +29,7 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m "cluster or faults" tests
 
-# Lint and types (pyproject.toml); not yet clean, so not yet in CI.
+# Lint and types (pyproject.toml); clean, not yet in CI.
 lint: setup
 	$(VENV)/bin/ruff check segrec_spark jobs bench tests
 	$(VENV)/bin/mypy

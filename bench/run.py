@@ -37,7 +37,8 @@ def task_metrics(log_dir: Path) -> list[tuple[int, dict[str, float]]]:
     """(finish time in epoch ms, metrics) of every finished task in the event log(s) under
     ``log_dir``. Read after ``spark.stop()``, when the log is complete."""
     tasks = []
-    for file in (f for f in log_dir.rglob("*") if f.is_file()):  # Spark 4 writes eventlog_v2_*/ folders
+    # Spark 4 writes eventlog_v2_*/ folders
+    for file in (f for f in log_dir.rglob("*") if f.is_file()):
         with open(file, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if '"SparkListenerTaskEnd"' not in line:
@@ -49,7 +50,8 @@ def task_metrics(log_dir: Path) -> list[tuple[int, dict[str, float]]]:
                 sw = m.get("Shuffle Write Metrics") or {}
                 finish, launch = info.get("Finish Time") or 0, info.get("Launch Time") or 0
                 tasks.append((finish, {
-                    "shuffle_read_bytes": sr.get("Remote Bytes Read", 0) + sr.get("Local Bytes Read", 0),
+                    "shuffle_read_bytes": (sr.get("Remote Bytes Read", 0)
+                                           + sr.get("Local Bytes Read", 0)),
                     "shuffle_write_bytes": sw.get("Shuffle Bytes Written", 0),
                     "memory_spill_bytes": m.get("Memory Bytes Spilled", 0),
                     "disk_spill_bytes": m.get("Disk Bytes Spilled", 0),
@@ -67,7 +69,8 @@ def metrics_between(tasks: list[tuple[int, dict[str, float]]], start_ms: int, en
     for finish, m in tasks:
         if start_ms <= finish < end_ms:
             for key, value in m.items():
-                totals[key] = max(totals[key], value) if key == "max_task_seconds" else totals[key] + value
+                totals[key] = (max(totals[key], value) if key == "max_task_seconds"
+                               else totals[key] + value)
     return totals
 
 
@@ -109,7 +112,8 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         f"mlflow.tracking_uri=sqlite:///{work}/mlflow/mlflow.db",
         f"mlflow.artifact_location={work}/mlflow/artifacts",
         f"spark.driver_memory={driver_memory}",
-        "spark.conf={spark.eventLog.enabled: 'true', spark.eventLog.dir: '" + events.as_uri() + "', "
+        "spark.conf={spark.eventLog.enabled: 'true', "
+        "spark.eventLog.dir: '" + events.as_uri() + "', "
         "spark.eventLog.compress: 'false', spark.eventLog.rolling.enabled: 'false'}",
         *overrides,
     ])
@@ -134,7 +138,8 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         start_ms, started = int(time.time() * 1000), time.perf_counter()
         stage()
         figures[name] = {"seconds": round(time.perf_counter() - started, 2)}
-        print(f"bench: {scale} {name} {figures[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+        print(f"bench: {scale} {name} {figures[name]['seconds']:.1f} s", file=sys.stderr,
+              flush=True)
         windows[name] = (start_ms, int(time.time() * 1000))
         jvm.System.gc()  # what the driver still holds after the stage, garbage collected
         live_heap_mb = max(live_heap_mb, memory_bean.getHeapMemoryUsage().getUsed() / 2**20)
@@ -163,7 +168,8 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         "total_seconds": round(sum(f["seconds"] for f in figures.values()), 1),
         "peak_driver_heap_mb": round(sampler.peak_mb, 1),
         "driver_live_heap_mb": round(live_heap_mb, 1),
-        "peak_driver_python_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_driver_python_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": figures,
     }
 
@@ -171,7 +177,7 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
 def growth(results: list[dict]) -> list[dict]:
     """Cost growth between consecutive scales: (time ratio) / (row ratio); 1.0 = linear."""
     out = []
-    for a, b in zip(results, results[1:]):
+    for a, b in zip(results, results[1:], strict=False):
         row_ratio = b["landing_rows"] / a["landing_rows"]
         per_stage = {}
         for stage in STAGES:
@@ -179,10 +185,13 @@ def growth(results: list[dict]) -> list[dict]:
             per_stage[stage] = round((tb / ta) / row_ratio, 2) if ta else None
         out.append({"from": a["scale"], "to": b["scale"], "row_ratio": round(row_ratio, 1),
                     "time_ratio": round(b["total_seconds"] / a["total_seconds"], 2),
-                    "cost_per_row_ratio": round((b["total_seconds"] / a["total_seconds"]) / row_ratio, 2),
+                    "cost_per_row_ratio": round(
+                        (b["total_seconds"] / a["total_seconds"]) / row_ratio, 2),
                     "per_stage_cost_per_row_ratio": per_stage,
-                    "driver_heap_ratio": round(b["peak_driver_heap_mb"] / a["peak_driver_heap_mb"], 2),
-                    "driver_live_heap_ratio": round(b["driver_live_heap_mb"] / a["driver_live_heap_mb"], 2)})
+                    "driver_heap_ratio": round(
+                        b["peak_driver_heap_mb"] / a["peak_driver_heap_mb"], 2),
+                    "driver_live_heap_ratio": round(
+                        b["driver_live_heap_mb"] / a["driver_live_heap_mb"], 2)})
     return out
 
 
@@ -207,8 +216,10 @@ def render(results: list[dict], growth_rows: list[dict]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="small,medium", help="comma-separated scales, smallest first")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="small,medium",
+                        help="comma-separated scales, smallest first")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--work", help="working folder (default: a temporary one, removed after)")
     parser.add_argument("--driver-memory", default="6g")
@@ -219,7 +230,8 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.one:
-        print("BENCH_JSON " + json.dumps(bench_one_scale(args.one, Path(args.work), args.driver_memory, args.set)))
+        print("BENCH_JSON " + json.dumps(
+            bench_one_scale(args.one, Path(args.work), args.driver_memory, args.set)))
         return 0
 
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
@@ -243,22 +255,25 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         print(render(results[-1:], []), flush=True)
-        file = write_report(results, Path(args.out))  # after every scale: a long sweep keeps what it measured
+        # after every scale: a long sweep keeps what it measured
+        file = write_report(results, Path(args.out))
     print(render(results, growth(results)))
     print(f"results: {file}")
     return 0
 
 
 def write_report(results: list[dict], out_dir: Path) -> Path:
-    """Write the sweep so far as JSON (machine, versions, per-scale figures, growth); return the file."""
+    """Write the sweep so far as JSON (machine, versions, per-scale figures, growth); return the
+    file."""
     from segrec_spark.spark import installed_versions
 
     report = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(),
-                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
-        "versions": dict(zip(("pyspark", "delta_spark"), installed_versions())),
+                    "memory_gb": round(
+                        os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "versions": dict(zip(("pyspark", "delta_spark"), installed_versions(), strict=True)),
         "results": results,
         "growth": growth(results),
     }

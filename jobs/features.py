@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec features`. Submit with ./spark-submit.sh jobs/features.py [args]."""
+"""spark-submit entry point: `segrec features`.
+
+Submit with ./spark-submit.sh jobs/features.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

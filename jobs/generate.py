@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec generate`. Submit with ./spark-submit.sh jobs/generate.py [args]."""
+"""spark-submit entry point: `segrec generate`.
+
+Submit with ./spark-submit.sh jobs/generate.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

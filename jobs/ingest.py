@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec ingest`. Submit with ./spark-submit.sh jobs/ingest.py [args]."""
+"""spark-submit entry point: `segrec ingest`.
+
+Submit with ./spark-submit.sh jobs/ingest.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec run`. Submit with ./spark-submit.sh jobs/run_pipeline.py [args]."""
+"""spark-submit entry point: `segrec run`.
+
+Submit with ./spark-submit.sh jobs/run_pipeline.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

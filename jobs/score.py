@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec score`. Submit with ./spark-submit.sh jobs/score.py [args]."""
+"""spark-submit entry point: `segrec score`.
+
+Submit with ./spark-submit.sh jobs/score.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

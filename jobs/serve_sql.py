@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec serve-sql`. Submit with ./spark-submit.sh jobs/serve_sql.py [args]."""
+"""spark-submit entry point: `segrec serve-sql`.
+
+Submit with ./spark-submit.sh jobs/serve_sql.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

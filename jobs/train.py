@@ -1,4 +1,7 @@
-"""spark-submit entry point: `segrec train`. Submit with ./spark-submit.sh jobs/train.py [args]."""
+"""spark-submit entry point: `segrec train`.
+
+Submit with ./spark-submit.sh jobs/train.py [args].
+"""
 import sys
 
 from segrec_spark.cli import main

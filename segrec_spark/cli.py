@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
     for stage in STAGES:
         p = sub.add_parser(stage.name, help=stage.help, description=stage.help)
-        p.add_argument("--config", metavar="FILE", help="YAML configuration (default conf/local.yaml)")
+        p.add_argument("--config", metavar="FILE",
+                       help="YAML configuration (default conf/local.yaml)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting, e.g. --set generator.scale=tiny (repeatable)")
         p.add_argument("--verbose", action="store_true",
@@ -109,7 +110,8 @@ def _convenience_overrides(args: argparse.Namespace) -> list[str]:
 def configure_logging(verbose: bool = False) -> None:
     """Progress lines (INFO) of segrec_spark on standard error; libraries at WARNING; with
     ``verbose`` every module's INFO and the table-level write lines (DEBUG) too."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
     quiet = ("py4j", "alembic", "urllib3", "matplotlib", "mlflow", "git", "numexpr")
     for noisy in quiet:

@@ -106,7 +106,8 @@ def resolve_path(value: str, base: Path) -> str:
 
 # Setting names that carry secrets; they must come from the environment or the cluster's own
 # credential mechanism, never from a configuration file that is committed and shared.
-_SECRET_KEY = re.compile(r"(secret|password|passwd|access[._-]?key|account[._-]?key|token|credential|sas[._-]?key)",
+_SECRET_KEY = re.compile(r"(secret|password|passwd|access[._-]?key|account[._-]?key"
+                         r"|token|credential|sas[._-]?key)",
                          re.IGNORECASE)
 _URI_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+:[^/@\s]+@", re.IGNORECASE)
 
@@ -228,7 +229,7 @@ class Config:
     # contract's relative source locations are resolved against it too.
     base_dir: str = "."
 
-    def with_overrides(self, **sections: Any) -> "Config":
+    def with_overrides(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)
 
 

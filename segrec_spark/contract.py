@@ -218,7 +218,7 @@ class Contract:
                     require(not unknown, f"sources.{name}.columns[{i}].values",
                             f"product code(s) {unknown} are not in the catalogue")
                 if c.role == "product_area" and c.values:
-                    missing = sorted(set(p.product_area for p in self.products) - set(c.values))
+                    missing = sorted({p.product_area for p in self.products} - set(c.values))
                     require(not missing, f"sources.{name}.columns[{i}].values",
                             f"product area(s) {missing} of the catalogue are not in the value "
                             f"set; add them, or leave values empty to use the catalogue's")

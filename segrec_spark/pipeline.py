@@ -85,7 +85,8 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
     lines.append(f"Top {top} clients for {product} at {latest}:")
     for row in best:
         lines.append(f"  {row['rank']:>3}  {row['identity_id_hash'][:16]}…  "
-                     f"p={row['probability']:.3f}  {row['propensity_tier']:<20} {row['segment_name']}")
+                     f"p={row['probability']:.3f}  {row['propensity_tier']:<20} "
+                     f"{row['segment_name']}")
     return "\n".join(lines)
 
 

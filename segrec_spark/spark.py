@@ -96,7 +96,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         if settings.jars:
             conf["spark.jars"] = ",".join(settings.jars)
         else:
-            packages = [settings.delta_package or delta_maven_coordinate(), *settings.extra_packages]
+            packages = [settings.delta_package or delta_maven_coordinate(),
+                        *settings.extra_packages]
             conf["spark.jars.packages"] = ",".join(packages)
             conf["spark.jars.excludes"] = ",".join(JARS_EXCLUDES)
     conf.update(settings.conf)

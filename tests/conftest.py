@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from segrec_spark.config import Config, load_config
-from segrec_spark.config import SparkSettings
+from segrec_spark.config import Config, SparkSettings, load_config
 
 # Tests never run under spark-submit, even if the caller's shell says so.
 os.environ.pop("SEGREC_SUBMITTED", None)

@@ -16,7 +16,7 @@ def d(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-@pytest.mark.parametrize("last, end", [
+@pytest.mark.parametrize(("last", "end"), [
     ("2026-03-31", "2026-04-01"),  # the data reaches March's last day: March is complete
     ("2026-04-02", "2026-04-01"),  # a few late rows do not make April complete
     ("2026-03-30", "2026-03-01"),  # March is not complete

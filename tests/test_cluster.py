@@ -56,9 +56,9 @@ def standalone_cluster(tmp_path_factory):
     procs = []
 
     def start(name: str, *args: str) -> subprocess.Popen:
-        log = open(logs / f"{name}.log", "w")
-        proc = subprocess.Popen([str(SPARK_CLASS), *args], stdout=log, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+        with open(logs / f"{name}.log", "w") as log:  # the process writes to its own fd copy
+            proc = subprocess.Popen([str(SPARK_CLASS), *args], stdout=log,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
         procs.append(proc)
         return proc
 

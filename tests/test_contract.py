@@ -31,7 +31,8 @@ def _error(change) -> str:
     with pytest.raises(ConfigError) as info:
         contract_from_dict(data, FILE)
     message = str(info.value)
-    assert "\n" not in message and message.startswith(f"{FILE}: ")
+    assert "\n" not in message
+    assert message.startswith(f"{FILE}: ")
     return message
 
 
@@ -45,7 +46,7 @@ def test_a_valid_contract_builds():
     assert contract.sources["clicks"].key_column == "cust_id"
 
 
-@pytest.mark.parametrize("change, field, says", [
+@pytest.mark.parametrize(("change", "field", "says"), [
     (lambda d: _columns(d)[1].update(type="decimal"), "sources.clicks.columns[1].type",
      "expected one of 'string', 'key'"),
     (lambda d: _columns(d).pop(0), "sources.clicks.columns",

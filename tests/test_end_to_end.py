@@ -37,12 +37,14 @@ def test_rankings_contract(spark, e2e):
         F.min("probability").alias("pmin"), F.max("probability").alias("pmax")).collect()
     assert len(per_product) == 8
     for r in per_product:
-        assert r["lo"] == 1 and r["hi"] == r["n"] == r["distinct_ranks"] == r["clients"]
+        assert r["lo"] == 1
+        assert r["hi"] == r["n"] == r["distinct_ranks"] == r["clients"]
         assert (r["dmin"], r["dmax"]) == (1, 10)
         assert 0.0 <= r["pmin"] <= r["pmax"] <= 1.0
     # a higher rank never has a higher probability, nor a better tier (every tier mode is
     # monotone in the probability within a product)
     from pyspark.sql import Window
+
     from segrec_spark.scoring.publish import TIERS
     w = Window.partitionBy("product_code").orderBy("rank")
     inversions = rankings.withColumn("prev", F.lag("probability").over(w)).filter(F.col("prev") < F.col("probability"))
@@ -130,4 +132,6 @@ def test_notebook_runs_top_to_bottom(e2e, tmp_path):
         os.environ.pop("SEGREC_OVERRIDES", None)
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     summary = json.loads(outputs.split("NOTEBOOK_SUMMARY", 1)[1].strip().splitlines()[0])
-    assert summary["products"] == 8 and summary["top10_rows"] == 10 and summary["segments"] >= 2
+    assert summary["products"] == 8
+    assert summary["top10_rows"] == 10
+    assert summary["segments"] >= 2

@@ -9,10 +9,9 @@ import pytest
 from chispa import assert_df_equality
 
 from segrec_spark import cli
-from segrec_spark.config import ConfigError, load_config
+from segrec_spark.config import ConfigError, SparkSettings, load_config
 from segrec_spark.spark import delta_maven_coordinate, installed_versions, spark_conf
-from segrec_spark.config import SparkSettings
-from segrec_spark.tables import write_slice, read_table
+from segrec_spark.tables import read_table, write_slice
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +62,8 @@ def test_local_conf_has_delta_and_small_machine_defaults():
 def test_conf_under_spark_submit_leaves_master_and_packages_alone(monkeypatch):
     monkeypatch.setenv("SEGREC_SUBMITTED", "1")
     conf = spark_conf(SparkSettings())
-    assert "spark.master" not in conf and "spark.jars.packages" not in conf
+    assert "spark.master" not in conf
+    assert "spark.jars.packages" not in conf
 
 
 def test_default_config_loads_and_resolves_paths():
@@ -79,7 +79,7 @@ def test_cluster_example_config_is_valid():
 
 
 @pytest.mark.parametrize(
-    "yaml_text, message",
+    ("yaml_text", "message"),
     [
         ("spark:\n  shuffle_partitons: 4\n", "spark.shuffle_partitons: unknown setting"),
         ("spark:\n  shuffle_partitions: four\n",
@@ -96,7 +96,8 @@ def test_bad_config_names_file_and_key(tmp_path, yaml_text, message):
     with pytest.raises(ConfigError) as err:
         load_config(file)
     text = str(err.value)
-    assert text.startswith(str(file) + ": ") and message in text
+    assert text.startswith(str(file) + ": ")
+    assert message in text
     assert "\n" not in text
 
 
@@ -115,7 +116,8 @@ def test_cli_reports_bad_config_in_one_line(tmp_path, capsys):
     code = cli.main(["features", "--set", "spark.driver_memory=lots"])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.startswith("segrec: configuration error:") and "spark.driver_memory" in err
+    assert err.startswith("segrec: configuration error:")
+    assert "spark.driver_memory" in err
     assert len(err.splitlines()) == 1
 
 
@@ -127,7 +129,7 @@ def test_segrec_help_lists_every_stage():
 
 
 @pytest.mark.parametrize(
-    "override, key",
+    ("override", "key"),
     [
         ("spark.conf={spark.hadoop.fs.s3a.secret.key: abc}", "spark.conf.spark.hadoop.fs.s3a.secret.key"),
         ("spark.conf={fs.azure.account.key.x.dfs.core.windows.net: abc, fs.azure.sas.key: y}", "spark.conf.fs.azure"),
@@ -137,8 +139,10 @@ def test_segrec_help_lists_every_stage():
 def test_credentials_in_config_are_refused(override, key):
     with pytest.raises(ConfigError) as err:
         load_config(None, [override])
-    assert key in str(err.value) and "environment" in str(err.value)
-    assert "hunter2" not in str(err.value) and "abc" not in str(err.value).split(":", 2)[-1]
+    assert key in str(err.value)
+    assert "environment" in str(err.value)
+    assert "hunter2" not in str(err.value)
+    assert "abc" not in str(err.value).split(":", 2)[-1]
 
 
 def test_sql_endpoint_binds_to_loopback_by_default():

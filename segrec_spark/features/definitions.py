@@ -115,29 +115,30 @@ def _channel_features(channel: str, settings: FeatureSettings) -> list[FeatureDe
     def session() -> Column:
         return is_kind("session") & (F.col("channel") == channel)
 
-    defs: list[FeatureDef] = []
-    for w in settings.windows:
-        defs += [
+    def windowed(w: int) -> list[FeatureDef]:
+        return [
             FeatureDef(f"{c}_events_{w}d", f"{channel} events in the last {w} days", w,
                        source, c, "int",
-                       lambda a, w=w: count_where(active_day() & in_window(a, w), F.col("n"))),
+                       lambda a: count_where(active_day() & in_window(a, w), F.col("n"))),
             FeatureDef(f"{c}_active_days_{w}d",
                        f"days with at least one {channel} event in the last {w} days", w,
                        source, c, "int",
-                       lambda a, w=w: count_where(active_day() & in_window(a, w))),
+                       lambda a: count_where(active_day() & in_window(a, w))),
             FeatureDef(f"{c}_sessions_{w}d",
                        f"{channel} sessions started in the last {w} days "
                        f"({settings.session_gap_minutes}-minute inactivity gap)", w,
                        source, c, "int",
-                       lambda a, w=w: count_where(session() & in_window(a, w))),
+                       lambda a: count_where(session() & in_window(a, w))),
             FeatureDef(f"{c}_avg_session_sec_{w}d",
                        f"average duration in seconds of those {channel} sessions (first to last "
                        f"event plus the last event's duration; 0 when none)", w,
                        source, c, "double",
-                       lambda a, w=w: F.coalesce(
+                       lambda a: F.coalesce(
                            F.avg(F.when(session() & in_window(a, w), F.col("duration_sec"))),
                            F.lit(0.0))),
         ]
+
+    defs = [d for w in settings.windows for d in windowed(w)]
     sentinel = settings.recency_sentinel_days
     defs.append(FeatureDef(
         f"{c}_recency_days",
@@ -149,6 +150,11 @@ def _channel_features(channel: str, settings: FeatureSettings) -> list[FeatureDe
 
 def _interest_features(settings: FeatureSettings, contract: Contract) -> list[FeatureDef]:
     channels = ", ".join(contract.channels)
+
+    def interest(w: int, area: str) -> Aggregate:
+        return lambda a: count_where(
+            is_kind("area") & (F.col("product") == area) & in_window(a, w), F.col("n"))
+
     defs = []
     for product in contract.products:
         for w in settings.windows:
@@ -157,8 +163,7 @@ def _interest_features(settings: FeatureSettings, contract: Contract) -> list[Fe
                 f"{channels} events in product area {product.product_area} (product "
                 f"{product.code}) in the last {w} days", w,
                 "silver.events (all channels)", "interest", "int",
-                lambda a, w=w, area=product.product_area: count_where(
-                    is_kind("area") & (F.col("product") == area) & in_window(a, w), F.col("n"))))
+                interest(w, product.product_area)))
     return defs
 
 
@@ -177,25 +182,33 @@ def _campaign_features(settings: FeatureSettings, contract: Contract,
     def reached(a: Column, w: int, outcomes: tuple[str, ...]) -> Column:
         return contact() & in_window(a, w) & matured(a) & F.col("outcome").isin(*outcomes)
 
+    def contacts(w: int) -> Aggregate:
+        return lambda a: count_where(contact() & in_window(a, w))
+
+    def reached_count(w: int, outcomes: tuple[str, ...]) -> Aggregate:
+        return lambda a: count_where(reached(a, w, outcomes))
+
+    def engagement(w: int, opened: tuple[str, ...]) -> Aggregate:
+        return lambda a: ratio(count_where(reached(a, w, opened)),
+                               count_where(contact() & in_window(a, w) & matured(a)))
+
     note = f"(contacts at least {lag} days old, whose outcome is known)"
     defs = []
     for w in settings.windows:
         defs.append(FeatureDef(f"camp_contacts_{w}d", f"campaign contacts in the last {w} days",
-                               w, source, "camp", "int",
-                               lambda a, w=w: count_where(contact() & in_window(a, w))))
+                               w, source, "camp", "int", contacts(w)))
         for step, what in (("opens", funnel.opened), ("clicks", funnel.clicked),
                            ("conversions", funnel.converted)):
             if what:
                 defs.append(FeatureDef(
                     f"camp_{step}_{w}d", f"contacts of the last {w} days with outcome "
                     f"{'/'.join(what)} {note}", w, source, "camp", "int",
-                    lambda a, w=w, what=what: count_where(reached(a, w, what))))
+                    reached_count(w, what)))
         if funnel.opened:
             defs.append(FeatureDef(
                 f"camp_engagement_rate_{w}d", f"share of the last {w} days' contacts with outcome "
                 f"{'/'.join(funnel.opened)} {note}; 0 when none", w, source, "camp", "double",
-                lambda a, w=w: ratio(count_where(reached(a, w, funnel.opened)),
-                                     count_where(contact() & in_window(a, w) & matured(a)))))
+                engagement(w, funnel.opened)))
     return defs
 
 
@@ -209,26 +222,27 @@ def _agreement_features(settings: FeatureSettings, contract: Contract,
     statuses = _statuses_text(settings, contract)
     sentinel = settings.agreement_recency_sentinel_days
     source = f"bronze.{sales.name}"
-    defs = []
-    for product in contract.product_codes:
+
+    def of_product(product: str) -> list[FeatureDef]:
         p = token(product)
 
-        def of_product(product: str = product) -> Column:
+        def agreed() -> Column:
             return is_kind("agreement") & (F.col("product") == product)
 
-        defs += [
+        return [
             FeatureDef(f"agr_{p}_count", f"{product} agreements ({statuses}) signed before "
                        f"as_of_date", None, source, "agr", "int",
-                       lambda a, c=of_product: count_where(c())),
+                       lambda a: count_where(agreed())),
             FeatureDef(f"agr_{p}_recency_days", f"days since the last {product} agreement "
                        f"({statuses}); {sentinel} when none", None, source, "agr",
-                       "int", lambda a, c=of_product: days_since_latest(a, c(), sentinel)),
+                       "int", lambda a: days_since_latest(a, agreed(), sentinel)),
             FeatureDef(f"agr_{p}_amount", f"total amount of {product} agreements ({statuses}) "
                        f"signed before as_of_date", None, source, "agr", "double",
-                       lambda a, c=of_product: F.coalesce(F.sum(F.when(c(), F.col("amount"))),
-                                                          F.lit(0.0))),
+                       lambda a: F.coalesce(F.sum(F.when(agreed(), F.col("amount"))),
+                                            F.lit(0.0))),
         ]
-    return defs
+
+    return [d for product in contract.product_codes for d in of_product(product)]
 
 
 def holds_condition(product: str) -> Aggregate:

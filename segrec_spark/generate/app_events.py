@@ -45,7 +45,8 @@ def _app_frame(event_id: Column, event_type: Column, screen_name: Column, area: 
 
 
 def _with_os(seed: int, df: DataFrame) -> DataFrame:
-    ios = uniform(seed, "os", F.col("client_id")) < sigmoid(F.lit(-0.3) + F.lit(0.6) * F.col("income_z"))
+    ios = (uniform(seed, "os", F.col("client_id"))
+           < sigmoid(F.lit(-0.3) + F.lit(0.6) * F.col("income_z")))
     return df.select("*", F.when(ios, "ios").otherwise("android").alias("os"))
 
 
@@ -65,7 +66,8 @@ def app_logins(seed: int, period: Period):
         attempts = s.select("*", F.explode(F.when(failed_first, F.array(F.lit(0), F.lit(1)))
                                            .otherwise(F.array(F.lit(1)))).alias("attempt"))
         ts = F.timestamp_seconds(F.unix_timestamp("session_ts") - (1 - F.col("attempt")) * 30)
-        duration = F.round(F.lit(1.0) + F.lit(4.0) * exponential(seed, "login_dur", F.col("session_key")), 1)
+        duration = F.round(
+            F.lit(1.0) + F.lit(4.0) * exponential(seed, "login_dur", F.col("session_key")), 1)
         return attempts.select(*_app_frame(
             _seq_id("L", _client_ref(F.col("client_id")), F.col("session_no"), F.col("attempt")),
             F.when(F.col("attempt") == 1, "login").otherwise("login_failed"),
@@ -85,7 +87,8 @@ def app_screens(seed: int, period: Period):
                  .transform(with_pick("kind", uniform(seed, "screen_kind", F.col("event_key")),
                                       [("overview", 3.0), ("detail", 2.0), ("offer", 1.0)])))
         screen = F.concat(F.lower(F.col("area")), F.lit("_"), F.col("kind"))
-        duration = F.round(F.lit(2.0) + F.lit(25.0) * exponential(seed, "screen_dur", F.col("event_key")), 1)
+        duration = F.round(
+            F.lit(2.0) + F.lit(25.0) * exponential(seed, "screen_dur", F.col("event_key")), 1)
         return typed.select(*_app_frame(
             _seq_id("S", _client_ref(F.col("client_id")), F.col("session_no"), F.col("event_no")),
             F.lit("screen_view"), screen, F.col("area"), duration, F.col("event_ts")))
@@ -102,9 +105,11 @@ def app_actions(seed: int, period: Period):
         rows = _explode_index(s, n, "event_no")
         key = F.concat_ws(":", F.col("session_key"), F.lit("a"), F.col("event_no").cast("string"))
         with_key = rows.select("*", key.alias("event_key"),
-                               F.timestamp_seconds(F.unix_timestamp("session_ts") + F.col("event_no") * 50)
+                               F.timestamp_seconds(F.unix_timestamp("session_ts")
+                                                   + F.col("event_no") * 50)
                                .alias("event_ts"))
-        on_topic = (F.col("topic") != "GENERAL") & (uniform(seed, "action_topic", F.col("event_key")) < 0.6)
+        on_topic = ((F.col("topic") != "GENERAL")
+                    & (uniform(seed, "action_topic", F.col("event_key")) < 0.6))
         x = F.col("topic_intent")
         u = F.col("_u")
         product_action = (F.when(u < sigmoid(x - 3.0), "apply_start")
@@ -113,8 +118,10 @@ def app_actions(seed: int, period: Period):
         general_action = F.when(u < 0.6, "payment").otherwise("transfer")
         typed = (with_key.select("*", on_topic.alias("on_topic"),
                                  uniform(seed, "action_type", F.col("event_key")).alias("_u"))
-                 .select("*", F.when(F.col("on_topic"), product_action).otherwise(general_action).alias("action")))
-        duration = F.round(F.lit(5.0) + F.lit(30.0) * exponential(seed, "action_dur", F.col("event_key")), 1)
+                 .select("*", F.when(F.col("on_topic"), product_action)
+                         .otherwise(general_action).alias("action")))
+        duration = F.round(
+            F.lit(5.0) + F.lit(30.0) * exponential(seed, "action_dur", F.col("event_key")), 1)
         return typed.select(*_app_frame(
             _seq_id("A", _client_ref(F.col("client_id")), F.col("session_no"), F.col("event_no")),
             F.col("action"),
@@ -143,16 +150,20 @@ def app_push(seed: int, period: Period):
         target = F.least(month_index(F.col("sent_ts"), period.start), F.lit(period.months))
         weights: list[tuple[str, Column | float]] = [("GENERAL", 1.5)] + [
             (p, F.exp(F.lit(0.5) * F.col(need_column(p))) * 0.15) for p in PRODUCTS]
-        with_area = (with_key.transform(with_pick("area", uniform(seed, "push_area", F.col("session_key")), weights))
+        with_area = (with_key.transform(with_pick("area",
+                                                  uniform(seed, "push_area", F.col("session_key")),
+                                                  weights))
                      .select("*", target.alias("target")))
         area_intent = by_area(F.col("area"), lambda p: intent(seed, p, F.col("target")), F.lit(0.0))
         opened = (uniform(seed, "push_open", F.col("session_key"))
-                  < sigmoid(F.lit(PUSH_OPEN_BASE) + F.col("digital_z") + F.lit(0.5) * F.col("area_intent")))
+                  < sigmoid(F.lit(PUSH_OPEN_BASE) + F.col("digital_z")
+                            + F.lit(0.5) * F.col("area_intent")))
         steps = with_area.select("*", area_intent.alias("area_intent")).select(
             "*", F.explode(F.when(opened, F.array(F.lit(0), F.lit(1)))
                                                 .otherwise(F.array(F.lit(0)))).alias("step"))
         # opened within the hour (the period leaves an hour free after every sent message)
-        delay = F.least(F.floor(F.lit(30.0) + F.lit(600.0) * exponential(seed, "push_delay", F.col("session_key"))),
+        delay = F.least(F.floor(F.lit(30.0) + F.lit(600.0)
+                                * exponential(seed, "push_delay", F.col("session_key"))),
                         F.lit(3500))
         ts_out = F.timestamp_seconds(F.unix_timestamp("sent_ts") + F.col("step") * delay)
         return steps.select(*_app_frame(

@@ -23,7 +23,8 @@ from segrec_spark.generate.truth import intent, month_index
 
 # --- campaigns --------------------------------------------------------------------------------
 
-CAMPAIGN_CHANNEL_WEIGHTS: list[tuple[str, float]] = [("email", 0.45), ("sms", 0.2), ("push", 0.15), ("call", 0.2)]
+CAMPAIGN_CHANNEL_WEIGHTS: list[tuple[str, float]] = [("email", 0.45), ("sms", 0.2),
+                                                     ("push", 0.15), ("call", 0.2)]
 
 
 def campaign_contacts(seed: int, period: Period):
@@ -34,23 +35,29 @@ def campaign_contacts(seed: int, period: Period):
         cid = F.col("client_id")
         n = _count(F.col("camp_rate"), seed, "camp_n", cid)
         rows = _explode_index(clients, n, "contact_no")
-        key = F.concat_ws(":", F.lit("camp"), cid.cast("string"), F.col("contact_no").cast("string"))
+        key = F.concat_ws(":", F.lit("camp"), cid.cast("string"),
+                          F.col("contact_no").cast("string"))
         ts = period.timestamp(uniform(seed, "camp_ts", key), margin_seconds=3600)
         weights: list[tuple[str, Column | float]] = [
-            (p, F.exp(F.lit(0.5) * F.col(need_column(p))) * F.when(F.col(f"held_{p.lower()}"), 0.2).otherwise(1.0))
+            (p, F.exp(F.lit(0.5) * F.col(need_column(p)))
+             * F.when(F.col(f"held_{p.lower()}"), 0.2).otherwise(1.0))
             for p in PRODUCTS]
         with_key = rows.select("*", key.alias("contact_key")).select("*", ts.alias("contact_ts"))
         ck = F.col("contact_key")
-        target = F.least(month_index(F.date_add(F.to_date("contact_ts"), TOPIC_LEAD_DAYS), period.start),
+        target = F.least(month_index(F.date_add(F.to_date("contact_ts"), TOPIC_LEAD_DAYS),
+                                     period.start),
                          F.lit(period.months))
-        with_product = (with_key.transform(with_pick("product_code", uniform(seed, "camp_product", ck), weights))
+        with_product = (with_key.transform(with_pick("product_code",
+                                                     uniform(seed, "camp_product", ck), weights))
                         .transform(with_pick("channel", uniform(seed, "camp_channel", ck),
                                              [(c, float(w)) for c, w in CAMPAIGN_CHANNEL_WEIGHTS]))
                         .select("*", target.alias("target")))
         x = by_area(F.col("product_code"), lambda p: intent(seed, p, F.col("target")), F.lit(0.0))
-        opened = uniform(seed, "camp_open", ck) < sigmoid(F.lit(-0.2) + F.lit(0.8) * F.col("digital_z"))
+        opened = (uniform(seed, "camp_open", ck)
+                  < sigmoid(F.lit(-0.2) + F.lit(0.8) * F.col("digital_z")))
         clicked = F.col("opened") & (uniform(seed, "camp_click", ck) < sigmoid(F.col("x") - 1.5))
-        converted = F.col("clicked") & (uniform(seed, "camp_convert", ck) < sigmoid(F.col("x") - 2.0))
+        converted = (F.col("clicked")
+                     & (uniform(seed, "camp_convert", ck) < sigmoid(F.col("x") - 2.0)))
         outcome = (F.when(F.col("converted"), "CONVERTED").when(F.col("clicked"), "CLICKED")
                    .when(F.col("opened"), "OPENED").otherwise("SENT"))
         typed = (with_product.select("*", x.alias("x"), opened.alias("opened"))
@@ -77,7 +84,8 @@ def client_attributes(start: dt.date):
     """Factory: clients -> the clients snapshot (products held at ``start``)."""
 
     def transform(clients: DataFrame) -> DataFrame:
-        held = F.array_compact(F.array(*[F.when(F.col(f"held_{p.lower()}"), F.lit(p)) for p in PRODUCTS]))
+        held = F.array_compact(F.array(*[F.when(F.col(f"held_{p.lower()}"), F.lit(p))
+                                         for p in PRODUCTS]))
         return clients.select(
             F.col("identity_id_hash"),
             F.col("age_band"),

@@ -1,4 +1,5 @@
-"""Digital events and campaign contacts, typed, in the landing columns of the synthetic bank's contract.
+"""Digital events and campaign contacts, typed, in the landing columns of the synthetic bank's
+contract.
 
 Each event stream is built from client rows in two steps: ``sessions`` (a heavy-tailed number
 of sessions per client, each at a uniform time of the period, about one product area - its
@@ -52,7 +53,8 @@ def delivery(ts: Column) -> Column:
 
 def _count(rate: Column, seed: int, purpose: str, key: Column) -> Column:
     """A heavy-ish tailed count with mean exactly ``rate``: floor(rate * Exp(1) + U(0, 1))."""
-    return F.floor(rate * exponential(seed, purpose, key) + uniform(seed, purpose + "_fraction", key)).cast("int")
+    return F.floor(rate * exponential(seed, purpose, key)
+                   + uniform(seed, purpose + "_fraction", key)).cast("int")
 
 
 def _explode_index(df: DataFrame, count: Column, name: str) -> DataFrame:
@@ -74,7 +76,8 @@ def with_intents(seed: int, target_month: Column):
 
     def transform(df: DataFrame) -> DataFrame:
         return df.select("*", target_month.alias("_target"))\
-            .select("*", *[intent(seed, p, F.col("_target")).alias(_intent_column(p)) for p in PRODUCTS])
+            .select("*", *[intent(seed, p, F.col("_target")).alias(_intent_column(p))
+                           for p in PRODUCTS])
 
     return transform
 
@@ -115,10 +118,13 @@ def sessions(seed: int, channel: str, rate_column: str, period: Period):
         cid = F.col("client_id")
         n = _count(F.col(rate_column), seed, f"{channel}_sessions", cid)
         rows = _explode_index(clients, n, "session_no")
-        key = F.concat_ws(":", F.lit(channel), cid.cast("string"), F.col("session_no").cast("string"))
-        ts = period.timestamp(uniform(seed, "session_ts", F.col("session_key")), margin_seconds=3600)
+        key = F.concat_ws(":", F.lit(channel), cid.cast("string"),
+                          F.col("session_no").cast("string"))
+        ts = period.timestamp(uniform(seed, "session_ts", F.col("session_key")),
+                              margin_seconds=3600)
         with_ts = rows.select("*", key.alias("session_key")).select("*", ts.alias("session_ts"))
-        target = F.least(month_index(F.date_add(F.to_date("session_ts"), TOPIC_LEAD_DAYS), period.start),
+        target = F.least(month_index(F.date_add(F.to_date("session_ts"), TOPIC_LEAD_DAYS),
+                                     period.start),
                          F.lit(period.months))
         return (with_ts.transform(with_intents(seed, target))
                 .transform(with_topic(seed, F.col("session_key")))
@@ -134,9 +140,11 @@ def session_events(seed: int, extra_mean: float, name: str = "event_no"):
         n = F.lit(1) + _count(F.lit(extra_mean), seed, "events", F.col("session_key"))
         rows = _explode_index(df, n, name)
         key = F.concat_ws(":", F.col("session_key"), F.col(name).cast("string"))
-        offset = (F.col(name) - 1) * 45 + F.floor(uniform(seed, "event_gap", F.col("event_key")) * 40)
+        offset = ((F.col(name) - 1) * 45
+                  + F.floor(uniform(seed, "event_gap", F.col("event_key")) * 40))
         return (rows.select("*", key.alias("event_key"))
-                .select("*", F.timestamp_seconds(F.unix_timestamp("session_ts") + offset).alias("event_ts")))
+                .select("*", F.timestamp_seconds(F.unix_timestamp("session_ts") + offset)
+                        .alias("event_ts")))
 
     return transform
 
@@ -163,7 +171,8 @@ def _seq_id(prefix: str, client_ref: Column, *parts: Column) -> Column:
 
 # --- web --------------------------------------------------------------------------------------
 
-def web_actors(seed: int, anonymous_visitors: float, n_clients: int, activity: float, partitions: int):
+def web_actors(seed: int, anonymous_visitors: float, n_clients: int, activity: float,
+               partitions: int):
     """Factory: clients -> web actors: clients (with their cookie) plus anonymous cookies.
 
     Anonymous cookies get negative client ids, no key, average needs and ~2 sessions.
@@ -177,12 +186,14 @@ def web_actors(seed: int, anonymous_visitors: float, n_clients: int, activity: f
             hex_id(seed, "cookie", F.col("client_id")).alias("cookie"),
             *[need_column(p) for p in PRODUCTS],
         )
-        anon_ids = spark.range(0, n_anon, 1, max(1, partitions)).select((-F.col("id") - 1).alias("client_id"))
+        anon_ids = (spark.range(0, n_anon, 1, max(1, partitions))
+                    .select((-F.col("id") - 1).alias("client_id")))
         anon = anon_ids.select(
             "client_id",
             F.lit(None).cast("string").alias("identity_id_hash"),
             noise(seed, "anon_digital", F.col("client_id")).alias("digital_z"),
-            (F.lit(ANON_SESSIONS * activity) * F.exp(F.lit(0.5) * noise(seed, "anon_rate", F.col("client_id"))))
+            (F.lit(ANON_SESSIONS * activity)
+             * F.exp(F.lit(0.5) * noise(seed, "anon_rate", F.col("client_id"))))
             .alias("web_rate"),
             hex_id(seed, "cookie", F.col("client_id")).alias("cookie"),
             *[(F.lit(0.8) * noise(seed, "anon_need", F.col("client_id"), p)).alias(need_column(p))
@@ -211,7 +222,8 @@ def web_events(seed: int, period: Period):
         u_type = F.col("_u_type")
         event_type = (F.when(is_product & (u_type < sigmoid(x - 2.0) * 0.5), "calculator")
                       .when(is_product & (u_type > 1 - sigmoid(x - 4.0) * 0.5), "form_start")
-                      .when(is_product & (uniform(seed, "web_submit", key) < sigmoid(x - 5.0)), "form_submit")
+                      .when(is_product & (uniform(seed, "web_submit", key) < sigmoid(x - 5.0)),
+                            "form_submit")
                       .when(uniform(seed, "web_search", key) < 0.08, "search")
                       .otherwise("page_view"))
         suffix = (F.when(F.col("event_type") == "calculator", F.lit("calculator"))
@@ -220,19 +232,23 @@ def web_events(seed: int, period: Period):
                   .otherwise(F.col("page")))
         logged_in = (F.col("identity_id_hash").isNotNull()
                      & (uniform(seed, "logged_in", F.col("session_key")) < LOGGED_IN_SHARE))
-        typed = (ev.select("*", event_area(seed, 0.7).alias("area"), uniform(seed, "web_type", key).alias("_u_type"))
+        typed = (ev.select("*", event_area(seed, 0.7).alias("area"),
+                           uniform(seed, "web_type", key).alias("_u_type"))
                  .select("*", event_type.alias("event_type"))
                  .transform(with_pick("page", uniform(seed, "web_page", key),
                                       [("overview", 3.0), ("rates", 1.0), ("faq", 1.0)]))
                  .transform(with_pick("device", uniform(seed, "device", F.col("session_key")),
-                                      [("desktop", 1.0), ("mobile", F.exp(F.col("digital_z"))), ("tablet", 0.2)])))
-        time_on_page = F.when(uniform(seed, "web_top_null", key) < 0.05, F.lit(None).cast("double")) \
-            .otherwise(F.round(F.lit(3.0) + F.lit(40.0) * exponential(seed, "web_top", key), 1))
+                                      [("desktop", 1.0), ("mobile", F.exp(F.col("digital_z"))),
+                                       ("tablet", 0.2)])))
+        time_on_page = (
+            F.when(uniform(seed, "web_top_null", key) < 0.05, F.lit(None).cast("double"))
+            .otherwise(F.round(F.lit(3.0) + F.lit(40.0) * exponential(seed, "web_top", key), 1)))
         return typed.select(
             F.concat(F.lit("W"), F.when(F.col("client_id") < 0, "A").otherwise("C"),
                      F.lpad(F.abs(F.col("client_id")).cast("string"), 9, "0"),
                      F.lit("-"), F.lpad(F.col("session_no").cast("string"), 5, "0"),
-                     F.lit("-"), F.lpad(F.col("event_no").cast("string"), 3, "0")).alias("event_id"),
+                     F.lit("-"), F.lpad(F.col("event_no").cast("string"), 3, "0"))
+            .alias("event_id"),
             F.col("cookie").alias("user_id"),
             F.when(logged_in, F.col("identity_id_hash")).alias("identity_id_hash"),
             F.col("event_ts"),
@@ -274,9 +290,11 @@ def ib_events(seed: int, period: Period):
                            uniform(seed, "ib_type", key).alias("_u"))
                  .select("*", event_type.alias("event_type")))
         is_money = F.col("event_type").isin("payment", "transfer")
-        amount = F.round(F.exp(F.lit(7.0) + F.lit(1.2) * noise(seed, "ib_amount", key) + F.lit(0.3) * F.col("income_z")), 2)
+        amount = F.round(F.exp(F.lit(7.0) + F.lit(1.2) * noise(seed, "ib_amount", key)
+                               + F.lit(0.3) * F.col("income_z")), 2)
         return typed.select(
-            _seq_id("I", _client_ref(F.col("client_id")), F.col("session_no"), F.col("event_no")).alias("ib_event_id"),
+            _seq_id("I", _client_ref(F.col("client_id")), F.col("session_no"), F.col("event_no"))
+            .alias("ib_event_id"),
             F.col("identity_id_hash"),
             F.col("event_ts"),
             F.col("event_type"),

@@ -72,8 +72,9 @@ def source_builders(settings: GeneratorSettings, scale: Scale, contract: Contrac
                         ev.delivery(F.col("signed_date")).alias("_delivery")))
 
     return {
-        "web": lambda c: c.transform(ev.web_actors(seed, settings.anonymous_visitors, scale.n_clients,
-                                                   scale.activity, scale.partitions))
+        "web": lambda c: c.transform(ev.web_actors(seed, settings.anonymous_visitors,
+                                                   scale.n_clients, scale.activity,
+                                                   scale.partitions))
                           .transform(ev.web_events(seed, period)),
         "app_logins": lambda c: c.transform(app_events.app_logins(seed, period)),
         "app_screens": lambda c: c.transform(app_events.app_screens(seed, period)),
@@ -257,8 +258,10 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
         written[source] = sum(r[2] for r in rows)
         log.info("generate: %s: %d rows", source, written[source])
     gt = cfg.paths.ground_truth.rstrip("/")
-    spark.createDataFrame(all_dirt, MANIFEST_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{gt}/dirt_manifest")
-    spark.createDataFrame(all_rows, ROWS_SCHEMA).coalesce(1).write.mode("overwrite").parquet(f"{gt}/landing_rows")
+    (spark.createDataFrame(all_dirt, MANIFEST_SCHEMA).coalesce(1)
+     .write.mode("overwrite").parquet(f"{gt}/dirt_manifest"))
+    (spark.createDataFrame(all_rows, ROWS_SCHEMA).coalesce(1)
+     .write.mode("overwrite").parquet(f"{gt}/landing_rows"))
     _delete(spark, f"{cfg.paths.landing.rstrip('/')}/{STAGING}")
     log.info("generate: %d landing rows in total", sum(written.values()))
     return written

@@ -37,7 +37,8 @@ def applicable_dirt(source: Source, rates: Mapping[str, float]) -> dict[str, flo
         "UNKNOWN_CATEGORY": has_category,
         "WRONG_FIELD_COUNT": source.format == "csv",
     }
-    return {kind: rates.get(kind, 0.0) for kind, ok in applicable.items() if ok and rates.get(kind, 0.0) > 0}
+    return {kind: rates.get(kind, 0.0) for kind, ok in applicable.items()
+            if ok and rates.get(kind, 0.0) > 0}
 
 
 def _row_key(source: Source) -> Column:
@@ -58,7 +59,8 @@ def with_dirt_kind(seed: int, source: Source, rates: Mapping[str, float]):
             cumulative += rate
             chain = (F.when(u < F.lit(cumulative), F.lit(name)) if chain is None
                      else chain.when(u < F.lit(cumulative), F.lit(name)))
-        with_u = df.select("*", uniform(seed, "dirt", source_name, _row_key(source)).alias("_u_dirt"))
+        with_u = df.select("*",
+                           uniform(seed, "dirt", source_name, _row_key(source)).alias("_u_dirt"))
         return with_u.select(*df.columns, (kind if chain is None else chain).alias("_dirt"))
 
     return transform
@@ -74,7 +76,8 @@ def with_out_of_period_times(seed: int, source: Source):
 
     def transform(df: DataFrame) -> DataFrame:
         backwards = uniform(seed, "oop_direction", _row_key(source)) < 0.5
-        days = F.when(backwards, F.lit(OUT_OF_PERIOD_SHIFT_DAYS[0])).otherwise(F.lit(OUT_OF_PERIOD_SHIFT_DAYS[1]))
+        days = (F.when(backwards, F.lit(OUT_OF_PERIOD_SHIFT_DAYS[0]))
+                .otherwise(F.lit(OUT_OF_PERIOD_SHIFT_DAYS[1])))
         if source.column(column).type == "date":
             shifted = F.date_add(F.col(column), days)
         else:
@@ -88,7 +91,10 @@ def _is_utc(zone: str) -> bool:
     return zone.upper() in ("UTC", "Z", "GMT")
 
 
-def _as_text(kind: str, column: Column, dialect: Dialect = Dialect()) -> Column:
+_DEFAULT_DIALECT = Dialect()  # frozen: one shared default is safe
+
+
+def _as_text(kind: str, column: Column, dialect: Dialect = _DEFAULT_DIALECT) -> Column:
     if kind == "timestamp":
         local = column if _is_utc(dialect.time_zone) else F.from_utc_timestamp(column,
                                                                                 dialect.time_zone)
@@ -162,9 +168,11 @@ def with_corrupted_values(seed: int, source: Source):
             replacements[name] = F.when(hit, bad_number).otherwise(F.col(name))
         for i, name in enumerate(categories):
             hit = _is("UNKNOWN_CATEGORY") & (F.pmod(which, F.lit(len(categories))) == i)
-            replacements[name] = F.when(hit, F.concat(F.lit("LEGACY_"), F.col(name))).otherwise(F.col(name))
+            replacements[name] = (F.when(hit, F.concat(F.lit("LEGACY_"), F.col(name)))
+                                  .otherwise(F.col(name)))
         helpers = df.select("*", uniform(seed, "dirt_variant", source_name, key).alias("_variant"),
-                            F.floor(uniform(seed, "dirt_column", source_name, key) * 1000).alias("_which"))
+                            F.floor(uniform(seed, "dirt_column", source_name, key) * 1000)
+                            .alias("_which"))
         return helpers.select(*[replacements.get(c, F.col(c)).alias(c) for c in df.columns])
 
     return transform
@@ -212,7 +220,8 @@ def to_landing(seed: int, source: Source, rates: Mapping[str, float]):
     return transform
 
 
-def manifest_metrics(source_name: str, deliveries: Sequence[str], kinds: Sequence[str]) -> list[Column]:
+def manifest_metrics(source_name: str, deliveries: Sequence[str],
+                     kinds: Sequence[str]) -> list[Column]:
     """Aggregates for an Observation: rows per delivery and planted rows per delivery and kind.
 
     A duplicated row counts once (its extra copy)."""

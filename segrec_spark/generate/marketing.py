@@ -107,7 +107,8 @@ def write_marketing(folder: Path, n: int = 4000, test_share: float = 0.3,
     with files.truth.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(("customer_id", "true_probability"))
-        writer.writerows((row[0], round(float(p), 6)) for row, p in zip(rows, probability))
+        writer.writerows((row[0], round(float(p), 6))
+                         for row, p in zip(rows, probability, strict=True))
     return files
 
 

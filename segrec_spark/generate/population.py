@@ -27,7 +27,8 @@ HOLD_BASE: dict[str, float] = {
     "MORTGAGE": -2.0, "CONSUMER_LOAN": -2.6, "CREDIT_CARD": -1.3, "SAVINGS": -0.6,
     "INVESTMENT_FUND": -2.6, "LIFE_INSURANCE": -2.0, "PROPERTY_INSURANCE": -2.0, "PENSION": -1.6,
 }
-REGION_WEIGHTS: dict[str, float] = {r: (3.0 if r == "PRG" else 2.0 if r in ("STC", "JHM", "MSK") else 1.0)
+REGION_WEIGHTS: dict[str, float] = {r: (3.0 if r == "PRG"
+                                         else 2.0 if r in ("STC", "JHM", "MSK") else 1.0)
                                     for r in REGIONS}
 NEED_NOISE_SD = 0.8
 SHOCK_SD = 0.7  # month-to-month variation of intent around the standing need
@@ -95,7 +96,8 @@ def with_client_traits(seed: int, no_digital_share: float, heavy_user_share: flo
         )
         a = F.col("age")
         with_income = base.withColumn(
-            "income_z", noise(seed, "income", cid) + F.lit(0.5) * _between(a, 30, 60).cast("double") - 0.25)
+            "income_z",
+            noise(seed, "income", cid) + F.lit(0.5) * _between(a, 30, 60).cast("double") - 0.25)
         with_digital = with_income.withColumn(
             "digital_z",
             noise(seed, "digital", cid) - F.lit(0.035) * (a - 45) + F.lit(0.2) * F.col("income_z"))
@@ -103,7 +105,8 @@ def with_client_traits(seed: int, no_digital_share: float, heavy_user_share: flo
         heavy = ~no_digital & (uniform(seed, "heavy", cid) < F.lit(heavy_user_share))
         needs = [
             (F.lit(NEED_NOISE_SD) * noise(seed, "need", cid, product)
-             + _need_effect(product, a, F.col("income_z"), F.col("digital_z"))).alias(need_column(product))
+             + _need_effect(product, a, F.col("income_z"), F.col("digital_z")))
+            .alias(need_column(product))
             for product in PRODUCTS
         ]
         traits = with_digital.select(
@@ -140,7 +143,8 @@ def with_channel_rates(seed: int, activity: float):
         cid = F.col("client_id")
         d = F.col("digital_z")
         digital = ~F.col("no_digital")
-        factor = F.when(F.col("heavy_user"), F.lit(HEAVY_MULTIPLIER)).otherwise(F.lit(1.0)) * F.lit(activity)
+        factor = (F.when(F.col("heavy_user"), F.lit(HEAVY_MULTIPLIER)).otherwise(F.lit(1.0))
+                  * F.lit(activity))
         web_user = digital & (uniform(seed, "web_user", cid) < sigmoid(F.lit(1.2) + d))
         app_user = digital & (uniform(seed, "app_user", cid) < sigmoid(F.lit(0.4) + F.lit(1.5) * d))
         ib_user = digital & (uniform(seed, "ib_user", cid) < sigmoid(F.lit(0.3) - F.lit(0.4) * d))
@@ -148,10 +152,14 @@ def with_channel_rates(seed: int, activity: float):
         intensity = F.exp(F.lit(0.5) * d) / F.lit(math.exp(0.5 * 0.5 * 1.1 ** 2))
         return df.select(
             "*",
-            F.when(web_user, F.lit(WEB_SESSIONS) * intensity * factor).otherwise(0.0).alias("web_rate"),
-            F.when(app_user, F.lit(APP_SESSIONS) * intensity * factor).otherwise(0.0).alias("app_rate"),
-            F.when(ib_user, F.lit(IB_SESSIONS) * intensity * factor).otherwise(0.0).alias("ib_rate"),
-            F.when(app_user, F.lit(PUSH_MESSAGES) * F.lit(activity)).otherwise(0.0).alias("push_rate"),
+            F.when(web_user, F.lit(WEB_SESSIONS) * intensity * factor).otherwise(0.0)
+            .alias("web_rate"),
+            F.when(app_user, F.lit(APP_SESSIONS) * intensity * factor).otherwise(0.0)
+            .alias("app_rate"),
+            F.when(ib_user, F.lit(IB_SESSIONS) * intensity * factor).otherwise(0.0)
+            .alias("ib_rate"),
+            F.when(app_user, F.lit(PUSH_MESSAGES) * F.lit(activity)).otherwise(0.0)
+            .alias("push_rate"),
             (F.lit(CAMPAIGN_CONTACTS) * F.lit(activity)).alias("camp_rate"),
         )
 

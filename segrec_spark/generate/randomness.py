@@ -50,7 +50,7 @@ def pick(u: Column, choices: Sequence[tuple[str, Column | float]]) -> Column:
     target = u * total
     expr = None
     cumulative = None
-    for (value, _), w in zip(choices[:-1], weights[:-1]):
+    for (value, _), w in zip(choices[:-1], weights[:-1], strict=True):
         cumulative = w if cumulative is None else cumulative + w
         expr = (F.when(target < cumulative, F.lit(value)) if expr is None
                 else expr.when(target < cumulative, F.lit(value)))
@@ -67,8 +67,10 @@ def with_pick(name: str, u: Column, choices: Sequence[tuple[str, Column | float]
 
     def transform(df: DataFrame) -> DataFrame:
         weights = [w if isinstance(w, Column) else F.lit(float(w)) for _, w in choices]
-        tmp = df.select("*", u.alias("_pick_u"), *[w.alias(f"_pick_w{i}") for i, w in enumerate(weights)])
-        chosen = pick(F.col("_pick_u"), [(v, F.col(f"_pick_w{i}")) for i, (v, _) in enumerate(choices)])
+        tmp = df.select("*", u.alias("_pick_u"),
+                        *[w.alias(f"_pick_w{i}") for i, w in enumerate(weights)])
+        chosen = pick(F.col("_pick_u"),
+                      [(v, F.col(f"_pick_w{i}")) for i, (v, _) in enumerate(choices)])
         return tmp.select(*df.columns, chosen.alias(name))
 
     return transform

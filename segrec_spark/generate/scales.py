@@ -49,7 +49,8 @@ def resolve_scale(settings: GeneratorSettings) -> Scale:
     """The scale preset with the settings' explicit overrides applied."""
     preset = PRESETS[settings.scale]
     n_clients = settings.n_clients or preset.n_clients
-    partitions = settings.partitions or max(1, round(preset.partitions * n_clients / preset.n_clients))
+    partitions = settings.partitions or max(
+        1, round(preset.partitions * n_clients / preset.n_clients))
     return Scale(
         name=preset.name,
         n_clients=n_clients,

@@ -30,7 +30,8 @@ class GeneratorSettings:
     partitions: int | None = None  # overrides the scale's number of generation partitions
 
     def validate(self) -> None:
-        require(self.scale in SCALES, "scale", f"expected one of {', '.join(SCALES)}, found {self.scale!r}")
+        require(self.scale in SCALES, "scale",
+                f"expected one of {', '.join(SCALES)}, found {self.scale!r}")
         require(self.n_clients is None or self.n_clients >= 10, "n_clients", "must be >= 10")
         require(self.start_date.day == 1, "start_date", "must be the first day of a month")
         require(1 <= self.months <= 12, "months", "must be 1..12")
@@ -40,11 +41,13 @@ class GeneratorSettings:
                     f"unknown kind of dirt (expected one of {', '.join(DIRT_KINDS)})")
             require(0.0 <= rate <= 0.2, f"dirt.{kind}", f"must be between 0 and 0.2, found {rate}")
         total = sum(self.dirt_rates.values())
-        require(total < 0.5, "dirt", f"all kinds of dirt together must stay below 0.5, found {total:g}")
+        require(total < 0.5, "dirt",
+                f"all kinds of dirt together must stay below 0.5, found {total:g}")
         require(0.0 <= self.anonymous_visitors <= 10.0, "anonymous_visitors", "must be 0..10")
         require(0.0 <= self.no_digital_share < 1.0, "no_digital_share", "must be in [0, 1)")
         require(0.0 <= self.heavy_user_share <= 0.1, "heavy_user_share", "must be 0..0.1")
-        require(self.activity is None or 0.0 < self.activity <= 100.0, "activity", "must be in (0, 100]")
+        require(self.activity is None or 0.0 < self.activity <= 100.0, "activity",
+                "must be in (0, 100]")
         require(self.partitions is None or 1 <= self.partitions <= 10000, "partitions",
                 "must be 1..10000")
 

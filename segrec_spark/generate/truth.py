@@ -31,14 +31,18 @@ from segrec_spark.generate.randomness import noise, sigmoid, uniform, with_pick
 # Average monthly purchase rate per product among non-holders (before the trait effects).
 BUY_RATE: dict[str, float] = {
     "MORTGAGE": 0.006, "CONSUMER_LOAN": 0.015, "CREDIT_CARD": 0.020, "SAVINGS": 0.025,
-    "INVESTMENT_FUND": 0.012, "LIFE_INSURANCE": 0.009, "PROPERTY_INSURANCE": 0.010, "PENSION": 0.012,
+    "INVESTMENT_FUND": 0.012, "LIFE_INSURANCE": 0.009, "PROPERTY_INSURANCE": 0.010,
+    "PENSION": 0.012,
 }
 BUY_SLOPE = 1.5
 # exp(b + slope^2 var / 2) ~ rate for intent variance ~1.2: shift the logit down accordingly.
-BUY_BASE_LOGIT: dict[str, float] = {p: math.log(r) - 0.5 * BUY_SLOPE ** 2 * 1.2 for p, r in BUY_RATE.items()}
-STATUS_WEIGHTS: dict[str, float] = {"SIGNED": 0.50, "ACTIVATED": 0.35, "PENDING": 0.10, "CANCELLED": 0.05}
+BUY_BASE_LOGIT: dict[str, float] = {p: math.log(r) - 0.5 * BUY_SLOPE ** 2 * 1.2
+                                    for p, r in BUY_RATE.items()}
+STATUS_WEIGHTS: dict[str, float] = {"SIGNED": 0.50, "ACTIVATED": 0.35, "PENDING": 0.10,
+                                    "CANCELLED": 0.05}
 AMOUNT_BASE: dict[str, float] = {
-    "MORTGAGE": 3_500_000.0, "CONSUMER_LOAN": 250_000.0, "CREDIT_CARD": 60_000.0, "SAVINGS": 150_000.0,
+    "MORTGAGE": 3_500_000.0, "CONSUMER_LOAN": 250_000.0, "CREDIT_CARD": 60_000.0,
+    "SAVINGS": 150_000.0,
     "INVESTMENT_FUND": 200_000.0, "LIFE_INSURANCE": 1_500.0, "PROPERTY_INSURANCE": 4_000.0,
     "PENSION": 1_000.0,
 }
@@ -98,9 +102,12 @@ def agreements(seed: int, start: dt.date, n_months: int):
 
     def transform(df: DataFrame) -> DataFrame:
         cid = F.col("client_id")
-        months = df.select("*", F.explode(F.sequence(F.lit(0), F.lit(n_months - 1))).alias("month"))
-        p_month = F.element_at(F.array(*[F.col(f"p_{m}") for m in range(n_months)]), F.col("month") + 1)
-        drawn = months.filter(uniform(seed, "buy", cid, F.col("product_code"), F.col("month")) < p_month)
+        months = df.select("*", F.explode(F.sequence(F.lit(0), F.lit(n_months - 1)))
+                           .alias("month"))
+        p_month = F.element_at(F.array(*[F.col(f"p_{m}") for m in range(n_months)]),
+                               F.col("month") + 1)
+        drawn = months.filter(uniform(seed, "buy", cid, F.col("product_code"), F.col("month"))
+                              < p_month)
         first_day = F.add_months(F.lit(start), F.col("month"))
         days = F.datediff(F.add_months(first_day, 1), first_day)
         d = F.col("digital_z")
@@ -113,20 +120,25 @@ def agreements(seed: int, start: dt.date, n_months: int):
             ("call_center", 0.3),
         ]
         amount = (_by_product(lambda p: F.lit(AMOUNT_BASE[p]))
-                  * F.exp(F.lit(0.4) * noise(seed, "amount", cid, F.col("product_code"), F.col("month"))
+                  * F.exp(F.lit(0.4)
+                          * noise(seed, "amount", cid, F.col("product_code"), F.col("month"))
                           + F.lit(0.3) * F.col("income_z")))
         key = [cid, F.col("product_code"), F.col("month")]
-        drawn = (drawn.transform(with_pick("status", uniform(seed, "status", *key), list(STATUS_WEIGHTS.items())))
-                 .transform(with_pick("sales_channel", uniform(seed, "sales_channel", *key), channel_weights)))
+        drawn = (drawn.transform(with_pick("status", uniform(seed, "status", *key),
+                                           list(STATUS_WEIGHTS.items())))
+                 .transform(with_pick("sales_channel", uniform(seed, "sales_channel", *key),
+                                      channel_weights)))
         return drawn.select(
             F.concat(F.lit("AGR"), F.lpad(cid.cast("string"), 9, "0"),
-                     F.lpad((F.col("month") * 10 + F.array_position(
-                         F.array(*[F.lit(p) for p in PRODUCTS]), F.col("product_code"))).cast("string"), 4, "0")
+                     F.lpad((F.col("month") * 10
+                             + F.array_position(F.array(*[F.lit(p) for p in PRODUCTS]),
+                                                F.col("product_code"))).cast("string"), 4, "0")
                      ).alias("agreement_id"),
             F.col("identity_id_hash"),
             F.col("product_code"),
-            F.date_add(first_day, F.floor(uniform(seed, "sign_day", cid, F.col("product_code"), F.col("month"))
-                                          * days).cast("int")).alias("signed_date"),
+            F.date_add(first_day,
+                       F.floor(uniform(seed, "sign_day", cid, F.col("product_code"), F.col("month"))
+                               * days).cast("int")).alias("signed_date"),
             F.col("status"),
             F.round(amount, 2).alias("amount"),
             F.col("sales_channel"),
@@ -164,7 +176,8 @@ def true_propensity(start: dt.date, n_months: int, windows: Sequence[tuple[dt.da
     def window_probability(window_start: dt.date, window_end: dt.date) -> Column:
         stay_negative = F.lit(1.0)
         for m, share in window_overlaps(start, n_months, window_start, window_end):
-            stay_negative = stay_negative * (F.lit(1.0) - F.lit(label_share * share) * F.col(f"p_{m}"))
+            stay_negative = stay_negative * (F.lit(1.0)
+                                             - F.lit(label_share * share) * F.col(f"p_{m}"))
         return F.lit(1.0) - stay_negative
 
     def transform(df: DataFrame) -> DataFrame:
@@ -174,6 +187,7 @@ def true_propensity(start: dt.date, n_months: int, windows: Sequence[tuple[dt.da
             for s, e in windows
         ])).alias("w")
         return df.select("identity_id_hash", "product_code", rows).select(
-            "identity_id_hash", "product_code", "w.window_start", "w.window_end", "w.true_probability")
+            "identity_id_hash", "product_code", "w.window_start", "w.window_end",
+            "w.true_probability")
 
     return transform

@@ -213,6 +213,7 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
             unchanged = (last is not None and last["fingerprint"] == fingerprint
                          and (last["status"] == "EMPTY" or bronze_exists))
             if unchanged and not settings.force:
+                assert last is not None  # unchanged implies a previous audit record
                 log.info("%s/%s: unchanged since %s, nothing written (ingest.force=true "
                          "re-ingests)", source.name, d.name, last["finished_at"])
                 rows[d.name] = {**last, "status": "UNCHANGED",
@@ -257,8 +258,8 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
 
         if written:
             assert classified is not None
-            mine = classified.filter(F.col("_delivery").isin(*written))
-            accepted = (mine.filter(F.col(OUTCOME) == ACCEPTED)
+            to_write = classified.filter(F.col("_delivery").isin(*written))
+            accepted = (to_write.filter(F.col(OUTCOME) == ACCEPTED)
                         .withColumn("_batch_id",
                                     F.concat(F.lit(f"{source.name}/"), F.col("_delivery")))
                         .withColumn("_ingested_at", F.lit(started_at))
@@ -267,7 +268,7 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
             _commit(lambda: write_slice(accepted.repartition(partition), bronze_path,
                                         _in("_delivery", written), [partition],
                                         merge_schema=bool(kept_extras)), bronze_path)
-            rejected = mine.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
+            rejected = to_write.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
             quarantine = union([
                 rejected.filter(F.col("_delivery") == name).transform(
                     quarantine_records(source.name, name, f"{source.name}/{name}", started_at))

@@ -24,6 +24,7 @@ from segrec_spark.contract import Dialect, Source
 from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.ingest.schema import FileSchema, header_problem
 from segrec_spark.ingest.validate import CORRUPT_RECORD, LINE_ORDER, RAW_RECORD, SOURCE_FILE
+from segrec_spark.tables import jvm as driver_jvm
 
 
 class DeliveryReadError(SchemaMismatchError):
@@ -62,7 +63,7 @@ def literal_path(path: str) -> str:
 
 def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     """(Hadoop FileSystem, Path) of ``path``: s3a:, abfss:, hdfs: work as file: does."""
-    jvm = spark.sparkContext._jvm
+    jvm = driver_jvm(spark)
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
 
@@ -71,7 +72,7 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
 
 def read_first_line(spark: SparkSession, path: str, encoding: str = "UTF-8") -> str | None:
     """The first line of a (possibly compressed) text file, None if the file is empty."""
-    jvm = spark.sparkContext._jvm
+    jvm = driver_jvm(spark)
     fs, hpath = hadoop_path(spark, path)
     try:
         stream = fs.open(hpath)

@@ -82,7 +82,7 @@ class Period:
 
 def is_delivery_name(name: str) -> bool:
     match = _DELIVERY.match(name)
-    return bool(match) and 1 <= int(match.group(2)) <= 12
+    return match is not None and 1 <= int(match.group(2)) <= 12
 
 
 def delivery_period(delivery: str, tolerance_days: int = 0) -> Period:

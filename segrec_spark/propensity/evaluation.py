@@ -203,7 +203,8 @@ def oracle_scores(true_propensity: DataFrame, labelled: DataFrame, product: str,
     truth = (true_propensity
              .where((F.col("product_code") == F.lit(product))
                     & (F.col("window_start") == F.lit(as_of)))
-             .select("identity_id_hash", F.col("true_probability").cast("double").alias(PROBABILITY)))
+             .select("identity_id_hash",
+                     F.col("true_probability").cast("double").alias(PROBABILITY)))
     return (labelled.select("identity_id_hash", LABEL)
             .join(truth, on="identity_id_hash", how="inner")
             .select("identity_id_hash", LABEL, PROBABILITY))

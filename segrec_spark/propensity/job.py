@@ -201,7 +201,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "eval_as_of": eval_as_of.isoformat(), "champion_as_of": champion_as_of.isoformat(),
             "evaluation": "held-out split" if plan.by_split else "out of time",
             "champion_fit": settings.champion_fit, "n_train": n_train, "n_train_positives": n_pos,
-            "positive_weight": round(weight, 4), "champion_positive_weight": round(champion_weight, 4),
+            "positive_weight": round(weight, 4),
+            "champion_positive_weight": round(champion_weight, 4),
             "max_training_rows": settings.max_training_rows,
             "negative_share": round(share, 6), "champion_negative_share": round(champion_share, 6),
             "n_numeric_features": len(spec.numeric), "categorical": ",".join(spec.categorical),
@@ -221,13 +222,14 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             mlflow.log_metric("tuning_validation_auc", row["validation_areaUnderROC"], step=i)
         mlflow.log_metric("tuning_seconds", tuned_seconds)
         tracking.log_json(grid, "tuning_grid.json")
-        tracking.log_json([{"feature": n, "importance": v} for n, v in importances], "feature_importances.json")
+        tracking.log_json([{"feature": n, "importance": v} for n, v in importances],
+                          "feature_importances.json")
         tracking.log_json(deciles, "deciles.json")
         with tempfile.TemporaryDirectory() as tmp:
             chart = Path(tmp) / f"gains_{product.lower()}.png"
-            tracking.gains_chart({(selection.learner if k == "rf" else MODEL_LABELS[k]): ev.gains_curve(d)
-                         for k, d in deciles.items()},
-                        f"{product}: gains on held-out rows at {eval_as_of}", chart)
+            tracking.gains_chart({(selection.learner if k == "rf" else MODEL_LABELS[k]):
+                                  ev.gains_curve(d) for k, d in deciles.items()},
+                                 f"{product}: gains on held-out rows at {eval_as_of}", chart)
             mlflow.log_artifact(str(chart))
         mlflow.set_tags({"promoted": str(decision.promoted).lower(),
                          "promotion_reason": decision.reason})
@@ -345,7 +347,8 @@ def metrics_table(summary: dict[str, Any], keys: Sequence[str] = ("roc_auc", "pr
     for product, result in summary["products"].items():
         cells = []
         for key in keys:
-            values = [result["metrics"].get(kind, {}).get(key) for kind in ("rf", "baseline", "oracle")]
+            values = [result["metrics"].get(kind, {}).get(key)
+                      for kind in ("rf", "baseline", "oracle")]
             cells.append(" / ".join(f"{v:.3f}" if v is not None else "-" for v in values))
         lines.append(f"{product} | " + " | ".join(cells))
     return "\n".join(lines)

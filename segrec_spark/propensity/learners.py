@@ -188,7 +188,7 @@ def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel) -> list
     metrics = (tuned.avgMetrics if isinstance(tuned, CrossValidatorModel)
                else tuned.validationMetrics)
     rows = []
-    for params, metric in zip(tuned.getEstimatorParamMaps(), metrics):
+    for params, metric in zip(tuned.getEstimatorParamMaps(), metrics, strict=False):
         row: dict[str, Any] = {p.name: v for p, v in params.items()}
         row["validation_areaUnderROC"] = float(metric)
         rows.append(row)

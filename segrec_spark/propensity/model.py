@@ -119,7 +119,7 @@ def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
     return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable)
 
 
-# --- training frames -------------------------------------------------------------------------------
+# --- training frames ------------------------------------------------------------------------------
 
 def labelled_frame(features: DataFrame, labels: DataFrame, product: str) -> DataFrame:
     """Features of the clients with a label for ``product`` (non-holders), label as double."""
@@ -170,11 +170,12 @@ def training_frame(df: DataFrame, n_positive: int, n_negative: int,
     balancing the classes as sampled."""
     share = negative_share(n_positive, n_negative, settings.max_training_rows)
     weight = positive_weight(n_positive, round(n_negative * share), settings.max_positive_weight)
-    frame = df.transform(sample_negatives(share, settings.seed)).transform(with_class_weight(weight))
+    frame = (df.transform(sample_negatives(share, settings.seed))
+             .transform(with_class_weight(weight)))
     return frame, weight, share
 
 
-# --- pipelines -------------------------------------------------------------------------------------
+# --- pipelines ------------------------------------------------------------------------------------
 
 def numeric_stages(spec: FeatureSpec) -> tuple[list[Any], list[str]]:
     """Cast numerics to double, add missing indicators, impute nulls with the median.
@@ -252,7 +253,7 @@ def popularity_scores(rates: DataFrame, df: DataFrame) -> DataFrame:
                          F.coalesce(F.col("rate"), F.col("overall")).alias(PROBABILITY))
 
 
-# --- scoring ---------------------------------------------------------------------------------------
+# --- scoring --------------------------------------------------------------------------------------
 
 def positive_probability(predictions: DataFrame) -> DataFrame:
     """Replace the probability vector by its positive-class element (index 1) as a double."""

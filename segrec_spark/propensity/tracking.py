@@ -110,8 +110,9 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict
             "seconds": round(time.monotonic() - began, 1)}
 
 
-def judge_promotion(cfg: Config, name: str, eval_df: DataFrame, metrics: dict[str, dict[str, float]],
-               plan: TrainingPlan) -> tuple[Decision, dict[str, Any] | None]:
+def judge_promotion(cfg: Config, name: str, eval_df: DataFrame,
+                    metrics: dict[str, dict[str, float]],
+                    plan: TrainingPlan) -> tuple[Decision, dict[str, Any] | None]:
     """Judge the current champion on the same held-out rows (when fair) and decide."""
     incumbent = current_champion(cfg, name)
     judged: dict[str, Any] | None = None

@@ -76,7 +76,8 @@ def _as_double(name: str) -> Column:
     return F.col(name).cast("double")
 
 
-def population_stats(scored: DataFrame, candidates: Sequence[tuple[str, float]]) -> list[ReasonFeature]:
+def population_stats(scored: DataFrame,
+                     candidates: Sequence[tuple[str, float]]) -> list[ReasonFeature]:
     """Mean, population sd and direction of each candidate over ``scored`` (one aggregate).
 
     Candidates without spread (sd 0 or null) or without covariance with ``probability``
@@ -109,7 +110,8 @@ def reason_features(scored: DataFrame, importances: Iterable[Mapping[str, Any]],
 def _contribution(feature: ReasonFeature) -> Column:
     x = _as_double(feature.name)
     missing = x.isNull() | F.isnan(x)
-    z = (F.when(missing, F.lit(feature.mean)).otherwise(x) - F.lit(feature.mean)) / F.lit(feature.std)
+    z = ((F.when(missing, F.lit(feature.mean)).otherwise(x) - F.lit(feature.mean))
+         / F.lit(feature.std))
     text = F.format_string("%s %s (%+.1f sd)", F.lit(feature.name),
                            F.when(z > 0, F.lit("high")).otherwise(F.lit("low")), z)
     return F.struct((F.lit(feature.importance * feature.direction) * z).alias("score"),
@@ -117,7 +119,8 @@ def _contribution(feature: ReasonFeature) -> Column:
 
 
 def with_top_reasons(features: Sequence[ReasonFeature], n: int) -> Callable[[DataFrame], DataFrame]:
-    """Add ``top_reasons`` (array<string>, at most ``n``, strongest first; empty without features)."""
+    """Add ``top_reasons`` (array<string>, at most ``n``, strongest first; empty without
+    features)."""
 
     def add(df: DataFrame) -> DataFrame:
         if not features:

@@ -49,7 +49,8 @@ def realised_gains(rankings: DataFrame, purchases: DataFrame) -> DataFrame:
     ``rankings``: as_of_date, product_code, identity_id_hash, decile. ``purchases``: distinct
     (identity_id_hash, product_code) who bought in the evaluation window.
     """
-    bought = purchases.select("identity_id_hash", "product_code").distinct().withColumn("bought", F.lit(1))
+    bought = (purchases.select("identity_id_hash", "product_code").distinct()
+              .withColumn("bought", F.lit(1)))
     joined = rankings.join(bought, on=["identity_id_hash", "product_code"], how="left")
     per_decile = joined.groupBy("product_code", "decile").agg(
         F.count(F.lit(1)).alias("clients"),
@@ -73,7 +74,8 @@ def realised_gains(rankings: DataFrame, purchases: DataFrame) -> DataFrame:
 
 
 def tier_sizes(rankings: DataFrame) -> DataFrame:
-    return rankings.groupBy("product_code", "propensity_tier").agg(F.count(F.lit(1)).alias("clients"))
+    return (rankings.groupBy("product_code", "propensity_tier")
+            .agg(F.count(F.lit(1)).alias("clients")))
 
 
 def tier_summary(rankings: DataFrame, purchases: DataFrame | None = None) -> DataFrame:
@@ -133,7 +135,8 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return "<img alt='chart' src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "'>"
+    return ("<img alt='chart' src='data:image/png;base64,"
+            + base64.b64encode(buf.getvalue()).decode() + "'>")
 
 
 def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
@@ -150,11 +153,14 @@ def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> st
             continue
         x = [0] + [d * 10 for d, _, _ in pts]
         ax1.plot(x, [0] + [c for _, c, _ in pts], marker="o", label=product)
-        ax2.plot([d * 10 for d, _, _ in pts], [lift for _, _, lift in pts], marker="o", label=product)
+        ax2.plot([d * 10 for d, _, _ in pts], [lift for _, _, lift in pts], marker="o",
+                 label=product)
     ax1.plot([0, 100], [0, 1], "k--", label="random")
-    ax1.set(title="Cumulative gains", xlabel="% of eligible clients contacted", ylabel="share of buyers captured")
+    ax1.set(title="Cumulative gains", xlabel="% of eligible clients contacted",
+            ylabel="share of buyers captured")
     ax2.axhline(1.0, color="k", linestyle="--")
-    ax2.set(title="Cumulative lift", xlabel="% of eligible clients contacted", ylabel="lift over random")
+    ax2.set(title="Cumulative lift", xlabel="% of eligible clients contacted",
+            ylabel="lift over random")
     ax1.legend(fontsize=7)
     html_img = _png(fig)
     plt.close(fig)
@@ -199,7 +205,7 @@ def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 1
     cols = 2
     rows_n = (len(products) + cols - 1) // cols
     fig, axes = plt.subplots(rows_n, cols, figsize=(11, 2.6 * rows_n), squeeze=False)
-    for ax, product in zip(axes.flat, products):
+    for ax, product in zip(axes.flat, products, strict=False):
         items = importances[product][:top][::-1]
         ax.barh([i["feature"] for i in items], [i["importance"] for i in items])
         ax.set_title(product, fontsize=9)
@@ -302,8 +308,9 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     profiles = _latest(_gold(spark, cfg, "segment_profiles"))
     if profiles is not None:
         keep = [c for c in profiles.columns if c in ("segment_id", "segment_name", "size", "share")
-                or c.startswith("holding_rate_") or c in ("avg_web_events_30d", "avg_app_events_30d",
-                                                         "avg_ib_events_30d", "avg_has_digital_activity")]
+                or c.startswith("holding_rate_")
+                or c in ("avg_web_events_30d", "avg_app_events_30d", "avg_ib_events_30d",
+                         "avg_has_digital_activity")]
         parts.append(_table(_rows(profiles.select(*keep).orderBy("segment_id"))))
 
     parts.append("<h2>Top feature importances</h2>")
@@ -358,7 +365,8 @@ def write_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         location = str(out)
     else:  # object store: write through Hadoop's filesystem
         location = f"{cfg.paths.reports.rstrip('/')}/{name}"
-        spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(location)
+        (spark.createDataFrame([(text,)], "value string").coalesce(1)
+         .write.mode("overwrite").text(location))
     experiment_id = configure_mlflow(cfg)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"score {as_of}"):
         mlflow.set_tag("segrec.stage", "score")

@@ -46,7 +46,8 @@ def resolved_delta_jars() -> list[str]:
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("SEGREC_JARS=")]
     if out.returncode != 0 or not lines or not lines[0][len("SEGREC_JARS="):]:
         tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
-        raise SegrecError("could not resolve Delta's jars for the SQL endpoint: " + " | ".join(tail))
+        raise SegrecError("could not resolve Delta's jars for the SQL endpoint: "
+                          + " | ".join(tail))
     uris = lines[0][len("SEGREC_JARS="):].split(",")
     return [u.removeprefix("file://").removeprefix("file:") for u in uris if u]
 

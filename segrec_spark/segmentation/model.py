@@ -181,11 +181,13 @@ def choose_k(df: DataFrame, columns: Sequence[str],
         clustered.unpersist()
         trial = assess_k(k, sizes, silhouette, settings.min_cluster_share)
         log.info("segmentation k=%d silhouette=%s clusters=%d smallest=%.4f%s", k, silhouette,
-                 trial.clusters_found, trial.smallest_share, " COLLAPSED" if trial.collapsed else "")
+                 trial.clusters_found, trial.smallest_share,
+                 " COLLAPSED" if trial.collapsed else "")
         trials.append(trial)
         fits[k] = model
     if not trials:
-        raise InputDataError(f"segmentation: {n_rows} client rows; fewer than k_min={settings.k_min}")
+        raise InputDataError(f"segmentation: {n_rows} client rows; "
+                             f"fewer than k_min={settings.k_min}")
     chosen = best_trial(trials)
     if chosen.collapsed:
         log.warning("segmentation: every k in [%d, %d] collapsed; using k=%d with %d clusters",
@@ -224,7 +226,8 @@ def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
 
 
 def segment_order(sizes: Mapping[int, int]) -> dict[int, int]:
-    """cluster -> segment_id, numbering non-empty clusters by size (0 = largest, ties by cluster)."""
+    """cluster -> segment_id, numbering non-empty clusters by size (0 = largest, ties by
+    cluster)."""
     ranked = sorted((c for c, s in sizes.items() if s > 0), key=lambda c: (-sizes[c], c))
     return {cluster: segment for segment, cluster in enumerate(ranked)}
 
@@ -303,7 +306,8 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
     columns = clustering_columns(features, prefixes)
     if not columns:
         log.warning("segmentation: gold.client_features has no numeric column to cluster on "
-                    "(behavioural prefixes %s): every client is in one segment", ", ".join(prefixes))
+                    "(behavioural prefixes %s): every client is in one segment",
+                    ", ".join(prefixes))
         return single_segment()
     data = features.select(*columns).transform(
         fitting_sample(settings.max_fit_rows, settings.seed)).cache()

@@ -1,1 +1,2 @@
-"""Snapshot: a bank's own one-row-per-client table instead of raw extracts (skips ingest and features)."""
+"""Snapshot: a bank's own one-row-per-client table instead of raw extracts (skips ingest and
+features)."""

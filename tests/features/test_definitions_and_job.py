@@ -42,7 +42,7 @@ def test_markdown_dictionary_lists_every_feature_with_its_window():
     assert all(f"| `{f.name}` |" in text for f in defs)
 
 
-@pytest.mark.parametrize("override, message", [
+@pytest.mark.parametrize(("override", "message"), [
     ("features.identity_resolution=loudest", "features.identity_resolution: expected one of"),
     ("features.label_statuses=[SIGNED, SOLD]",
      "features.label_statuses: unknown status(es) ['SOLD']"),

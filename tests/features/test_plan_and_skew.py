@@ -53,14 +53,16 @@ def test_features_plan_broadcasts_the_small_join_and_has_no_cartesian_product(sp
     plan = final_plan(features)
     # The only join (anonymous activity x identity map) is broadcast; client-level families
     # are unioned and aggregated once, with partial (map-side) aggregation.
-    assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan
+    assert "BroadcastHashJoin" in plan
+    assert "SortMergeJoin" not in plan
     assert not [j for j in FORBIDDEN_JOINS if j in plan]
     assert "partial_sum" in plan
 
     result = labels(features, bronze(spark, "prodeje", []), AS_OF, 30, ("SIGNED",), SYNTHETIC)
     result.collect()
     label_plan = final_plan(result)
-    assert "Generate explode" in label_plan and "BroadcastHashJoin" in label_plan
+    assert "Generate explode" in label_plan
+    assert "BroadcastHashJoin" in label_plan
     assert not [j for j in FORBIDDEN_JOINS if j in label_plan]
 
 

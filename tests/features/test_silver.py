@@ -101,7 +101,7 @@ SHARED_COOKIE = [  # u1 logged in twice as c1, later once as c2; u2 only as c3
 ]
 
 
-@pytest.mark.parametrize("resolution, u1_client, first, last", [
+@pytest.mark.parametrize(("resolution", "u1_client", "first", "last"), [
     ("most_recent", "c2", "2026-01-10 10:00:00", "2026-01-10 10:00:00"),
     ("most_frequent", "c1", "2026-01-05 10:00:00", "2026-01-06 10:00:00"),
 ])

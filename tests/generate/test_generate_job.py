@@ -14,10 +14,10 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import functions as F
 
 from segrec_spark.generate import job
+from segrec_spark.generate.bank import synthetic_contract
 from segrec_spark.generate.landing import to_landing
 from segrec_spark.generate.scales import EXPECTED_ROWS_PER_CLIENT, resolve_scale
 from segrec_spark.generate.truth import agreements, with_monthly_probabilities
-from segrec_spark.generate.bank import synthetic_contract
 
 SOURCES = synthetic_contract().sources
 

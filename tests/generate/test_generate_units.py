@@ -9,12 +9,18 @@ from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
 from segrec_spark.config import ConfigError
-from segrec_spark.generate.landing import (applicable_dirt, manifest_metrics, to_landing_text,
-                                           with_corrupted_values, with_csv_line, with_duplicates)
+from segrec_spark.generate.bank import KEY_PATTERN, synthetic_contract
+from segrec_spark.generate.landing import (
+    applicable_dirt,
+    manifest_metrics,
+    to_landing_text,
+    with_corrupted_values,
+    with_csv_line,
+    with_duplicates,
+)
 from segrec_spark.generate.randomness import pick, uniform, with_pick
 from segrec_spark.generate.settings import GeneratorSettings
 from segrec_spark.generate.truth import label_windows, true_propensity, window_overlaps
-from segrec_spark.generate.bank import KEY_PATTERN, synthetic_contract
 
 CONTRACT = synthetic_contract()
 SOURCES = CONTRACT.sources
@@ -40,7 +46,8 @@ def test_uniform_depends_on_seed_purpose_and_keys_only(spark):
                     uniform(7, "q", F.col("k")).alias("u_purpose")).collect()
     assert out[0]["u"] == out[2]["u"]  # same keys, same number
     assert out[0]["u"] != out[1]["u"]
-    assert out[0]["u"] != out[0]["u_seed"] and out[0]["u"] != out[0]["u_purpose"]
+    assert out[0]["u"] != out[0]["u_seed"]
+    assert out[0]["u"] != out[0]["u_purpose"]
     assert all(0.0 < r[c] < 1.0 for r in out for c in ("u", "u_seed", "u_purpose"))
 
 
@@ -151,7 +158,8 @@ def test_csv_lines_and_wrong_field_counts(spark):
                                                     "_line string"), ignore_nullable=True)
     fields = out.filter(F.col("_dirt").isNotNull()).select(F.size(F.split("_line", ",")).alias("n"))
     counts = {r["n"] for r in fields.distinct().collect()}
-    assert counts <= {5, 7} and counts  # 6 columns: one field missing or one extra
+    assert counts <= {5, 7}  # 6 columns: one field missing or one extra
+    assert counts
 
 
 def test_duplicates_and_manifest_metrics(spark):

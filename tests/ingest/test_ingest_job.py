@@ -15,8 +15,8 @@ from pyspark.sql import functions as F
 
 from segrec_spark.config import ConfigError
 from segrec_spark.errors import InputDataError, SchemaMismatchError
-from segrec_spark.ingest import job
 from segrec_spark.generate.bank import synthetic_contract
+from segrec_spark.ingest import job
 from segrec_spark.tables import read_table, table_path
 
 K1, K2, K3 = "1" * 64, "2" * 64, "3" * 64
@@ -25,7 +25,7 @@ WEB_HEADER = ",".join(SOURCES["web"].column_names)
 # event_id,user_id,identity_id_hash,event_ts,page_url,page_category,event_type,device_type,time_on_page_sec
 JAN = [
     f"w1,u1,{K1},2026-01-05 10:00:00,/m,MORTGAGE,page_view,mobile,10",
-    f"w2,u2,,2026-01-06 11:00:00,/s,SAVINGS,search,desktop,",  # anonymous visitor
+    "w2,u2,,2026-01-06 11:00:00,/s,SAVINGS,search,desktop,",  # anonymous visitor
     f"w1,u1,{K1},2026-01-05 10:00:00,/m,MORTGAGE,page_view,mobile,10",  # exact duplicate
     f"w3,u3,{K2},2026-01-07 12:00:00,/c,GENERAL,page_view,smart_tv,5",  # unknown device: flagged
     f"w4,u4,{K2},07/01/2026,/c,GENERAL,page_view,mobile,5",  # BAD_TIMESTAMP
@@ -198,7 +198,8 @@ def test_missing_column_stops_the_batch_and_leaves_tables_untouched(spark, tmp_p
     with pytest.raises(SchemaMismatchError) as err:
         job.run(spark, cfg, ["web"], ["2026-02"])
     message = str(err.value)
-    assert str(bad) in message and "'device_type'" in message
+    assert str(bad) in message
+    assert "'device_type'" in message
     assert "expected type string, found missing" in message
     assert versions(spark, cfg) == before
 
@@ -251,7 +252,8 @@ def test_parquet_delivery_for_a_csv_source_through_config(spark, tmp_path):
                               "event_id string, identity_id_hash string, time_on_page_sec double"),
         ignore_nullable=True)
     raw = ops(spark, cfg, "quarantine").select("raw_record").first()[0]
-    assert raw.startswith('{"event_id":"w2","user_id":"u2"') and '"time_on_page_sec":"7.x"' in raw
+    assert raw.startswith('{"event_id":"w2","user_id":"u2"')
+    assert '"time_on_page_sec":"7.x"' in raw
 
 
 def test_empty_delivery_is_audited_as_empty_and_missing_input_is_a_clear_error(spark, tmp_path):

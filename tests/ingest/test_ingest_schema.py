@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from segrec_spark.errors import SchemaMismatchError
-from segrec_spark.ingest.schema import FileSchema, check_delivery_schema, check_file_schema
 from segrec_spark.generate.bank import synthetic_contract
+from segrec_spark.ingest.schema import FileSchema, check_delivery_schema, check_file_schema
 
 SOURCES = synthetic_contract().sources
 

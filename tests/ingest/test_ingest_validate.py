@@ -7,7 +7,9 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from segrec_spark.contract import REASONS
 from segrec_spark.errors import InputDataError
+from segrec_spark.generate.bank import synthetic_contract
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     RULE_ORDER,
@@ -21,8 +23,6 @@ from segrec_spark.ingest.validate import (
     with_outcome,
     with_row_hash,
 )
-from segrec_spark.contract import REASONS
-from segrec_spark.generate.bank import synthetic_contract
 
 CONTRACT = synthetic_contract()
 SOURCES = CONTRACT.sources

@@ -21,15 +21,18 @@ def test_the_challenger_must_beat_the_baseline_by_the_margin():
 def test_the_challenger_must_beat_a_judged_champion():
     assert not promotion_decision(0.70, 0.60, 0.72, margin=0.0).promoted
     kept = promotion_decision(0.73, 0.60, 0.72, margin=0.02)
-    assert not kept.promoted and "champion's 0.7200" in kept.reason
+    assert not kept.promoted
+    assert "champion's 0.7200" in kept.reason
     assert promotion_decision(0.75, 0.60, 0.72, margin=0.02).promoted
 
 
 def test_the_first_model_is_always_promoted_so_every_product_is_scored():
     decision = promotion_decision(0.70, 0.60, None, margin=0.0, has_champion=False)
-    assert decision.promoted and decision.reason.startswith("no champion yet")
+    assert decision.promoted
+    assert decision.reason.startswith("no champion yet")
     weak = promotion_decision(0.55, 0.60, None, margin=0.0, has_champion=False)
-    assert weak.promoted and "does NOT beat the baseline 0.6000" in weak.reason
+    assert weak.promoted
+    assert "does NOT beat the baseline 0.6000" in weak.reason
 
 
 def test_a_champion_that_saw_the_evaluation_month_is_not_judged_on_it():

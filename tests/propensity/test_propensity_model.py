@@ -43,9 +43,11 @@ def test_missing_numbers_are_imputed_with_an_indicator_and_never_fail_scoring(sp
                                     "identity_id_hash string, income double, x double, "
                                     "label double")
     scored = pm.score(model, scoring).collect()
-    assert len(scored) == 2 and all(0.0 < r["probability"] < 1.0 for r in scored)
+    assert len(scored) == 2
+    assert all(0.0 < r["probability"] < 1.0 for r in scored)
     names = [n for n, _ in pm.feature_importances(model, df)]
-    assert "__missing_income" in names and "__missing_x" not in names
+    assert "__missing_income" in names
+    assert "__missing_x" not in names
 
 
 def test_positive_weight_balances_and_caps():

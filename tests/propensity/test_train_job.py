@@ -124,7 +124,8 @@ def test_champions_load_and_score(spark, trained):
     scores = pm.score(registry.load_champion(cfg, "segrec_propensity_mortgage"), segmented)
     rows = {r["identity_id_hash"]: r["probability"] for r in scores.collect()}
     interest = {r["identity_id_hash"]: r["interest_mortgage_30d"] for r in features.collect()}
-    assert len(rows) == 12 and all(0.0 <= p <= 1.0 for p in rows.values())
+    assert len(rows) == 12
+    assert all(0.0 <= p <= 1.0 for p in rows.values())
     keen = [rows[k] for k, v in interest.items() if v >= 3]
     cold = [rows[k] for k, v in interest.items() if v < 3]
     # Prior-corrected: about 2/3 for the keen (the true rate), near 0 for the others.

@@ -32,10 +32,10 @@ from pyspark.sql import functions as F
 
 from segrec_spark.config import ConfigError, load_config
 from segrec_spark.errors import InputDataError, SchemaMismatchError
+from segrec_spark.generate.bank import CONTRACT_FILE, synthetic_contract
 from segrec_spark.ingest import job
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import delivery_period, flag_rejects
-from segrec_spark.generate.bank import CONTRACT_FILE, synthetic_contract
 from segrec_spark.tables import delta_exists, read_table, sql_literal, table_path
 
 K1, K2 = "1" * 64, "2" * 64
@@ -98,7 +98,8 @@ def assert_counts_add_up(spark, cfg) -> list:
                 .collect():
             quarantined.setdefault((r["source"], r["delivery"]), {})[r["reason"]] = r["count"]
     audited = {(r["source"], r["delivery"]) for r in audit}
-    assert set(accepted) <= audited and set(quarantined) <= audited  # no unaudited slice
+    assert set(accepted) <= audited  # no unaudited slice
+    assert set(quarantined) <= audited
     for r in audit:
         batch = (r["source"], r["delivery"])
         assert r["rows_read"] == (r["rows_accepted"] + r["rows_quarantined"]
@@ -322,7 +323,7 @@ GOOD_GZIP = gzip.compress(csv_bytes(WEB_HEADER, *[web(f"w{i}") for i in range(30
 GOOD_PARQUET = parquet_bytes([APP_ROW])
 
 
-@pytest.mark.parametrize("source, name, content, message", [
+@pytest.mark.parametrize(("source", "name", "content", "message"), [
     ("web", "x.csv", b"\x00\x9f" + random.Random(9).randbytes(4096),
      r"x\.csv: not a CSV file: it holds bytes that are not UTF-8 text"),
     ("web", "x.csv", GOOD_GZIP,
@@ -350,7 +351,8 @@ def test_unreadable_file_stops_its_source_before_anything_is_written(spark, tmp_
     with pytest.raises(SchemaMismatchError, match=message) as err:
         job.run(spark, cfg, [source])
     text = str(err.value)
-    assert str(bad.parent) in text and "\n" not in text  # one line, full path, no Java trace
+    assert str(bad.parent) in text  # one line, full path, no Java trace
+    assert "\n" not in text
     assert not (Path(cfg.paths.root) / "bronze").exists()
     assert not (Path(cfg.paths.root) / "ops").exists()
 
@@ -368,8 +370,10 @@ def test_text_that_is_not_utf8_stops_the_source_and_a_fixed_file_completes(spark
     text = str(err.value)
     assert ("web/2026-02: text that is not UTF-8 (bytes lost in decoding) in "
             "web/2026-02/part-0.csv: 1 row(s), column(s) page_url") in text
-    assert "re-export the file(s) as UTF-8" in text and "stopped at delivery 2026-02" in text
-    assert "bram" not in text and "w3" not in text  # names the place, never the contents
+    assert "re-export the file(s) as UTF-8" in text
+    assert "stopped at delivery 2026-02" in text
+    assert "bram" not in text  # names the place, never the contents
+    assert "w3" not in text
     # the delivery before it is written, nothing of the bad one
     audit = assert_counts_add_up(spark, cfg)
     assert [(r["delivery"], r["rows_read"], r["rows_accepted"], r["duplicates_dropped"])
@@ -399,7 +403,7 @@ def test_truncated_gzip_stops_the_source_with_the_file_named(spark, tmp_path):
 
 # --- configuration ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("yaml_text, message", [
+@pytest.mark.parametrize(("yaml_text", "message"), [
     ("ingest:\n  late_tolerance_days: -1\n", "ingest.late_tolerance_days: must be 0..31"),
     ("sql:\n  port: -80\n", "sql.port: must be 1..65535, found -80"),
     ("spark:\n  shuffle_partitions: 0\n", "spark.shuffle_partitions: must be >= 1"),
@@ -423,7 +427,9 @@ def test_bad_config_value_names_file_and_key(tmp_path, yaml_text, message):
     with pytest.raises(ConfigError) as err:
         load_config(file)
     text = str(err.value)
-    assert text.startswith(f"{file}: ") and message in text and "\n" not in text
+    assert text.startswith(f"{file}: ")
+    assert message in text
+    assert "\n" not in text
 
 
 def test_config_path_that_is_a_folder_is_named(tmp_path):

@@ -103,9 +103,9 @@ def _submit_features(tmp: Path, root: str) -> subprocess.Popen:
             "--set", "spark.shuffle_partitions=2",
             "--set", f"spark.conf={{spark.sql.warehouse.dir: '{tmp}/wh'}}"]
     env = {k: v for k, v in os.environ.items() if k != "SEGREC_SUBMITTED"}
-    log = open(tmp / "killed_job.log", "w")
-    return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    with open(tmp / "killed_job.log", "w") as log:  # the job writes to its own copy of the fd
+        return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
 
 
 def _data_files(path: str) -> set[str]:
@@ -159,7 +159,7 @@ def _kill_while_writing(tmp: Path, root: str, target: str, timeout: float = 600)
     return "late" if committed else "in time"
 
 
-@pytest.mark.parametrize("layer, name, committed_before", [
+@pytest.mark.parametrize(("layer", "name", "committed_before"), [
     # the stage's first write: nothing of the stage is committed when it dies
     ("silver", "events", ()),
     # a gold write: silver and the dictionary, written earlier in the stage, are already new
@@ -170,7 +170,7 @@ def test_sigkill_mid_write_keeps_committed_versions_and_rerun_completes(
     tmp, cfg, uninterrupted = lake
     root = cfg.paths.root
     target = table_path(root, layer, name)
-    for attempt in range(3):
+    for attempt in range(3):  # noqa: B007 - read after the loop: which attempt got in time
         previous = versions(spark, root)
         counts = {t: read_table(spark, table_path(root, *t.split("."))).count() for t in previous}
         files_before = _data_files(target)
@@ -185,7 +185,7 @@ def test_sigkill_mid_write_keeps_committed_versions_and_rerun_completes(
     print(f"killed in {layer}.{name} write (attempt {attempt + 1}): before {previous}, after {after}")
     expected = {t: v + (1 if t in committed_before else 0) for t, v in previous.items()}
     assert after == expected
-    for t, v in after.items():  # every table reads, with its committed row count
+    for t in after:  # every table reads, with its committed row count
         assert read_table(spark, table_path(root, *t.split("."))).count() == counts[t]
     # The killed write left data files behind that no commit references.
     orphans = _data_files(target) - files_before
@@ -272,7 +272,8 @@ def test_writers_of_the_same_slice_one_fails_loudly_and_nothing_is_corrupt(spark
     outcome = _race(spark, gold_like, [(D1, "A"), (D1, "B")])
     winners = [w for w, exc in outcome.items() if exc is None]
     losers = {w: exc for w, exc in outcome.items() if exc is not None}
-    assert len(winners) == 1 and len(losers) == 1, outcome
+    assert len(winners) == 1, outcome
+    assert len(losers) == 1, outcome
     (loser, exc), = losers.items()
     assert isinstance(exc, CONCURRENCY_ERRORS), repr(exc)
     print(f"same-slice race: {winners[0]} committed, {loser} failed with {type(exc).__module__}."

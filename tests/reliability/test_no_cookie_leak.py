@@ -78,7 +78,8 @@ def test_gold_labels_rankings_and_offers_have_no_cookie_column(spark):
                       T.DateType() if c == "as_of_date" else T.StringType())
         for c in RANKING_COLUMNS]))
     offers = next_best_offers(rankings, 3)
-    assert "identity_id_hash" in offers.columns and cookie_columns(offers.columns) == []
+    assert "identity_id_hash" in offers.columns
+    assert cookie_columns(offers.columns) == []
 
 
 def test_modules_that_train_and_publish_never_name_a_cookie_column():

@@ -75,7 +75,8 @@ def scored_twice(spark, tmp_path_factory):
 
 def test_first_run_publishes_both_products_with_reasons_and_relative_tiers(scored_twice):
     cfg, first, _, before, _ = scored_twice
-    assert first["as_of_date"] == EVAL_AS_OF and sorted(first["model_versions"]) == ["MORTGAGE", "SAVINGS"]
+    assert first["as_of_date"] == EVAL_AS_OF
+    assert sorted(first["model_versions"]) == ["MORTGAGE", "SAVINGS"]
     rankings = before["product_rankings"]
     assert tuple(rankings.columns) == RANKING_COLUMNS
     # SAVINGS holders (every other client) are not ranked for SAVINGS.
@@ -83,7 +84,8 @@ def test_first_run_publishes_both_products_with_reasons_and_relative_tiers(score
     assert counts == {"MORTGAGE": 200, "SAVINGS": 100}
     # Mortgage buyers follow mortgage interest: the top client's first reason says so.
     top = rankings.filter((F.col("product_code") == "MORTGAGE") & (F.col("rank") == 1)).first()
-    assert top["top_reasons"] and top["top_reasons"][0].startswith("interest_mortgage_30d high (+")
+    assert top["top_reasons"]
+    assert top["top_reasons"][0].startswith("interest_mortgage_30d high (+")
     # Lift tiers relative to the base rate: more than one tier used per product.
     tiers = rankings.groupBy("product_code").agg(F.countDistinct("propensity_tier").alias("n")).collect()
     assert all(r["n"] >= 2 for r in tiers)

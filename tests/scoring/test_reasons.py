@@ -6,8 +6,13 @@ import math
 import pytest
 from chispa import assert_df_equality
 
-from segrec_spark.scoring.reasons import (ReasonFeature, candidate_features, population_stats,
-                                          reason_features, with_top_reasons)
+from segrec_spark.scoring.reasons import (
+    ReasonFeature,
+    candidate_features,
+    population_stats,
+    reason_features,
+    with_top_reasons,
+)
 
 
 def test_candidates_are_the_top_numeric_features_without_prefixes():
@@ -32,8 +37,10 @@ def test_population_stats_give_mean_sd_and_direction(spark):
     got = population_stats(df, [("x", 0.5), ("y", 0.25), ("flat", 0.2)])
     sd = math.sqrt(1.25)  # population sd of 1, 2, 3, 4
     assert [(f.name, f.importance, f.direction) for f in got] == [("x", 0.5, 1.0), ("y", 0.25, -1.0)]
-    assert got[0].mean == pytest.approx(2.5) and got[0].std == pytest.approx(sd)
-    assert got[1].mean == pytest.approx(2.5) and got[1].std == pytest.approx(sd)
+    assert got[0].mean == pytest.approx(2.5)
+    assert got[0].std == pytest.approx(sd)
+    assert got[1].mean == pytest.approx(2.5)
+    assert got[1].std == pytest.approx(sd)
 
 
 def test_top_reasons_keep_the_strongest_raising_features(spark):

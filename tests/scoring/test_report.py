@@ -28,7 +28,9 @@ def test_gains_without_buyers_leave_capture_empty(spark):
     rankings = spark.createDataFrame([("PENSION", "a", 1)], "product_code string, identity_id_hash string, decile int")
     purchases = spark.createDataFrame([], "identity_id_hash string, product_code string")
     row = realised_gains(rankings, purchases).first()
-    assert row["buyers"] == 0 and row["capture"] is None and row["lift"] is None
+    assert row["buyers"] == 0
+    assert row["capture"] is None
+    assert row["lift"] is None
 
 
 def test_tier_sizes(spark):
@@ -42,4 +44,6 @@ def test_tier_sizes(spark):
 def test_gains_figure_is_an_embedded_png():
     rows = [{"product_code": "P", "decile": d, "capture": d / 10, "lift": 1.0} for d in range(1, 11)]
     html_img = gains_figure(rows, ["P"])
-    assert html_img.startswith("<img") and "data:image/png;base64," in html_img and len(html_img) > 5000
+    assert html_img.startswith("<img")
+    assert "data:image/png;base64," in html_img
+    assert len(html_img) > 5000

@@ -47,8 +47,10 @@ def test_model_metrics_table_reads_the_names_evaluation_writes(spark):
          ("P", "random_forest", "champion", "brier", 0.01)],
         "product_code string, model string, role string, metric string, value double")
     row = model_metrics_table(metrics).first().asDict()
-    assert row["champion lift_top10"] == 3.0 and row["champion capture_top10"] == 0.3
-    assert row["baseline lift_top10"] == 1.5 and row["champion roc_auc"] == 0.8
+    assert row["champion lift_top10"] == 3.0
+    assert row["champion capture_top10"] == 0.3
+    assert row["baseline lift_top10"] == 1.5
+    assert row["champion roc_auc"] == 0.8
     assert "champion brier" not in row
 
 
@@ -132,10 +134,12 @@ def test_report_renders_in_a_headless_browser(report_file, tmp_path):
         assert "segrec_spark" in driver.title
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-        assert len(images) >= 1 and all(done and width > 0 for done, width in images), images
+        assert len(images) >= 1, images
+        assert all(done and width > 0 for done, width in images), images
         scroll, client = driver.execute_script(
             "const e = document.documentElement; return [e.scrollWidth, e.clientWidth]")
-        assert client > 1000 and scroll <= client, (scroll, client)
+        assert client > 1000, (scroll, client)
+        assert scroll <= client, (scroll, client)
         wide = driver.execute_script(
             "return Array.from(document.querySelectorAll('.scroll'))"
             ".filter(d => d.scrollWidth > d.clientWidth).length")

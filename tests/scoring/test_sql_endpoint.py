@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pyspark
-import pytest
 
 from segrec_spark.tables import table_path
 
@@ -46,12 +45,13 @@ def test_top_clients_through_jdbc(spark, tmp_path):
         table_path(str(root), "gold", "product_rankings"))
 
     port = _free_port()
-    log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "segrec_spark.cli", "serve-sql", "--set", f"paths.root={root}",
-         "--port", str(port), "--set", f"spark.conf={{spark.sql.warehouse.dir: '{tmp_path}/wh'}}"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-        env={**os.environ, "SEGREC_SUBMITTED": ""})
+    with open(tmp_path / "serve.log", "w") as log:  # the server writes to its own copy of the fd
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "segrec_spark.cli", "serve-sql", "--set", f"paths.root={root}",
+             "--port", str(port),
+             "--set", f"spark.conf={{spark.sql.warehouse.dir: '{tmp_path}/wh'}}"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+            env={**os.environ, "SEGREC_SUBMITTED": ""})
     try:
         _wait_for_port(port, proc, timeout=300)
         beeline = Path(pyspark.__file__).parent / "bin" / "beeline"
@@ -74,7 +74,6 @@ def test_top_clients_through_jdbc(spark, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
     assert proc.returncode is not None
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0, "server still listening after stop"

@@ -8,8 +8,13 @@ from chispa import assert_df_equality
 
 from segrec_spark.contract import Product
 from segrec_spark.scoring.settings import ScoringSettings
-from segrec_spark.scoring.tiers import (with_catalogue, with_lift_tier, with_share_tier,
-                                        with_tier, with_value_tier)
+from segrec_spark.scoring.tiers import (
+    with_catalogue,
+    with_lift_tier,
+    with_share_tier,
+    with_tier,
+    with_value_tier,
+)
 from segrec_spark.typed_yaml import ConfigError
 
 D = dt.date(2026, 4, 1)
@@ -53,7 +58,7 @@ def test_share_tiers_cut_each_products_ranking(spark):
     got = df.transform(with_share_tier(0.05, 0.15, 0.40)).select("identity_id_hash", "propensity_tier")
     tiers = ([HIGH] + [MID] * 2 + [LOW] * 5 + [NONE] * 12) + ([MID] + [LOW] * 3 + [NONE] * 6)
     names = [f"p{r:02d}" for r in range(1, 21)] + [f"q{r:02d}" for r in range(1, 11)]
-    expected = spark.createDataFrame(list(zip(names, tiers)), "identity_id_hash string, propensity_tier string")
+    expected = spark.createDataFrame(list(zip(names, tiers, strict=True)), "identity_id_hash string, propensity_tier string")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -99,7 +104,7 @@ def test_mode_dispatch_and_settings():
         with_tier("rank", 1, 2, 3)
 
 
-@pytest.mark.parametrize("settings, message", [
+@pytest.mark.parametrize(("settings", "message"), [
     (ScoringSettings(tier_high_lift=1.0, tier_mid_lift=1.5), "tier_high_lift: must satisfy 0 < tier_low_lift"),
     (ScoringSettings(tier_low_share=1.5), "tier_high_share: must satisfy"),
     (ScoringSettings(tier_low_value=0.0), "tier_high_value: must satisfy"),

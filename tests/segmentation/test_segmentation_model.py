@@ -34,7 +34,7 @@ def test_behavioural_columns_are_numeric_columns_with_behavioural_prefixes(spark
         "web_events_30d", "interest_x_7d", "camp_open_rate", "ib_n"]
 
 
-@pytest.mark.parametrize("z, expected", [
+@pytest.mark.parametrize(("z", "expected"), [
     ({"web_a": -1.0, "app_a": -0.9, "ib_a": -0.6, "camp_a": 2.0}, "branch-only (digitally inactive)"),
     ({"web_a": -0.5, "app_a": 1.5, "app_b": 1.1, "ib_a": 0.0,
       "interest_mortgage_30d": 1.0, "interest_savings_30d": 0.1, "interest_pension_7d": 0.2},

@@ -42,7 +42,8 @@ def test_plan_infers_undeclared_columns_and_leaves_ids_out():
         ("age", "age", "numeric"), ("job", "job", "categorical"),
         ("emp.var.rate", "emp_var_rate", "numeric")]
     assert plan.ignored == ("row_id",)  # a unique whole number per row is an id
-    assert plan.key == "cust_no" and set(plan.labels) == {"DEPOSIT", "CARD"}
+    assert plan.key == "cust_no"
+    assert set(plan.labels) == {"DEPOSIT", "CARD"}
 
 
 def test_plan_with_undeclared_ignore_uses_only_declared_columns():
@@ -52,7 +53,8 @@ def test_plan_with_undeclared_ignore_uses_only_declared_columns():
     ], undeclared_columns="ignore").snapshot
     plan = sf.plan_columns(source, SCHEMA, {}, n_rows=10)
     assert [a.name for a in plan.attributes] == ["age"]
-    assert "job" in plan.ignored and plan.key is None
+    assert "job" in plan.ignored
+    assert plan.key is None
 
 
 def test_text_with_many_values_is_free_text_not_a_category():
@@ -109,7 +111,7 @@ def test_split_column_values(spark):
     assert [r["split"] for r in out] == ["train", "evaluation", None]
 
 
-@pytest.mark.parametrize("columns, message", [
+@pytest.mark.parametrize(("columns", "message"), [
     ([{"name": "y", "role": "label", "product": "LOAN"}],
      "bank.yaml: sources.snap.columns[0].product: 'LOAN' is not a product of the catalogue"),
     ([{"name": "y", "role": "label"}],

@@ -30,7 +30,8 @@ def test_a_key_in_both_files_is_refused_in_one_line(spark, tmp_path):
     with pytest.raises(InputDataError) as err:
         job.run(spark, cfg)
     message = str(err.value)
-    assert "1 key(s) of" in message and "test.csv also appear in the training table (e.g. 3)" in message
+    assert "1 key(s) of" in message
+    assert "test.csv also appear in the training table (e.g. 3)" in message
     assert "\n" not in message
 
 
@@ -56,7 +57,8 @@ def test_a_missing_declared_column_names_the_file(spark, tmp_path):
 
 def test_validation_auto_uses_folds_only_while_rows_are_few():
     settings = PropensitySettings(validation="auto", cv_max_rows=1000)
-    assert uses_cv(settings, 999) and not uses_cv(settings, 1001)
+    assert uses_cv(settings, 999)
+    assert not uses_cv(settings, 1001)
     assert uses_cv(PropensitySettings(validation="cv"), 10**9)
     assert not uses_cv(PropensitySettings(validation="split"), 10)
 
