@@ -29,7 +29,7 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m "cluster or faults" tests
 
-# Lint and types (pyproject.toml); clean, not yet in CI.
+# Lint and types (pyproject.toml): ruff's broad rule set and mypy on segrec_spark; CI runs it first.
 lint: setup
 	$(VENV)/bin/ruff check segrec_spark jobs bench tests
 	$(VENV)/bin/mypy
