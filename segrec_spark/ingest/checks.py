@@ -10,6 +10,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.contract import Source
+from segrec_spark.ingest.dedup import (
+    undecodable_columns,
+)
 from segrec_spark.ingest.discovery import Delivery
 from segrec_spark.ingest.reading import (
     DeliveryReadError,
@@ -22,7 +25,6 @@ from segrec_spark.ingest.validate import (
     CORRUPT_RECORD,
     OUTCOME,
     SOURCE_FILE,
-    undecodable_columns,
 )
 
 log = logging.getLogger("segrec_spark.ingest.job")

@@ -40,6 +40,14 @@ from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA re-exported
 )
 from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_error, _ReadMultiline
 from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
+from segrec_spark.ingest.dedup import (
+    flag_undecodable,
+    mark_conflicts,
+    mark_duplicates,
+    outcome_counts,
+    with_outcome,
+    with_row_hash,
+)
 from segrec_spark.ingest.discovery import Delivery, check_delivery, plan_batches
 from segrec_spark.ingest.reading import (
     READERS,
@@ -56,14 +64,8 @@ from segrec_spark.ingest.validate import (
     ROW_HASH,
     delivery_period,
     flag_rejects,
-    flag_undecodable,
-    mark_conflicts,
-    mark_duplicates,
-    outcome_counts,
     quarantine_records,
     typed_bronze,
-    with_outcome,
-    with_row_hash,
 )
 from segrec_spark.tables import (
     delta_exists,

@@ -5,28 +5,26 @@ A delivery is first read as text: one string column per contract column, plus
 ``_raw_record`` (the record as delivered: CSV line or JSON of the Parquet row) and
 ``_source_file``. The functions here then
 
-1. hash the record (:func:`with_row_hash`) and flag text that was not UTF-8
-   (:func:`flag_undecodable`),
+1. hash the record and flag text that was not UTF-8 (:mod:`segrec_spark.ingest.dedup`),
 2. give every row at most one reject reason, the first failing rule in :data:`RULE_ORDER`
    (:func:`flag_rejects`),
-3. mark exact duplicates within the delivery and against other deliveries already in bronze
-   (:func:`mark_duplicates`),
-4. settle one outcome per row, ``DUPLICATE``, a reason or ``ACCEPTED`` (:func:`with_outcome`), so
-   rows read = accepted + quarantined + duplicates by construction,
-5. cast accepted rows to the typed bronze schema (:func:`typed_bronze`) and shape rejected rows
+3. mark exact duplicates and conflicting versions, and settle one outcome per row
+   (:mod:`segrec_spark.ingest.dedup`), so rows read = accepted + quarantined + duplicates by
+   construction,
+4. cast accepted rows to the typed bronze schema (:func:`typed_bronze`) and shape rejected rows
    for the quarantine table (:func:`quarantine_records`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
 from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import UNKNOWN, Column, Contract, Source
@@ -165,7 +163,7 @@ def _unknown_value(contract: Contract, source: Source, column: Column) -> SparkC
     return outside if column.nullable else outside | empty
 
 
-def _any(conditions: list[SparkColumn]) -> SparkColumn:
+def any_of(conditions: list[SparkColumn]) -> SparkColumn:
     return reduce(or_, conditions, F.lit(False))
 
 
@@ -202,17 +200,17 @@ def rule_conditions(contract: Contract, source: Source, period: Period,
             lower = F.lit(dt.datetime.combine(period.lower, dt.time()))
             upper = F.lit(dt.datetime.combine(period.upper, dt.time()))
         out_of_period = (time_value < lower) | (time_value >= upper)
-    unknown_category = _any([_unknown_value(contract, source, c)
+    unknown_category = any_of([_unknown_value(contract, source, c)
                              for c in _columns_of(source, "category", "list")])
     conditions = {
         "WRONG_FIELD_COUNT": has_wrong_field_count,
         "MISSING_KEY": key_missing,
         "MALFORMED_KEY": key_malformed,
-        "BAD_TIMESTAMP": _any([_unparseable(source, c)
+        "BAD_TIMESTAMP": any_of([_unparseable(source, c)
                                for c in _columns_of(source, "timestamp", "date")]),
         "OUT_OF_PERIOD": out_of_period,
         # numbers and booleans (true/false/1/0/yes/no, any letter case) that do not parse
-        "BAD_NUMBER": _any([_unparseable(source, c)
+        "BAD_NUMBER": any_of([_unparseable(source, c)
                             for c in _columns_of(source, *NUMBER_TYPES)]),
     }
     if settings.unknown_category == "reject":
@@ -233,121 +231,6 @@ def flag_rejects(contract: Contract, source: Source, period: Period, settings: I
         return df.withColumn(REJECT_REASON, reason)
 
     return transform
-
-
-# --- record identity and duplicates ------------------------------------------------------------
-
-def with_row_hash(source: Source) -> Callable[[DataFrame], DataFrame]:
-    """Add ``_row_hash``: sha2 of the record's contract fields (empty = null), format-independent.
-
-    A row with the wrong number of fields is hashed on its raw line, since its fields are not
-    where they belong.
-    """
-    fields = F.to_json(F.array(*[F.nullif(F.col(c), F.lit("")) for c in source.column_names]))
-
-    def transform(df: DataFrame) -> DataFrame:
-        hashed = F.when(F.col(CORRUPT_RECORD).isNotNull(),
-                        F.concat(F.lit("raw:"), F.col(CORRUPT_RECORD))).otherwise(fields)
-        return df.withColumn(ROW_HASH, F.sha2(hashed, 256))
-
-    return transform
-
-
-def _has_replacement(name: str) -> SparkColumn:
-    return F.coalesce(F.col(name).contains(REPLACEMENT_CHAR), F.lit(False))
-
-
-def flag_undecodable(columns: Sequence[str]) -> Callable[[DataFrame], DataFrame]:
-    """Add ``_undecodable``: one of the text ``columns`` holds U+FFFD, i.e. the delivered bytes
-    were not UTF-8 and were lost when the file was decoded."""
-
-    def transform(df: DataFrame) -> DataFrame:
-        return df.withColumn(UNDECODABLE, _any([_has_replacement(c) for c in columns]))
-
-    return transform
-
-
-def undecodable_columns(df: DataFrame, columns: Sequence[str]) -> DataFrame:
-    """Per source file: rows flagged ``_undecodable`` and the ``columns`` holding U+FFFD in any of
-    them (``_source_file``, ``rows``, ``columns``: array of names). Names only, no contents."""
-    flagged = df.filter(F.col(UNDECODABLE))
-    per_column = [F.max(_has_replacement(c).cast("int")).alias(c) for c in columns]
-    counted = flagged.groupBy(SOURCE_FILE).agg(F.count(F.lit(1)).alias("rows"), *per_column)
-    names = F.filter(F.array(*[F.when(F.col(c) == 1, F.lit(c)) for c in columns]),
-                     lambda name: name.isNotNull())
-    return counted.select(SOURCE_FILE, "rows", names.alias("columns"))
-
-
-def mark_duplicates(seen_hashes: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
-    """Add ``_is_duplicate``: a later copy of a record within the delivery, or a record whose
-    hash ``seen_hashes`` (one column ``_row_hash``: other deliveries' bronze rows) holds."""
-
-    def transform(df: DataFrame) -> DataFrame:
-        order = LINE_ORDER if LINE_ORDER in df.columns else RAW_RECORD  # the first copy is kept
-        copies = Window.partitionBy(ROW_HASH).orderBy(SOURCE_FILE, order)
-        marked = df.withColumn("_copy", F.row_number().over(copies))
-        if seen_hashes is None:
-            seen = marked.withColumn("_seen", F.lit(False))
-        else:
-            elsewhere = seen_hashes.select(ROW_HASH).distinct().withColumn("_seen", F.lit(True))
-            seen = marked.join(elsewhere, on=ROW_HASH, how="left")
-        is_later_copy = F.col("_copy") > 1
-        seen_elsewhere = F.coalesce(F.col("_seen"), F.lit(False))
-        return (seen.withColumn(IS_DUPLICATE, is_later_copy | seen_elsewhere)
-                .drop("_copy", "_seen"))
-
-    return transform
-
-
-CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
-# Rows without a usable natural id: they take no part in the conflict rule.
-STRUCTURAL_REASONS = ("WRONG_FIELD_COUNT", "MISSING_KEY", "MALFORMED_KEY")
-
-
-def mark_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
-    """Set ``_reject_reason`` to CONFLICTING_DUPLICATE for a row whose natural id (role
-    ``event_id``; a clients table: its key) an earlier row of the same delivery carries with
-    other content. "Earlier" is file name order, then line order within a file; the first
-    version is kept (or quarantined for its own reason), later ones are quarantined. Exact
-    copies are not conflicts (they are duplicates), nor are rows rejected for their structure
-    (wrong field count, missing or malformed key). Expects ``_delivery`` and
-    ``_is_duplicate``."""
-    id_column = source.id_column
-
-    def transform(df: DataFrame) -> DataFrame:
-        if id_column is None:
-            return df
-        structural = F.coalesce(F.col(REJECT_REASON).isin(*STRUCTURAL_REASONS), F.lit(False))
-        candidate = ~F.col(IS_DUPLICATE) & ~structural & ~is_empty(id_column)
-        order = [SOURCE_FILE, LINE_ORDER if LINE_ORDER in df.columns else RAW_RECORD]
-        earlier = (Window.partitionBy("_delivery", id_column).orderBy(*order)
-                   .rowsBetween(Window.unboundedPreceding, Window.currentRow))
-        first = F.first(F.when(candidate, F.col(ROW_HASH)), ignorenulls=True).over(earlier)
-        conflict = candidate & (first != F.col(ROW_HASH))
-        return df.withColumn(REJECT_REASON, F.when(conflict, F.lit(CONFLICTING_DUPLICATE))
-                             .otherwise(F.col(REJECT_REASON)))
-
-    return transform
-
-
-def with_outcome(df: DataFrame) -> DataFrame:
-    """Add ``_outcome``: DUPLICATE, else the reject reason, else ACCEPTED (exactly one each)."""
-    return df.withColumn(
-        OUTCOME,
-        F.when(F.col(IS_DUPLICATE), F.lit(DUPLICATE))
-        .otherwise(F.coalesce(F.col(REJECT_REASON), F.lit(ACCEPTED))),
-    )
-
-
-def outcome_counts(df: DataFrame, *keys: str) -> DataFrame:
-    """Rows and a content checksum per outcome and ``keys`` (a tiny frame: one row per group),
-    and, when ``df`` is flagged by :func:`flag_undecodable`, the rows with undecodable text."""
-    row_checksum = F.xxhash64(F.col(ROW_HASH), F.col(SOURCE_FILE)).cast("decimal(38,0)")
-    undecodable = ([F.count_if(F.col(UNDECODABLE)).alias("undecodable")]
-                   if UNDECODABLE in df.columns else [])
-    return df.groupBy(*keys, OUTCOME).agg(F.count(F.lit(1)).alias("rows"),
-                                          F.sum(row_checksum).cast("string").alias("checksum"),
-                                          *undecodable)
 
 
 # --- outputs ----------------------------------------------------------------------------------
@@ -382,7 +265,7 @@ def typed_bronze(contract: Contract, source: Source, extra_columns: tuple[str, .
     def transform(df: DataFrame) -> DataFrame:
         data = [_typed(contract, source, c).cast(c.bronze_type).alias(c.name)
                 for c in source.columns]
-        has_unknown = _any([_unknown_value(contract, source, c) for c in categorical])
+        has_unknown = any_of([_unknown_value(contract, source, c) for c in categorical])
         event_date = (F.to_date(parsed(source, source.column(source.time_column)))
                       if source.role_column("time") is not None
                       else F.to_date(F.concat(F.col("_delivery"), F.lit("-01"))))

@@ -10,18 +10,20 @@ from pyspark.sql import functions as F
 from segrec_spark.contract import REASONS
 from segrec_spark.errors import InputDataError
 from segrec_spark.generate.bank import synthetic_contract
+from segrec_spark.ingest.dedup import (
+    mark_duplicates,
+    outcome_counts,
+    with_outcome,
+    with_row_hash,
+)
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     RULE_ORDER,
     Period,
     delivery_period,
     flag_rejects,
-    mark_duplicates,
-    outcome_counts,
     quarantine_records,
     typed_bronze,
-    with_outcome,
-    with_row_hash,
 )
 
 CONTRACT = synthetic_contract()
@@ -66,7 +68,7 @@ def expected(spark, rows, first: str = "event_id"):
 
 
 def test_every_contract_reason_has_exactly_one_place_in_the_rule_order():
-    # CONFLICTING_DUPLICATE is not a row rule: it compares rows (validate.mark_conflicts)
+    # CONFLICTING_DUPLICATE is not a row rule: it compares rows (dedup.mark_conflicts)
     assert sorted([*RULE_ORDER, "CONFLICTING_DUPLICATE"]) == sorted(REASONS)
     assert RULE_ORDER[0] == "WRONG_FIELD_COUNT"  # a broken line's fields cannot be judged
 
