@@ -85,6 +85,12 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.databricks.delta.replaceWhere.constraintCheck.enabled": "true",
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
+        # Delta rebuilds a table's state from its log in this many tasks (Delta's default: 50,
+        # far more than the logs of this pipeline's tables need): one per shuffle partition, at
+        # most Delta's default. Same time on an idle machine, half the time of small Delta
+        # writes and reads on a loaded one (docs/performance.md, "Delta snapshot partitions").
+        "spark.databricks.delta.snapshotPartitions":
+            str(min(50, max(1, settings.shuffle_partitions))),
     }
     if not submitted():
         conf["spark.master"] = settings.master

@@ -64,12 +64,6 @@ def audit_rows(spark, cfg) -> list[tuple]:
                   for r in ops(spark, cfg, "ingest_audit").collect())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_delta_snapshots(spark):
-    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
-    yield
-    spark.conf.unset("spark.databricks.delta.snapshotPartitions")
-
 
 # --- one run: kinds that end in bronze or quarantine ------------------------------------------
 

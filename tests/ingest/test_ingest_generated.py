@@ -18,12 +18,6 @@ SOURCES = ["web", "app_logins", "prodeje", "clients"]
 DELIVERY = "2026-01"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_delta_snapshots(spark):
-    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
-    yield
-    spark.conf.unset("spark.databricks.delta.snapshotPartitions")
-
 
 def test_generated_tiny_data_counts_add_up_and_reasons_match_the_planted_dirt(spark, tmp_path):
     cfg = make_config(tmp_path, "generator.scale=tiny", "generator.dirt_rate=0.02",

@@ -77,13 +77,6 @@ COUNTS_SCHEMA = ("source string, delivery string, rows_read long, rows_accepted 
                  "rows_quarantined long, duplicates_dropped long, status string")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_delta_snapshots(spark):
-    """Delta rebuilds table state with 50 tasks by default: far too many for tiny test tables."""
-    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
-    yield
-    spark.conf.unset("spark.databricks.delta.snapshotPartitions")
-
 
 @pytest.fixture(scope="module")
 def dirty_web(spark, tmp_path_factory):

@@ -89,7 +89,6 @@ COUNTS = "source string, rows_read long, rows_accepted long, rows_quarantined lo
 
 @pytest.fixture(scope="module")
 def ingested(spark, tmp_path_factory):
-    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
     tmp = tmp_path_factory.mktemp("own")
     location = tmp / "elsewhere" / "klienti"
     contract = tmp / "other_bank.yaml"
@@ -107,8 +106,7 @@ def ingested(spark, tmp_path_factory):
         "cislo_klienta string, segment string, vek int, datum date")
      .coalesce(1).write.format("delta").save(f"{location}/2026-01"))
     rows = job.run(spark, cfg)
-    yield cfg, {r["source"]: r for r in rows}
-    spark.conf.unset("spark.databricks.delta.snapshotPartitions")
+    return cfg, {r["source"]: r for r in rows}
 
 
 def bronze(spark, cfg, source):

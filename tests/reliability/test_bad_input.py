@@ -110,13 +110,6 @@ def assert_counts_add_up(spark, cfg) -> list:
     return audit
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_delta_snapshots(spark):
-    """Delta rebuilds table state with 50 tasks by default: far too many for tiny test tables."""
-    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
-    yield
-    spark.conf.unset("spark.databricks.delta.snapshotPartitions")
-
 
 # --- one run over the inputs that end in bronze or quarantine ------------------------------------
 
