@@ -44,6 +44,10 @@ has_opt() { local o; for o in "${opts[@]+"${opts[@]}"}"; do case "$o" in "$1"|"$
 defaults=()
 has_opt --master || defaults+=(--master "local[2]")
 has_opt --driver-memory || defaults+=(--driver-memory 4g)
+# Spark's own INFO lines (dozens per job) drown the pipeline's progress lines: WARN unless the
+# caller sets spark.log.level (e.g. --conf spark.log.level=INFO).
+has_conf() { local o; for o in "${opts[@]+"${opts[@]}"}"; do case "$o" in "$1="*) return 0 ;; esac; done; return 1; }
+has_conf spark.log.level || defaults+=(--conf spark.log.level=WARN)
 
 mkdir -p "$here/build"
 (cd "$here" && "$PY" - <<'PYEOF'
