@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,8 @@ def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
+    if not verbose:  # MLflow sets its own loggers' level when imported (after this)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     quiet = ("py4j", "alembic", "urllib3", "matplotlib", "mlflow", "git", "numexpr")
     for noisy in quiet:
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)

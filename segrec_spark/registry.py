@@ -5,6 +5,10 @@ stage imports another stage's job module.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +63,24 @@ def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineM
                                 f"(run `segrec train` first): {exc.message}") from None
 
 
+# What MLflow prints on standard error for every model it registers (not through logging).
+REGISTRY_CHATTER = ("Successfully registered model", "Created version", "Registered model")
+
+
+@contextlib.contextmanager
+def without_registry_chatter() -> Iterator[None]:
+    """Drop MLflow's per-model registration lines (:data:`REGISTRY_CHATTER`) from standard
+    error; pass every other line on (warnings stay visible)."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines(keepends=True):
+            if not line.startswith(REGISTRY_CHATTER):
+                sys.stderr.write(line)
+
+
 def log_and_register(model: PipelineModel, cfg: Config, name: str,
                      set_alias: bool = True) -> str:
     """Log the Spark ML model in the active run, register it, and (``set_alias``) give it the
@@ -67,8 +89,9 @@ def log_and_register(model: PipelineModel, cfg: Config, name: str,
 
     # Explicit requirements: MLflow would otherwise infer them by reloading the model in a
     # subprocess, which costs tens of seconds per model.
-    info = mlflow.spark.log_model(model, artifact_path="model", registered_model_name=name,
-                                  pip_requirements=[f"pyspark=={pyspark.__version__}"])
+    with without_registry_chatter():
+        info = mlflow.spark.log_model(model, artifact_path="model", registered_model_name=name,
+                                      pip_requirements=[f"pyspark=={pyspark.__version__}"])
     version = str(info.registered_model_version)
     if set_alias:
         MlflowClient().set_registered_model_alias(name, cfg.mlflow.champion_alias, version)
