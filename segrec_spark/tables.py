@@ -8,10 +8,12 @@ table, and a failed write leaves the previous version in place (a Delta commit i
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql.utils import AnalysisException
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,32 @@ def delta_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
+def same_location(a: str, b: str) -> bool:
+    """Whether two table locations are the same place (``file:`` scheme and trailing / aside)."""
+    def norm(p: str) -> str:
+        return re.sub(r"^file:(//)?(?=/)", "", p).rstrip("/")
+    return norm(a) == norm(b)
+
+
 def register_table(spark: SparkSession, layer: str, name: str, path: str) -> None:
-    """Register the Delta table at ``path`` as ``layer.name`` (idempotent)."""
+    """Register the Delta table at ``path`` as ``layer.name`` (idempotent).
+
+    A name registered earlier with another location (e.g. ``paths.root`` changed) is re-pointed
+    at ``path``: its catalog entry is dropped (an external table: its data stays where it is)
+    and created again, so BI queries never read the old location."""
+    full = f"{layer}.{name}"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {layer}.{name} USING DELTA LOCATION '{path}'")
+    if spark.catalog.tableExists(full):
+        try:
+            current = spark.sql(f"DESCRIBE DETAIL {full}").select("location").first()
+            location = current[0] if current else ""
+        except AnalysisException:  # its old location is gone
+            location = ""
+        if same_location(location, path):
+            return
+        log.info("catalog: %s pointed at %s; re-pointed at %s", full, location or "?", path)
+        spark.sql(f"DROP TABLE {full}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {full} USING DELTA LOCATION '{path}'")
 
 
 def register_all(spark: SparkSession, root: str, names: dict[str, Sequence[str]]) -> list[str]:

@@ -147,3 +147,21 @@ def test_credentials_in_config_are_refused(override, key):
 
 def test_sql_endpoint_binds_to_loopback_by_default():
     assert load_config().sql.host == "127.0.0.1"
+
+
+def test_register_table_repoints_a_name_registered_with_another_location(spark, tmp_path):
+    from segrec_spark.tables import register_table, same_location
+
+    first, second = str(tmp_path / "a" / "t"), str(tmp_path / "b" / "t")
+    spark.createDataFrame([(1,)], "x int").write.format("delta").save(first)
+    spark.createDataFrame([(2,)], "x int").write.format("delta").save(second)
+    register_table(spark, "regtest", "t", first)
+    assert spark.table("regtest.t").first()["x"] == 1
+    register_table(spark, "regtest", "t", first)  # the same place: left as it is
+    assert spark.table("regtest.t").first()["x"] == 1
+    register_table(spark, "regtest", "t", second)  # paths.root moved: the name follows it
+    assert spark.table("regtest.t").first()["x"] == 2
+    assert spark.read.format("delta").load(first).count() == 1  # the old data is not touched
+    assert same_location(f"file:{second}/", second)
+    assert not same_location(first, second)
+    spark.sql("DROP TABLE regtest.t")

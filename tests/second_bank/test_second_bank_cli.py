@@ -55,8 +55,8 @@ def _auc_se(auc: float, n_pos: int, n_neg: int) -> float:
 
 
 def _unregister(spark, root: str) -> None:
-    """Drop the catalog entries (not the data) that point into ``root``: the session is shared
-    and ``register_table`` keeps the first location a name was registered with."""
+    """Drop the catalog entries (not the data) that point into ``root``: the session is shared,
+    and later tests should not find names pointing into a finished test's directory."""
     for layer in ("bronze", "silver", "gold", "ops"):
         try:
             rows = spark.sql(f"SHOW TABLE EXTENDED IN {layer} LIKE '*'").collect()
