@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test test-slow clean bench lint
+.PHONY: setup run test test-slow test-quality clean bench lint
 
 setup: $(STAMP)
 
@@ -19,15 +19,21 @@ $(STAMP): setup.py
 run: setup
 	$(VENV)/bin/segrec run
 
-# Everything but the standalone-cluster test: unit and job tests, then the tests sharing one
-# end-to-end pipeline run at `small` scale (published tables, notebook, report, model quality).
+# Everything but the slow suite: unit and job tests, then the tests sharing one end-to-end
+# pipeline run, the smallest that writes every table (published tables, notebook, report).
 test: setup
-	$(PY) -m pytest -q -m "not cluster and not faults" tests
+	$(PY) -m pytest -q -m "not cluster and not faults and not quality" tests
 
 # The slower suite, which CI runs too: a Spark standalone cluster (master + 2 workers) started
 # and stopped by the test, and jobs killed mid-write / concurrent writers (tests/reliability).
 test-slow: setup
 	$(PY) -m pytest -q -m "cluster or faults" tests
+
+# Model quality on a whole pipeline run at `small` (tests/test_model_quality.py, ~15 min idle):
+# relative claims against the baseline and the planted truth. Not in CI (its time budget); run it
+# when a change touches features or models, beside `make bench`.
+test-quality: setup
+	$(PY) -m pytest -q -m quality tests
 
 # Lint and types (pyproject.toml): ruff's broad rule set and mypy on segrec_spark; CI runs it first.
 lint: setup

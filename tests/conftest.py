@@ -51,18 +51,29 @@ def tmp_config(tmp_path) -> Config:
 
 # --- one small end-to-end run shared by the tests that need it ---------------------------------
 
-E2E_SCALE = os.environ.get("SEGREC_E2E_SCALE", "small")
+E2E_SCALE = os.environ.get("SEGREC_E2E_SCALE", "tiny")
+# The smallest run that still writes every table: tiny's activity with 3,000 clients (so three
+# products have enough buyers to train), one forest setting and k of 3-4. Model quality is judged
+# on a run of its own at `small` (tests/test_model_quality.py, `make test-quality`) and by the bench.
+E2E_PRODUCTS = ("MORTGAGE", "CREDIT_CARD", "SAVINGS")
+E2E_OVERRIDES = ("generator.n_clients=3000", "propensity.min_positives=5",
+                 f"propensity.products=[{', '.join(E2E_PRODUCTS)}]",
+                 "propensity.num_trees=[20]", "propensity.max_depth=[5]",
+                 "propensity.min_instances_per_node=10",
+                 "segmentation.k_min=3", "segmentation.k_max=4")
 
 
 @pytest.fixture(scope="session")
 def e2e(spark, tmp_path_factory):
     """The whole pipeline (generate -> score) once, on generated data, in a temporary root.
 
-    Returns (config, PipelineResult). Scale: SEGREC_E2E_SCALE (default small).
+    Returns (config, PipelineResult). Scale: SEGREC_E2E_SCALE (default tiny, with
+    :data:`E2E_OVERRIDES`; any other scale runs with the default configuration).
     """
     from segrec_spark import pipeline
 
     tmp = tmp_path_factory.mktemp("e2e")
-    cfg = make_config(tmp, f"generator.scale={E2E_SCALE}")
+    extra = E2E_OVERRIDES if E2E_SCALE == "tiny" else ()
+    cfg = make_config(tmp, f"generator.scale={E2E_SCALE}", *extra)
     result = pipeline.run(spark, cfg)
     return cfg, result
