@@ -8,12 +8,12 @@ table, and a failed write leaves the previous version in place (a Delta commit i
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
-from pyspark.sql.utils import AnalysisException
+
+from segrec_spark.errors import MissingTableError
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +36,52 @@ def delta_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
-def same_location(a: str, b: str) -> bool:
-    """Whether two table locations are the same place (``file:`` scheme and trailing / aside)."""
-    def norm(p: str) -> str:
-        return re.sub(r"^file:(//)?(?=/)", "", p).rstrip("/")
-    return norm(a) == norm(b)
+def qualified(spark: SparkSession, path: str) -> str:
+    """``path`` as Hadoop qualifies it (scheme, authority, no trailing /): ``/lake``,
+    ``file:/lake/`` and ``file:///lake`` are one place, as are ``hdfs:///x`` and
+    ``hdfs://namenode:8020/x`` on a cluster whose default filesystem is that namenode."""
+    hadoop = jvm(spark).org.apache.hadoop.fs.Path(path)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    return str(hadoop.getFileSystem(conf).makeQualified(hadoop).toString()).rstrip("/")
+
+
+def catalog_entry(spark: SparkSession, layer: str, name: str) -> tuple[str, str] | None:
+    """(table type, location) of ``layer.name`` as the session catalog records it, or None.
+
+    Read from the catalog's metadata, not by resolving the table: resolving a Delta table
+    whose location is gone fails."""
+    gateway = jvm(spark)
+    catalog = spark._jsparkSession.sessionState().catalog()  # type: ignore[attr-defined]
+    ident = gateway.org.apache.spark.sql.catalyst.TableIdentifier.apply(
+        name, gateway.scala.Option.apply(layer))
+    if not catalog.tableExists(ident):
+        return None
+    meta = catalog.getTableMetadata(ident)
+    uri = meta.storage().locationUri()
+    location = str(uri.get().toString()) if uri.isDefined() else ""
+    return str(meta.tableType().name()), location
 
 
 def register_table(spark: SparkSession, layer: str, name: str, path: str) -> None:
     """Register the Delta table at ``path`` as ``layer.name`` (idempotent).
 
-    A name registered earlier with another location (e.g. ``paths.root`` changed) is re-pointed
-    at ``path``: its catalog entry is dropped (an external table: its data stays where it is)
-    and created again, so BI queries never read the old location."""
+    A name this pipeline registered earlier with another location (e.g. ``paths.root`` changed)
+    is re-pointed at ``path``: its catalog entry, an external table, is dropped (its data stays
+    where it is) and created again, so BI queries never read the old location. A managed table
+    or a view of that name is someone else's: MissingTableError, nothing dropped."""
     full = f"{layer}.{name}"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
-    if spark.catalog.tableExists(full):
-        try:
-            current = spark.sql(f"DESCRIBE DETAIL {full}").select("location").first()
-            location = current[0] if current else ""
-        except AnalysisException:  # its old location is gone
-            location = ""
-        if same_location(location, path):
+    entry = catalog_entry(spark, layer, name)
+    if entry is not None:
+        kind, location = entry
+        if kind != "EXTERNAL":
+            raise MissingTableError(
+                f"catalog: {full} exists as a {kind} table, not the external Delta table this "
+                f"pipeline registers for {path}; drop or rename it")
+        if location and qualified(spark, location) == qualified(spark, path):
             return
         log.info("catalog: %s pointed at %s; re-pointed at %s", full, location or "?", path)
-        spark.sql(f"DROP TABLE {full}")
+        spark.sql(f"DROP TABLE IF EXISTS {full}")
     spark.sql(f"CREATE TABLE IF NOT EXISTS {full} USING DELTA LOCATION '{path}'")
 
 

@@ -150,18 +150,29 @@ def test_sql_endpoint_binds_to_loopback_by_default():
 
 
 def test_register_table_repoints_a_name_registered_with_another_location(spark, tmp_path):
-    from segrec_spark.tables import register_table, same_location
+    import shutil
 
-    first, second = str(tmp_path / "a" / "t"), str(tmp_path / "b" / "t")
-    spark.createDataFrame([(1,)], "x int").write.format("delta").save(first)
-    spark.createDataFrame([(2,)], "x int").write.format("delta").save(second)
+    from segrec_spark.errors import MissingTableError
+    from segrec_spark.tables import qualified, register_table
+
+    first, second, third = (str(tmp_path / d / "t") for d in ("a", "b", "c"))
+    for value, path in enumerate((first, second, third), start=1):
+        spark.createDataFrame([(value,)], "x int").write.format("delta").save(path)
     register_table(spark, "regtest", "t", first)
     assert spark.table("regtest.t").first()["x"] == 1
-    register_table(spark, "regtest", "t", first)  # the same place: left as it is
+    register_table(spark, "regtest", "t", f"file:{first}/")  # the same place: left as it is
     assert spark.table("regtest.t").first()["x"] == 1
     register_table(spark, "regtest", "t", second)  # paths.root moved: the name follows it
     assert spark.table("regtest.t").first()["x"] == 2
     assert spark.read.format("delta").load(first).count() == 1  # the old data is not touched
-    assert same_location(f"file:{second}/", second)
-    assert not same_location(first, second)
+    shutil.rmtree(second)  # the registered location is gone: re-pointed all the same
+    register_table(spark, "regtest", "t", third)
+    assert spark.table("regtest.t").first()["x"] == 3
+    assert qualified(spark, f"file:///{first.lstrip('/')}/") == qualified(spark, first)
     spark.sql("DROP TABLE regtest.t")
+    # a managed table of that name is not this pipeline's: one line, nothing dropped
+    spark.createDataFrame([(9,)], "x int").write.format("delta").saveAsTable("regtest.m")
+    with pytest.raises(MissingTableError, match="regtest.m exists as a MANAGED table"):
+        register_table(spark, "regtest", "m", first)
+    assert spark.table("regtest.m").first()["x"] == 9
+    spark.sql("DROP TABLE regtest.m")
