@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import mlflow
 from mlflow import MlflowClient
@@ -67,18 +68,41 @@ def load_champion(cfg: Config, name: str, alias: str | None = None) -> PipelineM
 REGISTRY_CHATTER = ("Successfully registered model", "Created version", "Registered model")
 
 
+class _LinesWithout(io.TextIOBase):
+    """A text stream that passes each complete line to ``target`` as soon as it is written,
+    except lines starting with one of ``prefixes``."""
+
+    def __init__(self, target: TextIO, prefixes: tuple[str, ...]) -> None:
+        self._target, self._prefixes, self._pending = target, prefixes, ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            if not line.startswith(self._prefixes):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def finish(self) -> None:
+        """Pass on a last line written without its line break."""
+        if self._pending and not self._pending.startswith(self._prefixes):
+            self._target.write(self._pending)
+        self._pending = ""
+        self._target.flush()
+
+
 @contextlib.contextmanager
 def without_registry_chatter() -> Iterator[None]:
     """Drop MLflow's per-model registration lines (:data:`REGISTRY_CHATTER`) from standard
-    error; pass every other line on (warnings stay visible)."""
-    buffer = io.StringIO()
+    error; every other line passes on at once (warnings and retries stay visible)."""
+    stream = _LinesWithout(sys.stderr, REGISTRY_CHATTER)
     try:
-        with contextlib.redirect_stderr(buffer):
+        with contextlib.redirect_stderr(stream):  # type: ignore[type-var]
             yield
     finally:
-        for line in buffer.getvalue().splitlines(keepends=True):
-            if not line.startswith(REGISTRY_CHATTER):
-                sys.stderr.write(line)
+        stream.finish()
 
 
 def log_and_register(model: PipelineModel, cfg: Config, name: str,

@@ -26,3 +26,11 @@ def test_lines_written_before_an_error_still_reach_stderr(capsys):
     with pytest.raises(RuntimeError, match="registry down"):
         _failing_registration()
     assert capsys.readouterr().err == "MLflow warning before the failure\n"
+
+
+def test_other_lines_pass_at_once_not_after_the_registration(capsys):
+    with registry.without_registry_chatter():
+        print("retrying the tracking server", file=sys.stderr)
+        assert capsys.readouterr().err == "retrying the tracking server\n"
+        sys.stderr.write("Created version '2' of model 'm'.\nlast line without a break")
+    assert capsys.readouterr().err == "last line without a break"
