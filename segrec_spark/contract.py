@@ -77,7 +77,7 @@ from segrec_spark.typed_yaml import ConfigError, build, found, load_yaml, requir
 
 # The project root, where conf/ lives: SEGREC_HOME when set (spark-submit.sh sets it: under
 # --py-files the package is imported from a zip with no conf/ beside it), else the checkout.
-PROJECT_ROOT = Path(os.environ.get("SEGREC_HOME") or Path(__file__).resolve().parent.parent)
+PROJECT_ROOT = Path(os.environ.get("SEGREC_HOME") or Path(__file__).parent.parent).resolve()
 # The synthetic bank's contract, the default one (the generator writes its data).
 SYNTHETIC_CONTRACT = PROJECT_ROOT / "conf" / "contracts" / "synthetic_bank.yaml"
 
@@ -306,7 +306,9 @@ def load_contract(path: str | Path) -> Contract:
     """Read and validate the contract file at ``path``."""
     file = Path(path)
     if not file.is_file():
-        raise ConfigError(f"{file}: data contract file not found")
+        hint = (" (the package runs from a zip: set SEGREC_HOME to the directory holding conf/, "
+                "as spark-submit.sh does)" if ".zip" in str(file) else "")
+        raise ConfigError(f"{file}: data contract file not found{hint}")
     try:
         data = load_yaml(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
