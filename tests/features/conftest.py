@@ -4,18 +4,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from segrec_spark.contract import Contract, load_contract
+from segrec_spark.contract import SYNTHETIC_CONTRACT, Contract, load_contract
 from segrec_spark.features.settings import FeatureSettings
 from segrec_spark.features.silver import sessionize, unify_events
 
-SYNTHETIC: Contract = load_contract(
-    Path(__file__).resolve().parents[2] / "conf" / "contracts" / "synthetic_bank.yaml")
+SYNTHETIC: Contract = load_contract(SYNTHETIC_CONTRACT)
 APP_SOURCES = ("app_logins", "app_screens", "app_actions", "app_push")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
