@@ -38,7 +38,8 @@ outcome         campaigns: the furthest funnel step a contact reached (category,
 holdings        clients: the products a client holds, ``dialect.list_separator``-separated
 numeric         clients / snapshot: a numeric attribute that becomes a feature
 categorical     clients / snapshot: a categorical attribute that becomes a feature
-opt_out         consent: 1/true when the client refuses marketing contact
+opt_out         consent: true when the client refuses marketing contact (1/0, true/false, Y/N,
+                yes/no); the latest row before the as-of date holds
 ignore          kept in bronze, never a feature (ids, free text, urls)
 ==============  =================================================================================
 """
@@ -92,6 +93,10 @@ class Product:
     margin: float | None = None  # expected revenue of one sale (campaign plan)
     contact_cost: float | None = None  # cost of one marketing contact (campaign plan)
     description: str = ""
+    # Who may be offered the product: a Spark SQL boolean expression over gold.client_features
+    # columns (e.g. "age_band <> '18-25'"); empty = every client who does not hold it. Checked
+    # against the features' schema when scoring starts.
+    eligible: str = ""
 
     @property
     def display_name(self) -> str:
@@ -107,6 +112,8 @@ class Product:
         require(self.margin is None or self.margin >= 0, "margin", "must be >= 0")
         require(self.contact_cost is None or self.contact_cost >= 0, "contact_cost",
                 "must be >= 0")
+        require(";" not in self.eligible, "eligible",
+                f"{self.eligible!r}: one SQL boolean expression, no ';'")
 
 
 @dataclass(frozen=True)

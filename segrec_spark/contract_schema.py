@@ -31,7 +31,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "sales": frozenset({"key", "event_id", "time", "product", "status", "amount", "ignore"}),
     "campaigns": frozenset({"key", "event_id", "time", "product", "outcome", "ignore"}),
     "clients": frozenset({"key", "time", "holdings", "numeric", "categorical", "ignore"}),
-    "consent": frozenset({"key", "time", "opt_out", "ignore"}),
+    "consent": frozenset({"key", "event_id", "time", "opt_out", "ignore"}),
     "snapshot": frozenset({"key", "time", "label", "holding", "split", "numeric", "categorical",
                            "ignore"}),
 }

@@ -136,3 +136,47 @@ def test_notebook_runs_top_to_bottom(e2e, tmp_path):
     assert summary["products"] == len(cfg.propensity.products or cfg.contract.product_codes)
     assert summary["top10_rows"] == 10
     assert summary["segments"] >= 2
+
+
+def test_opted_out_ineligible_and_control_clients_are_in_no_audience(spark, e2e):
+    cfg, _ = e2e
+    rankings, as_of = _latest_rankings(spark, cfg)
+    # the consent source's latest record before the as-of date, computed here independently
+    consent = read_table(spark, table_path(cfg.paths.root, "bronze", "consent")).filter(
+        F.col("consent_ts") < F.lit(as_of).cast("timestamp"))
+    latest = consent.groupBy("identity_id_hash").agg(
+        F.max_by("marketing_opt_out", F.struct("consent_ts", "marketing_opt_out")).alias("out"))
+    opted_out = latest.filter(F.col("out") == "Y").select("identity_id_hash")
+    assert opted_out.count() > 0, "the generator plants opted-out clients"
+    statuses = {r["contact_status"]: r["count"] for r in
+                rankings.groupBy("contact_status").count().collect()}
+    assert set(statuses) <= {"contact", "control", "opted_out", "ineligible", "over_cap"}
+    assert statuses.get("control", 0) > 0
+    assert statuses.get("opted_out", 0) > 0
+    ranked_out = rankings.join(opted_out, "identity_id_hash")
+    assert ranked_out.count() > 0
+    assert ranked_out.filter(F.col("contact_status") != "opted_out").count() == 0
+    assert rankings.filter(F.col("contact_status") == "opted_out").join(
+        opted_out, "identity_id_hash", "left_anti").count() == 0
+    # MORTGAGE's rule in the synthetic contract: nobody 66+ is offered a mortgage
+    features = _gold(spark, cfg, "client_features").filter(F.col("as_of_date") == as_of)
+    mortgage = rankings.filter(F.col("product_code") == "MORTGAGE").join(
+        features.select("identity_id_hash", "age_band"), "identity_id_hash")
+    assert mortgage.filter((F.col("age_band") == "66+")
+                           & (F.col("contact_status").isin("contact", "over_cap"))).count() == 0
+    assert mortgage.filter(F.col("contact_status") == "ineligible").count() > 0
+    # a control client has no contactable row at all, and nobody exceeds the cap
+    control = rankings.filter(F.col("contact_status") == "control").select("identity_id_hash")
+    assert rankings.join(control.distinct(), "identity_id_hash").filter(
+        F.col("contact_status") == "contact").count() == 0
+    per_client = rankings.filter(F.col("contact_status") == "contact").groupBy(
+        "identity_id_hash").count()
+    assert per_client.filter(F.col("count") > cfg.scoring.contact_cap).count() == 0
+    # every audience (offers, the campaign plan at 100 %) is exactly the contact rows
+    contact = rankings.filter(F.col("contact_status") == "contact")
+    offers = _gold(spark, cfg, "next_best_offer").filter(F.col("as_of_date") == as_of)
+    assert offers.join(contact, ["identity_id_hash", "product_code"], "left_anti").count() == 0
+    plan = _gold(spark, cfg, "campaign_plan").filter(
+        (F.col("as_of_date") == as_of) & (F.col("audience_share") == 1.0))
+    per_product = {r["product_code"]: r["count"] for r in contact.groupBy("product_code").count().collect()}
+    assert {r["product_code"]: r["clients"] for r in plan.collect()} == per_product

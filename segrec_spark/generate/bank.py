@@ -53,6 +53,7 @@ AGE_BANDS = ("18-25", "26-35", "36-45", "46-55", "56-65", "66+")
 INCOME_BANDS = ("LOW", "MID", "HIGH", "VERY_HIGH")
 REGIONS = ("PRG", "STC", "JHC", "PLK", "KVK", "ULK", "LBK", "HKK", "PAK", "VYS", "JHM", "OLK",
            "ZLK", "MSK")
+OPT_OUT_VALUES = ("Y", "N")  # consent.marketing_opt_out: Y = refuses marketing contact
 KEY_COLUMN = "identity_id_hash"
 KEY_PATTERN = "^[0-9a-f]{64}$"  # identity_id_hash: 64 lower-case hex characters (SHA-256)
 COOKIE_COLUMN = "user_id"  # web: the cookie id anonymous visitors carry instead of a key
@@ -77,8 +78,10 @@ VALUE_SETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("clients", "region"): REGIONS,
     ("clients", "income_band"): INCOME_BANDS,
     ("clients", "products_held"): PRODUCTS,
+    ("consent", "marketing_opt_out"): OPT_OUT_VALUES,
 }
-SOURCE_NAMES: tuple[str, ...] = ("web", *APP_EVENT_TYPES, "ib", "prodeje", "camp", "clients")
+SOURCE_NAMES: tuple[str, ...] = ("web", *APP_EVENT_TYPES, "ib", "prodeje", "camp", "clients",
+                                 "consent")
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Campaign contacts and the clients table of the synthetic bank."""
+"""Campaign contacts, the clients table and the marketing consent of the synthetic bank."""
 from __future__ import annotations
 
 import datetime as dt
@@ -96,6 +96,40 @@ def client_attributes(start: dt.date):
             F.lit(start).alias("snapshot_date"),
             F.col("client_id"),
             F.lit(start.strftime("%Y-%m")).alias("_delivery"),
+        )
+
+    return transform
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+OPT_OUT_SHARE = 0.06  # clients who refuse marketing contact at the start of the period
+CONSENT_CHANGE_SHARE = 0.08  # clients who change their mind once during the period
+
+
+def consent_records(seed: int, period: Period):
+    """Factory: clients -> consent: every client's marketing consent at the start of the period
+    (``OPT_OUT_SHARE`` opted out) and, for ``CONSENT_CHANGE_SHARE`` of them, one later change to
+    the opposite, at a uniform time of the period (delivered in that month)."""
+
+    def transform(clients: DataFrame) -> DataFrame:
+        cid = F.col("client_id")
+        initially_out = uniform(seed, "consent_initial", cid) < F.lit(OPT_OUT_SHARE)
+        changes = uniform(seed, "consent_change", cid) < F.lit(CONSENT_CHANGE_SHARE)
+        start = F.lit(dt.datetime.combine(period.start, dt.time())).cast("timestamp")
+        first = clients.select(cid, "identity_id_hash", start.alias("consent_ts"),
+                               initially_out.alias("opted_out"), F.lit(0).alias("change_no"))
+        later = clients.filter(changes).select(
+            cid, "identity_id_hash",
+            period.timestamp(uniform(seed, "consent_ts", cid)).alias("consent_ts"),
+            (~initially_out).alias("opted_out"), F.lit(1).alias("change_no"))
+        return first.unionByName(later).select(
+            _seq_id("K", _client_ref(cid), F.col("change_no")).alias("consent_id"),
+            F.col("identity_id_hash"),
+            F.col("consent_ts"),
+            F.when(F.col("opted_out"), "Y").otherwise("N").alias("marketing_opt_out"),
+            cid,
+            delivery(F.col("consent_ts")).alias("_delivery"),
         )
 
     return transform

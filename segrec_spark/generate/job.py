@@ -84,6 +84,7 @@ def source_builders(settings: GeneratorSettings, scale: Scale, contract: Contrac
         "prodeje": prodeje,
         "camp": lambda c: c.transform(contacts.campaign_contacts(seed, period)),
         "clients": lambda c: c.transform(contacts.client_attributes(settings.start_date)),
+        "consent": lambda c: c.transform(contacts.consent_records(seed, period)),
     }
 
 

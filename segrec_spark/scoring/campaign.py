@@ -1,7 +1,7 @@
 """gold.campaign_plan: for product X, how many clients to contact and what that brings.
 
-Per (as_of_date, product_code) and audience size (the top ``share`` of the product's ranking,
-i.e. ``rank <= ceil(share x ranked clients)``):
+Per (as_of_date, product_code) and audience size (the top ``share`` of the product's
+contactable clients, i.e. ``audience_rank <= ceil(share x contactable clients)``):
 
 * ``clients``, ``min_probability`` (the lowest probability contacted);
 * ``expected_conversions`` = the sum of the contacted clients' probabilities (calibrated
@@ -13,8 +13,9 @@ i.e. ``rank <= ceil(share x ranked clients)``):
   profit is positive; a product without margin or contact cost gets null money columns and no
   best size.
 
-The ranked clients are the product's contactable audience as published in
-gold.product_rankings (holders are never ranked). One window and one aggregate per call.
+The audience is the product's rows of gold.product_rankings with ``contact_status = 'contact'``
+(scoring.audience: holders are never ranked; opted-out, ineligible, control-group and over-cap
+clients are not contactable). One window and one aggregate per call.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Product
+from segrec_spark.scoring.audience import CONTACT
 from segrec_spark.scoring.tiers import PRODUCT_SLICE, with_catalogue
 
 PLAN_COLUMNS = (
@@ -46,12 +48,13 @@ def audience_sizes(rankings: DataFrame, shares: Sequence[float]) -> DataFrame:
     """Per product slice and share: audience_share, clients, min_probability,
     expected_conversions, model_version (one row per share)."""
     ranked = F.count(F.lit(1)).over(Window.partitionBy(*PRODUCT_SLICE))
-    sized = rankings.select(*PRODUCT_SLICE, "rank", "probability", "model_version",
-                            ranked.alias("ranked"))
+    contactable = rankings.filter(F.col("contact_status") == F.lit(CONTACT))
+    sized = contactable.select(*PRODUCT_SLICE, "audience_rank", "probability", "model_version",
+                               ranked.alias("ranked"))
     p = F.col("probability")
     aggs = [F.max("model_version").alias("model_version")]
     for i, share in enumerate(shares):
-        inside = F.col("rank") <= F.ceil(F.lit(share).cast(_SHARE) * F.col("ranked"))
+        inside = F.col("audience_rank") <= F.ceil(F.lit(share).cast(_SHARE) * F.col("ranked"))
         aggs += [F.sum(F.when(inside, 1).otherwise(0)).cast("long").alias(f"clients_{i}"),
                  F.min(F.when(inside, p)).alias(f"min_probability_{i}"),
                  F.sum(F.when(inside, p).otherwise(0.0)).alias(f"conversions_{i}")]

@@ -30,6 +30,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark.calendar import parse_as_of
 from segrec_spark.config import Config
+from segrec_spark.contract import Product
 from segrec_spark.errors import MissingTableError
 from segrec_spark.propensity.model import positive_probability
 from segrec_spark.registry import (
@@ -38,6 +39,14 @@ from segrec_spark.registry import (
     load_champion,
     propensity_model_name,
     segmentation_model_name,
+)
+from segrec_spark.scoring.audience import (
+    check_eligibility_rules,
+    conformed_consent,
+    eligibility,
+    no_opt_outs,
+    opted_out_clients,
+    with_contact_status,
 )
 from segrec_spark.scoring.campaign import campaign_plan
 from segrec_spark.scoring.publish import eligible_clients, next_best_offers, publish_rankings
@@ -92,9 +101,26 @@ def read_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame
     return features
 
 
-def predict(model: Any, segmented: DataFrame, product: str) -> DataFrame:
-    """The clients eligible for ``product`` (not holding it) with the positive-class probability."""
-    return positive_probability(model.transform(eligible_clients(segmented, product)))
+def predict(model: Any, segmented: DataFrame, product: Product) -> DataFrame:
+    """The clients who do not hold ``product``, with the positive-class probability and
+    ``eligible`` (the product's eligibility rule, scoring.audience)."""
+    candidates = eligible_clients(segmented, product.code).withColumn("eligible",
+                                                                      eligibility(product))
+    return positive_probability(model.transform(candidates))
+
+
+def read_opted_out(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame:
+    """The clients opted out of marketing at ``as_of`` (the contract's consent source, from
+    bronze); none when the contract declares no consent source."""
+    source = cfg.contract.one_of_kind("consent")
+    if source is None:
+        return no_opt_outs(spark)
+    path = table_path(cfg.paths.root, "bronze", source.name)
+    if not delta_exists(spark, path):
+        raise MissingTableError(f"score: bronze.{source.name} (the consent source) not found at "
+                                f"{path}; run `segrec ingest` (opted-out clients must never be "
+                                "contacted)")
+    return opted_out_clients(conformed_consent(read_table(spark, path), source), as_of)
 
 
 def score_product(predictions: DataFrame, product: str) -> DataFrame:
@@ -106,6 +132,7 @@ def score_product(predictions: DataFrame, product: str) -> DataFrame:
         F.col("probability").cast("double").alias("probability"),
         "segment_id",
         "segment_name",
+        "eligible",
         REASONS,
     )
 
@@ -167,6 +194,9 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
 
     products = cfg.propensity.products or cfg.contract.product_codes
     check_tier_mode(cfg, products)
+    check_eligibility_rules(features, {p: cfg.contract.product(p) for p in products},
+                            str(cfg.contract.path))
+    opted_out = read_opted_out(spark, cfg, as_of)
     s = cfg.scoring
     per_product = []
     versions: dict[str, str] = {}
@@ -177,7 +207,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
             log.warning("score: no champion model for %s (%s); product skipped", product, exc)
             continue
-        predictions = predict(load_champion(cfg, name), segmented, product)
+        predictions = predict(load_champion(cfg, name), segmented, cfg.contract.product(product))
         explaining = reason_features(predictions, logged_importances(run_id), s.reason_features)
         scores = score_product(predictions.transform(with_top_reasons(explaining,
                                                                       s.reasons_per_client)),
@@ -192,8 +222,9 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     for df in per_product[1:]:
         all_scores = all_scores.unionByName(df)
     scored = list(versions)
-    tiered = all_scores.withColumn("scored_at", F.lit(scored_at)).transform(
-        with_catalogue(cfg.contract.products))
+    audience = with_contact_status(opted_out, s.contact_cap, s.control_share, s.control_salt)
+    tiered = (all_scores.transform(audience).withColumn("scored_at", F.lit(scored_at))
+              .transform(with_catalogue(cfg.contract.products)))
     rankings = publish_rankings(tiered, with_tier(s.tier_mode, *s.thresholds()))
     rankings_path = write_output(rankings, cfg, "product_rankings", as_of, scored)
 

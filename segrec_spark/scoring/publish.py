@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from segrec_spark.scoring.audience import CONTACT
 from segrec_spark.scoring.tiers import (
     TIER_HIGH,
     TIER_LOW,
@@ -69,15 +70,17 @@ def with_recommended_action(df: DataFrame) -> DataFrame:
 
 
 def next_best_offers(rankings: DataFrame, top_n: int) -> DataFrame:
-    """Per client, the ``top_n`` products with the highest probability.
+    """Per client, the ``top_n`` contactable products with the highest probability.
 
     ``rankings`` holds only products the client does not hold yet (holders are not scored),
-    so every offer is for a product the client lacks.
+    so every offer is for a product the client lacks; only ``contact_status = 'contact'`` rows
+    are offers (scoring.audience: no opted-out, ineligible, control-group or over-cap offer).
     """
     per_client = Window.partitionBy("as_of_date", "identity_id_hash").orderBy(
         F.col("probability").desc(), F.col("product_code").asc()
     )
-    ranked = rankings.withColumn("offer_rank", F.row_number().over(per_client))
+    contactable = rankings.filter(F.col("contact_status") == F.lit(CONTACT))
+    ranked = contactable.withColumn("offer_rank", F.row_number().over(per_client))
     return ranked.filter(F.col("offer_rank") <= top_n).select(
         "as_of_date",
         "identity_id_hash",
@@ -102,6 +105,8 @@ RANKING_COLUMNS = (
     "segment_id",
     "segment_name",
     "recommended_action",
+    "contact_status",
+    "audience_rank",
     "top_reasons",
     "model_version",
     "run_id",

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
+from segrec_spark.scoring.audience import contact_status_counts
 from segrec_spark.scoring.tiers import TIERS
 from segrec_spark.tables import delta_exists, first_row, read_table, table_path
 
@@ -325,6 +326,10 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
                                          "probability"), purchases)
     tier_rows = _rows(tiers.orderBy("product_code", "tier_order").drop("tier_order"), 1000)
     parts.append(_table(tier_rows))
+
+    parts.append("<h2>Who may be contacted</h2><p>Scored clients per contact status "
+                 "(docs/scoring.md): only <code>contact</code> rows are in an audience.</p>")
+    parts.append(_table(_rows(contact_status_counts(rankings).orderBy("product_code"))))
 
     parts.append("<h2>Campaign plan</h2>")
     plan = _gold(spark, cfg, "campaign_plan")

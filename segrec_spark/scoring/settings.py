@@ -44,6 +44,12 @@ class ScoringSettings:
     # top_reasons: the product's most important numeric features considered, reasons kept
     reason_features: int = 10
     reasons_per_client: int = 3
+    # Who may be contacted (scoring.audience): at most contact_cap offers per client and month
+    # across products (None = no cap); a control group of control_share of the clients, drawn
+    # per client and month from a hash of (control_salt, client key, as-of date), gets none.
+    contact_cap: int | None = 3
+    control_share: float = 0.05
+    control_salt: str = "segrec-control"
 
     def validate(self) -> None:
         require(0.0 < self.tier_low < self.tier_mid < self.tier_high < 1.0, "tier_high",
@@ -68,6 +74,10 @@ class ScoringSettings:
                 f"{list(self.audience_shares)}")
         require(self.reason_features >= 0, "reason_features",
                 f"must be >= 0, found {self.reason_features}")
+        require(self.contact_cap is None or self.contact_cap >= 1, "contact_cap",
+                f"must be >= 1 or null (no cap), found {self.contact_cap}")
+        require(0.0 <= self.control_share < 1.0, "control_share",
+                f"must be in [0, 1), found {self.control_share}")
         require(self.reasons_per_client >= 1, "reasons_per_client",
                 f"must be >= 1, found {self.reasons_per_client}")
 

@@ -9,6 +9,8 @@ from segrec_spark.contract import Product
 from segrec_spark.scoring.campaign import PLAN_COLUMNS, campaign_plan
 
 D = dt.date(2026, 4, 1)
+RANKINGS = ("as_of_date date, product_code string, identity_id_hash string, probability double, "
+            "audience_rank int, contact_status string, model_version string")
 SCHEMA = ("as_of_date date, product_code string, audience_share double, clients long, "
           "min_probability double, expected_conversions double, expected_revenue double, "
           "expected_cost double, expected_profit double, best_size boolean, model_version string")
@@ -16,11 +18,13 @@ SCHEMA = ("as_of_date date, product_code string, audience_share double, clients 
 
 def test_plan_per_audience_size_with_money_and_best_size(spark):
     a = [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.05, 0.05, 0.05, 0.0]
-    rows = [(D, "A", f"a{i}", p, i + 1, "3") for i, p in enumerate(a)]
-    rows += [(D, "B", "b0", 0.9, 1, "1"), (D, "C", "c0", 0.1, 1, "2"), (D, "C", "c1", 0.1, 2, "2")]
-    rankings = spark.createDataFrame(rows, "as_of_date date, product_code string, "
-                                           "identity_id_hash string, probability double, rank int, "
-                                           "model_version string")
+    rows = [(D, "A", f"a{i}", p, i + 1, "contact", "3") for i, p in enumerate(a)]
+    rows += [(D, "B", "b0", 0.9, 1, "contact", "1"), (D, "C", "c0", 0.1, 1, "contact", "2"),
+             (D, "C", "c1", 0.1, 2, "contact", "2")]
+    # rows that are not contactable never count, whatever their probability
+    rows += [(D, "A", "x0", 0.99, None, "opted_out", "3"), (D, "B", "x1", 0.95, None, "control", "1"),
+             (D, "C", "x2", 0.9, None, "ineligible", "2"), (D, "C", "x3", 0.9, None, "over_cap", "2")]
+    rankings = spark.createDataFrame(rows, RANKINGS)
     products = [Product("A", margin=10, contact_cost=1), Product("B"),
                 Product("C", margin=1, contact_cost=1)]
     got = campaign_plan(rankings, products, [0.1, 0.2, 0.5, 1.0])
@@ -47,9 +51,8 @@ def test_plan_per_audience_size_with_money_and_best_size(spark):
 
 def test_best_size_on_a_tie_is_the_smaller_audience(spark):
     # margin 2, cost 1: client 1 brings 2 x 1.0 - 1 = 1; client 2 brings 2 x 0.5 - 1 = 0.
-    rankings = spark.createDataFrame([(D, "A", "a", 1.0, 1, "1"), (D, "A", "b", 0.5, 2, "1")],
-                                     "as_of_date date, product_code string, identity_id_hash string, "
-                                     "probability double, rank int, model_version string")
+    rankings = spark.createDataFrame([(D, "A", "a", 1.0, 1, "contact", "1"),
+                                      (D, "A", "b", 0.5, 2, "contact", "1")], RANKINGS)
     got = campaign_plan(rankings, [Product("A", margin=2, contact_cost=1)], [0.5, 1.0])
     best = [(r["audience_share"], r["best_size"]) for r in got.orderBy("audience_share").collect()]
     assert best == [(0.5, True), (1.0, False)]

@@ -57,12 +57,18 @@ def test_recommended_action_names_the_product(spark):
     assert_df_equality(got, expected, ignore_nullable=True)
 
 
-def test_next_best_offers_top_n_per_client(spark):
+def test_next_best_offers_top_n_contactable_per_client(spark):
     cols = ("as_of_date date, identity_id_hash string, product_code string, probability double, "
-            "propensity_tier string, recommended_action string, segment_name string, model_version string")
+            "propensity_tier string, recommended_action string, segment_name string, "
+            "model_version string, contact_status string")
     rankings = spark.createDataFrame(
-        [(D, "a", "SAVINGS", 0.2, "t", "x", "s", "1"), (D, "a", "MORTGAGE", 0.6, "t", "x", "s", "1"),
-         (D, "a", "PENSION", 0.4, "t", "x", "s", "1"), (D, "b", "PENSION", 0.1, "t", "x", "s", "1")], cols)
+        [(D, "a", "SAVINGS", 0.2, "t", "x", "s", "1", "contact"),
+         (D, "a", "MORTGAGE", 0.6, "t", "x", "s", "1", "contact"),
+         (D, "a", "PENSION", 0.4, "t", "x", "s", "1", "contact"),
+         (D, "a", "CREDIT_CARD", 0.9, "t", "x", "s", "1", "opted_out"),
+         (D, "b", "PENSION", 0.1, "t", "x", "s", "1", "contact"),
+         (D, "b", "SAVINGS", 0.8, "t", "x", "s", "1", "ineligible"),
+         (D, "c", "SAVINGS", 0.8, "t", "x", "s", "1", "control")], cols)
     got = next_best_offers(rankings, 2).select("identity_id_hash", "offer_rank", "product_code")
     expected = spark.createDataFrame([("a", 1, "MORTGAGE"), ("a", 2, "PENSION"), ("b", 1, "PENSION")],
                                      "identity_id_hash string, offer_rank int, product_code string")
