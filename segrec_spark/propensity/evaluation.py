@@ -178,7 +178,7 @@ def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
     row = first_row(scored.agg(*_top_aggs(top_cuts))).asDict()
     for i, fraction in enumerate(fractions):
         stats = top_share_stats(row, fraction, top_cuts[i], f"_{i}")
-        pct = f"{round(fraction * 100):g}"
+        pct = f"{round(fraction * 100, 6):g}"  # 0.1 -> 10, 0.005 -> 0.5 (scoring.campaign reads it)
         metrics[f"lift_top{pct}"] = stats["lift"]
         metrics[f"capture_top{pct}"] = stats["capture"]
     cuts = sorted(set(values[len(top_qs):])) if values else []

@@ -46,7 +46,8 @@ class PropensitySettings:
     # segment in the training labels; "logistic_regression" = unweighted logistic regression.
     baseline: str = "popularity"
     min_positives: int = 10  # a product with fewer training positives is skipped, with a warning
-    top_fractions: tuple[float, ...] = (0.1, 0.05)  # lift and capture rate at these top shares
+    # lift and capture rate at these top shares (the campaign plan's observed gain reads them)
+    top_fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
     quantile_relative_error: float = 0.0005  # approxQuantile error for deciles / top shares
     # "latest": the registered champion is refitted with the tuned parameters on the latest
     # labelled as_of_date (E-h); "evaluated": the model evaluated out of time (trained at E-2h)

@@ -12,6 +12,11 @@ contactable clients, i.e. ``audience_rank <= ceil(share x contactable clients)``
 * ``best_size``: true on the profit-maximising size (the smallest one on a tie), only when that
   profit is positive; a product without margin or contact cost gets null money columns and no
   best size.
+* ``observed_capture``, ``observed_lift``, ``evaluated_on``: what the same top share of the
+  champion's scores caught on the last out-of-time month (gold.model_metrics, role champion,
+  ``capture_top<pct>`` / ``lift_top<pct>`` of the latest evaluation before the as-of date):
+  the share of that month's buyers in the cut and their rate against the base rate. 100 % is
+  1 and 1; a share the evaluation did not measure (``propensity.top_fractions``) is null.
 
 The audience is the product's rows of gold.product_rankings with ``contact_status = 'contact'``
 (scoring.audience: holders are never ranked; opted-out, ineligible, control-group and over-cap
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Product
@@ -39,6 +44,9 @@ PLAN_COLUMNS = (
     "expected_cost",
     "expected_profit",
     "best_size",
+    "observed_capture",
+    "observed_lift",
+    "evaluated_on",
     "model_version",
 )
 _SHARE = "decimal(12,9)"  # exact share x count (0.29 * 100 is not 29 in floating point)
@@ -87,11 +95,52 @@ def with_best_size(df: DataFrame) -> DataFrame:
     return df.withColumn("best_size", first & profitable)
 
 
-def campaign_plan(rankings: DataFrame, products: Sequence[Product],
-                  shares: Sequence[float]) -> DataFrame:
-    """gold.campaign_plan rows from gold.product_rankings rows (any number of slices)."""
-    return (audience_sizes(rankings, shares)
+def share_label(share: float) -> str:
+    """The percentage in evaluation metric names: 0.05 -> '5', 0.1 -> '10', 0.005 -> '0.5'."""
+    return f"{round(share * 100, 6):g}"
+
+
+def observed_gains(metrics: DataFrame, shares: Sequence[float]) -> DataFrame:
+    """Per product and share: observed_capture, observed_lift and evaluated_on, from the
+    champion's rows of gold.model_metrics (the latest as_of_date per product in ``metrics``)."""
+    champion = metrics.filter(F.col("role") == F.lit("champion"))
+    latest = champion.groupBy("product_code").agg(F.max("as_of_date").alias("as_of_date"))
+    rows = champion.join(latest, ["product_code", "as_of_date"])
+
+    def metric(name: str) -> Column:
+        return F.max(F.when(F.col("metric") == F.lit(name), F.col("value")))
+
+    aggs: list[Column] = []
+    for i, share in enumerate(shares):
+        whole = share >= 1.0
+        aggs += [(F.lit(1.0) if whole else metric(f"capture_top{share_label(share)}"))
+                 .alias(f"capture_{i}"),
+                 (F.lit(1.0) if whole else metric(f"lift_top{share_label(share)}"))
+                 .alias(f"lift_{i}")]
+    per_product = rows.groupBy("product_code", "as_of_date").agg(*aggs)
+    gains = F.array(*[
+        F.struct(F.lit(float(share)).alias("audience_share"),
+                 F.col(f"capture_{i}").cast("double").alias("observed_capture"),
+                 F.col(f"lift_{i}").cast("double").alias("observed_lift"))
+        for i, share in enumerate(shares)])
+    return per_product.select("product_code", F.col("as_of_date").alias("evaluated_on"),
+                              F.explode(gains).alias("g")).select(
+        "product_code", "g.*", "evaluated_on")
+
+
+def campaign_plan(rankings: DataFrame, products: Sequence[Product], shares: Sequence[float],
+                  metrics: DataFrame | None = None) -> DataFrame:
+    """gold.campaign_plan rows from gold.product_rankings rows (any number of slices) and, when
+    given, the out-of-time evaluation's gold.model_metrics rows (before the as-of date)."""
+    plan = (audience_sizes(rankings, shares)
             .transform(with_catalogue(products))
             .transform(with_money)
-            .transform(with_best_size)
-            .select(*PLAN_COLUMNS))
+            .transform(with_best_size))
+    if metrics is None:
+        plan = plan.withColumns({"observed_capture": F.lit(None).cast("double"),
+                                 "observed_lift": F.lit(None).cast("double"),
+                                 "evaluated_on": F.lit(None).cast("date")})
+    else:
+        plan = plan.join(observed_gains(metrics, shares), ["product_code", "audience_share"],
+                         "left")
+    return plan.select(*PLAN_COLUMNS)

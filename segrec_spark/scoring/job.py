@@ -109,6 +109,15 @@ def predict(model: Any, segmented: DataFrame, product: Product) -> DataFrame:
     return positive_probability(model.transform(candidates))
 
 
+def read_evaluation(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame | None:
+    """gold.model_metrics rows evaluated at or before ``as_of`` (out-of-time months); None when
+    the table does not exist (scoring a snapshot's model trained elsewhere)."""
+    path = table_path(cfg.paths.root, "gold", "model_metrics")
+    if not delta_exists(spark, path):
+        return None
+    return read_table(spark, path).filter(F.col("as_of_date") <= F.lit(as_of))
+
+
 def read_opted_out(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame:
     """The clients opted out of marketing at ``as_of`` (the contract's consent source, from
     bronze); none when the contract declares no consent source."""
@@ -231,7 +240,8 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     # Offers rank across products: from every ranking of the as-of date, kept and new.
     published = read_table(spark, rankings_path).filter(F.col("as_of_date") == F.lit(as_of))
     fresh = published.filter(F.col("product_code").isin(*scored))
-    plan = campaign_plan(fresh, cfg.contract.products, s.audience_shares)
+    plan = campaign_plan(fresh, cfg.contract.products, s.audience_shares,
+                         read_evaluation(spark, cfg, as_of))
     write_output(plan, cfg, "campaign_plan", as_of, scored)
     write_output(next_best_offers(published, s.top_n_offers), cfg, "next_best_offer", as_of)
     segmented.unpersist()

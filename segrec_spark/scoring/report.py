@@ -339,10 +339,11 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         parts.append(profit_figure(plan_rows, products))
         best = [r for r in plan_rows if r["best_size"]]
         parts.append("<p>The profit-maximising audience per product (margin and contact cost "
-                     "from the product catalogue):</p>")
+                     "from the product catalogue; observed: what the same cut caught on the last "
+                     "out-of-time month):</p>")
         parts.append(_table(best, ["product_code", "audience_share", "clients", "min_probability",
-                                   "expected_conversions", "expected_revenue", "expected_cost",
-                                   "expected_profit"]))
+                                   "expected_conversions", "expected_profit",
+                                   "observed_capture", "observed_lift"]))
     else:
         parts.append("<p><em>gold.campaign_plan not found</em></p>")
 

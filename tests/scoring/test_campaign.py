@@ -6,7 +6,7 @@ import datetime as dt
 from chispa import assert_approx_df_equality
 
 from segrec_spark.contract import Product
-from segrec_spark.scoring.campaign import PLAN_COLUMNS, campaign_plan
+from segrec_spark.scoring.campaign import PLAN_COLUMNS, campaign_plan, share_label
 
 D = dt.date(2026, 4, 1)
 RANKINGS = ("as_of_date date, product_code string, identity_id_hash string, probability double, "
@@ -29,6 +29,8 @@ def test_plan_per_audience_size_with_money_and_best_size(spark):
                 Product("C", margin=1, contact_cost=1)]
     got = campaign_plan(rankings, products, [0.1, 0.2, 0.5, 1.0])
     assert tuple(got.columns) == PLAN_COLUMNS
+    assert got.filter("observed_capture IS NOT NULL OR evaluated_on IS NOT NULL").count() == 0
+    got = got.drop("observed_capture", "observed_lift", "evaluated_on")
     # A: 1, 2, 5, 10 clients; conversions 0.5, 0.9, 1.5, 1.7; revenue x10; cost x1 per client.
     # B: no margin or cost -> money columns null, no best size.
     # C: ceil(0.1 x 2) = 1 client at least; every size loses money -> no best size.
@@ -56,3 +58,22 @@ def test_best_size_on_a_tie_is_the_smaller_audience(spark):
     got = campaign_plan(rankings, [Product("A", margin=2, contact_cost=1)], [0.5, 1.0])
     best = [(r["audience_share"], r["best_size"]) for r in got.orderBy("audience_share").collect()]
     assert best == [(0.5, True), (1.0, False)]
+
+
+def test_observed_gain_of_each_cut_from_the_latest_champion_evaluation(spark):
+    rankings = spark.createDataFrame([(D, "A", f"a{i}", 0.1, i + 1, "contact", "1")
+                                      for i in range(4)], RANKINGS)
+    e1, e2 = dt.date(2026, 2, 1), dt.date(2026, 3, 1)
+    metrics = spark.createDataFrame([
+        (e2, "A", "champion", "capture_top50", 0.7), (e2, "A", "champion", "lift_top50", 1.4),
+        (e2, "A", "baseline", "capture_top50", 0.6),               # not the champion
+        (e1, "A", "champion", "capture_top50", 0.1),               # an older evaluation
+        (e2, "A", "champion", "capture_top0.5", 0.2),              # not a planned size
+    ], "as_of_date date, product_code string, role string, metric string, value double")
+    got = campaign_plan(rankings, [Product("A")], [0.25, 0.5, 1.0], metrics)
+    observed = {r["audience_share"]: (r["observed_capture"], r["observed_lift"], r["evaluated_on"])
+                for r in got.collect()}
+    assert observed == {0.25: (None, None, e2), 0.5: (0.7, 1.4, e2), 1.0: (1.0, 1.0, e2)}
+    assert share_label(0.005) == "0.5"
+    assert share_label(0.1) == "10"
+    assert share_label(0.05) == "5"
