@@ -12,7 +12,8 @@ writes, each slice replaced exactly:
 * ``gold.next_best_offer``  slice (as_of_date), recomputed from every ranking of the as-of date
   in the table (the kept ones and the new ones)
 
-then writes the run report (HTML, also logged to MLflow).
+and (re)creates the BI views over them (scoring.views), then writes the run report (HTML, also
+logged to MLflow).
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ from segrec_spark.scoring.publish import eligible_clients, next_best_offers, pub
 from segrec_spark.scoring.reasons import REASONS, reason_features, with_top_reasons
 from segrec_spark.scoring.report import write_report
 from segrec_spark.scoring.tiers import missing_money, with_catalogue, with_tier
+from segrec_spark.scoring.views import register_views
 from segrec_spark.segmentation.model import assign_segments
 from segrec_spark.tables import (
     delta_exists,
@@ -244,6 +246,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
                          read_evaluation(spark, cfg, as_of))
     write_output(plan, cfg, "campaign_plan", as_of, scored)
     write_output(next_best_offers(published, s.top_n_offers), cfg, "next_best_offer", as_of)
+    register_views(spark)
     segmented.unpersist()
 
     result: dict[str, Any] = {"as_of_date": as_of, "model_versions": versions,

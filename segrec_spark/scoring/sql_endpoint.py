@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 
 from segrec_spark.config import Config
 from segrec_spark.errors import SegrecError
+from segrec_spark.scoring.views import register_views
 from segrec_spark.spark import get_spark, submitted
 from segrec_spark.tables import discover_tables, register_table, table_path
 from segrec_spark.tables import jvm as spark_jvm
@@ -53,13 +54,13 @@ def resolved_delta_jars() -> list[str]:
 
 
 def register_catalog(spark: SparkSession, root: str) -> list[str]:
-    """Register every Delta table under ``root`` as ``<layer>.<name>``."""
+    """Register every Delta table under ``root`` as ``<layer>.<name>``, then the BI views."""
     names = []
     for layer, tables in discover_tables(spark, root).items():
         for name in tables:
             register_table(spark, layer, name, table_path(root, layer, name))
             names.append(f"{layer}.{name}")
-    return names
+    return names + register_views(spark)
 
 
 def start_sql_endpoint(cfg: Config) -> SparkSession:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pyspark
+from pyspark.sql import functions as F
 
 from segrec_spark.tables import table_path
 
@@ -37,12 +38,20 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 def test_top_clients_through_jdbc(spark, tmp_path):
     root = tmp_path / "lake"
-    rows = [(D, "MORTGAGE", f"{i:064x}", round(1 - i / 20, 3), i + 1) for i in range(20)]
-    rows += [(D, "SAVINGS", f"{i:064x}", 0.5, i + 1) for i in range(5)]
+    rows = [(D, "MORTGAGE", f"{i:064x}", round(1 - i / 20, 3), i + 1, "contact", i + 1)
+            for i in range(20)]
+    rows += [(D, "SAVINGS", f"{i:064x}", 0.5, i + 1, "contact", i + 1) for i in range(5)]
     df = spark.createDataFrame(
-        rows, "as_of_date date, product_code string, identity_id_hash string, probability double, rank int")
+        rows, "as_of_date date, product_code string, identity_id_hash string, probability double, "
+              "rank int, contact_status string, audience_rank int").withColumns(
+        {c: F.lit(None).cast("string") for c in ("propensity_tier", "segment_name",
+                                                 "recommended_action", "model_version")}
+    ).withColumn("top_reasons", F.array().cast("array<string>"))
     df.write.format("delta").partitionBy("as_of_date", "product_code").save(
         table_path(str(root), "gold", "product_rankings"))
+    plan = spark.createDataFrame([(D, "MORTGAGE", 0.1, 2, "1")], "as_of_date date, product_code "
+                                 "string, audience_share double, clients long, model_version string")
+    plan.write.format("delta").save(table_path(str(root), "gold", "campaign_plan"))
 
     port = _free_port()
     with open(tmp_path / "serve.log", "w") as log:  # the server writes to its own copy of the fd
@@ -67,6 +76,16 @@ def test_top_clients_through_jdbc(spark, tmp_path):
         assert lines[0] == "identity_id_hash,probability", out.stdout + out.stderr
         got = [tuple(ln.split(",")) for ln in lines[1:]]
         assert got == [(f"{i:064x}", str(round(1 - i / 20, 3))) for i in range(10)]
+        # the BI view of an audience at a planned size (scoring.views), served like a table
+        view = ("SELECT identity_id_hash FROM gold.v_campaign_audience WHERE product_code = "
+                "'MORTGAGE' AND audience_share = 0.1 ORDER BY audience_rank")
+        out = subprocess.run(
+            [str(beeline), "-u", f"jdbc:hive2://127.0.0.1:{port}/", "--silent=true",
+             "--outputformat=csv2", "-e", view],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        cleaned = [re.sub(r"^\d+: jdbc:hive2://\S+> ", "", ln).strip() for ln in out.stdout.splitlines()]
+        keys = [ln for ln in cleaned if re.fullmatch(r"[0-9a-f]{64}", ln)]
+        assert keys == [f"{i:064x}" for i in range(2)], out.stdout + out.stderr
     finally:
         proc.terminate()
         try:
