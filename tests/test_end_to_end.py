@@ -81,6 +81,16 @@ def test_every_client_gets_a_named_segment(spark, e2e):
     assert segments.count() == features.count()
     assert segments.filter(F.col("segment_name").isNull() | (F.col("segment_name") == "")).count() == 0
     assert segments.select("segment_id").distinct().count() >= cfg.segmentation.k_min
+    # every segment is described by what sets it apart, with conversion rates per product
+    profiles = _gold(spark, cfg, "segment_profiles")
+    latest = profiles.filter(F.col("as_of_date") == profiles.agg(F.max("as_of_date")).first()[0])
+    rows = latest.collect()
+    assert len(rows) == segments.select("segment_id").distinct().count()
+    for row in rows:
+        assert row["description"], row.asDict()
+        assert row["description"] != "average profile", row.asDict()
+        assert [t["trait_rank"] for t in row["traits"]] == list(range(1, len(row["traits"]) + 1))
+        assert row["conversion_rate_mortgage"] is not None
 
 
 def test_independent_delta_reader_sees_the_same_rankings(spark, e2e):

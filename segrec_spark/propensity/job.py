@@ -300,7 +300,10 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         # Held-out rows of a split snapshot are never fitted on, not even without labels.
         fit_rows = (features_eval.join(labels_train.select(*pm.KEYS).distinct(), on=list(pm.KEYS),
                                        how="left_semi") if plan.by_split else features_eval)
-        segmentation = tracking.train_segmentation(cfg, fit_rows, eval_date)
+        # Conversion rates per segment: the labels of the clients the segmentation is fitted on.
+        segmentation = tracking.train_segmentation(
+            cfg, fit_rows, eval_date, labels_train if plan.by_split else labels_eval,
+            cfg.contract.product_codes)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
         seg_train = seg.assign_segments(segmentation["model"], features_train).cache()

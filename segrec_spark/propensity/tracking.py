@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from segrec_spark.propensity.promotion import (
 )
 from segrec_spark.registry import current_champion, log_and_register, segmentation_model_name
 from segrec_spark.segmentation import model as seg
+from segrec_spark.segmentation import profiles as profiles_
 from segrec_spark.tables import register_table, sql_literal, table_path, write_slice
 
 log = logging.getLogger("segrec_spark.propensity.job")
@@ -69,14 +71,25 @@ def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: 
 
 # --- I/O -----------------------------------------------------------------------------------------
 
-def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict[str, Any]:
-    """Fit, log and register the segmentation (child run); write gold.segment_profiles."""
+def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
+                       labels: DataFrame | None = None,
+                       products: Sequence[str] = ()) -> dict[str, Any]:
+    """Fit, log and register the segmentation (child run); write gold.segment_profiles with
+    each segment's distinguishing traits and, given ``labels`` at ``as_of``, its conversion
+    rate per product (segmentation.profiles)."""
     settings = cfg.segmentation
     began = time.monotonic()
     fitted = seg.fit_segmentation(features, settings)
-    assigned = seg.assign_segments(fitted.model, features)
-    profiles = seg.segment_profiles(assigned, fitted.columns).cache()
-    profile_rows = [r.asDict() for r in profiles.orderBy("segment_id").collect()]  # k rows
+    assigned = seg.assign_segments(fitted.model, features).cache()
+    traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features))
+    profiles = seg.segment_profiles(assigned, fitted.columns).transform(
+        lambda p: profiles_.with_traits(p, traits))
+    if labels is not None and products:
+        profiles = profiles.join(profiles_.conversion_rates(assigned, labels, products),
+                                 "segment_id", "left")
+    profiles = profiles.cache()
+    profile_rows = [r.asDict(recursive=True)
+                    for r in profiles.orderBy("segment_id").collect()]  # k rows
     name = segmentation_model_name(cfg)
     with mlflow.start_run(run_name="segmentation", nested=True) as run:
         mlflow.log_params({"as_of_date": as_of.isoformat(), "k_min": settings.k_min,
@@ -104,6 +117,7 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date) -> dict
     write_gold(profiles.select(F.lit(as_of).alias("as_of_date"), *profiles.columns), cfg,
                "segment_profiles", as_of)
     profiles.unpersist()
+    assigned.unpersist()
     log.info("segmentation: k=%d %s (%.1f s)", fitted.k, fitted.names, time.monotonic() - began)
     return {"run_id": run_id, "model_name": name, "version": version, "k": fitted.k,
             "names": fitted.names, "model": fitted.model,

@@ -98,6 +98,21 @@ def tier_summary(rankings: DataFrame, purchases: DataFrame | None = None) -> Dat
     return summary.withColumn("tier_order", order)
 
 
+def segment_products(segments: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per product, one cell per segment: "holding rate / conversion rate" in per cent (k
+    profile rows, already on the driver)."""
+    codes = sorted({c.split("_rate_", 1)[1] for row in segments[:1] for c in row
+                    if c.startswith(("holding_rate_", "conversion_rate_"))})
+
+    def pct(value: Any) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    return [{"product": code.upper(), **{
+        f"segment {row['segment_id']}": f"{pct(row.get(f'holding_rate_{code}'))} / "
+                                        f"{pct(row.get(f'conversion_rate_{code}'))}"
+        for row in segments}} for code in codes]
+
+
 def model_metrics_table(metrics: DataFrame) -> DataFrame:
     """One row per product: ROC-AUC, PR-AUC, lift and capture in the top decile per role."""
     role = "role" if "role" in metrics.columns else "model"
@@ -308,11 +323,13 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     parts.append("<h2>Segments</h2>")
     profiles = _latest(_gold(spark, cfg, "segment_profiles"))
     if profiles is not None:
-        keep = [c for c in profiles.columns if c in ("segment_id", "segment_name", "size", "share")
-                or c.startswith("holding_rate_")
-                or c in ("avg_web_events_30d", "avg_app_events_30d", "avg_ib_events_30d",
-                         "avg_has_digital_activity")]
-        parts.append(_table(_rows(profiles.select(*keep).orderBy("segment_id"))))
+        segments = _rows(profiles.orderBy("segment_id"))
+        keep = [c for c in ("segment_id", "segment_name", "size", "share", "description")
+                if segments and c in segments[0]]
+        parts.append("<p>Each segment's strongest differences from all clients (docs/models.md)."
+                     "</p>" + _table(segments, keep))
+        parts.append("<p>Holding rate / conversion rate in the label window, per product (rows) "
+                     "and segment (columns):</p>" + _table(segment_products(segments)))
 
     parts.append("<h2>Top feature importances</h2>")
     parts.append(importance_figure(_importances(cfg, products)))
@@ -327,9 +344,10 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     tier_rows = _rows(tiers.orderBy("product_code", "tier_order").drop("tier_order"), 1000)
     parts.append(_table(tier_rows))
 
-    parts.append("<h2>Who may be contacted</h2><p>Scored clients per contact status "
-                 "(docs/scoring.md): only <code>contact</code> rows are in an audience.</p>")
-    parts.append(_table(_rows(contact_status_counts(rankings).orderBy("product_code"))))
+    if "contact_status" in rankings.columns:  # rankings published before contact statuses lack it
+        parts.append("<h2>Who may be contacted</h2><p>Scored clients per contact status "
+                     "(docs/scoring.md): only <code>contact</code> rows are in an audience.</p>")
+        parts.append(_table(_rows(contact_status_counts(rankings).orderBy("product_code"))))
 
     parts.append("<h2>Campaign plan</h2>")
     plan = _gold(spark, cfg, "campaign_plan")

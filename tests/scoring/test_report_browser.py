@@ -67,7 +67,9 @@ def _write_gold(spark, cfg) -> None:
         (F.floor(F.col("id") / 40) + 1).cast("int").alias("decile"),
         F.element_at(F.array(*[F.lit(t) for t in tiers]), (F.floor(F.col("id") / 100) + 1).cast("int"))
         .alias("propensity_tier"),
-        F.lit("1").alias("model_version"))
+        F.lit("1").alias("model_version"),
+        F.element_at(F.array(*[F.lit(t) for t in ("contact", "control", "opted_out")]),
+                     (F.col("id") % 3 + 1).cast("int")).alias("contact_status"))
     write_slice(rankings, table_path(root, "gold", "product_rankings"), None, ["as_of_date"])
     metrics = spark.createDataFrame(
         [(D, p, "random_forest", role, m, v, "r", "1") for p in products
@@ -76,12 +78,15 @@ def _write_gold(spark, cfg) -> None:
         "as_of_date date, product_code string, model string, role string, metric string, value double, "
         "run_id string, model_version string")
     write_slice(metrics, table_path(root, "gold", "model_metrics"), None, ["as_of_date"])
-    # A wide profile table: it must scroll in its own box, not push the page sideways.
-    wide = {f"holding_rate_{p.lower()}_{i}": 0.123456 for p in products for i in range(6)}
+    # Many segments make the holding / conversion table (a column per segment) wider than the
+    # window: it must scroll in its own box, not push the page sideways.
+    wide = {f"{kind}_rate_{p.lower()}": 0.123456 for p in products
+            for kind in ("holding", "conversion")}
     profiles = spark.createDataFrame(
         [{"as_of_date": D, "segment_id": s, "size": 100 * (s + 1), "share": 0.25,
-          "segment_name": f"app-first, frequent card payments, 26-35, no investment products #{s}",
-          **wide} for s in range(4)])
+          "segment_name": f"mobile-first, high engagement #{s}",
+          "description": "holds mortgage, high app events 30d, age band 26-35, no investment fund",
+          **wide} for s in range(16)])
     write_slice(profiles, table_path(root, "gold", "segment_profiles"), None, ["as_of_date"])
     plan = spark.createDataFrame(
         [(D, p, share, int(100 * share), 0.01, 2.0 * share, 600.0 * share, 50.0 * share,
@@ -107,7 +112,8 @@ def report_file(spark, tmp_path_factory) -> Path:
 def test_report_sections(report_file):
     text = report_file.read_text()
     for section in ("Model vs baseline vs oracle", "Segments", "Propensity tiers",
-                    "Campaign plan", "champion lift_top10", "expected_conversions"):
+                    "Campaign plan", "champion lift_top10", "expected_conversions",
+                    "Who may be contacted", "opted_out", "holds mortgage, high app events 30d"):
         assert section in text
     assert text.count("data:image/png;base64,") >= 1  # the profit chart (no gains: no future sales)
 
@@ -143,7 +149,7 @@ def test_report_renders_in_a_headless_browser(report_file, tmp_path):
         wide = driver.execute_script(
             "return Array.from(document.querySelectorAll('.scroll'))"
             ".filter(d => d.scrollWidth > d.clientWidth).length")
-        assert wide >= 1, "the wide segment table should scroll inside its own box"
+        assert wide >= 1, "the wide segment table (16 segments) should scroll inside its own box"
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
     finally:

@@ -1,0 +1,151 @@
+"""What sets each segment apart, in words a marketer can write a message for.
+
+:func:`segment_traits` compares every segment with the whole population on every feature of
+gold.client_features, standardised so that features on different scales compare:
+
+* a numeric feature (activity, tenure, balances, ``holds_<product>`` 0/1 flags): the segment's
+  mean minus the population mean, in population standard deviations;
+* a categorical attribute (age band, income band, region): per value, the segment's share minus
+  the population share, in standard deviations of that value's 0/1 indicator,
+  ``(p_segment - p) / sqrt(p (1 - p))``; only over-represented values are traits.
+
+Each segment keeps its strongest differences (``|z| >= threshold``), at most one per feature
+family (a channel's activity measures, one attribute, one product's holding) so that the words
+are not five ways of saying "uses the app", and at most ``top`` in all, ranked by ``|z|``:
+"holds mortgage", "no investment fund", "age band 26-35", "high app events 30d",
+"low ib recency days". :func:`with_traits` adds them to gold.segment_profiles as ``traits``
+(ranked structs with the z-score) and ``description`` (the words, joined); :func:`conversion_rates`
+adds each product's take-up rate per segment. All of it is aggregates over the clients and
+column expressions: k x features numbers, nothing per client reaches the driver.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+SEGMENT_ID = "segment_id"
+TRAIT_COLUMNS = ("segment_id", "trait_rank", "feature", "value", "z", "trait")
+_NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
+            T.DecimalType)
+_NOT_TRAITS = ("identity_id_hash", "as_of_date", "segment_id", "segment_name", "label")
+
+
+def profile_columns(df: DataFrame) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) columns of ``df`` that can describe a segment (no keys, no ids,
+    no internal ``__`` columns)."""
+    numeric, categorical = [], []
+    for f in df.schema.fields:
+        if f.name in _NOT_TRAITS or f.name.startswith("__"):
+            continue
+        if isinstance(f.dataType, _NUMERIC):
+            numeric.append(f.name)
+        elif isinstance(f.dataType, T.StringType):
+            categorical.append(f.name)
+    return numeric, categorical
+
+
+def _numeric_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
+    overall = assigned.agg(
+        *[F.avg(F.col(c).cast("double")).alias(f"m_{i}") for i, c in enumerate(columns)],
+        *[F.stddev_pop(F.col(c).cast("double")).alias(f"s_{i}") for i, c in enumerate(columns)])
+    per_segment = assigned.groupBy(SEGMENT_ID).agg(
+        *[F.avg(F.col(c).cast("double")).alias(f"c_{i}") for i, c in enumerate(columns)])
+    z = [F.when(F.col(f"s_{i}") > F.lit(1e-12), (F.col(f"c_{i}") - F.col(f"m_{i}"))
+                / F.col(f"s_{i}")) for i in range(len(columns))]
+    stacked = F.explode(F.arrays_zip(F.array(*[F.lit(c) for c in columns]).alias("feature"),
+                                     F.array(*z).alias("z")))
+    return (per_segment.crossJoin(overall).select(SEGMENT_ID, stacked.alias("d"))
+            .select(SEGMENT_ID, "d.feature", F.lit(None).cast("string").alias("value"), "d.z"))
+
+
+def _category_differences(assigned: DataFrame, column: str) -> DataFrame:
+    counts = (assigned.filter(F.col(column).isNotNull())
+              .groupBy(SEGMENT_ID, F.col(column).cast("string").alias("value")).count())
+    # The population total is a one-row aggregate joined on (a window over a literal would
+    # move every row to one partition, with Spark's warning).
+    sizes = counts.groupBy(SEGMENT_ID).agg(F.sum("count").alias("segment_size"))
+    by_value = counts.groupBy("value").agg(F.sum("count").alias("value_count"))
+    total = counts.agg(F.sum("count").alias("total"))
+    shares = (counts.join(sizes, SEGMENT_ID).join(by_value, "value").crossJoin(total)
+              .select(SEGMENT_ID, "value",
+                      (F.col("count") / F.col("segment_size")).alias("p_seg"),
+                      (F.col("value_count") / F.col("total")).alias("p")))
+    z = F.when((F.col("p") > 0) & (F.col("p") < 1),
+               (F.col("p_seg") - F.col("p")) / F.sqrt(F.col("p") * (F.lit(1.0) - F.col("p"))))
+    return shares.select(SEGMENT_ID, F.lit(column).alias("feature"), "value", z.alias("z"))
+
+
+def _words(name: Column) -> Column:
+    return F.lower(F.regexp_replace(name, "_", " "))
+
+
+def trait_text(feature: Column, value: Column, z: Column) -> Column:
+    """'holds mortgage' / 'no mortgage', 'age band 26-35', 'high app events 30d' / 'low ...'."""
+    held = F.regexp_extract(feature, r"^holds_(.+)$", 1)
+    return (F.when(held != "", F.concat(F.when(z > 0, F.lit("holds ")).otherwise(F.lit("no ")),
+                                        _words(held)))
+            .when(value.isNotNull(), F.concat(_words(feature), F.lit(" "), value))
+            .otherwise(F.concat(F.when(z > 0, F.lit("high ")).otherwise(F.lit("low ")),
+                                _words(feature))))
+
+
+def trait_family(feature: Column, value: Column) -> Column:
+    """One family per channel's activity (``app_*``), per holding and per attribute."""
+    return (F.when(feature.startswith("holds_") | value.isNotNull(), feature)
+            .otherwise(F.regexp_extract(feature, r"^([a-z0-9]+)_", 1)))
+
+
+def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Sequence[str],
+                   top: int = 5, threshold: float = 0.2) -> DataFrame:
+    """Per segment its ``top`` strongest differences from the population (:data:`TRAIT_COLUMNS`,
+    ``trait_rank`` 1 = strongest). ``assigned`` holds ``segment_id`` and the columns."""
+    parts = [_numeric_differences(assigned, numeric)] if numeric else []
+    parts += [_category_differences(assigned, c) for c in categorical]
+    if not parts:
+        schema = "segment_id int, trait_rank int, feature string, value string, z double, " \
+                 "trait string"
+        return assigned.sparkSession.createDataFrame([], schema)
+    diffs = parts[0]
+    for part in parts[1:]:
+        diffs = diffs.unionByName(part)
+    strong = diffs.filter((F.abs("z") >= F.lit(threshold))
+                          & (F.col("value").isNull() | (F.col("z") > 0)))
+    family = Window.partitionBy(SEGMENT_ID, trait_family(F.col("feature"), F.col("value")))
+    strongest = F.abs("z").desc()
+    best_of_family = (strong.withColumn("_n", F.row_number().over(
+        family.orderBy(strongest, F.col("feature"), F.col("value")))).filter(F.col("_n") == 1))
+    ranked = best_of_family.withColumn("trait_rank", F.row_number().over(
+        Window.partitionBy(SEGMENT_ID).orderBy(strongest, F.col("feature"), F.col("value"))))
+    return (ranked.filter(F.col("trait_rank") <= top)
+            .withColumn("trait", trait_text(F.col("feature"), F.col("value"), F.col("z")))
+            .select(F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
+                    F.col("trait_rank").cast("int").alias("trait_rank"), "feature", "value",
+                    F.col("z").cast("double").alias("z"), "trait"))
+
+
+def with_traits(profiles: DataFrame, traits: DataFrame) -> DataFrame:
+    """``profiles`` (one row per segment_id) plus ``description`` (the traits' words, strongest
+    first, ", "-joined; "average profile" when none stands out) and ``traits`` (ranked array of
+    (trait_rank, trait, z))."""
+    per_segment = traits.groupBy(SEGMENT_ID).agg(F.array_sort(F.collect_list(
+        F.struct("trait_rank", "trait", "z"))).alias("traits"))
+    joined = profiles.join(per_segment, SEGMENT_ID, "left")
+    words = F.concat_ws(", ", F.transform(F.col("traits"), lambda t: t["trait"]))
+    return joined.withColumn("description", F.when(F.size("traits") > 0, words)
+                             .otherwise(F.lit("average profile")))
+
+
+def conversion_rates(assigned: DataFrame, labels: DataFrame,
+                     products: Sequence[str]) -> DataFrame:
+    """Per segment_id: ``conversion_rate_<product>`` = the share of the segment's labelled
+    clients (non-holders) who took the product up in the label window (NULL when none)."""
+    labelled = assigned.select("identity_id_hash", SEGMENT_ID).join(
+        labels.select("identity_id_hash", "product_code",
+                      F.col("label").cast("double").alias("label")), "identity_id_hash")
+    return (labelled.groupBy(SEGMENT_ID).pivot("product_code", list(products))
+            .agg(F.avg("label"))
+            .select(SEGMENT_ID, *[F.col(f"`{p}`").alias(f"conversion_rate_{p.lower()}")
+                                  for p in products]))

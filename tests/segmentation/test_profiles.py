@@ -1,0 +1,74 @@
+"""segmentation.profiles on hand-written segments: traits in words, ranked, and conversion rates."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from segrec_spark.segmentation.profiles import (
+    conversion_rates,
+    profile_columns,
+    segment_traits,
+    with_traits,
+)
+
+ASSIGNED = ("identity_id_hash string, segment_id int, segment_name string, app_events_30d double, "
+            "app_sessions_30d double, web_events_30d double, holds_mortgage int, age_band string")
+
+
+def _assigned(spark):
+    # segment 0: heavy app users, mortgage holders, young; segment 1: the opposite
+    rows = [(f"a{i}", 0, "s0", 10.0 + i % 2, 5.0 + i % 2, 1.0, 1, "18-25") for i in range(6)]
+    rows += [(f"b{i}", 1, "s1", 0.0 + i % 2, 0.0 + i % 2, 1.0, 0, "46-55") for i in range(4)]
+    rows += [("b9", 1, "s1", 1.0, 0.0, 1.0, 0, "18-25")]
+    return spark.createDataFrame(rows, ASSIGNED)
+
+
+def test_traits_name_the_strongest_differences_one_per_family(spark):
+    assigned = _assigned(spark)
+    numeric, categorical = profile_columns(assigned)
+    assert numeric == ["app_events_30d", "app_sessions_30d", "web_events_30d", "holds_mortgage"]
+    assert categorical == ["age_band"]
+    traits = {(r["segment_id"], r["trait_rank"]): (r["trait"], r["z"])
+              for r in segment_traits(assigned, numeric, categorical).collect()}
+    words = {s: [traits[(s, k)][0] for k in sorted(k for (t, k) in traits if t == s)]
+             for s in (0, 1)}
+    # web_events_30d does not vary: never a trait; app events and sessions are one family
+    assert set(words[0]) == {"holds mortgage", "high app events 30d", "age band 18-25"}
+    assert set(words[1]) == {"no mortgage", "low app events 30d", "age band 46-55"}
+    # ranked by |z|, strongest first
+    zs = [abs(traits[(0, k)][1]) for k in range(1, 4)]
+    assert zs == sorted(zs, reverse=True)
+    # holds_mortgage: segment mean 1 vs population 6/11, sd sqrt(p(1-p))
+    p = 6 / 11
+    z_holds = next(z for (s, _), (t, z) in traits.items() if s == 0 and t == "holds mortgage")
+    assert z_holds == pytest.approx((1 - p) / math.sqrt(p * (1 - p)))
+    # age band 18-25: 6/6 in segment 0 against 7/11 overall
+    q = 7 / 11
+    z_age = next(z for (s, _), (t, z) in traits.items() if s == 0 and t == "age band 18-25")
+    assert z_age == pytest.approx((1 - q) / math.sqrt(q * (1 - q)))
+
+
+def test_description_and_top_limit(spark):
+    assigned = _assigned(spark)
+    traits = segment_traits(assigned, *profile_columns(assigned), top=1)
+    profiles = spark.createDataFrame([(0, 6), (1, 5), (2, 0)], "segment_id int, size long")
+    got = {r["segment_id"]: (r["description"], len(r["traits"] or []))
+           for r in with_traits(profiles, traits).collect()}
+    assert got[0][1] == 1
+    assert got[1][1] == 1
+    assert got[0][0] in {"holds mortgage", "high app events 30d", "age band 18-25"}
+    assert got[2] == ("average profile", 0)
+
+
+def test_conversion_rate_per_segment_and_product(spark):
+    assigned = _assigned(spark)
+    labels = spark.createDataFrame(
+        [("a0", "SAVINGS", 1), ("a1", "SAVINGS", 0), ("b0", "SAVINGS", 0), ("b0", "PENSION", 1)],
+        "identity_id_hash string, product_code string, label int")
+    got = {r["segment_id"]: r.asDict() for r in
+           conversion_rates(assigned, labels, ["SAVINGS", "PENSION"]).collect()}
+    assert got[0]["conversion_rate_savings"] == 0.5
+    assert got[0]["conversion_rate_pension"] is None
+    assert got[1]["conversion_rate_savings"] == 0.0
+    assert got[1]["conversion_rate_pension"] == 1.0
