@@ -33,6 +33,7 @@ from pyspark.sql.utils import AnalysisException
 from segrec_spark.calendar import parse_as_of
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.errors import InputDataError, MissingTableError
+from segrec_spark.propensity import calibration as cal
 from segrec_spark.propensity import evaluation as ev
 from segrec_spark.propensity import learners, tracking
 from segrec_spark.propensity import model as pm
@@ -175,6 +176,13 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         metrics[kind], deciles[kind] = ev.evaluate_scores(
             frame, settings.top_fractions, settings.quantile_relative_error)
     train_w.unpersist()
+    platt = (cal.fit_platt(scored["rf"], settings.min_positives)
+             if settings.calibration == "platt" else None)
+    if platt is not None:  # the same held-out rows through the map (2 parameters fitted on them)
+        after, _ = ev.evaluate_scores(scored["rf"].transform(cal.calibrated(platt)),
+                                      settings.top_fractions, settings.quantile_relative_error)
+        metrics["rf"].update({f"calibrated_{k}": after[k]
+                              for k in ("calibration_error", "mean_predicted", "brier")})
 
     champion, champion_weight, champion_share, champion_as_of = (
         selection.model, weight, share, train_as_of)
@@ -225,6 +233,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         tracking.log_json([{"feature": n, "importance": v} for n, v in importances],
                           "feature_importances.json")
         tracking.log_json(deciles, "deciles.json")
+        tracking.log_json(platt.as_dict() if platt else {}, "calibration.json")
         with tempfile.TemporaryDirectory() as tmp:
             chart = Path(tmp) / f"gains_{product.lower()}.png"
             tracking.gains_chart({(selection.learner if k == "rf" else MODEL_LABELS[k]):

@@ -48,6 +48,9 @@ class PropensitySettings:
     min_positives: int = 10  # a product with fewer training positives is skipped, with a warning
     # lift and capture rate at these top shares (the campaign plan's observed gain reads them)
     top_fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+    # platt: probabilities are recalibrated on the held-out rows (propensity.calibration);
+    # none: published as the model gives them
+    calibration: str = "platt"
     quantile_relative_error: float = 0.0005  # approxQuantile error for deciles / top shares
     # "latest": the registered champion is refitted with the tuned parameters on the latest
     # labelled as_of_date (E-h); "evaluated": the model evaluated out of time (trained at E-2h)
@@ -94,6 +97,8 @@ class PropensitySettings:
         require(0.0 <= self.quantile_relative_error < 0.1, "quantile_relative_error",
                 "must be in [0, 0.1)")
         require(0.0 <= self.promotion_margin < 0.5, "promotion_margin", "must be in [0, 0.5)")
+        require(self.calibration in ("platt", "none"), "calibration",
+                f"expected platt or none, found {self.calibration!r}")
         require(self.champion_fit in ("latest", "evaluated"), "champion_fit",
                 f"expected latest or evaluated, found {self.champion_fit!r}")
 

@@ -33,6 +33,7 @@ from segrec_spark.calendar import parse_as_of
 from segrec_spark.config import Config
 from segrec_spark.contract import Product
 from segrec_spark.errors import MissingTableError
+from segrec_spark.propensity.calibration import Platt, calibrated, from_dict
 from segrec_spark.propensity.model import positive_probability
 from segrec_spark.registry import (
     champion_version,
@@ -157,6 +158,18 @@ def logged_importances(run_id: str) -> list[dict[str, Any]]:
         return []
 
 
+def logged_calibration(run_id: str) -> Platt | None:
+    """The Platt map the training run ``run_id`` logged (None: none logged, or calibration
+    off; the probabilities are then published as the model gives them)."""
+    try:
+        return from_dict(json.loads(mlflow.artifacts.load_text(
+            f"runs:/{run_id}/calibration.json")))
+    except Exception as exc:  # noqa: BLE001 - a run from before calibration has no artifact
+        log.info("score: no calibration in run %s (%s); probabilities as the model gives them",
+                 run_id, exc)
+        return None
+
+
 def check_tier_mode(cfg: Config, products: Sequence[str]) -> None:
     """The expected_value tier mode needs every scored product's margin and contact cost."""
     if cfg.scoring.tier_mode != "expected_value":
@@ -218,7 +231,9 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
             log.warning("score: no champion model for %s (%s); product skipped", product, exc)
             continue
-        predictions = predict(load_champion(cfg, name), segmented, cfg.contract.product(product))
+        predictions = predict(load_champion(cfg, name), segmented,
+                              cfg.contract.product(product)).transform(
+            calibrated(logged_calibration(run_id)))
         explaining = reason_features(predictions, logged_importances(run_id), s.reason_features)
         scores = score_product(predictions.transform(with_top_reasons(explaining,
                                                                       s.reasons_per_client)),
