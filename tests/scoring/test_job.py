@@ -6,6 +6,7 @@ and campaign plan stay as they were, and next-best offers are recomputed from al
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -40,7 +41,23 @@ def _features(spark: SparkSession, as_of: dt.date, n: int = 200) -> DataFrame:
         (i % 2).cast("int").alias("holds_savings"),
         F.lit(0).alias("holds_mortgage"),
         (i % 120).cast("int").alias("tenure_months"),
+        F.when(i % 10 == 0, "66+").otherwise("36-45").alias("age_band"),  # MORTGAGE's rule
     )
+
+
+def _consent(spark: SparkSession, as_of: dt.date) -> DataFrame:
+    """bronze.consent: client 0 opted out; client 1 opted out, then back in before ``as_of``."""
+    key = [F.sha2(F.lit(str(k)), 256) for k in (0, 1)]
+    day = dt.datetime.combine(as_of, dt.time()) - dt.timedelta(days=20)
+    rows = spark.createDataFrame([("k0", 0, day, "Y"), ("k1", 1, day, "Y"),
+                                  ("k2", 1, day + dt.timedelta(days=5), "N")],
+                                 "consent_id string, client int, consent_ts timestamp, "
+                                 "marketing_opt_out string")
+    return rows.select("consent_id", F.when(F.col("client") == 0, key[0]).otherwise(key[1])
+                       .alias("identity_id_hash"), "consent_ts", "marketing_opt_out")
+
+
+KEYS01 = [hashlib.sha256(str(k).encode()).hexdigest() for k in (0, 1)]
 
 
 def _labels(features: DataFrame) -> DataFrame:
@@ -62,6 +79,7 @@ def scored_twice(spark, tmp_path_factory):
     features = _features(spark, TRAIN_AS_OF).unionByName(_features(spark, EVAL_AS_OF))
     write_slice(features, table_path(cfg.paths.root, "gold", "client_features"), None, ["as_of_date"])
     write_slice(_labels(features), table_path(cfg.paths.root, "gold", "labels"), None, ["as_of_date"])
+    write_slice(_consent(spark, EVAL_AS_OF), table_path(cfg.paths.root, "bronze", "consent"), None)
     train_job.run(spark, cfg)
     first = score_job.run(spark, cfg, report=False)
     tables = ("product_rankings", "campaign_plan", "next_best_offer")
@@ -92,7 +110,15 @@ def test_first_run_publishes_both_products_with_reasons_and_relative_tiers(score
     plan = before["campaign_plan"]
     assert plan.count() == 2 * len(cfg.scoring.audience_shares)
     full = plan.filter((F.col("product_code") == "SAVINGS") & (F.col("audience_share") == 1.0)).first()
-    assert full["clients"] == 100
+    contact = rankings.filter(F.col("contact_status") == "contact")
+    assert full["clients"] == contact.filter(F.col("product_code") == "SAVINGS").count() > 80
+    # client 0 opted out; client 1 came back; every 10th client (66+) may not get a mortgage
+    status = {(r["identity_id_hash"], r["product_code"]): r["contact_status"] for r in
+              rankings.filter(F.col("identity_id_hash").isin(*KEYS01)).collect()}
+    assert status[(KEYS01[0], "MORTGAGE")] == "opted_out"
+    assert status[(KEYS01[1], "MORTGAGE")] in ("contact", "control")
+    mortgage = rankings.filter(F.col("product_code") == "MORTGAGE").groupBy("contact_status").count()
+    assert {r["contact_status"]: r["count"] for r in mortgage.collect()}.get("ineligible") == 19
     assert plan.filter(F.col("best_size")).groupBy("product_code").count().filter("count > 1").count() == 0
 
 
