@@ -82,7 +82,7 @@ def register_table(spark: SparkSession, layer: str, name: str, path: str) -> Non
             return
         log.info("catalog: %s pointed at %s; re-pointed at %s", full, location or "?", path)
         spark.sql(f"DROP TABLE IF EXISTS {full}")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {full} USING DELTA LOCATION '{path}'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {full} USING DELTA LOCATION {sql_literal(path)}")
 
 
 def register_all(spark: SparkSession, root: str, names: dict[str, Sequence[str]]) -> list[str]:

@@ -176,3 +176,9 @@ def test_register_table_repoints_a_name_registered_with_another_location(spark, 
         register_table(spark, "regtest", "m", first)
     assert spark.table("regtest.m").first()["x"] == 9
     spark.sql("DROP TABLE regtest.m")
+    # a root with a quote or a backslash in its name is quoted, not spliced into the SQL
+    odd = str(tmp_path / "bank's \\ lake" / "t")
+    spark.createDataFrame([(7,)], "x int").write.format("delta").save(odd)
+    register_table(spark, "regtest", "q", odd)
+    assert spark.table("regtest.q").first()["x"] == 7
+    spark.sql("DROP TABLE regtest.q")
