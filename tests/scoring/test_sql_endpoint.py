@@ -36,6 +36,18 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise AssertionError(f"serve-sql did not listen on {port} within {timeout} s")
 
 
+def _beeline(port: int, query: str, cwd: Path) -> tuple[list[str], str]:
+    """``query`` through pyspark's beeline (CSV); the output lines, and all it printed."""
+    beeline = Path(pyspark.__file__).parent / "bin" / "beeline"
+    out = subprocess.run(
+        [str(beeline), "-u", f"jdbc:hive2://127.0.0.1:{port}/", "--silent=true",
+         "--outputformat=csv2", "-e", query],
+        capture_output=True, text=True, timeout=300, cwd=cwd)
+    # beeline may echo its prompt ("0: jdbc:hive2://...> ") before the header line
+    lines = [re.sub(r"^\d+: jdbc:hive2://\S+> ", "", ln).strip() for ln in out.stdout.splitlines()]
+    return lines, out.stdout + out.stderr
+
+
 def test_top_clients_through_jdbc(spark, tmp_path):
     root = tmp_path / "lake"
     rows = [(D, "MORTGAGE", f"{i:064x}", round(1 - i / 20, 3), i + 1, "contact", i + 1)
@@ -63,29 +75,19 @@ def test_top_clients_through_jdbc(spark, tmp_path):
             env={**os.environ, "SEGREC_SUBMITTED": ""})
     try:
         _wait_for_port(port, proc, timeout=300)
-        beeline = Path(pyspark.__file__).parent / "bin" / "beeline"
         query = ("SELECT identity_id_hash, probability FROM gold.product_rankings "
                  "WHERE product_code = 'MORTGAGE' ORDER BY rank LIMIT 10")
-        out = subprocess.run(
-            [str(beeline), "-u", f"jdbc:hive2://127.0.0.1:{port}/", "--silent=true",
-             "--outputformat=csv2", "-e", query],
-            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        # beeline may echo its prompt ("0: jdbc:hive2://...> ") before the header line
-        lines = [re.sub(r"^\d+: jdbc:hive2://\S+> ", "", ln) for ln in out.stdout.splitlines()]
+        lines, output = _beeline(port, query, tmp_path)
         lines = [ln for ln in lines if "," in ln]
-        assert lines[0] == "identity_id_hash,probability", out.stdout + out.stderr
+        assert lines[0] == "identity_id_hash,probability", output
         got = [tuple(ln.split(",")) for ln in lines[1:]]
         assert got == [(f"{i:064x}", str(round(1 - i / 20, 3))) for i in range(10)]
         # the BI view of an audience at a planned size (scoring.views), served like a table
         view = ("SELECT identity_id_hash FROM gold.v_campaign_audience WHERE product_code = "
                 "'MORTGAGE' AND audience_share = 0.1 ORDER BY audience_rank")
-        out = subprocess.run(
-            [str(beeline), "-u", f"jdbc:hive2://127.0.0.1:{port}/", "--silent=true",
-             "--outputformat=csv2", "-e", view],
-            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        cleaned = [re.sub(r"^\d+: jdbc:hive2://\S+> ", "", ln).strip() for ln in out.stdout.splitlines()]
-        keys = [ln for ln in cleaned if re.fullmatch(r"[0-9a-f]{64}", ln)]
-        assert keys == [f"{i:064x}" for i in range(2)], out.stdout + out.stderr
+        lines, output = _beeline(port, view, tmp_path)
+        keys = [ln for ln in lines if re.fullmatch(r"[0-9a-f]{64}", ln)]
+        assert keys == [f"{i:064x}" for i in range(2)], output
     finally:
         proc.terminate()
         try:
