@@ -36,6 +36,12 @@ def auc_metrics(scored: DataFrame) -> dict[str, float]:
     return result
 
 
+def share_label(share: float) -> str:
+    """The percentage in the top-share metric names (``lift_top<pct>``, ``capture_top<pct>``):
+    0.05 -> '5', 0.1 -> '10', 0.005 -> '0.5'. scoring.campaign reads the metrics by it."""
+    return f"{round(share * 100, 6):g}"
+
+
 def top_share_stats(row: dict[str, Any], fraction: float, cut: float | None,
                     suffix: str = "") -> dict[str, float]:
     """Lift and capture in the top ``fraction`` from the aggregate ``row`` of :func:`_top_aggs`."""
@@ -178,7 +184,7 @@ def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
     row = first_row(scored.agg(*_top_aggs(top_cuts))).asDict()
     for i, fraction in enumerate(fractions):
         stats = top_share_stats(row, fraction, top_cuts[i], f"_{i}")
-        pct = f"{round(fraction * 100, 6):g}"  # 0.1 -> 10, 0.005 -> 0.5 (scoring.campaign reads it)
+        pct = share_label(fraction)
         metrics[f"lift_top{pct}"] = stats["lift"]
         metrics[f"capture_top{pct}"] = stats["capture"]
     cuts = sorted(set(values[len(top_qs):])) if values else []

@@ -30,6 +30,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Product
+from segrec_spark.propensity.evaluation import share_label
 from segrec_spark.scoring.audience import CONTACT
 from segrec_spark.scoring.tiers import PRODUCT_SLICE, with_catalogue
 
@@ -93,11 +94,6 @@ def with_best_size(df: DataFrame) -> DataFrame:
     first = F.row_number().over(by_profit) == 1
     profitable = F.coalesce(F.col("expected_profit") > F.lit(0.0), F.lit(False))
     return df.withColumn("best_size", first & profitable)
-
-
-def share_label(share: float) -> str:
-    """The percentage in evaluation metric names: 0.05 -> '5', 0.1 -> '10', 0.005 -> '0.5'."""
-    return f"{round(share * 100, 6):g}"
 
 
 def observed_gains(metrics: DataFrame, shares: Sequence[float]) -> DataFrame:

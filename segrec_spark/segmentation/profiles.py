@@ -26,10 +26,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-SEGMENT_ID = "segment_id"
+from segrec_spark.segmentation.model import NUMERIC_TYPES, SEGMENT_ID
+
 TRAIT_COLUMNS = ("segment_id", "trait_rank", "feature", "value", "z", "trait")
-_NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
-            T.DecimalType)
 _NOT_TRAITS = ("identity_id_hash", "as_of_date", "segment_id", "segment_name", "label")
 
 
@@ -40,7 +39,7 @@ def profile_columns(df: DataFrame) -> tuple[list[str], list[str]]:
     for f in df.schema.fields:
         if f.name in _NOT_TRAITS or f.name.startswith("__"):
             continue
-        if isinstance(f.dataType, _NUMERIC):
+        if isinstance(f.dataType, NUMERIC_TYPES):
             numeric.append(f.name)
         elif isinstance(f.dataType, T.StringType):
             categorical.append(f.name)
