@@ -8,9 +8,16 @@ regression (Spark ML, one feature, no regularisation) of the held-out labels on 
 model's probability: the evaluation month out of time, or the held-out split of a snapshot. With
 ``a > 0`` the map is increasing, so rankings, AUC and lift are unchanged; only the levels move.
 
-The training run logs ``calibration.json`` (a, b, the rows and positives it was fitted on); the
-scoring stage applies the champion run's map (:func:`calibrated`). Fewer than ``min_positives``
-held-out positives, or a fit with ``a <= 0``, leaves the probabilities as they are.
+The map must belong to the model that is registered. With ``champion_fit: latest`` the champion
+is refitted on the evaluation month after the evaluated model was judged, and its scores sit on
+a level of their own; :func:`refit_level` keeps the slope ``a`` (the shape, judged out of time)
+and fits the intercept again on the champion's own scores of the evaluation month, so the
+probabilities add up to that month's conversions (the latest labelled month).
+
+The training run logs ``calibration.json`` (a, b, the rows and positives it was fitted on, the
+month the level was fitted on); the scoring stage applies the champion run's map
+(:func:`calibrated`). Fewer than ``min_positives`` held-out positives, or a fit with ``a <= 0``,
+leaves the probabilities as they are.
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ class Platt:
     intercept: float
     rows: int = 0
     positives: int = 0
+    level_as_of: str = ""  # the month whose labels fixed the intercept ("" = where a was fitted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +71,39 @@ def fit_platt(scored: DataFrame, min_positives: int = 10) -> Platt | None:
     return Platt(slope, intercept, n, positives)
 
 
+def refit_level(platt: Platt, scored: DataFrame, level_as_of: str = "",
+                iterations: int = 30, tolerance: float = 1e-9) -> Platt:
+    """``platt`` with its intercept fitted again on ``scored`` (label, probability), the slope
+    kept: the maximum-likelihood intercept with ``a * logit(p)`` as an offset, by Newton's method
+    (one aggregation a step). At the optimum the calibrated probabilities sum to the positives.
+    """
+    x = scored.select((F.lit(platt.slope) * logit(F.col(PROBABILITY))).alias("_offset"),
+                      F.col(LABEL).cast("double").alias(LABEL)).cache()
+    try:
+        counts = x.agg(F.count(F.lit(1)).alias("n"), F.sum(LABEL).alias("p"),
+                       F.avg("_offset").alias("o")).collect()[0]
+        n, positives = int(counts["n"] or 0), float(counts["p"] or 0.0)
+        if n == 0 or positives <= 0 or positives >= n:
+            return platt
+        rate = positives / n
+        intercept = math.log(rate / (1.0 - rate)) - float(counts["o"])  # near the optimum
+        for _ in range(iterations):
+            s = F.lit(1.0) / (F.lit(1.0) + F.exp(-(F.col("_offset") + F.lit(intercept))))
+            sums = x.agg(F.sum(s).alias("s"), F.sum(s * (F.lit(1.0) - s)).alias("w")).collect()[0]
+            weight = float(sums["w"] or 0.0)
+            if weight <= 0:
+                break
+            step = (positives - float(sums["s"])) / weight
+            intercept += step
+            if abs(step) < tolerance:
+                break
+    finally:
+        x.unpersist()
+    if not math.isfinite(intercept):
+        return platt
+    return Platt(platt.slope, intercept, n, int(positives), level_as_of)
+
+
 def calibrated(platt: Platt | None) -> Callable[[DataFrame], DataFrame]:
     """Factory: ``probability`` mapped through ``platt`` (unchanged when None)."""
 
@@ -80,4 +121,4 @@ def from_dict(data: dict[str, Any] | None) -> Platt | None:
     if not data or data.get("slope") is None:
         return None
     return Platt(float(data["slope"]), float(data["intercept"]), int(data.get("rows", 0)),
-                 int(data.get("positives", 0)))
+                 int(data.get("positives", 0)), str(data.get("level_as_of", "")))

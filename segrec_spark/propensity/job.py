@@ -199,6 +199,9 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
                 negative_share=champion_share, params=best)
             champion = champion_pipeline.fit(champion_rows)
             champion_as_of = eval_as_of
+            if platt is not None:  # the map must be the registered model's (calibration.py)
+                platt = cal.refit_level(platt, pm.positive_probability(champion.transform(
+                    eval_df)).select(pm.LABEL, pm.PROBABILITY), eval_as_of.isoformat())
     importances = pm.feature_importances(champion, eval_df)
 
     name = propensity_model_name(cfg, product)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from segrec_spark.propensity.calibration import calibrated, fit_platt, from_dict
+from segrec_spark.propensity.calibration import Platt, calibrated, fit_platt, from_dict, refit_level
 
 
 def _scored(spark, groups):
@@ -45,3 +45,22 @@ def test_the_logged_map_reads_back(spark):
     assert from_dict(platt.as_dict()) == platt
     assert from_dict({}) is None
     assert from_dict(None) is None
+
+
+def test_a_refitted_champion_keeps_the_slope_and_takes_the_latest_months_level(spark):
+    # the refitted champion says 0.2 and 0.05 where 30 % and 10 % of the latest month bought;
+    # with the slope fixed at 1 the intercept must lift the sum to the 45 conversions
+    scored = _scored(spark, [(0.2, 100, 30), (0.05, 150, 15)])
+    refitted = refit_level(Platt(1.0, -5.0, 2000, 110), scored, "2025-06-01")
+    assert (refitted.slope, refitted.rows, refitted.positives) == (1.0, 250, 45)
+    assert refitted.level_as_of == "2025-06-01"
+    total = scored.transform(calibrated(refitted)).agg(F.sum("probability")).first()[0]
+    assert total == pytest.approx(45, rel=1e-6)
+    # the order of clients is kept: a single intercept cannot reorder them
+    after = {r["before"]: r["probability"] for r in scored.select(
+        F.col("probability").alias("before"), "probability").distinct()
+        .transform(calibrated(refitted)).collect()}
+    assert after[0.2] > after[0.05]
+    assert from_dict(refitted.as_dict()) == refitted
+    # no positives (or only positives) in the month: nothing to fit, the map stays
+    assert refit_level(refitted, _scored(spark, [(0.2, 10, 0)])) == refitted
