@@ -22,12 +22,13 @@ run: setup
 # Everything but the slow suite: unit and job tests, then the tests sharing one end-to-end
 # pipeline run, the smallest that writes every table (published tables, notebook, report).
 test: setup
-	$(PY) -m pytest -q -m "not cluster and not faults and not quality" tests
+	$(PY) -m pytest -q -m "not cluster and not faults and not quality and not integration" tests
 
 # The slower suite, which CI runs too: a Spark standalone cluster (master + 2 workers) started
-# and stopped by the test, and jobs killed mid-write / concurrent writers (tests/reliability).
+# and stopped by the test, jobs killed mid-write / concurrent writers (tests/reliability), and
+# whole pipelines through the CLI or a server process (second bank, snapshot CLI, JDBC).
 test-slow: setup
-	$(PY) -m pytest -q -m "cluster or faults" tests
+	$(PY) -m pytest -q -m "cluster or faults or integration" tests
 
 # Model quality on a whole pipeline run at `small` (tests/test_model_quality.py, ~15 min idle):
 # relative claims against the baseline and the planted truth. Not in CI (its time budget); run it

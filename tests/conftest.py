@@ -52,10 +52,10 @@ def tmp_config(tmp_path) -> Config:
 # --- one small end-to-end run shared by the tests that need it ---------------------------------
 
 E2E_SCALE = os.environ.get("SEGREC_E2E_SCALE", "tiny")
-# The smallest run that still writes every table: tiny's activity with 3,000 clients (so three
+# The smallest run that still writes every table: tiny's activity with 3,000 clients (so two
 # products have enough buyers to train), one forest setting and k of 3-4. Model quality is judged
 # on a run of its own at `small` (tests/test_model_quality.py, `make test-quality`) and by the bench.
-E2E_PRODUCTS = ("MORTGAGE", "CREDIT_CARD", "SAVINGS")
+E2E_PRODUCTS = ("MORTGAGE", "CREDIT_CARD")
 E2E_OVERRIDES = ("generator.n_clients=3000", "propensity.min_positives=5",
                  f"propensity.products=[{', '.join(E2E_PRODUCTS)}]",
                  "propensity.num_trees=[20]", "propensity.max_depth=[5]",

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pyspark
+import pytest
 from pyspark.sql import functions as F
 
 from segrec_spark.tables import table_path
@@ -48,6 +49,7 @@ def _beeline(port: int, query: str, cwd: Path) -> tuple[list[str], str]:
     return lines, out.stdout + out.stderr
 
 
+@pytest.mark.integration  # a Thrift server process and beeline: `make test-slow`
 def test_top_clients_through_jdbc(spark, tmp_path):
     root = tmp_path / "lake"
     rows = [(D, "MORTGAGE", f"{i:064x}", round(1 - i / 20, 3), i + 1, "contact", i + 1)

@@ -69,6 +69,9 @@ def _unregister(spark, root: str) -> None:
                 spark.sql(f"DROP TABLE IF EXISTS {layer}.{row['tableName']}")
 
 
+pytestmark = pytest.mark.integration  # a whole pipeline through the CLI: `make test-slow`
+
+
 @pytest.fixture(scope="module")
 def bank_b_run(spark, tmp_path_factory):
     bank = build_bank_b(spark, tmp_path_factory.mktemp("bank_b"))

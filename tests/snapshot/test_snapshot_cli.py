@@ -54,11 +54,13 @@ def own_run(tmp_path_factory, spark):
     return code, tmp, files
 
 
+@pytest.mark.integration  # snapshot -> train -> score through the CLI
 def test_run_exits_cleanly(own_run):
     code, _, _ = own_run
     assert code == 0
 
 
+@pytest.mark.integration  # snapshot -> train -> score through the CLI
 def test_every_held_out_client_is_scored_and_the_signal_recovered(spark, own_run):
     _, tmp, files = own_run
     with files.test.open() as handle:
@@ -82,6 +84,7 @@ def test_every_held_out_client_is_scored_and_the_signal_recovered(spark, own_run
     assert model_auc > oracle_auc - 0.08, (model_auc, oracle_auc)
 
 
+@pytest.mark.integration  # snapshot -> train -> score through the CLI
 def test_columns_report_says_what_each_column_became(spark, own_run):
     _, tmp, _ = own_run
     used = {r["column"]: (r["feature"], r["used_as"]) for r in
