@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 LABEL = "label"
 PROBABILITY = "probability"
 EPSILON = 1e-6  # probabilities are clipped to [EPSILON, 1 - EPSILON] before the logit
+MAX_STEP = 1.0  # the largest intercept change of one Newton step in refit_level
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def fit_platt(scored: DataFrame, min_positives: int = 10) -> Platt | None:
 
 
 def refit_level(platt: Platt, scored: DataFrame, level_as_of: str = "",
-                iterations: int = 30, tolerance: float = 1e-9) -> Platt:
+                iterations: int = 60, tolerance: float = 1e-9) -> Platt:
     """``platt`` with its intercept fitted again on ``scored`` (label, probability), the slope
     kept: the maximum-likelihood intercept with ``a * logit(p)`` as an offset, by Newton's method
     (one aggregation a step). At the optimum the calibrated probabilities sum to the positives.
@@ -93,7 +94,9 @@ def refit_level(platt: Platt, scored: DataFrame, level_as_of: str = "",
             weight = float(sums["w"] or 0.0)
             if weight <= 0:
                 break
-            step = (positives - float(sums["s"])) / weight
+            # Newton's step, at most MAX_STEP on the logit scale: where the scores are nearly
+            # 0 or 1 the curvature is tiny and an unbounded step overshoots to saturation.
+            step = max(-MAX_STEP, min(MAX_STEP, (positives - float(sums["s"])) / weight))
             intercept += step
             if abs(step) < tolerance:
                 break
