@@ -60,21 +60,27 @@ def _numeric_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFra
             .select(SEGMENT_ID, "d.feature", F.lit(None).cast("string").alias("value"), "d.z"))
 
 
-def _category_differences(assigned: DataFrame, column: str) -> DataFrame:
-    counts = (assigned.filter(F.col(column).isNotNull())
-              .groupBy(SEGMENT_ID, F.col(column).cast("string").alias("value")).count())
-    # The population total is a one-row aggregate joined on (a window over a literal would
-    # move every row to one partition, with Spark's warning).
-    sizes = counts.groupBy(SEGMENT_ID).agg(F.sum("count").alias("segment_size"))
-    by_value = counts.groupBy("value").agg(F.sum("count").alias("value_count"))
-    total = counts.agg(F.sum("count").alias("total"))
-    shares = (counts.join(sizes, SEGMENT_ID).join(by_value, "value").crossJoin(total)
-              .select(SEGMENT_ID, "value",
-                      (F.col("count") / F.col("segment_size")).alias("p_seg"),
-                      (F.col("value_count") / F.col("total")).alias("p")))
+def _category_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Every categorical column in one pass: the rows are stacked to (feature, value) first, so
+    the counts and the shares are one aggregation and a few windows over k x values rows,
+    however many columns there are (a join per column made dozens of small Spark jobs)."""
+    pairs = F.explode(F.array(*[F.struct(F.lit(c).alias("feature"),
+                                         F.col(c).cast("string").alias("value"))
+                                for c in columns])).alias("p")
+    # k x (values of every column) rows: one partition holds them, so the windows below need
+    # no further shuffle.
+    counts = (assigned.select(SEGMENT_ID, pairs).select(SEGMENT_ID, "p.feature", "p.value")
+              .filter(F.col("value").isNotNull())
+              .groupBy(SEGMENT_ID, "feature", "value").count().coalesce(1))
+    segment_size = F.sum("count").over(Window.partitionBy(SEGMENT_ID, "feature"))
+    value_count = F.sum("count").over(Window.partitionBy("feature", "value"))
+    total = F.sum("count").over(Window.partitionBy("feature"))
+    shares = counts.select(SEGMENT_ID, "feature", "value",
+                           (F.col("count") / segment_size).alias("p_seg"),
+                           (value_count / total).alias("p"))
     z = F.when((F.col("p") > 0) & (F.col("p") < 1),
                (F.col("p_seg") - F.col("p")) / F.sqrt(F.col("p") * (F.lit(1.0) - F.col("p"))))
-    return shares.select(SEGMENT_ID, F.lit(column).alias("feature"), "value", z.alias("z"))
+    return shares.select(SEGMENT_ID, "feature", "value", z.alias("z"))
 
 
 def _words(name: Column) -> Column:
@@ -102,7 +108,8 @@ def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Seq
     """Per segment its ``top`` strongest differences from the population (:data:`TRAIT_COLUMNS`,
     ``trait_rank`` 1 = strongest). ``assigned`` holds ``segment_id`` and the columns."""
     parts = [_numeric_differences(assigned, numeric)] if numeric else []
-    parts += [_category_differences(assigned, c) for c in categorical]
+    if categorical:
+        parts.append(_category_differences(assigned, categorical))
     if not parts:
         schema = "segment_id int, trait_rank int, feature string, value string, z double, " \
                  "trait string"
