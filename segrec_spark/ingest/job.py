@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -83,6 +85,10 @@ __all__ = ["AUDIT", "AUDIT_SCHEMA", "QUARANTINE", "DeliveryReadError", "check_de
 log = logging.getLogger(__name__)
 
 QUARANTINE = "quarantine"
+# ops.quarantine and ops.ingest_audit are shared by every source: sources ingested at the same
+# time in this driver take turns for those two (small) commits instead of conflicting and
+# retrying; a writer in another process is still handled by _commit's retries.
+_SHARED_TABLES = threading.Lock()
 
 # --- one source's deliveries as one batch -------------------------------------------------------
 
@@ -275,15 +281,18 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                 rejected.filter(F.col("_delivery") == name).transform(
                     quarantine_records(source.name, name, f"{source.name}/{name}", started_at))
                 for name in written])
-            _commit(lambda: write_slice(quarantine.coalesce(1), table_path(root, "ops", QUARANTINE),
-                                        _slice(source.name, written), ["source"]),
-                    table_path(root, "ops", QUARANTINE))
+            with _SHARED_TABLES:
+                _commit(lambda: write_slice(quarantine.coalesce(1),
+                                            table_path(root, "ops", QUARANTINE),
+                                            _slice(source.name, written), ["source"]),
+                        table_path(root, "ops", QUARANTINE))
         audited = [name for name, row in rows.items() if row["status"] != "UNCHANGED"]
         if audited:
             audit = spark.createDataFrame([rows[name] for name in audited], AUDIT_SCHEMA)
-            _commit(lambda: write_slice(audit.coalesce(1), table_path(root, "ops", AUDIT),
-                                        _slice(source.name, audited)),
-                    table_path(root, "ops", AUDIT))
+            with _SHARED_TABLES:
+                _commit(lambda: write_slice(audit.coalesce(1), table_path(root, "ops", AUDIT),
+                                            _slice(source.name, audited)),
+                        table_path(root, "ops", AUDIT))
     finally:
         if classified is not None:
             classified.unpersist()
@@ -324,7 +333,8 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
         deliveries: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Ingest the deliveries of ``sources`` (default all); return one audit row per delivery.
 
-    Each source is one batch (one commit per table). A schema mismatch stops that source at the
+    Each source is one batch (one commit per table); up to ``ingest.parallel_sources`` sources
+    run at the same time. A schema mismatch stops that source at the
     failing delivery (earlier deliveries are written, nothing of the failing one or later ones);
     a refused delivery (an empty re-delivery of an ingested month) is skipped. Whatever stops
     one source, even an unexpected crash, the other sources still run; then the first error is
@@ -333,26 +343,30 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     """
     plan = plan_batches(spark, cfg.paths.landing, cfg.contract, sources, deliveries)
     audits = previous_audits(spark, cfg.paths.root, list(plan))
-    rows: list[dict[str, Any]] = []
-    failures: list[Exception] = []
-    for name, source_deliveries in plan.items():
-        if not source_deliveries:
-            continue
+
+    def ingest_one(name: str) -> tuple[list[dict[str, Any]], Exception | None]:
         try:
-            rows.extend(ingest_source(spark, cfg, cfg.contract.sources[name], source_deliveries,
-                                      audits))
+            return ingest_source(spark, cfg, cfg.contract.sources[name], plan[name], audits), None
         except SegrecError as exc:
             log.error("%s: %s; source %s stopped there, tables untouched by that delivery",
                       name, exc, name)
-            rows.extend(getattr(exc, "rows", []))
-            failures.append(exc)
+            return list(getattr(exc, "rows", [])), exc
         except Exception as exc:  # noqa: BLE001 - one source's crash must not stop the others
             cause = java_cause(exc) if isinstance(exc, (Py4JJavaError, PySparkException)) \
                 else f"{type(exc).__name__}: {exc}"
             line = (f"source {name}: ingest failed ({' '.join(cause.split())}); its tables "
                     "are as the last successful commit left them, a re-run retries it")
             log.error(line, exc_info=True)
-            failures.append(SegrecError(line))
+            return [], SegrecError(line)
+
+    # Sources run side by side (ingest.parallel_sources); rows and failures come back in the
+    # plan's order whatever order the sources finish in.
+    names = [name for name, source_deliveries in plan.items() if source_deliveries]
+    with ThreadPoolExecutor(max_workers=cfg.ingest.parallel_sources,
+                            thread_name_prefix="ingest") as pool:
+        outcomes = list(pool.map(ingest_one, names))
+    rows: list[dict[str, Any]] = [row for source_rows, _ in outcomes for row in source_rows]
+    failures: list[Exception] = [failure for _, failure in outcomes if failure is not None]
     register_tables(spark, cfg.paths.root, list(plan))
     if failures:
         more = f" (and {len(failures) - 1} more source(s) failed, see the log)" \

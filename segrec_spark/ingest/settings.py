@@ -22,6 +22,10 @@ class IngestSettings:
     # Re-ingest a delivery even when its content and these settings are unchanged since the
     # last successful run (default: an unchanged delivery is skipped and no table is touched).
     force: bool = False
+    # Sources ingested at the same time (threads of one driver; each source is its own batch).
+    # Small deliveries spend most of their time in Delta commits and planning, not in tasks;
+    # overlapping sources keeps the cores busy. 1 = one source after the other.
+    parallel_sources: int = 3
 
     def validate(self) -> None:
         require(0 <= self.late_tolerance_days <= 31, "late_tolerance_days", "must be 0..31")
@@ -29,6 +33,7 @@ class IngestSettings:
                 f"expected flag or reject, found {self.unknown_category!r}")
         require(self.schema_drift in ("ignore", "add"), "schema_drift",
                 f"expected ignore or add, found {self.schema_drift!r}")
+        require(1 <= self.parallel_sources <= 64, "parallel_sources", "must be 1..64")
         for source, fmt in self.formats.items():
             require(fmt in FORMATS, f"formats.{source}",
                     f"expected {', '.join(FORMATS)}, found {fmt!r}")

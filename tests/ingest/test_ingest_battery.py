@@ -282,6 +282,34 @@ def test_one_source_crashing_does_not_stop_the_others(spark, tmp_path, monkeypat
     assert bronze(spark, cfg, "prodeje").count() == 1
 
 
+def test_sources_run_side_by_side_and_report_in_plan_order(spark, tmp_path, monkeypatch):
+    cfg = make_config(tmp_path, "ingest.parallel_sources=2")
+    for source, header in (("web", WEB_HEADER), ("prodeje", SALES_HEADER),
+                           ("camp", ",".join(SOURCES["camp"].column_names))):
+        deliver(cfg, source, "2026-01", "part-0.csv", text(header))
+    running: list[str] = []
+    most = [0]
+    lock = threading.Lock()
+    both_started = threading.Barrier(2, timeout=30)
+
+    def fake_ingest(spark, cfg, source, deliveries, previous):
+        with lock:
+            running.append(source.name)
+            most[0] = max(most[0], len(running))
+        if source.name in ("camp", "prodeje"):  # these two wait for each other: side by side
+            both_started.wait()
+        with lock:
+            running.remove(source.name)
+        return [{"source": source.name, "delivery": d} for d in deliveries]
+
+    monkeypatch.setattr(job, "ingest_source", fake_ingest)
+    rows = job.run(spark, cfg, ["web", "prodeje", "camp"])
+    assert most[0] == 2  # two at a time, as configured, never three
+    plan_order = list(job.plan_batches(spark, cfg.paths.landing, cfg.contract,
+                                       ["web", "prodeje", "camp"], None))
+    assert [r["source"] for r in rows] == plan_order
+
+
 # --- concurrent ingests -----------------------------------------------------------------------
 
 class ConcurrentAppendException(Exception):  # named like Delta's, as the check reads names
