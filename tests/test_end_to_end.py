@@ -127,6 +127,7 @@ def test_run_report_has_charts_and_sections(e2e):
     assert text.count("data:image/png;base64,") >= 2
 
 
+@pytest.mark.integration  # a Jupyter kernel process with a Spark driver of its own
 def test_notebook_runs_top_to_bottom(e2e, tmp_path):
     import nbformat
     from nbclient import NotebookClient

@@ -81,6 +81,7 @@ def _write_bronze(spark, root: str) -> None:
         df.write.format("delta").mode("overwrite").save(table_path(root, "bronze", source))
 
 
+@pytest.mark.integration  # the stage run twice on one lake
 def test_job_writes_silver_gold_and_dictionary_idempotently(spark, tmp_path):
     cfg = make_config(tmp_path, "features.windows=[7]")
     with pytest.raises(MissingTableError, match="bronze.web: no Delta table at"):

@@ -58,6 +58,7 @@ def two_trainings(spark, tmp_path_factory):
     return cfg, first, second
 
 
+@pytest.mark.integration  # two trainings on one lake and registry
 def test_the_alias_stays_when_the_challenger_is_not_promoted(spark, two_trainings):
     cfg, first, second = two_trainings
     assert first["products"]["MORTGAGE"]["promoted"] is True
@@ -71,6 +72,7 @@ def test_the_alias_stays_when_the_challenger_is_not_promoted(spark, two_training
     assert "by the margin 0.45" in run.data.tags["promotion_reason"]
 
 
+@pytest.mark.integration  # two trainings on one lake and registry
 def test_model_metrics_say_which_model_is_which(spark, two_trainings):
     cfg, _, second = two_trainings
     metrics = read_table(spark, table_path(cfg.paths.root, "gold", "model_metrics"))

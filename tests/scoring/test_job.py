@@ -91,6 +91,7 @@ def scored_twice(spark, tmp_path_factory):
     return cfg, first, second, before, after
 
 
+@pytest.mark.integration  # train, score, re-score on one lake
 def test_first_run_publishes_both_products_with_reasons_and_relative_tiers(scored_twice):
     cfg, first, _, before, _ = scored_twice
     assert first["as_of_date"] == EVAL_AS_OF
@@ -122,6 +123,7 @@ def test_first_run_publishes_both_products_with_reasons_and_relative_tiers(score
     assert plan.filter(F.col("best_size")).groupBy("product_code").count().filter("count > 1").count() == 0
 
 
+@pytest.mark.integration  # train, score, re-score on one lake
 def test_rescoring_one_product_keeps_every_other_product_unchanged(scored_twice):
     _, _, second, before, after = scored_twice
     assert sorted(second["model_versions"]) == ["MORTGAGE"]
@@ -132,6 +134,7 @@ def test_rescoring_one_product_keeps_every_other_product_unchanged(scored_twice)
         assert_df_equality(kept_after, kept_before, ignore_row_order=True)
 
 
+@pytest.mark.integration  # train, score, re-score on one lake
 def test_rescored_product_slice_is_replaced_not_duplicated(scored_twice):
     _, _, _, before, after = scored_twice
     old = before["product_rankings"].filter(F.col("product_code") == "MORTGAGE")
@@ -145,6 +148,7 @@ def test_rescored_product_slice_is_replaced_not_duplicated(scored_twice):
     assert plan.count() == plan.select("audience_share").distinct().count()
 
 
+@pytest.mark.integration  # train, score, re-score on one lake
 def test_offers_are_recomputed_from_kept_and_new_rankings(scored_twice):
     _, _, _, before, after = scored_twice
     offered = {r["product_code"] for r in after["next_best_offer"].select("product_code").distinct().collect()}
