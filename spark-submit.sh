@@ -67,6 +67,17 @@ export SEGREC_CONFIG="${SEGREC_CONFIG:-$here/conf/local.yaml}"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PY}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"
 
+# Ivy's dependency-resolution report (about 40 lines on every submit) is dropped from standard
+# error unless --verbose is given (to spark-submit or to the job); every other line, warnings
+# and stack traces included, passes unchanged.
+verbose=0
+for a in "${opts[@]+"${opts[@]}"}" "$@"; do [ "$a" = --verbose ] && verbose=1; done
+if [ "$verbose" = 0 ]; then
+  ivy='^(:: (loading settings|resolving dependencies|resolution report|retrieving) :: |Ivy Default Cache set to: |The jars for the packages stored in: |[^ ]+#[^ ]+ added as a dependency$|'
+  ivy+=$'\t(confs: |found |downloading |\\[SUCCESSFUL|:: |[^ ]+#[^ ]+;[^ ]+ from |-{20,}$|\\||[0-9]+ artifacts copied))'
+  exec 2> >(grep --line-buffered -v -E "$ivy" >&2)
+fi
+
 exec "$SPARK_HOME/bin/spark-submit" \
   "${defaults[@]+"${defaults[@]}"}" \
   --packages "$packages" \

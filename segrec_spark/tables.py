@@ -70,7 +70,10 @@ def register_table(spark: SparkSession, layer: str, name: str, path: str) -> Non
     where it is) and created again, so BI queries never read the old location. A managed table
     or a view of that name is someone else's: MissingTableError, nothing dropped."""
     full = f"{layer}.{name}"
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+    # Checked first: Spark 4's CREATE DATABASE IF NOT EXISTS on an existing database logs a
+    # WARN "Namespace ... was created concurrently" (dozens per run under spark-submit).
+    if not spark.catalog.databaseExists(layer):
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
     entry = catalog_entry(spark, layer, name)
     if entry is not None:
         kind, location = entry
