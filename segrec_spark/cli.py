@@ -119,6 +119,9 @@ def configure_logging(verbose: bool = False) -> None:
     quiet = ("py4j", "alembic", "urllib3", "matplotlib", "mlflow", "git", "numexpr")
     for noisy in quiet:
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    # Per-item detail (each delivery, each source generated, each k tried) is DEBUG: a run's
+    # output is a line or a few per stage unless --verbose.
+    logging.getLogger("segrec_spark").setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("segrec_spark.tables").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 

@@ -239,7 +239,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
         landing = typed.transform(to_landing(settings.seed, source, rates))
         metrics = write_landing_source(spark, landing, source, cfg.paths.landing,
                                        deliveries(settings, name), kinds)
-        log.info("generate: %s written in %.1f s", name, time.monotonic() - started)
+        log.debug("generate: %s written in %.1f s", name, time.monotonic() - started)
         return metrics
 
     with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES) as pool:
@@ -257,7 +257,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
         all_dirt += dirt
         all_rows += rows
         written[source] = sum(r[2] for r in rows)
-        log.info("generate: %s: %d rows", source, written[source])
+        log.debug("generate: %s: %d rows", source, written[source])
     gt = cfg.paths.ground_truth.rstrip("/")
     (spark.createDataFrame(all_dirt, MANIFEST_SCHEMA).coalesce(1)
      .write.mode("overwrite").parquet(f"{gt}/dirt_manifest"))

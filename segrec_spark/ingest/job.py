@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -80,7 +81,7 @@ from segrec_spark.tables import (
 
 __all__ = ["AUDIT", "AUDIT_SCHEMA", "QUARANTINE", "DeliveryReadError", "check_delivery",
            "classify_deliveries", "ingest_source", "main", "plan_batches", "previous_audits",
-           "register_tables", "run"]
+           "register_tables", "run", "tally"]
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
         if classified is not None:
             classified.unpersist()
     for row in rows.values():
-        log.info("%s: read %d = accepted %d + quarantined %d + duplicates dropped %d (%s)%s",
+        log.debug("%s: read %d = accepted %d + quarantined %d + duplicates dropped %d (%s)%s",
                  row["batch_id"], row["rows_read"], row["rows_accepted"], row["rows_quarantined"],
                  row["duplicates_dropped"], row["status"],
                  f"; quarantine reasons {row['quarantine_reasons']}"
@@ -346,7 +347,12 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
 
     def ingest_one(name: str) -> tuple[list[dict[str, Any]], Exception | None]:
         try:
-            return ingest_source(spark, cfg, cfg.contract.sources[name], plan[name], audits), None
+            began = time.monotonic()
+            source_rows = ingest_source(spark, cfg, cfg.contract.sources[name], plan[name],
+                                        audits)
+            log.info("ingest %s: %s (%.1f s)", name, tally(source_rows),
+                     time.monotonic() - began)
+            return source_rows, None
         except SegrecError as exc:
             log.error("%s: %s; source %s stopped there, tables untouched by that delivery",
                       name, exc, name)
@@ -379,9 +385,18 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     return rows
 
 
+def tally(rows: Sequence[dict[str, Any]]) -> str:
+    """One line for the audit rows of some deliveries: their counts added up, and how many
+    deliveries ended in each status (OK, UNCHANGED, EMPTY)."""
+    total = {k: sum(int(r[k] or 0) for r in rows if r["status"] != "UNCHANGED")
+             for k in ("rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped")}
+    statuses = sorted({r["status"] for r in rows})
+    by_status = ", ".join(f"{sum(r['status'] == s for r in rows)} {s}" for s in statuses)
+    return (f"{len(rows)} deliveries ({by_status or 'none'}): read {total['rows_read']} = "
+            f"accepted {total['rows_accepted']} + quarantined {total['rows_quarantined']} + "
+            f"duplicates dropped {total['duplicates_dropped']}")
+
+
 def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
     rows = run(spark, cfg, getattr(args, "source", None), getattr(args, "delivery", None))
-    for r in rows:
-        log.info("%-12s %s %-9s read=%d accepted=%d quarantined=%d duplicates=%d",
-                 r["source"], r["delivery"], r["status"], r["rows_read"], r["rows_accepted"],
-                 r["rows_quarantined"], r["duplicates_dropped"])
+    log.info("ingest: %s", tally(rows))

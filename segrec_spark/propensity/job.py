@@ -250,11 +250,12 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s chosen (%s); AUC model=%.3f baseline=%.3f oracle=%s (%.1f s)",
-             product, selection.learner, best, metrics["rf"]["roc_auc"],
+    log.info("propensity %s: %s chosen; AUC model=%.3f baseline=%.3f oracle=%s; %s (%.1f s)",
+             product, selection.learner, metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
-             f"{metrics['oracle']['roc_auc']:.3f}" if "oracle" in metrics else "n/a", seconds)
-    log.info("propensity %s: %s", product, decision.reason)
+             f"{metrics['oracle']['roc_auc']:.3f}" if "oracle" in metrics else "n/a",
+             decision.reason, seconds)
+    log.debug("propensity %s: parameters %s", product, best)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
             "best_params": best, "learner": selection.learner, "seconds": seconds,
             "promoted": decision.promoted, "reason": decision.reason,

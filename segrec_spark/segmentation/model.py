@@ -180,7 +180,7 @@ def choose_k(df: DataFrame, columns: Sequence[str],
                 silhouette = None
         clustered.unpersist()
         trial = assess_k(k, sizes, silhouette, settings.min_cluster_share)
-        log.info("segmentation k=%d silhouette=%s clusters=%d smallest=%.4f%s", k, silhouette,
+        log.debug("segmentation k=%d silhouette=%s clusters=%d smallest=%.4f%s", k, silhouette,
                  trial.clusters_found, trial.smallest_share,
                  " COLLAPSED" if trial.collapsed else "")
         trials.append(trial)

@@ -280,3 +280,16 @@ def test_rfc4180_doubled_quotes_land_unescaped(spark, tmp_path):
     assert_df_equality(got, spark.createDataFrame([("q1", '/say "hi"'), ("q2", "/a,b")],
                                                   "event_id string, page_url string"),
                        ignore_row_order=True, ignore_nullable=True)
+
+
+def test_one_progress_line_adds_up_the_deliveries_of_a_run():
+    def row(status, read, accepted, quarantined, duplicates):
+        return {"status": status, "rows_read": read, "rows_accepted": accepted,
+                "rows_quarantined": quarantined, "duplicates_dropped": duplicates}
+
+    rows = [row("OK", 10, 7, 2, 1), row("OK", 5, 5, 0, 0), row("EMPTY", 0, 0, 0, 0),
+            row("UNCHANGED", 99, 99, 0, 0)]  # unchanged: read earlier, not in this run
+    assert job.tally(rows) == ("4 deliveries (1 EMPTY, 2 OK, 1 UNCHANGED): read 15 = "
+                               "accepted 12 + quarantined 2 + duplicates dropped 1")
+    assert job.tally([]) == ("0 deliveries (none): read 0 = accepted 0 + quarantined 0 + "
+                             "duplicates dropped 0")
