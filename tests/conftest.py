@@ -53,8 +53,9 @@ def tmp_config(tmp_path) -> Config:
 
 E2E_SCALE = os.environ.get("SEGREC_E2E_SCALE", "tiny")
 # The smallest run that still writes every table: tiny's activity with 3,000 clients (so two
-# products have enough buyers to train), one forest setting and k of 3-4. Model quality is judged
-# on a run of its own at `small` (tests/test_model_quality.py, `make test-quality`) and by the bench.
+# products have enough buyers to train), one forest setting (conf/local.yaml: the forest on one
+# validation split) and k of 3-4. Model quality is judged on a run of its own at `small`
+# (tests/test_model_quality.py, `make test-quality`) and by the bench.
 E2E_PRODUCTS = ("MORTGAGE", "CREDIT_CARD")
 E2E_OVERRIDES = ("generator.n_clients=3000", "propensity.min_positives=5",
                  f"propensity.products=[{', '.join(E2E_PRODUCTS)}]",

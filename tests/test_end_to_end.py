@@ -106,6 +106,7 @@ def test_independent_delta_reader_sees_the_same_rankings(spark, e2e):
                        ignore_column_order=False)
 
 
+@pytest.mark.integration  # the score stage run a second time on the e2e lake
 def test_rescoring_the_same_as_of_replaces_its_slice(spark, e2e):
     from segrec_spark.scoring import job as score_job
 
