@@ -300,7 +300,9 @@ def test_sources_run_side_by_side_and_report_in_plan_order(spark, tmp_path, monk
             both_started.wait()
         with lock:
             running.remove(source.name)
-        return [{"source": source.name, "delivery": d} for d in deliveries]
+        return [{"source": source.name, "delivery": d, "status": "OK", "rows_read": 0,
+                 "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
+                for d in deliveries]
 
     monkeypatch.setattr(job, "ingest_source", fake_ingest)
     rows = job.run(spark, cfg, ["web", "prodeje", "camp"])
