@@ -346,13 +346,10 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     audits = previous_audits(spark, cfg.paths.root, list(plan))
 
     def ingest_one(name: str) -> tuple[list[dict[str, Any]], Exception | None]:
+        began = time.monotonic()
         try:
-            began = time.monotonic()
             source_rows = ingest_source(spark, cfg, cfg.contract.sources[name], plan[name],
                                         audits)
-            log.info("ingest %s: %s (%.1f s)", name, tally(source_rows),
-                     time.monotonic() - began)
-            return source_rows, None
         except SegrecError as exc:
             log.error("%s: %s; source %s stopped there, tables untouched by that delivery",
                       name, exc, name)
@@ -364,6 +361,9 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
                     "are as the last successful commit left them, a re-run retries it")
             log.error(line, exc_info=True)
             return [], SegrecError(line)
+        # After the try: the progress line never turns a written source into a failed one.
+        log.info("ingest %s: %s (%.1f s)", name, tally(source_rows), time.monotonic() - began)
+        return source_rows, None
 
     # Sources run side by side (ingest.parallel_sources); rows and failures come back in the
     # plan's order whatever order the sources finish in.
