@@ -251,7 +251,8 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     audience = with_contact_status(opted_out, s.contact_cap, s.control_share, s.control_salt)
     tiered = (all_scores.transform(audience).withColumn("scored_at", F.lit(scored_at))
               .transform(with_catalogue(cfg.contract.products)))
-    rankings = publish_rankings(tiered, with_tier(s.tier_mode, *s.thresholds()))
+    high, mid, low = s.thresholds()
+    rankings = publish_rankings(tiered, with_tier(s.tier_mode, high, mid, low, s.floors()))
     rankings_path = write_output(rankings, cfg, "product_rankings", as_of, scored)
 
     # Offers rank across products: from every ranking of the as-of date, kept and new.

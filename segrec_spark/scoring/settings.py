@@ -16,7 +16,9 @@ class ScoringSettings:
     ``tier_mode``:
 
     * ``lift`` (default): probability >= tier_*_lift x the product's base rate (the mean
-      probability over the product's scored clients);
+      probability over the product's scored clients); the top tier_high_floor of each product's
+      ranking is High, and the top tier_mid_floor at least Potential Upsell, whatever their lift
+      (0 = no floor);
     * ``share``: the top tier_high_share of the product's ranking, then down to tier_mid_share,
       then down to tier_low_share (cumulative shares of the ranking);
     * ``expected_value``: p x margin >= tier_*_value x contact_cost (the catalogue's margin and
@@ -29,6 +31,8 @@ class ScoringSettings:
     tier_high_lift: float = 3.0
     tier_mid_lift: float = 1.5
     tier_low_lift: float = 0.75
+    tier_high_floor: float = 0.02
+    tier_mid_floor: float = 0.10
     tier_high_share: float = 0.05
     tier_mid_share: float = 0.15
     tier_low_share: float = 0.40
@@ -59,6 +63,12 @@ class ScoringSettings:
                 "tier_high_lift", f"must satisfy 0 < tier_low_lift < tier_mid_lift < "
                 f"tier_high_lift, found {self.tier_low_lift} / {self.tier_mid_lift} / "
                 f"{self.tier_high_lift}")
+        require(0.0 <= self.tier_high_floor < 1.0 and 0.0 <= self.tier_mid_floor < 1.0,
+                "tier_high_floor", f"tier_high_floor and tier_mid_floor must be shares in [0, 1), "
+                f"found {self.tier_high_floor} / {self.tier_mid_floor}")
+        require(self.tier_mid_floor == 0.0 or self.tier_high_floor <= self.tier_mid_floor,
+                "tier_mid_floor", f"must be 0 (none) or >= tier_high_floor, found "
+                f"{self.tier_mid_floor} < {self.tier_high_floor}")
         require(0.0 < self.tier_high_share < self.tier_mid_share < self.tier_low_share <= 1.0,
                 "tier_high_share", f"must satisfy 0 < tier_high_share < tier_mid_share < "
                 f"tier_low_share <= 1, found {self.tier_high_share} / {self.tier_mid_share} / "
@@ -80,6 +90,10 @@ class ScoringSettings:
                 f"must be in [0, 1), found {self.control_share}")
         require(self.reasons_per_client >= 1, "reasons_per_client",
                 f"must be >= 1, found {self.reasons_per_client}")
+
+    def floors(self) -> tuple[float, float]:
+        """(high, mid) shares of each product's ranking that are tiered by rank in lift mode."""
+        return (self.tier_high_floor, self.tier_mid_floor)
 
     def thresholds(self) -> tuple[float, float, float]:
         """(high, mid, low) of the configured tier mode."""

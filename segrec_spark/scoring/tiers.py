@@ -2,8 +2,10 @@
 
 A monthly take-up rate sits well under 1 %, so fixed probability thresholds put every client in
 the lowest tier. The default ``lift`` mode compares a client's probability with the product's
-base rate (the mean probability over the product's scored clients); ``share`` cuts the ranking
-at cumulative shares; ``expected_value`` compares the expected margin of a contact with its
+base rate (the mean probability over the product's scored clients), with optional floors: the
+top shares of the ranking that are High and at least Potential Upsell whatever their lift (a
+weak but useful model's calibrated scores may never reach 3x the base rate); ``share`` cuts the
+ranking at cumulative shares; ``expected_value`` compares the expected margin of a contact with its
 cost; ``absolute`` keeps the seed's fixed thresholds.
 
 Every tier function is a factory returning ``DataFrame -> DataFrame`` that adds
@@ -60,12 +62,24 @@ def with_base_rate(df: DataFrame) -> DataFrame:
     return df.withColumn("base_rate", F.avg("probability").over(_per_product()))
 
 
-def with_lift_tier(high: float, mid: float, low: float) -> Transform:
+def _within_top(share: float) -> Column:
+    """rank <= share x the product's ranked clients (``rank`` 1 = best, exact decimal product)."""
+    clients = F.count(F.lit(1)).over(_per_product())
+    return F.col("rank") <= F.lit(share).cast(_SHARE) * clients
+
+
+def with_lift_tier(high: float, mid: float, low: float, high_floor: float = 0.0,
+                   mid_floor: float = 0.0) -> Transform:
     """probability >= high x base rate, >= mid x, >= low x (inclusive), else Low Engagement.
 
     Uses a ``base_rate`` column when the input has one (e.g. a training base rate), else the
     mean probability over the product's scored clients. A zero base rate ranks no one above
     Low Engagement (every probability would be >= 0 x 0).
+
+    Floors (shares of the product's ranking, 0 = none; they need ``rank``): the top
+    ``high_floor`` are High and the top ``mid_floor`` at least Potential Upsell, whatever their
+    lift, so a model whose scores never reach ``high`` x the base rate still names its best
+    clients. The tiers stay monotone in the probability.
     """
 
     def add(df: DataFrame) -> DataFrame:
@@ -74,11 +88,12 @@ def with_lift_tier(high: float, mid: float, low: float) -> Transform:
         p, base = F.col("probability"), F.col("base_rate")
         has_base = base > F.lit(0.0)
 
-        def at_least(k: float) -> Column:
-            return has_base & (p >= F.lit(k) * base)
+        def at_least(k: float, floor: float = 0.0) -> Column:
+            by_lift = has_base & (p >= F.lit(k) * base)
+            return by_lift | _within_top(floor) if floor > 0 else by_lift
 
-        tiered = rated.withColumn("propensity_tier",
-                                  _tier(at_least(high), at_least(mid), at_least(low)))
+        tiered = rated.withColumn("propensity_tier", _tier(
+            at_least(high, high_floor), at_least(mid, mid_floor), at_least(low)))
         return tiered if given else tiered.drop("base_rate")
 
     return add
@@ -91,13 +106,8 @@ def with_share_tier(high: float, mid: float, low: float) -> Transform:
     """
 
     def add(df: DataFrame) -> DataFrame:
-        clients = F.count(F.lit(1)).over(_per_product())
-        rank = F.col("rank")
-
-        def within(share: float) -> Column:
-            return rank <= F.lit(share).cast(_SHARE) * clients
-
-        return df.withColumn("propensity_tier", _tier(within(high), within(mid), within(low)))
+        return df.withColumn("propensity_tier", _tier(_within_top(high), _within_top(mid),
+                                                      _within_top(low)))
 
     return add
 
@@ -121,12 +131,15 @@ def with_value_tier(high: float, mid: float, low: float) -> Transform:
     return add
 
 
-def with_tier(mode: str, high: float, mid: float, low: float) -> Transform:
-    """The tier transform of ``mode`` (one of TIER_MODES)."""
+def with_tier(mode: str, high: float, mid: float, low: float,
+              floors: tuple[float, float] = (0.0, 0.0)) -> Transform:
+    """The tier transform of ``mode`` (one of TIER_MODES); ``floors`` (high, mid) apply to lift."""
     factories = {"lift": with_lift_tier, "share": with_share_tier,
                  "expected_value": with_value_tier, "absolute": with_absolute_tier}
     if mode not in factories:
         raise ValueError(f"tier mode {mode!r}: expected one of {', '.join(TIER_MODES)}")
+    if mode == "lift":
+        return with_lift_tier(high, mid, low, *floors)
     return factories[mode](high, mid, low)
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from segrec_spark.contract import Product
 from segrec_spark.scoring.settings import ScoringSettings
@@ -47,6 +48,29 @@ def test_lift_base_rate_is_each_products_mean_probability(spark):
         "identity_id_hash string, propensity_tier string")
     assert_df_equality(got.select("identity_id_hash", "propensity_tier"), expected,
                        ignore_row_order=True, ignore_nullable=True)
+
+
+def test_lift_floors_make_the_top_of_each_ranking_high_and_mid_whatever_the_lift(spark):
+    # P: 20 clients with nearly equal scores (mean about 0.05): no one reaches 3x or 1.5x, all
+    # >= 0.75x. Floors 10 % / 25 %: ranks 1-2 High, 3-5 Potential Upsell, the rest Nurture.
+    # Q: 10 clients, mean 0.105: q01 (0.6) is High by lift and fills the 10 % floor (1 place);
+    # q02 is Potential Upsell by the 25 % floor (2.5 places) though below 0.75x; the rest, all
+    # below 0.75x the base rate, stay Low Engagement.
+    rows = [(D, "P", f"p{r:02d}", r, 0.06 - r * 0.0005) for r in range(1, 21)]
+    q = [0.6, 0.06, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.04]
+    rows += [(D, "Q", f"q{r:02d}", r, p) for r, p in enumerate(q, start=1)]
+    df = spark.createDataFrame(rows, "as_of_date date, product_code string, identity_id_hash string, "
+                                     "rank int, probability double")
+    got = df.transform(with_lift_tier(3.0, 1.5, 0.75, 0.10, 0.25)).select("identity_id_hash",
+                                                                         "propensity_tier")
+    tiers = [HIGH] * 2 + [MID] * 3 + [LOW] * 15 + [HIGH, MID] + [NONE] * 8
+    names = [f"p{r:02d}" for r in range(1, 21)] + [f"q{r:02d}" for r in range(1, 11)]
+    expected = spark.createDataFrame(list(zip(names, tiers, strict=True)),
+                                     "identity_id_hash string, propensity_tier string")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    # Without floors the same scores leave P with no High and no Potential Upsell.
+    plain = df.transform(with_lift_tier(3.0, 1.5, 0.75)).where(F.col("product_code") == "P")
+    assert {r[0] for r in plain.select("propensity_tier").distinct().collect()} == {LOW}
 
 
 def test_share_tiers_cut_each_products_ranking(spark):
@@ -100,6 +124,7 @@ def test_mode_dispatch_and_settings():
     assert ScoringSettings().thresholds() == (3.0, 1.5, 0.75)
     assert ScoringSettings(tier_mode="share").thresholds() == (0.05, 0.15, 0.40)
     assert ScoringSettings(tier_mode="absolute").thresholds() == (0.8, 0.5, 0.3)
+    assert ScoringSettings().floors() == (0.02, 0.10)
     with pytest.raises(ValueError, match="tier mode 'rank'"):
         with_tier("rank", 1, 2, 3)
 
@@ -107,6 +132,8 @@ def test_mode_dispatch_and_settings():
 @pytest.mark.parametrize(("settings", "message"), [
     (ScoringSettings(tier_high_lift=1.0, tier_mid_lift=1.5), "tier_high_lift: must satisfy 0 < tier_low_lift"),
     (ScoringSettings(tier_low_share=1.5), "tier_high_share: must satisfy"),
+    (ScoringSettings(tier_high_floor=1.0), "tier_high_floor: tier_high_floor and tier_mid_floor must be"),
+    (ScoringSettings(tier_high_floor=0.2, tier_mid_floor=0.1), "tier_mid_floor: must be 0 .none. or >= "),
     (ScoringSettings(tier_low_value=0.0), "tier_high_value: must satisfy"),
     (ScoringSettings(audience_shares=(0.1, 0.1)), "audience_shares: must be distinct shares"),
     (ScoringSettings(reasons_per_client=0), "reasons_per_client: must be >= 1, found 0"),
