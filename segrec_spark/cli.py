@@ -55,6 +55,16 @@ def _sql_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port (sql.port, default 10000)")
 
 
+def _forget_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", action="append", metavar="KEY",
+                        help="a client key to erase (repeatable)")
+    parser.add_argument("--keys-file", metavar="FILE",
+                        help="a text file of client keys, one per line (# comments allowed)")
+    parser.add_argument("--vacuum-hours", type=float, metavar="H",
+                        help="then VACUUM the changed tables keeping H hours of history, so the "
+                             "erased rows' files are removed (default: no VACUUM)")
+
+
 def _run_args(parser: argparse.ArgumentParser) -> None:
     _generate_args(parser)
     parser.add_argument("--skip-generate", action="store_true",
@@ -74,6 +84,8 @@ STAGES: tuple[Stage, ...] = (
           "segrec_spark.propensity.job", _as_of),
     Stage("score", "score clients with the champion models; publish rankings and offers",
           "segrec_spark.scoring.job", _as_of),
+    Stage("forget", "erase clients (keys, their cookies) from every layer; keep a tombstone",
+          "segrec_spark.forget.job", _forget_args),
     Stage("serve-sql", "start the Spark Thrift Server (JDBC/ODBC) over the gold catalog",
           "segrec_spark.scoring.sql_endpoint", _sql_args, needs_spark=False),
     Stage("run", "the whole pipeline: generate, ingest, features, train, score",

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.errors import SegrecError
-from segrec_spark.ingest.validate import ACCEPTED, DUPLICATE
+from segrec_spark.ingest.validate import ACCEPTED, DUPLICATE, FORGOTTEN
 from segrec_spark.tables import delta_exists, read_table, table_path
 
 AUDIT = "ingest_audit"
@@ -31,6 +31,7 @@ AUDIT_SCHEMA = T.StructType([
     T.StructField("extra_columns", T.ArrayType(T.StringType()), False),
     T.StructField("message", T.StringType(), True),
     T.StructField("fingerprint", T.StringType(), False),  # content + settings, for re-run skips
+    T.StructField("rows_forgotten", T.LongType(), True),  # erased clients' rows (segrec forget)
 ])
 
 
@@ -41,7 +42,8 @@ def _now() -> dt.datetime:
 def _audit_row(source: str, delivery: str, files: list[str], counts: dict[str, int],
                status: str, started_at: dt.datetime, extras: tuple[str, ...], message: str,
                fingerprint: str) -> dict[str, Any]:
-    reasons = {k: v for k, v in sorted(counts.items()) if k not in (ACCEPTED, DUPLICATE)}
+    reasons = {k: v for k, v in sorted(counts.items())
+               if k not in (ACCEPTED, DUPLICATE, FORGOTTEN)}
     return {
         "source": source, "delivery": delivery, "batch_id": f"{source}/{delivery}",
         "files": files, "rows_read": sum(counts.values()),
@@ -49,6 +51,7 @@ def _audit_row(source: str, delivery: str, files: list[str], counts: dict[str, i
         "duplicates_dropped": counts.get(DUPLICATE, 0), "quarantine_reasons": reasons,
         "status": status, "started_at": started_at, "finished_at": _now(),
         "extra_columns": list(extras), "message": message, "fingerprint": fingerprint,
+        "rows_forgotten": counts.get(FORGOTTEN, 0),
     }
 
 
@@ -63,10 +66,25 @@ def previous_audits(spark: SparkSession, root: str, sources: Sequence[str]
 
 
 def _check_counts(row: dict[str, Any]) -> None:
-    parts = row["rows_accepted"] + row["rows_quarantined"] + row["duplicates_dropped"]
+    parts = (row["rows_accepted"] + row["rows_quarantined"] + row["duplicates_dropped"]
+             + (row.get("rows_forgotten") or 0))
     if row["rows_read"] != parts:  # impossible by construction; guards against a future bug
         raise SegrecError(f"{row['batch_id']}: rows read {row['rows_read']} != accepted + "
-                          f"quarantined + duplicates ({parts})")
+                          f"quarantined + duplicates + forgotten ({parts})")
 
 
 # --- entry points -------------------------------------------------------------------------------
+
+
+def tally(rows: Sequence[dict[str, Any]]) -> str:
+    """One line for the audit rows of some deliveries: their counts added up, and how many
+    deliveries ended in each status (OK, UNCHANGED, EMPTY)."""
+    total = {k: sum(int(r.get(k) or 0) for r in rows if r["status"] != "UNCHANGED")
+             for k in ("rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped",
+                       "rows_forgotten")}
+    statuses = sorted({r["status"] for r in rows})
+    by_status = ", ".join(f"{sum(r['status'] == s for r in rows)} {s}" for s in statuses)
+    return (f"{len(rows)} deliveries ({by_status or 'none'}): read {total['rows_read']} = "
+            f"accepted {total['rows_accepted']} + quarantined {total['rows_quarantined']} + "
+            f"duplicates dropped {total['duplicates_dropped']}"
+            + (f" + forgotten {total['rows_forgotten']}" if total["rows_forgotten"] else ""))

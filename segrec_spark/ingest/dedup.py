@@ -16,10 +16,12 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Source
+from segrec_spark.forget.erase import FORGOTTEN_FLAG
 from segrec_spark.ingest.validate import (
     ACCEPTED,
     CORRUPT_RECORD,
     DUPLICATE,
+    FORGOTTEN,
     IS_DUPLICATE,
     LINE_ORDER,
     OUTCOME,
@@ -128,10 +130,13 @@ def mark_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
 
 
 def with_outcome(df: DataFrame) -> DataFrame:
-    """Add ``_outcome``: DUPLICATE, else the reject reason, else ACCEPTED (exactly one each)."""
+    """Add ``_outcome``: FORGOTTEN (a ``_forgotten`` row, see forget.erase), else DUPLICATE,
+    else the reject reason, else ACCEPTED (exactly one each)."""
+    forgotten = F.col(FORGOTTEN_FLAG) if FORGOTTEN_FLAG in df.columns else F.lit(False)
     return df.withColumn(
         OUTCOME,
-        F.when(F.col(IS_DUPLICATE), F.lit(DUPLICATE))
+        F.when(forgotten, F.lit(FORGOTTEN))
+        .when(F.col(IS_DUPLICATE), F.lit(DUPLICATE))
         .otherwise(F.coalesce(F.col(REJECT_REASON), F.lit(ACCEPTED))),
     )
 

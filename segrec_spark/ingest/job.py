@@ -33,13 +33,15 @@ from pyspark.sql import functions as F
 from segrec_spark.config import Config
 from segrec_spark.contract import Source
 from segrec_spark.errors import InputDataError, SchemaMismatchError, SegrecError
-from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA re-exported for callers
+from segrec_spark.forget.erase import TOMBSTONES, with_forgotten_flag
+from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA, tally re-exported for callers
     AUDIT,
     AUDIT_SCHEMA,
     _audit_row,
     _check_counts,
     _now,
     previous_audits,
+    tally,
 )
 from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_error, _ReadMultiline
 from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
@@ -63,6 +65,7 @@ from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
     DUPLICATE,
+    FORGOTTEN,
     OUTCOME,
     ROW_HASH,
     delivery_period,
@@ -108,6 +111,8 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     files in name order) or in bronze under a delivery outside this batch."""
     settings: IngestSettings = cfg.ingest
     read = READERS[settings.format_of(source)]
+    tombstones = table_path(cfg.paths.root, "ops", TOMBSTONES)
+    forgotten = read_table(spark, tombstones) if delta_exists(spark, tombstones) else None
     frames = [landing_frame(read(spark, source, d.name, d.schemas, d.multiline, kept_extras),
                             source, kept_extras)
               .transform(with_row_hash(source))
@@ -115,6 +120,8 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
               .transform(flag_rejects(cfg.contract, source,
                                       delivery_period(d.name, settings.late_tolerance_days),
                                       settings))
+              .transform(with_forgotten_flag(forgotten, source.key_column,
+                                             source.role_column("cookie")))
               .withColumn("_delivery", F.lit(d.name))
               for d in deliveries]
     bronze_path = table_path(cfg.paths.root, "bronze", source.name)
@@ -198,18 +205,18 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
             classified = (classify_deliveries(spark, cfg, source, non_empty, kept_extras)
                           .persist(StorageLevel.MEMORY_AND_DISK))
             try:
-                tally = outcome_counts(classified, "_delivery").collect()
+                outcomes = outcome_counts(classified, "_delivery").collect()
             except (Py4JJavaError, PySparkException) as exc:
                 raise _read_error(exc, source, non_empty) from None
             for d in non_empty:
-                mine = sorted((r for r in tally if r["_delivery"] == d.name),
+                mine = sorted((r for r in outcomes if r["_delivery"] == d.name),
                               key=lambda r: r[OUTCOME])
                 counts[d.name] = {r[OUTCOME]: int(r["rows"]) for r in mine}
                 checksums[d.name] = ",".join(f"{r[OUTCOME]}={r['rows']}:{r['checksum']}"
                                              for r in mine)
-            _check_utf8(classified, tally, source, non_empty, kept_extras)
+            _check_utf8(classified, outcomes, source, non_empty, kept_extras)
             if settings.format_of(source) == "csv" and not source.dialect.multiline:
-                _check_line_breaks(spark, classified, tally, source, non_empty)
+                _check_line_breaks(spark, classified, outcomes, source, non_empty)
 
         rows: dict[str, dict[str, Any]] = {}
         refused: list[InputDataError] = []  # empty re-deliveries of ingested months
@@ -277,7 +284,7 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
             _commit(lambda: write_slice(accepted.repartition(partition), bronze_path,
                                         _in("_delivery", written), [partition],
                                         merge_schema=bool(kept_extras)), bronze_path)
-            rejected = to_write.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE))
+            rejected = to_write.filter(~F.col(OUTCOME).isin(ACCEPTED, DUPLICATE, FORGOTTEN))
             quarantine = union([
                 rejected.filter(F.col("_delivery") == name).transform(
                     quarantine_records(source.name, name, f"{source.name}/{name}", started_at))
@@ -292,7 +299,7 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
             audit = spark.createDataFrame([rows[name] for name in audited], AUDIT_SCHEMA)
             with _SHARED_TABLES:
                 _commit(lambda: write_slice(audit.coalesce(1), table_path(root, "ops", AUDIT),
-                                            _slice(source.name, audited)),
+                                            _slice(source.name, audited), merge_schema=True),
                         table_path(root, "ops", AUDIT))
     finally:
         if classified is not None:
@@ -383,18 +390,6 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
             else SegrecError)
         raise kind(f"{failures[0]}{more}")
     return rows
-
-
-def tally(rows: Sequence[dict[str, Any]]) -> str:
-    """One line for the audit rows of some deliveries: their counts added up, and how many
-    deliveries ended in each status (OK, UNCHANGED, EMPTY)."""
-    total = {k: sum(int(r[k] or 0) for r in rows if r["status"] != "UNCHANGED")
-             for k in ("rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped")}
-    statuses = sorted({r["status"] for r in rows})
-    by_status = ", ".join(f"{sum(r['status'] == s for r in rows)} {s}" for s in statuses)
-    return (f"{len(rows)} deliveries ({by_status or 'none'}): read {total['rows_read']} = "
-            f"accepted {total['rows_accepted']} + quarantined {total['rows_quarantined']} + "
-            f"duplicates dropped {total['duplicates_dropped']}")
 
 
 def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:

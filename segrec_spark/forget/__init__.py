@@ -1,0 +1,1 @@
+"""Forget: erase a client from every layer, keep a tombstone (docs/forget.md)."""
