@@ -54,14 +54,14 @@ def tmp_config(tmp_path) -> Config:
 E2E_SCALE = os.environ.get("SEGREC_E2E_SCALE", "tiny")
 # The smallest run that still writes every table: tiny's activity with 3,000 clients (so two
 # products have enough buyers to train), one forest setting (conf/local.yaml: the forest on one
-# validation split) and k of 3-4. Model quality is judged on a run of its own at `small`
+# validation split) and k = 3. Model quality is judged on a run of its own at `small`
 # (tests/test_model_quality.py, `make test-quality`) and by the bench.
 E2E_PRODUCTS = ("MORTGAGE", "CREDIT_CARD")
 E2E_OVERRIDES = ("generator.n_clients=3000", "propensity.min_positives=5",
                  f"propensity.products=[{', '.join(E2E_PRODUCTS)}]",
                  "propensity.num_trees=[20]", "propensity.max_depth=[5]",
                  "propensity.min_instances_per_node=10",
-                 "segmentation.k_min=3", "segmentation.k_max=4")
+                 "segmentation.k_min=3", "segmentation.k_max=3")
 
 
 @pytest.fixture(scope="session")

@@ -113,8 +113,10 @@ def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
     """The spec with the numeric columns that have a null or NaN in ``train`` (one pass)."""
     if not spec.numeric:
         return spec
-    row = train.agg(*(F.max(F.col(c).isNull() | F.isnan(F.col(c).cast("double")))
-                      .alias(f"n{i}") for i, c in enumerate(spec.numeric))).first()
+    # SQL text: one call into the JVM for the whole projection, not several per column.
+    quoted = (f"`{c.replace('`', '``')}`" for c in spec.numeric)
+    row = train.selectExpr(*(f"max({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS n{i}"
+                             for i, q in enumerate(quoted))).first()
     nullable = tuple(c for i, c in enumerate(spec.numeric) if row and row[f"n{i}"])
     return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable)
 

@@ -127,6 +127,7 @@ def test_ground_truth_windows_and_future_sales(spark, generated):
     assert months == {"2026-04"}
 
 
+@pytest.mark.integration  # the generator twice / a model fit: make test-slow
 def test_same_seed_gives_the_same_rows_whatever_the_partitioning(spark, tmp_path):
     frames = []
     for partitions in (1, 3):
@@ -145,6 +146,7 @@ def test_same_seed_gives_the_same_rows_whatever_the_partitioning(spark, tmp_path
         assert_df_equality(one, three, ignore_row_order=True)
 
 
+@pytest.mark.integration  # the generator twice / a model fit: make test-slow
 def test_planted_signal_is_learnable_from_the_true_traits(spark, tmp_path):
     """A logistic regression on the true traits, fitted on months 1-2, ranks month 3's buyers."""
     cfg = make_config(tmp_path, "generator.n_clients=3000")

@@ -189,6 +189,7 @@ def test_battery_again_is_unchanged(spark, battery):
 
 # --- kinds that stop a delivery or a source ---------------------------------------------------
 
+@pytest.mark.integration  # ingest four times on one lake: make test-slow
 def test_empty_redelivery_of_an_ingested_month_is_refused_and_the_audit_kept(spark, tmp_path):
     cfg = make_config(tmp_path)
     jan = deliver(cfg, "web", "2026-01", "part-0.csv", text(WEB_HEADER, web("w1"), web("w2")))
