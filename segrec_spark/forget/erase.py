@@ -24,6 +24,7 @@ CANONICAL_KEY = "identity_id_hash"
 CANONICAL_COOKIE = "user_id"
 RAW_COLUMNS = ("raw_record",)  # ops.quarantine, ops.snapshot_quarantine
 TOMBSTONES = "forgotten_clients"
+FORGOTTEN = "FORGOTTEN"  # the outcome of a row of an erased client: dropped and counted
 TOMBSTONE_SCHEMA = T.StructType([
     T.StructField("kind", T.StringType(), False),  # key | cookie
     T.StructField("value", T.StringType(), False),

@@ -10,7 +10,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.errors import SegrecError
-from segrec_spark.ingest.validate import ACCEPTED, DUPLICATE, FORGOTTEN
+from segrec_spark.forget.erase import FORGOTTEN
+from segrec_spark.ingest.validate import ACCEPTED, DUPLICATE
 from segrec_spark.tables import delta_exists, read_table, table_path
 
 AUDIT = "ingest_audit"

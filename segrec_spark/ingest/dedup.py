@@ -16,12 +16,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Source
-from segrec_spark.forget.erase import FORGOTTEN_FLAG
+from segrec_spark.forget.erase import FORGOTTEN, FORGOTTEN_FLAG
 from segrec_spark.ingest.validate import (
     ACCEPTED,
     CORRUPT_RECORD,
     DUPLICATE,
-    FORGOTTEN,
     IS_DUPLICATE,
     LINE_ORDER,
     OUTCOME,

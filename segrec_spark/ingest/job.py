@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 from segrec_spark.config import Config
 from segrec_spark.contract import Source
 from segrec_spark.errors import InputDataError, SchemaMismatchError, SegrecError
-from segrec_spark.forget.erase import TOMBSTONES, with_forgotten_flag
+from segrec_spark.forget.erase import FORGOTTEN, TOMBSTONES, with_forgotten_flag
 from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA, tally re-exported for callers
     AUDIT,
     AUDIT_SCHEMA,
@@ -65,7 +65,6 @@ from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
     DUPLICATE,
-    FORGOTTEN,
     OUTCOME,
     ROW_HASH,
     delivery_period,

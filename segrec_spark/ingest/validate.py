@@ -43,7 +43,6 @@ REPLACEMENT_CHAR = "\ufffd"  # what the UTF-8 decoder puts in place of bytes tha
 OUTCOME = "_outcome"
 DUPLICATE = "DUPLICATE"
 ACCEPTED = "ACCEPTED"
-FORGOTTEN = "FORGOTTEN"  # the client was erased (segrec forget): dropped, counted
 BOOLEAN_TRUE = ("true", "1", "yes")  # compared without letter case and surrounding blanks
 BOOLEAN_FALSE = ("false", "0", "no")
 

@@ -10,7 +10,8 @@ optional held-out table, decides each column's use (:func:`frames.plan_columns`)
   reason and the raw row as JSON;
 * ``ops.snapshot_columns``: what every delivered column was used as (declared or inferred).
 
-Counts add up: rows read = rows accepted + rows quarantined, logged per run.
+Counts add up: rows read = rows accepted + rows quarantined + rows of forgotten clients (keys
+in ``ops.forgotten_clients``, see docs/forget.md: dropped, never quarantined), logged per run.
 """
 from __future__ import annotations
 
@@ -29,8 +30,17 @@ from pyspark.sql.utils import AnalysisException
 from segrec_spark.config import Config, ConfigError, resolve_path
 from segrec_spark.contract import Column, Source
 from segrec_spark.errors import InputDataError
+from segrec_spark.forget.erase import FORGOTTEN, FORGOTTEN_FLAG, TOMBSTONES, with_forgotten_flag
 from segrec_spark.snapshot import frames as sf
-from segrec_spark.tables import first_row, register_table, sql_literal, table_path, write_slice
+from segrec_spark.tables import (
+    delta_exists,
+    first_row,
+    read_table,
+    register_table,
+    sql_literal,
+    table_path,
+    write_slice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,14 +200,21 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     plan, n_read = _plan(delivered, source)
     products = cfg.contract.product_codes
     default_as_of = _default_as_of(source)
+    tombstones = table_path(cfg.paths.root, "ops", TOMBSTONES)
+    erased = read_table(spark, tombstones) if delta_exists(spark, tombstones) else None
     conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
                  .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
                  .transform(sf.without_duplicate_keys)
+                 .transform(with_forgotten_flag(erased, sf.KEY, None))
+                 .withColumn("_reject", F.when(F.col(FORGOTTEN_FLAG), F.lit(FORGOTTEN))
+                             .otherwise(F.col("_reject")))
+                 .drop(FORGOTTEN_FLAG)
                  .cache())
     counts = {r["_reject"] or "ACCEPTED": int(r["n"]) for r in
               conformed.groupBy("_reject").agg(F.count("*").alias("n")).collect()}  # few rows
     accepted = counts.pop("ACCEPTED", 0)
-    if accepted + sum(counts.values()) != n_read:
+    forgotten = counts.pop(FORGOTTEN, 0)  # erased clients (segrec forget): not quarantined
+    if accepted + sum(counts.values()) + forgotten != n_read:
         raise InputDataError(f"snapshot {source.name}: counts do not add up (read {n_read}, "
                              f"accepted {accepted}, rejected {counts})")
     if accepted == 0:
@@ -215,13 +232,15 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     conformed.unpersist()
     delivered.unpersist()
     summary = {"rows_read": n_read, "accepted": accepted, "quarantined": counts,
+               "forgotten": forgotten,
                "as_of_dates": dates, "attributes": len(plan.attributes),
                "labels": sorted(plan.labels), "ignored": list(plan.ignored),
                "seconds": round(time.monotonic() - began, 1)}
-    log.info("snapshot %s: read %d rows, accepted %d, quarantined %s; %d attribute(s), labels "
-             "for %s, ignored %s; as-of %s (%.1f s)", source.name, n_read, accepted,
-             counts or "none", len(plan.attributes), ", ".join(sorted(plan.labels)),
-             ", ".join(plan.ignored) or "none", ", ".join(map(str, dates)), summary["seconds"])
+    log.info("snapshot %s: read %d rows, accepted %d, quarantined %s, forgotten %d; %d "
+             "attribute(s), labels for %s, ignored %s; as-of %s (%.1f s)", source.name, n_read,
+             accepted, counts or "none", forgotten, len(plan.attributes),
+             ", ".join(sorted(plan.labels)), ", ".join(plan.ignored) or "none",
+             ", ".join(map(str, dates)), summary["seconds"])
     return summary
 
 
@@ -239,7 +258,7 @@ def _write_ops(spark: SparkSession, cfg: Config, source: Source, plan: sf.Snapsh
     write_slice(column_report(spark, plan).withColumn("source", F.lit(source.name)),
                 report_path, f"source = {sql_literal(source.name)}", merge_schema=True)
     register_table(spark, "ops", "snapshot_columns", report_path)
-    rejects = (conformed.filter(F.col("_reject").isNotNull())
+    rejects = (conformed.filter(F.col("_reject").isNotNull() & (F.col("_reject") != FORGOTTEN))
                .select(F.lit(source.name).alias("source"), F.col("_reject").alias("reason"),
                        F.col(sf.KEY).alias("key"), F.col(sf.AS_OF).alias("as_of_date"),
                        F.col(sf.RAW_RECORD).alias("raw_record"),

@@ -1,6 +1,8 @@
 """The snapshot job's edges: reading a delivered table, refusing what would lose rows."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import yaml
 
@@ -46,6 +48,25 @@ def test_byte_order_mark_and_counts_add_up(spark, tmp_path):
     assert summary["quarantined"] == {"MISSING_KEY": 1, "DUPLICATE_KEY": 1}
     quarantine = read_table(spark, table_path(cfg.paths.root, "ops", "snapshot_quarantine"))
     assert sorted(r["reason"] for r in quarantine.collect()) == ["DUPLICATE_KEY", "MISSING_KEY"]
+
+
+def test_forgotten_keys_are_dropped_counted_and_never_quarantined(spark, tmp_path):
+    # Client 3 was erased (segrec forget); its row comes back in the next snapshot.
+    (tmp_path / "train.csv").write_text("id,age,y\n1,30,yes\n3,40,no\n3,41,no\n2,50,no\n",
+                                        encoding="utf-8")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    tombstones = table_path(cfg.paths.root, "ops", "forgotten_clients")
+    spark.createDataFrame([("key", "3", dt.datetime(2026, 12, 1))],
+                          "kind string, value string, forgotten_at timestamp"
+                          ).write.format("delta").save(tombstones)
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"], summary["forgotten"]) == (4, 2, 2)
+    assert summary["quarantined"] == {}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert sorted(r[0] for r in features.select("identity_id_hash").collect()) == ["1", "2"]
+    quarantine = read_table(spark, table_path(cfg.paths.root, "ops", "snapshot_quarantine"))
+    assert quarantine.count() == 0
 
 
 def test_a_missing_declared_column_names_the_file(spark, tmp_path):
