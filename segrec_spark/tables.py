@@ -133,6 +133,11 @@ def read_table(spark: SparkSession, path: str, version: int | None = None) -> Da
     return reader.load(path)
 
 
+def read_table_if_exists(spark: SparkSession, path: str) -> DataFrame | None:
+    """The Delta table at ``path``, or None when there is none (an optional input)."""
+    return read_table(spark, path) if delta_exists(spark, path) else None
+
+
 def sql_literal(value: object) -> str:
     """A SQL literal for a replaceWhere predicate (strings quoted and escaped)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

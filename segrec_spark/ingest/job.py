@@ -75,6 +75,7 @@ from segrec_spark.ingest.validate import (
 from segrec_spark.tables import (
     delta_exists,
     read_table,
+    read_table_if_exists,
     register_table,
     sql_literal,
     table_path,
@@ -110,8 +111,7 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     files in name order) or in bronze under a delivery outside this batch."""
     settings: IngestSettings = cfg.ingest
     read = READERS[settings.format_of(source)]
-    tombstones = table_path(cfg.paths.root, "ops", TOMBSTONES)
-    forgotten = read_table(spark, tombstones) if delta_exists(spark, tombstones) else None
+    forgotten = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
     frames = [landing_frame(read(spark, source, d.name, d.schemas, d.multiline, kept_extras),
                             source, kept_extras)
               .transform(with_row_hash(source))

@@ -33,7 +33,13 @@ from segrec_spark.config import Config, is_local_path
 from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
 from segrec_spark.scoring.audience import contact_status_counts
 from segrec_spark.scoring.tiers import TIERS
-from segrec_spark.tables import delta_exists, first_row, read_table, table_path
+from segrec_spark.tables import (
+    delta_exists,
+    first_row,
+    read_table,
+    read_table_if_exists,
+    table_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -245,8 +251,7 @@ p{overflow-wrap:anywhere}"""
 # --- I/O ----------------------------------------------------------------------------------------
 
 def _gold(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
-    path = table_path(cfg.paths.root, "gold", name)
-    return read_table(spark, path) if delta_exists(spark, path) else None
+    return read_table_if_exists(spark, table_path(cfg.paths.root, "gold", name))
 
 
 def _latest(df: DataFrame | None) -> DataFrame | None:

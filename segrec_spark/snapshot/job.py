@@ -33,9 +33,8 @@ from segrec_spark.errors import InputDataError
 from segrec_spark.forget.erase import FORGOTTEN, FORGOTTEN_FLAG, TOMBSTONES, with_forgotten_flag
 from segrec_spark.snapshot import frames as sf
 from segrec_spark.tables import (
-    delta_exists,
     first_row,
-    read_table,
+    read_table_if_exists,
     register_table,
     sql_literal,
     table_path,
@@ -200,8 +199,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     plan, n_read = _plan(delivered, source)
     products = cfg.contract.product_codes
     default_as_of = _default_as_of(source)
-    tombstones = table_path(cfg.paths.root, "ops", TOMBSTONES)
-    erased = read_table(spark, tombstones) if delta_exists(spark, tombstones) else None
+    erased = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
     conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
                  .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
                  .transform(sf.without_duplicate_keys)
