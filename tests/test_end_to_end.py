@@ -91,6 +91,10 @@ def test_every_client_gets_a_named_segment(spark, e2e):
         assert row["description"] != "average profile", row.asDict()
         assert [t["trait_rank"] for t in row["traits"]] == list(range(1, len(row["traits"]) + 1))
         assert row["conversion_rate_mortgage"] is not None
+    # the first scored month: every segmented client joins, none stays, moves or leaves
+    migration = _gold(spark, cfg, "segment_migration").filter(F.col("as_of_date") == as_of)
+    assert {r["movement"] for r in migration.collect()} == {"joined"}
+    assert migration.agg(F.sum("clients")).first()[0] == segments.count()
 
 
 def test_independent_delta_reader_sees_the_same_rankings(spark, e2e):

@@ -28,6 +28,7 @@ from segrec_spark.propensity.promotion import (
 from segrec_spark.registry import current_champion, log_and_register, segmentation_model_name
 from segrec_spark.segmentation import model as seg
 from segrec_spark.segmentation import profiles as profiles_
+from segrec_spark.segmentation.continuity import continuity_record
 from segrec_spark.tables import register_table, sql_literal, table_path, write_slice
 
 log = logging.getLogger("segrec_spark.propensity.job")
@@ -79,10 +80,13 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
     rate per product (segmentation.profiles)."""
     settings = cfg.segmentation
     began = time.monotonic()
-    fitted = seg.fit_segmentation(features, settings)
+    name = segmentation_model_name(cfg)
+    previous = current_champion(cfg, name) if settings.continuity else None
+    fitted = seg.fit_segmentation(features, settings,
+                                  previous=previous.model if previous else None)
     assigned = seg.assign_segments(fitted.model, features).cache()
     traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features))
-    profiles = seg.segment_profiles(assigned, fitted.columns).transform(
+    profiles = profiles_.segment_profiles(assigned, fitted.columns).transform(
         lambda p: profiles_.with_traits(p, traits))
     if labels is not None and products:
         profiles = profiles.join(profiles_.conversion_rates(assigned, labels, products),
@@ -90,7 +94,6 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
     profiles = profiles.cache()
     profile_rows = [r.asDict(recursive=True)
                     for r in profiles.orderBy("segment_id").collect()]  # k rows
-    name = segmentation_model_name(cfg)
     with mlflow.start_run(run_name="segmentation", nested=True) as run:
         mlflow.log_params({"as_of_date": as_of.isoformat(), "k_min": settings.k_min,
                            "k_max": settings.k_max, "use_pca": settings.use_pca,
@@ -112,13 +115,21 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
         log_json(profile_rows, "segment_profiles.json")
         log_json(list(fitted.columns), "features.json")
         mlflow.set_tag("segment_names", json.dumps({str(k): v for k, v in fitted.names.items()}))
+        if previous is not None:
+            mlflow.log_param("continues_version", previous.version)
+            log_json(continuity_record(fitted.names, fitted.continued,
+                                        seg.segment_names_map(previous.model)),
+                     "continuity.json")
         version = log_and_register(fitted.model, cfg, name)
         run_id = run.info.run_id
     write_gold(profiles.select(F.lit(as_of).alias("as_of_date"), *profiles.columns), cfg,
                "segment_profiles", as_of)
     profiles.unpersist()
     assigned.unpersist()
-    log.info("segmentation: k=%d %s (%.1f s)", fitted.k, fitted.names, time.monotonic() - began)
+    log.info("segmentation: k=%d %s (%.1f s)%s", fitted.k, fitted.names,
+             time.monotonic() - began,
+             f"; continues {len(fitted.continued)} of version {previous.version}'s segments"
+             if previous is not None else "")
     return {"run_id": run_id, "model_name": name, "version": version, "k": fitted.k,
             "names": fitted.names, "model": fitted.model,
             "seconds": round(time.monotonic() - began, 1)}

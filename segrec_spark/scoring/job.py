@@ -6,6 +6,8 @@ with that product's champion propensity model (with tiers and reasons, docs/scor
 writes, each slice replaced exactly:
 
 * ``gold.client_segments``  slice (as_of_date)
+* ``gold.segment_migration`` slice (as_of_date): clients moving from the latest earlier slice of
+  client_segments to this one (segmentation.continuity)
 * ``gold.product_rankings`` slices (as_of_date, product_code) of the products scored in this run;
   the other products' rankings of the month are kept
 * ``gold.campaign_plan``    slices (as_of_date, product_code) of the products scored
@@ -56,6 +58,7 @@ from segrec_spark.scoring.reasons import REASONS, reason_features, with_top_reas
 from segrec_spark.scoring.report import write_report
 from segrec_spark.scoring.tiers import missing_money, with_catalogue, with_tier
 from segrec_spark.scoring.views import register_views
+from segrec_spark.segmentation.continuity import segment_migration
 from segrec_spark.segmentation.model import assign_segments
 from segrec_spark.tables import (
     delta_exists,
@@ -72,6 +75,7 @@ log = logging.getLogger(__name__)
 
 OUTPUT_TABLES = {
     "client_segments": ("as_of_date",),
+    "segment_migration": ("as_of_date",),
     "product_rankings": ("as_of_date", "product_code"),
     "campaign_plan": ("as_of_date", "product_code"),
     "next_best_offer": ("as_of_date",),
@@ -200,6 +204,17 @@ def write_output(df: DataFrame, cfg: Config, name: str, as_of: dt.date,
     return path
 
 
+def migration_since_last(spark: SparkSession, cfg: Config, as_of: dt.date) -> DataFrame:
+    """gold.segment_migration at ``as_of``: from the latest earlier slice of gold.client_segments
+    (none: every client joined) to this one."""
+    segments = read_table(spark, table_path(cfg.paths.root, "gold", "client_segments"))
+    previous_as_of = first_row(segments.filter(F.col("as_of_date") < F.lit(as_of))
+                               .agg(F.max("as_of_date").alias("d")))["d"]
+    previous = segments.filter(F.col("as_of_date") == F.lit(previous_as_of))
+    return segment_migration(previous, segments.filter(F.col("as_of_date") == F.lit(as_of)),
+                             as_of, previous_as_of)
+
+
 def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         report: bool = True) -> dict[str, Any]:
     as_of = scoring_as_of(spark, cfg, as_of)
@@ -215,6 +230,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         "as_of_date", "identity_id_hash", "segment_id", "segment_name",
         F.lit(seg_version).alias("model_version"), F.lit(scored_at).alias("scored_at"))
     write_output(segments, cfg, "client_segments", as_of)
+    write_output(migration_since_last(spark, cfg, as_of), cfg, "segment_migration", as_of)
 
     products = cfg.propensity.products or cfg.contract.product_codes
     check_tier_mode(cfg, products)

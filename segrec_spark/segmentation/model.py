@@ -6,7 +6,8 @@ The fitted model is ONE Spark ML ``PipelineModel`` that carries everything scori
         -> naming (SQLTransformer: cluster -> segment_id, segment_name)
 
 so ``assign_segments(model, features)`` works on any as_of_date with nothing but the model
-(loaded from MLflow). Segment ids are renumbered by cluster size (0 = largest) and persona names
+(loaded from MLflow). Segment ids are renumbered by cluster size (0 = largest) at the first fit
+and carried over from the previous model at every refit (segmentation.continuity); persona names
 are derived from the cluster centroids by fixed rules (:func:`persona_name`), never hand-written.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
@@ -27,6 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.errors import InputDataError, SchemaMismatchError
+from segrec_spark.segmentation.continuity import Continuation, continued_segments
 from segrec_spark.segmentation.personas import (  # noqa: F401 - re-exported for callers
     CHANNEL_ACTIVITY,
     CHANNEL_LABELS,
@@ -50,6 +52,7 @@ PCA_VECTOR = "__seg_pca"
 CLUSTER = "__seg_cluster"
 SEGMENT_ID = "segment_id"
 SEGMENT_NAME = "segment_name"
+PREVIOUS = "__seg_previous"
 NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
                  T.DecimalType)
 
@@ -255,6 +258,8 @@ class Segmentation:
     trials: tuple[KTrial, ...]
     names: dict[int, str]  # segment_id -> persona name
     basis: dict[int, dict[str, float]]  # segment_id -> persona scores behind the name
+    # segment_id -> the previous model's segment it continues (segmentation.continuity)
+    continued: dict[int, Continuation] = field(default_factory=dict)
 
 
 def fitting_sample(max_rows: int, seed: int) -> Callable[[DataFrame], DataFrame]:
@@ -298,10 +303,13 @@ def single_segment() -> Segmentation:
 
 
 def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
-                     prefixes: Sequence[str] | None = None) -> Segmentation:
+                     prefixes: Sequence[str] | None = None,
+                     previous: PipelineModel | None = None) -> Segmentation:
     """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name.
 
-    ``prefixes`` (default ``settings.feature_prefixes``) select the behavioural columns."""
+    ``prefixes`` (default ``settings.feature_prefixes``) select the behavioural columns. Given
+    the ``previous`` model (and ``settings.continuity``), segments that continue its segments
+    keep their ids (segmentation.continuity); otherwise ids number the segments by size."""
     prefixes = tuple(prefixes or settings.feature_prefixes or default_prefixes(features.columns))
     columns = clustering_columns(features, prefixes)
     if not columns:
@@ -309,17 +317,33 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
                     "(behavioural prefixes %s): every client is in one segment",
                     ", ".join(prefixes))
         return single_segment()
-    data = features.select(*columns).transform(
+    previous = previous if settings.continuity else None
+    before = model_columns(previous) if previous is not None else []
+    if any(c not in features.columns for c in before):
+        log.warning("segmentation: the previous model reads columns gold.client_features no "
+                    "longer has; segment ids start afresh")
+        previous, before = None, []
+    data = features.select(*dict.fromkeys([*columns, *before])).transform(
         fitting_sample(settings.max_fit_rows, settings.seed)).cache()
     try:
-        fitted, trials = choose_k(data, columns, settings)
-        clustered = fitted.transform(data).cache()
+        fitted, trials = choose_k(data.select(*columns), columns, settings)
+        both = data if previous is None else (  # each fitting client's previous segment too
+            assign_segments(previous, data).withColumnRenamed(SEGMENT_ID, PREVIOUS))
+        clustered = fitted.transform(both).cache()
         sizes = {int(r["cluster"]): int(r["size"]) for r in cluster_sizes(clustered).collect()}
         z_rows = centroid_zscores(clustered, columns).collect()  # k x features: tiny
+        overlap = [] if previous is None else [  # k x previous k rows
+            (int(r[CLUSTER]), int(r[PREVIOUS]), int(r["count"]))
+            for r in clustered.groupBy(CLUSTER, PREVIOUS).count().collect()]
         clustered.unpersist()
     finally:
         data.unpersist()
-    order = segment_order(sizes)
+    continued: dict[int, Continuation] = {}
+    if previous is None:
+        order = segment_order(sizes)
+    else:
+        order, continued = continued_segments(sizes, overlap, segment_names_map(previous),
+                                              settings.continuity_min_share)
     z_by_segment: dict[int, dict[str, float | None]] = {s: {} for s in order.values()}
     levels: dict[int, dict[str, float]] = {s: {} for s in order.values()}
     for row in z_rows:
@@ -334,7 +358,7 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
     model = PipelineModel(stages=[*fitted.stages, naming])
     kmeans: Any = fitted.stages[-1]
     return Segmentation(model=model, columns=tuple(columns), k=kmeans.getK(), trials=tuple(trials),
-                        names=names,
+                        names=names, continued=continued,
                         basis={s: persona_scores(z) for s, z in z_by_segment.items()})
 
 
@@ -367,34 +391,3 @@ def segment_names_map(model: PipelineModel) -> dict[int, str]:
     ids = dict(re.findall(r"WHEN (\d+) THEN (\d+)", statement.split(f"AS `{SEGMENT_ID}`")[0]))
     labels = re.findall(r"WHEN (\d+) THEN '((?:[^'\\]|\\.)*)'", statement)
     return {int(ids[c]): name.replace("\\'", "'").replace("\\\\", "\\") for c, name in labels}
-
-
-def segment_profiles(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
-    """Profile per segment: size, share, mean of each behavioural feature, holding rates.
-
-    ``assigned`` is the output of :func:`assign_segments`. Columns: segment_id, segment_name,
-    size, share, avg_<feature> for ``columns`` and every other numeric attribute (client
-    attributes, ``has_digital_activity``), holding_rate_<product> for each holds_<product> column.
-    """
-    behaviour = ("holds_", "agr_", "interest_", "camp_", "__seg_")
-    extra = [f.name for f in assigned.schema.fields
-             if isinstance(f.dataType, NUMERIC_TYPES) and f.name not in columns
-             and f.name != SEGMENT_ID and not f.name.startswith(behaviour)
-             and not CHANNEL_ACTIVITY.match(f.name)]
-    holds = [c for c in assigned.columns if c.startswith("holds_")]
-    grouped = assigned.groupBy(SEGMENT_ID, SEGMENT_NAME).agg(
-        F.count("*").alias("size"),
-        *[F.avg(F.col(c).cast("double")).alias(f"avg_{c}") for c in [*columns, *extra]],
-        *[F.avg(F.col(c).cast("double")).alias(f"holding_rate_{c.removeprefix('holds_')}")
-          for c in holds],
-    )
-    # The total is a one-row aggregate joined to the k segment rows; a window over a literal
-    # partition did the same but made Spark warn about moving all data to one partition.
-    total = grouped.agg(F.sum("size").alias("_total"))
-    return grouped.crossJoin(total).select(
-        F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
-        SEGMENT_NAME,
-        F.col("size").cast("long").alias("size"),
-        (F.col("size") / F.col("_total")).alias("share"),
-        *[c for c in grouped.columns if c.startswith(("avg_", "holding_rate_"))],
-    )

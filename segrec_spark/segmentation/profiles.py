@@ -26,7 +26,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segrec_spark.segmentation.model import NUMERIC_TYPES, SEGMENT_ID
+from segrec_spark.segmentation.model import NUMERIC_TYPES, SEGMENT_ID, SEGMENT_NAME
+from segrec_spark.segmentation.personas import CHANNEL_ACTIVITY
 
 TRAIT_COLUMNS = ("segment_id", "trait_rank", "feature", "value", "z", "trait")
 _NOT_TRAITS = ("identity_id_hash", "as_of_date", "segment_id", "segment_name", "label")
@@ -155,3 +156,34 @@ def conversion_rates(assigned: DataFrame, labels: DataFrame,
             .agg(F.avg("label"))
             .select(SEGMENT_ID, *[F.col(f"`{p}`").alias(f"conversion_rate_{p.lower()}")
                                   for p in products]))
+
+
+def segment_profiles(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Profile per segment: size, share, mean of each behavioural feature, holding rates.
+
+    ``assigned`` is the output of :func:`assign_segments`. Columns: segment_id, segment_name,
+    size, share, avg_<feature> for ``columns`` and every other numeric attribute (client
+    attributes, ``has_digital_activity``), holding_rate_<product> for each holds_<product> column.
+    """
+    behaviour = ("holds_", "agr_", "interest_", "camp_", "__seg_")
+    extra = [f.name for f in assigned.schema.fields
+             if isinstance(f.dataType, NUMERIC_TYPES) and f.name not in columns
+             and f.name != SEGMENT_ID and not f.name.startswith(behaviour)
+             and not CHANNEL_ACTIVITY.match(f.name)]
+    holds = [c for c in assigned.columns if c.startswith("holds_")]
+    grouped = assigned.groupBy(SEGMENT_ID, SEGMENT_NAME).agg(
+        F.count("*").alias("size"),
+        *[F.avg(F.col(c).cast("double")).alias(f"avg_{c}") for c in [*columns, *extra]],
+        *[F.avg(F.col(c).cast("double")).alias(f"holding_rate_{c.removeprefix('holds_')}")
+          for c in holds],
+    )
+    # The total is a one-row aggregate joined to the k segment rows; a window over a literal
+    # partition did the same but made Spark warn about moving all data to one partition.
+    total = grouped.agg(F.sum("size").alias("_total"))
+    return grouped.crossJoin(total).select(
+        F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
+        SEGMENT_NAME,
+        F.col("size").cast("long").alias("size"),
+        (F.col("size") / F.col("_total")).alias("share"),
+        *[c for c in grouped.columns if c.startswith(("avg_", "holding_rate_"))],
+    )

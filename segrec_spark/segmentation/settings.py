@@ -25,6 +25,11 @@ class SegmentationSettings:
     # most this many clients; every client is then assigned with the chosen model. Centroids of
     # 250,000 clients are as good as of 1 M, at a quarter of the cost. 0 = fit on every client.
     max_fit_rows: int = 250_000
+    # Segment ids carry over from the champion model to a refit (segmentation.continuity): a new
+    # cluster keeps a previous segment's id when at least continuity_min_share of its clients
+    # were in that segment. false = ids number the segments by size at every fit.
+    continuity: bool = True
+    continuity_min_share: float = 0.5
 
     def validate(self) -> None:
         require(2 <= self.k_min <= self.k_max, "k_min", "must satisfy 2 <= k_min <= k_max")
@@ -36,3 +41,5 @@ class SegmentationSettings:
         require(0.0 <= self.min_cluster_share < 0.5, "min_cluster_share", "must be in [0, 0.5)")
         require(self.max_fit_rows == 0 or self.max_fit_rows >= 1000, "max_fit_rows",
                 "must be 0 (no sample) or at least 1000 clients")
+        require(0.0 < self.continuity_min_share <= 1.0, "continuity_min_share",
+                "must be in (0, 1]: the share of a new segment's clients from the one it continues")

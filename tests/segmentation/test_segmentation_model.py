@@ -9,6 +9,7 @@ from pyspark.ml.feature import SQLTransformer
 from segrec_spark.config import ConfigError
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.segmentation import model as seg
+from segrec_spark.segmentation.profiles import segment_profiles
 from segrec_spark.segmentation.settings import SegmentationSettings
 
 FEATURES_SCHEMA = ("identity_id_hash string, web_events_30d int, app_events_30d int, "
@@ -160,7 +161,7 @@ def test_segment_profiles_sizes_means_and_holding_rates(spark):
         [(0, "x", 3, 0.75, 2.0, 1 / 3), (1, "y", 1, 0.25, 10.0, 1.0)],
         "segment_id int, segment_name string, size long, share double, avg_web_n double, "
         "holding_rate_mortgage double")
-    assert_df_equality(seg.segment_profiles(assigned, ["web_n"]), expected,
+    assert_df_equality(segment_profiles(assigned, ["web_n"]), expected,
                        ignore_row_order=True, ignore_nullable=True)
 
 
