@@ -9,8 +9,9 @@ text (:mod:`segrec_spark.ingest.reading`), classify every row
 ``bronze.<source>``, ``ops.quarantine`` and ``ops.ingest_audit``. A delivery whose content and
 ingest settings are unchanged since its last successful batch is skipped without touching any
 table (``ingest.force`` re-ingests it anyway). An empty re-delivery of a month already ingested
-is refused, never audited over the month's record. Delta commit conflicts with a concurrent
-ingest are retried; one source's failure never stops the others (``docs/ingest.md``).
+is refused, never audited over the month's record. A re-ingested month with new content names
+the gold slices it outdates (:mod:`segrec_spark.ingest.backfill`). Delta commit conflicts with a
+concurrent ingest are retried; one source's failure never stops the others (``docs/ingest.md``).
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA, tally re-e
     previous_audits,
     tally,
 )
+from segrec_spark.ingest.backfill import changed_deliveries, stale_as_of_dates, stale_message
 from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_error, _ReadMultiline
 from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
 from segrec_spark.ingest.dedup import (
@@ -54,13 +56,7 @@ from segrec_spark.ingest.dedup import (
     with_row_hash,
 )
 from segrec_spark.ingest.discovery import Delivery, check_delivery, plan_batches
-from segrec_spark.ingest.reading import (
-    READERS,
-    DeliveryReadError,
-    java_cause,
-    landing_frame,
-    union,
-)
+from segrec_spark.ingest.reading import READERS, DeliveryReadError, java_cause, landing_frame, union
 from segrec_spark.ingest.settings import IngestSettings
 from segrec_spark.ingest.validate import (
     ACCEPTED,
@@ -380,6 +376,11 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     rows: list[dict[str, Any]] = [row for source_rows, _ in outcomes for row in source_rows]
     failures: list[Exception] = [failure for _, failure in outcomes if failure is not None]
     register_tables(spark, cfg.paths.root, list(plan))
+    if changed := changed_deliveries(rows, audits):  # a backfill: name the slices it outdates
+        gold = read_table_if_exists(spark, table_path(cfg.paths.root, "gold", "client_features"))
+        dates = [r[0] for r in gold.select("as_of_date").distinct().collect()] if gold else []
+        if stale := stale_as_of_dates(changed, dates, cfg.ingest.late_tolerance_days):
+            log.warning(stale_message(changed, stale))
     if failures:
         more = f" (and {len(failures) - 1} more source(s) failed, see the log)" \
             if len(failures) > 1 else ""
