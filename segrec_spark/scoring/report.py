@@ -1,7 +1,8 @@
 """The run report: one self-contained HTML file per scoring run, also logged to MLflow.
 
 Contents: gains and lift charts per product, model vs baseline vs oracle (ROC-AUC, PR-AUC, lift
-and capture in the top decile), segment profiles, top feature importances, propensity tier sizes
+and capture in the top decile), segment profiles and movement between segments since the
+previous scoring (gold.segment_migration), top feature importances, propensity tier sizes
 with expected (and, on generated data, observed) conversions, the campaign plan's expected
 profit against audience size, and ingest audit counts. The layout fits a 1366 px laptop screen:
 wide tables scroll inside their own box, charts shrink to the page. Only small aggregates
@@ -15,10 +16,8 @@ training run logged to MLflow.
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
 import json
 import logging
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from pyspark.sql import functions as F
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
 from segrec_spark.scoring.audience import contact_status_counts
+from segrec_spark.scoring.charts import gains_figure, importance_figure, profit_figure
 from segrec_spark.scoring.tiers import TIERS
 from segrec_spark.tables import (
     delta_exists,
@@ -119,6 +119,15 @@ def segment_products(segments: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
         for row in segments}} for code in codes]
 
 
+def movement_totals(migration: DataFrame) -> DataFrame:
+    """Clients per movement (stayed, moved, joined, left) of gold.segment_migration rows, with
+    their share of all rows' clients."""
+    totals = migration.groupBy("movement").agg(F.sum("clients").alias("clients"))
+    everyone = totals.agg(F.sum("clients").alias("_all"))
+    return (totals.crossJoin(everyone)
+            .select("movement", "clients", (F.col("clients") / F.col("_all")).alias("share")))
+
+
 def model_metrics_table(metrics: DataFrame) -> DataFrame:
     """One row per product: ROC-AUC, PR-AUC, lift and capture in the top decile per role."""
     role = "role" if "role" in metrics.columns else "model"
@@ -152,92 +161,6 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
                    for r in rows)
     return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"</table></div>")
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return ("<img alt='chart' src='data:image/png;base64,"
-            + base64.b64encode(buf.getvalue()).decode() + "'>")
-
-
-def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for product in products:
-        pts = sorted((r["decile"], r["capture"], r["lift"]) for r in gains
-                     if r["product_code"] == product and r["capture"] is not None)
-        if not pts:
-            continue
-        x = [0] + [d * 10 for d, _, _ in pts]
-        ax1.plot(x, [0] + [c for _, c, _ in pts], marker="o", label=product)
-        ax2.plot([d * 10 for d, _, _ in pts], [lift for _, _, lift in pts], marker="o",
-                 label=product)
-    ax1.plot([0, 100], [0, 1], "k--", label="random")
-    ax1.set(title="Cumulative gains", xlabel="% of eligible clients contacted",
-            ylabel="share of buyers captured")
-    ax2.axhline(1.0, color="k", linestyle="--")
-    ax2.set(title="Cumulative lift", xlabel="% of eligible clients contacted",
-            ylabel="lift over random")
-    ax1.legend(fontsize=7)
-    html_img = _png(fig)
-    plt.close(fig)
-    return html_img
-
-
-def profit_figure(plan: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
-    """Expected profit against audience size (% of the ranked clients), one line per product."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11, 4))
-    drawn = 0
-    for product in products:
-        pts = sorted((r["audience_share"] * 100, r["expected_profit"]) for r in plan
-                     if r["product_code"] == product and r["expected_profit"] is not None)
-        if pts:
-            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=product)
-            drawn += 1
-    ax.axhline(0.0, color="k", linestyle="--", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set(title="Expected profit by audience size", xlabel="% of ranked clients contacted (log)",
-           ylabel="expected profit")
-    if drawn:
-        ax.legend(fontsize=7, ncol=2)
-    html_img = _png(fig)
-    plt.close(fig)
-    return html_img
-
-
-def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 10) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    products = [p for p, rows in importances.items() if rows]
-    if not products:
-        return "<p><em>no feature importances logged</em></p>"
-    cols = 2
-    rows_n = (len(products) + cols - 1) // cols
-    fig, axes = plt.subplots(rows_n, cols, figsize=(11, 2.6 * rows_n), squeeze=False)
-    for ax, product in zip(axes.flat, products, strict=False):
-        items = importances[product][:top][::-1]
-        ax.barh([i["feature"] for i in items], [i["importance"] for i in items])
-        ax.set_title(product, fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(products):]:
-        ax.axis("off")
-    fig.tight_layout()
-    html_img = _png(fig)
-    plt.close(fig)
-    return html_img
 
 
 CSS = """*{box-sizing:border-box}body{font-family:sans-serif;margin:1.5em auto;padding:0 1em;
@@ -335,6 +258,19 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
                      "</p>" + _table(segments, keep))
         parts.append("<p>Holding rate / conversion rate in the label window, per product (rows) "
                      "and segment (columns):</p>" + _table(segment_products(segments)))
+
+    migration = _gold(spark, cfg, "segment_migration")
+    if migration is not None:
+        now = migration.filter(F.col("as_of_date") == F.lit(as_of))
+        flows = _rows(now.filter(F.col("movement") == "moved").orderBy(F.desc("clients")), 10)
+        since = first_row(now.agg(F.max("previous_as_of_date")))[0]
+        parts.append("<h3>Segment movement</h3><p>"
+                     + (f"Clients by their segment at {since} (the previous scoring) and now; "
+                        "segment ids carry over between models (docs/models.md).</p>"
+                        if since else "First scoring: every client joined.</p>")
+                     + _table(_rows(movement_totals(now).orderBy(F.desc("clients"))))
+                     + (_table(flows, ["from_segment_name", "to_segment_name", "clients",
+                                       "share_of_from_segment"]) if flows else ""))
 
     parts.append("<h2>Top feature importances</h2>")
     parts.append(importance_figure(_importances(cfg, products)))

@@ -5,7 +5,8 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
-from segrec_spark.scoring.report import gains_figure, realised_gains, tier_sizes
+from segrec_spark.scoring.charts import gains_figure
+from segrec_spark.scoring.report import movement_totals, realised_gains, tier_sizes
 
 D = dt.date(2026, 4, 1)
 
@@ -47,3 +48,14 @@ def test_gains_figure_is_an_embedded_png():
     assert html_img.startswith("<img")
     assert "data:image/png;base64," in html_img
     assert len(html_img) > 5000
+
+
+def test_movement_totals_add_the_flows_of_each_movement(spark):
+    migration = spark.createDataFrame(
+        [("stayed", 60), ("stayed", 20), ("moved", 10), ("joined", 6), ("left", 4)],
+        "movement string, clients long")
+    expected = spark.createDataFrame(
+        [("stayed", 80, 0.8), ("moved", 10, 0.1), ("joined", 6, 0.06), ("left", 4, 0.04)],
+        "movement string, clients long, share double")
+    assert_df_equality(movement_totals(migration), expected, ignore_row_order=True,
+                       ignore_nullable=True)

@@ -88,6 +88,15 @@ def _write_gold(spark, cfg) -> None:
           "description": "holds mortgage, high app events 30d, age band 26-35, no investment fund",
           **wide} for s in range(16)])
     write_slice(profiles, table_path(root, "gold", "segment_profiles"), None, ["as_of_date"])
+    before = D - dt.timedelta(days=31)
+    migration = spark.createDataFrame(
+        [(D, before, 0, "web-first", 0, "web-first", "stayed", 90, 0.9),
+         (D, before, 0, "web-first", 1, "branch-only", "moved", 10, 0.1),
+         (D, before, None, None, 1, "branch-only", "joined", 5, None)],
+        "as_of_date date, previous_as_of_date date, from_segment_id int, from_segment_name string, "
+        "to_segment_id int, to_segment_name string, movement string, clients long, "
+        "share_of_from_segment double")
+    write_slice(migration, table_path(root, "gold", "segment_migration"), None, ["as_of_date"])
     plan = spark.createDataFrame(
         [(D, p, share, int(100 * share), 0.01, 2.0 * share, 600.0 * share, 50.0 * share,
           profit, profit == 90.0, "1")
@@ -113,7 +122,9 @@ def test_report_sections(report_file):
     text = report_file.read_text()
     for section in ("Model vs baseline vs oracle", "Segments", "Propensity tiers",
                     "Campaign plan", "champion lift_top10", "expected_conversions",
-                    "Who may be contacted", "opted_out", "holds mortgage, high app events 30d"):
+                    "Who may be contacted", "opted_out", "holds mortgage, high app events 30d",
+                    "Segment movement", f"at {D - dt.timedelta(days=31)} (the previous scoring)",
+                    "<td>web-first</td><td>branch-only</td><td>10</td>"):
         assert section in text
     assert text.count("data:image/png;base64,") >= 1  # the profit chart (no gains: no future sales)
 
