@@ -29,7 +29,14 @@ from segrec_spark.registry import current_champion, log_and_register, segmentati
 from segrec_spark.segmentation import model as seg
 from segrec_spark.segmentation import profiles as profiles_
 from segrec_spark.segmentation.continuity import continuity_record
-from segrec_spark.tables import register_table, sql_literal, table_path, write_slice
+from segrec_spark.tables import (
+    first_row,
+    read_table_if_exists,
+    register_table,
+    sql_literal,
+    table_path,
+    write_slice,
+)
 
 log = logging.getLogger("segrec_spark.propensity.job")
 
@@ -72,6 +79,14 @@ def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: 
 
 # --- I/O -----------------------------------------------------------------------------------------
 
+def highest_segment_id(features: DataFrame, cfg: Config) -> int:
+    """The highest segment id any model wrote to gold.segment_profiles (-1: none yet)."""
+    path = table_path(cfg.paths.root, "gold", "segment_profiles")
+    profiles = read_table_if_exists(features.sparkSession, path)
+    top = first_row(profiles.agg(F.max("segment_id")))[0] if profiles is not None else None
+    return -1 if top is None else int(top)
+
+
 def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
                        labels: DataFrame | None = None,
                        products: Sequence[str] = ()) -> dict[str, Any]:
@@ -83,7 +98,9 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
     name = segmentation_model_name(cfg)
     previous = current_champion(cfg, name) if settings.continuity else None
     fitted = seg.fit_segmentation(features, settings,
-                                  previous=previous.model if previous else None)
+                                  previous=previous.model if previous else None,
+                                  first_fresh_id=highest_segment_id(features, cfg) + 1
+                                  if settings.continuity else 0)
     assigned = seg.assign_segments(fitted.model, features).cache()
     traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features))
     profiles = profiles_.segment_profiles(assigned, fitted.columns).transform(
@@ -131,7 +148,7 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
              f"; continues {len(fitted.continued)} of version {previous.version}'s segments"
              if previous is not None else "")
     return {"run_id": run_id, "model_name": name, "version": version, "k": fitted.k,
-            "names": fitted.names, "model": fitted.model,
+            "names": fitted.names, "model": fitted.model, "continued": sorted(fitted.continued),
             "seconds": round(time.monotonic() - began, 1)}
 
 

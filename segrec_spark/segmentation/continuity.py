@@ -19,6 +19,7 @@ of two as-of dates (``gold.segment_migration``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -39,20 +40,37 @@ class Continuation:
     overlap_share: float  # share of the new segment's fitting clients from the previous segment
 
 
+def persona_of(name: str) -> str:
+    """A segment name without the " (2)" that tells repeated personas apart."""
+    return re.sub(r" \(\d+\)$", "", name)
+
+
 def continued_segments(sizes: Mapping[int, int], overlap: Iterable[tuple[int, int, int]],
-                       previous_ids: Iterable[int], min_share: float
+                       previous_names: Mapping[int, str], min_share: float,
+                       names: Mapping[int, str] | None = None, first_fresh: int = 0
                        ) -> tuple[dict[int, int], dict[int, Continuation]]:
     """(cluster -> segment_id, segment_id -> Continuation) for the non-empty new clusters.
 
-    ``overlap`` holds (new cluster, previous segment id, clients in both). Pairs are taken by
-    decreasing overlap (ties: lower cluster, then lower segment), each cluster and each previous
-    segment at most once, when the overlap is at least ``min_share`` of the cluster's size.
+    ``overlap`` holds (new cluster, previous segment id, clients in both); ``previous_names``
+    the previous model's segment_id -> name, ``names`` the new clusters' persona names. A pair
+    qualifies when its overlap is at least ``min_share`` of the cluster's size; qualifying pairs
+    are taken persona kept first (a new behaviour the previous model lumped into a segment must
+    not take that segment's id from the clients who still behave as it did), then by decreasing
+    overlap (ties: lower cluster, then lower segment), each cluster and each previous segment at
+    most once. Other clusters get fresh ids from above every previous id and ``first_fresh``
+    (the highest id ever used plus one, so a retired id never returns with another meaning).
     """
     live = {c: n for c, n in sizes.items() if n > 0}
+    names = names or {}
+
+    def kept(cluster: int, previous: int) -> bool:
+        return cluster in names and names[cluster] == persona_of(previous_names.get(previous, ""))
+
     order: dict[int, int] = {}
     continued: dict[int, Continuation] = {}
     taken: set[int] = set()
-    for cluster, previous, n in sorted(overlap, key=lambda t: (-t[2], t[0], t[1])):
+    for cluster, previous, n in sorted(overlap, key=lambda t: (not kept(t[0], t[1]), -t[2],
+                                                               t[0], t[1])):
         if cluster not in live or cluster in order or previous in taken or previous < 0:
             continue
         share = n / live[cluster]
@@ -60,7 +78,7 @@ def continued_segments(sizes: Mapping[int, int], overlap: Iterable[tuple[int, in
             order[cluster] = previous
             taken.add(previous)
             continued[previous] = Continuation(previous, round(share, 4))
-    fresh = max([*previous_ids, *taken, -1]) + 1
+    fresh = max([*previous_names, *taken, first_fresh - 1, -1]) + 1
     for cluster in sorted((c for c in live if c not in order), key=lambda c: (-live[c], c)):
         order[cluster] = fresh
         fresh += 1

@@ -304,12 +304,14 @@ def single_segment() -> Segmentation:
 
 def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
                      prefixes: Sequence[str] | None = None,
-                     previous: PipelineModel | None = None) -> Segmentation:
+                     previous: PipelineModel | None = None,
+                     first_fresh_id: int = 0) -> Segmentation:
     """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name.
 
     ``prefixes`` (default ``settings.feature_prefixes``) select the behavioural columns. Given
     the ``previous`` model (and ``settings.continuity``), segments that continue its segments
-    keep their ids (segmentation.continuity); otherwise ids number the segments by size."""
+    keep their ids and new ones get ids above its ids and ``first_fresh_id``
+    (segmentation.continuity); otherwise ids number the segments by size."""
     prefixes = tuple(prefixes or settings.feature_prefixes or default_prefixes(features.columns))
     columns = clustering_columns(features, prefixes)
     if not columns:
@@ -318,10 +320,11 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
                     ", ".join(prefixes))
         return single_segment()
     previous = previous if settings.continuity else None
+    previous_names = segment_names_map(previous) if previous is not None else {}
     before = model_columns(previous) if previous is not None else []
     if any(c not in features.columns for c in before):
         log.warning("segmentation: the previous model reads columns gold.client_features no "
-                    "longer has; segment ids start afresh")
+                    "longer has; every segment gets a new id")
         previous, before = None, []
     data = features.select(*dict.fromkeys([*columns, *before])).transform(
         fitting_sample(settings.max_fit_rows, settings.seed)).cache()
@@ -338,22 +341,24 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
         clustered.unpersist()
     finally:
         data.unpersist()
-    continued: dict[int, Continuation] = {}
-    if previous is None:
-        order = segment_order(sizes)
-    else:
-        order, continued = continued_segments(sizes, overlap, segment_names_map(previous),
-                                              settings.continuity_min_share)
-    z_by_segment: dict[int, dict[str, float | None]] = {s: {} for s in order.values()}
-    levels: dict[int, dict[str, float]] = {s: {} for s in order.values()}
+    z_by_cluster: dict[int, dict[str, float | None]] = {c: {} for c, n in sizes.items() if n}
+    levels: dict[int, dict[str, float]] = {c: {} for c in z_by_cluster}
     for row in z_rows:
-        if row["cluster"] in order:
-            segment = order[row["cluster"]]
-            z_by_segment[segment][row["feature"]] = row["z"]
-            levels[segment][row["feature"]] = float(row["level"])
+        if row["cluster"] in z_by_cluster:
+            z_by_cluster[row["cluster"]][row["feature"]] = row["z"]
+            levels[row["cluster"]][row["feature"]] = float(row["level"])
     behavioural = bool(behavioural_columns(features, prefixes))
-    names = unique_names({s: persona_name(z, levels[s]) if behavioural else distinguishing_name(z)
-                          for s, z in z_by_segment.items()})
+    personas = {c: persona_name(z, levels[c]) if behavioural else distinguishing_name(z)
+                for c, z in z_by_cluster.items()}
+    continued: dict[int, Continuation] = {}
+    if previous_names or first_fresh_id:
+        order, continued = continued_segments(sizes, overlap, previous_names,
+                                              settings.continuity_min_share, personas,
+                                              first_fresh_id)
+    else:
+        order = segment_order(sizes)
+    z_by_segment = {order[c]: z for c, z in z_by_cluster.items()}
+    names = unique_names({order[c]: name for c, name in personas.items()})
     naming = SQLTransformer(statement=naming_statement(order, names))
     model = PipelineModel(stages=[*fitted.stages, naming])
     kmeans: Any = fitted.stages[-1]

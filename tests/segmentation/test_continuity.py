@@ -43,7 +43,8 @@ def test_continued_segments_match_by_overlap_and_give_new_clusters_fresh_ids():
     # cluster 0 is mostly previous segment 2, cluster 1 previous 0; cluster 2 is split evenly
     # between previous 0 and 1 (below the 0.6 share), so it is new; previous 1 is retired.
     overlap = [(0, 2, 45), (0, 0, 5), (1, 0, 30), (2, 0, 10), (2, 1, 10), (3, 1, 0)]
-    order, continued = continued_segments(sizes, overlap, previous_ids=[0, 1, 2], min_share=0.6)
+    previous = {0: "A", 1: "B", 2: "C"}
+    order, continued = continued_segments(sizes, overlap, previous, min_share=0.6)
     assert order == {0: 2, 1: 0, 2: 3}
     assert continued == {2: Continuation(2, 0.9), 0: Continuation(0, 1.0)}
 
@@ -52,9 +53,19 @@ def test_each_previous_segment_is_continued_once_by_its_largest_overlap():
     # Previous segment 0 split in two: the larger half keeps its id, the other gets a fresh one
     # (above every previous id, even one no new cluster continues).
     order, continued = continued_segments({0: 40, 1: 60}, [(0, 0, 40), (1, 0, 60)],
-                                          previous_ids=[0, 4], min_share=0.5)
+                                          {0: "A", 4: "E"}, min_share=0.5)
     assert order == {1: 0, 0: 5}
     assert set(continued) == {0}
+
+
+def test_a_kept_persona_is_matched_before_a_larger_overlap_and_retired_ids_never_return():
+    # Previous segment 0 ("inactive (2)") now holds 6 clients still inactive (cluster 0) and 7
+    # of a new behaviour (cluster 1) the previous model could only put there.
+    order, continued = continued_segments(
+        {0: 6, 1: 7}, [(0, 0, 6), (1, 0, 7)], {0: "inactive (2)", 1: "web"}, min_share=0.5,
+        names={0: "inactive", 1: "ib-first"}, first_fresh=9)
+    assert order == {0: 0, 1: 9}  # ids up to 8 were used by older models
+    assert continued == {0: Continuation(0, 1.0)}
 
 
 def test_continuity_record_names_renames_and_retired_segments():
@@ -96,12 +107,25 @@ def test_refit_keeps_segment_ids_and_names_when_behaviour_stays(spark, january):
     assert _ids(spark, by_size, february) == {"w": 0, "a": 1, "i": 2}
 
 
-def test_a_new_behaviour_gets_a_fresh_segment_id(spark, january):
-    march = _month(spark, inactive=6, app=4, web=2, ib=5)
+@pytest.mark.parametrize("ib", [5, 7])  # 7: more new clients than the inactive ones they join
+def test_a_new_behaviour_gets_a_fresh_segment_id(spark, january, ib):
+    march = _month(spark, inactive=6, app=4, web=2, ib=ib)
     refit = seg.fit_segmentation(march, SegmentationSettings(k_min=4, k_max=4, seed=3),
                                  previous=january.model)
     assert _ids(spark, refit, march) == {"i": 0, "a": 1, "w": 2, "b": 3}
     assert refit.names[3].startswith("internet-banking-first")
+    assert set(refit.continued) == {0, 1, 2}
+
+
+def test_ids_start_above_every_id_used_before(spark, january):
+    # The previous model's columns are gone (a new contract): nothing continues, and the new
+    # ids start above both its ids and the highest id any model wrote (first_fresh_id).
+    renamed = _month(spark, inactive=6, app=4, web=2).withColumnRenamed("app_events_30d",
+                                                                        "app_logins_30d")
+    refit = seg.fit_segmentation(renamed, SegmentationSettings(k_min=3, k_max=3, seed=3),
+                                 previous=january.model, first_fresh_id=5)
+    assert sorted(refit.names) == [5, 6, 7]
+    assert refit.continued == {}
 
 
 MIGRATION_SCHEMA = ("as_of_date date, previous_as_of_date date, from_segment_id int, "
