@@ -7,7 +7,8 @@ writes, each slice replaced exactly:
 
 * ``gold.client_segments``  slice (as_of_date)
 * ``gold.segment_migration`` slice (as_of_date): clients moving from the latest earlier slice of
-  client_segments to this one (segmentation.continuity)
+  client_segments to this one (segmentation.continuity); also the next later date's slice
+  when one was scored before this date
 * ``gold.product_rankings`` slices (as_of_date, product_code) of the products scored in this run;
   the other products' rankings of the month are kept
 * ``gold.campaign_plan``    slices (as_of_date, product_code) of the products scored
@@ -215,6 +216,17 @@ def migration_since_last(spark: SparkSession, cfg: Config, as_of: dt.date) -> Da
                              as_of, previous_as_of)
 
 
+def write_migrations(spark: SparkSession, cfg: Config, as_of: dt.date) -> None:
+    """gold.segment_migration at ``as_of`` and, when a later date was scored before this one
+    (a backfill, a gap filled), at the next later date too: its movement now starts here."""
+    write_output(migration_since_last(spark, cfg, as_of), cfg, "segment_migration", as_of)
+    segments = read_table(spark, table_path(cfg.paths.root, "gold", "client_segments"))
+    later = first_row(segments.filter(F.col("as_of_date") > F.lit(as_of))
+                      .agg(F.min("as_of_date").alias("d")))["d"]
+    if later is not None:
+        write_output(migration_since_last(spark, cfg, later), cfg, "segment_migration", later)
+
+
 def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         report: bool = True) -> dict[str, Any]:
     as_of = scoring_as_of(spark, cfg, as_of)
@@ -230,7 +242,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         "as_of_date", "identity_id_hash", "segment_id", "segment_name",
         F.lit(seg_version).alias("model_version"), F.lit(scored_at).alias("scored_at"))
     write_output(segments, cfg, "client_segments", as_of)
-    write_output(migration_since_last(spark, cfg, as_of), cfg, "segment_migration", as_of)
+    write_migrations(spark, cfg, as_of)
 
     products = cfg.propensity.products or cfg.contract.product_codes
     check_tier_mode(cfg, products)
