@@ -44,7 +44,7 @@ from segrec_spark.ingest.audit import (  # noqa: F401 - AUDIT_SCHEMA, tally re-e
     previous_audits,
     tally,
 )
-from segrec_spark.ingest.backfill import changed_deliveries, stale_as_of_dates, stale_message
+from segrec_spark.ingest.backfill import warn_stale_slices
 from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_error, _ReadMultiline
 from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
 from segrec_spark.ingest.dedup import (
@@ -376,11 +376,7 @@ def run(spark: SparkSession, cfg: Config, sources: Sequence[str] | None = None,
     rows: list[dict[str, Any]] = [row for source_rows, _ in outcomes for row in source_rows]
     failures: list[Exception] = [failure for _, failure in outcomes if failure is not None]
     register_tables(spark, cfg.paths.root, list(plan))
-    if changed := changed_deliveries(rows, audits):  # a backfill: name the slices it outdates
-        gold = read_table_if_exists(spark, table_path(cfg.paths.root, "gold", "client_features"))
-        dates = [r[0] for r in gold.select("as_of_date").distinct().collect()] if gold else []
-        if stale := stale_as_of_dates(changed, dates, cfg.ingest.late_tolerance_days):
-            log.warning(stale_message(changed, stale))
+    warn_stale_slices(spark, cfg, rows, audits)  # a backfill: name the gold slices it outdates
     if failures:
         more = f" (and {len(failures) - 1} more source(s) failed, see the log)" \
             if len(failures) > 1 else ""

@@ -7,7 +7,9 @@ import datetime as dt
 from segrec_spark.ingest.backfill import (
     changed_deliveries,
     earliest_event,
+    event_span,
     stale_as_of_dates,
+    stale_label_dates,
     stale_message,
 )
 
@@ -40,3 +42,16 @@ def test_the_message_names_the_deliveries_the_slices_and_the_commands():
     assert "web/2026-03" in line
     assert "2026-04-01, 2026-05-01" in line
     assert "segrec features --as-of" in line
+
+
+def test_label_slices_whose_window_overlaps_a_changed_sales_month_are_stale():
+    assert event_span("sales/2026-12", 3) == (dt.date(2026, 11, 28), dt.date(2027, 1, 3))
+    dates = [dt.date(2026, 1, 20), dt.date(2026, 2, 25), dt.date(2026, 3, 2), dt.date(2026, 4, 4)]
+    # sales of March hold Feb 26 - Apr 3: [Jan 20, Feb 19) and [Apr 4, May 4) miss it
+    assert stale_label_dates(["sales/2026-03", "web/2026-01"], dates, 3, 30, ["sales"]) == [
+        dt.date(2026, 2, 25), dt.date(2026, 3, 2)]
+    assert stale_label_dates(["web/2026-03"], dates, 3, 30, ["sales"]) == []
+    line = stale_message(["sales/2026-03"], [dt.date(2026, 4, 1)], [dt.date(2026, 3, 2)])
+    assert "gold.labels at 2026-03-02" in line
+    assert "segrec train" in line
+
