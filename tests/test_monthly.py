@@ -106,6 +106,9 @@ def test_months_arrive_one_by_one_and_every_earlier_slice_stays(spark, tmp_path,
                     MlflowClient().search_model_versions(f"name = '{seg_name}'")]
     assert sorted(seg_versions) == [1, 2]
     assert march.outputs["train"]["segmentation"]["version"] == "1"
+    # April's segmentation continues March's: the same behaviours keep their ids
+    k = april.outputs["train"]["segmentation"]["k"]
+    assert len(april.outputs["train"]["segmentation"]["continued"]) >= k - 1
 
     # Segment ids carry over from March's model; migration counts every client once per side.
     migration = _at(spark, cfg, "gold", "segment_migration").filter(
@@ -146,7 +149,7 @@ def test_months_arrive_one_by_one_and_every_earlier_slice_stays(spark, tmp_path,
     (web_file.parent / f".{web_file.name}.crc").unlink(missing_ok=True)
     gold_before = {name: _version(spark, cfg, "gold", name) for name in GOLD}
     bronze_before = {s: _version(spark, cfg, "bronze", s) for s in sources}
-    with caplog.at_level(logging.WARNING, logger="segrec_spark.ingest.job"):
+    with caplog.at_level(logging.WARNING, logger="segrec_spark.ingest"):
         rows = ingest_job.run(spark, cfg)
     changed = {(r["source"], r["delivery"]) for r in rows if r["status"] != "UNCHANGED"}
     assert changed == {("web", APRIL)}
@@ -166,3 +169,4 @@ def test_months_arrive_one_by_one_and_every_earlier_slice_stays(spark, tmp_path,
     assert len(warnings) == 1
     assert "web/2026-04" in warnings[0]
     assert ", ".join(d.isoformat() for d in stale) in warnings[0]
+    assert "gold.labels" not in warnings[0]  # web is not where labels come from
