@@ -169,3 +169,33 @@ def test_slice_predicate_names_the_products_scored():
     assert score_job.slice_predicate(EVAL_AS_OF) == "as_of_date = '2026-03-02'"
     assert score_job.slice_predicate(EVAL_AS_OF, ["SAVINGS", "MORTGAGE"]) == (
         "as_of_date = '2026-03-02' AND product_code IN ('MORTGAGE', 'SAVINGS')")
+
+
+def test_scoring_an_earlier_date_rewrites_the_next_dates_migration(spark, tmp_config):
+    cfg = tmp_config
+    path = table_path(cfg.paths.root, "gold", "client_segments")
+    jan, feb, mar = dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)
+
+    def segments(day, ids):
+        rows = [(day, f"c{i}", s, f"S{s}") for i, s in enumerate(ids)]
+        return spark.createDataFrame(
+            rows, "as_of_date date, identity_id_hash string, segment_id int, segment_name string")
+
+    for day, ids in ((jan, [0, 0, 1]), (mar, [1, 1, 1])):
+        write_slice(segments(day, ids), path, f"as_of_date = '{day}'", ["as_of_date"])
+        score_job.write_migrations(spark, cfg, day)
+    migration = read_table(spark, table_path(cfg.paths.root, "gold", "segment_migration"))
+    assert {r["previous_as_of_date"] for r in migration.filter(F.col("as_of_date") == mar)
+            .collect()} == {jan}
+
+    # February is scored late: March's movement now starts from February
+    write_slice(segments(feb, [1, 0, 1]), path, f"as_of_date = '{feb}'", ["as_of_date"])
+    score_job.write_migrations(spark, cfg, feb)
+    migration = read_table(spark, table_path(cfg.paths.root, "gold", "segment_migration"))
+    moves: dict[tuple, int] = {}
+    for r in migration.collect():
+        key = (r["as_of_date"], r["previous_as_of_date"], r["movement"])
+        moves[key] = moves.get(key, 0) + r["clients"]
+    assert moves == {(jan, None, "joined"): 3,
+                     (feb, jan, "moved"): 1, (feb, jan, "stayed"): 2,
+                     (mar, feb, "moved"): 1, (mar, feb, "stayed"): 2}
