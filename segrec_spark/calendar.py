@@ -10,6 +10,9 @@ the first and last date of the data in bronze and everything else follows from t
 * With ``h = features.horizon_days`` the default as-of dates are ``E - 2h`` and ``E - h``
   (labelled: training and validation) and ``E`` (scoring). ``features.train_as_of`` replaces
   ``E - h``; the earliest date is always one horizon before the training date.
+* With ``features.train_snapshots`` = n > 1, up to n - 1 more labelled dates one horizon apart
+  before ``E - 2h`` (``E - 3h``, ``E - 4h``, ...), each only when the data holds its whole longest
+  look-back window (:func:`stacked_dates`): training stacks these monthly snapshots.
 * A labelled as-of date needs the longest look-back window before it and a whole label horizon
   after it inside the data; when the data is shorter, :func:`require_history` says by how much.
 """
@@ -78,6 +81,19 @@ def default_as_of_dates(cfg: Any, end: dt.date) -> tuple[dt.date, dt.date, dt.da
     """:func:`as_of_dates` with the ``features`` settings of ``cfg`` and the data's end ``end``."""
     features = cfg.features
     return as_of_dates(end, features.horizon_days, features.train_as_of, features.score_as_of)
+
+
+def stacked_dates(first_date: dt.date, earliest: dt.date, horizon_days: int, max_window: int,
+                  snapshots: int) -> list[dt.date]:
+    """Up to ``snapshots - 1`` dates one horizon apart before ``earliest`` (oldest first), each
+    with its whole longest look-back window inside the data that starts at ``first_date``."""
+    horizon, window = dt.timedelta(days=horizon_days), dt.timedelta(days=max_window)
+    dates: list[dt.date] = []
+    day = earliest - horizon
+    while len(dates) < snapshots - 1 and day - window >= first_date:
+        dates.append(day)
+        day -= horizon
+    return sorted(dates)
 
 
 def has_label_window(as_of: dt.date, horizon_days: int, end: dt.date) -> bool:

@@ -69,3 +69,15 @@ def test_bad_as_of_argument_is_named():
     assert calendar.parse_as_of("2026-03-01") == d("2026-03-01")
     with pytest.raises(ConfigError, match="--as-of: expected a date YYYY-MM-DD, found '03/01'"):
         calendar.parse_as_of("03/01")
+
+
+def test_stacked_dates_go_back_one_horizon_at_a_time_while_the_whole_window_fits():
+    first = dt.date(2026, 1, 1)
+    # six months: E = 2026-07-01, E - 2h = 2026-05-02; 2026-03-03 still has 60 days before it
+    assert calendar.stacked_dates(first, dt.date(2026, 5, 2), 30, 60, 3) == [
+        dt.date(2026, 3, 3), dt.date(2026, 4, 2)]
+    assert calendar.stacked_dates(first, dt.date(2026, 5, 2), 30, 60, 9) == [
+        dt.date(2026, 3, 3), dt.date(2026, 4, 2)]
+    assert calendar.stacked_dates(first, dt.date(2026, 5, 2), 30, 60, 1) == []
+    # three months: nothing before E - 2h has its 60-day window
+    assert calendar.stacked_dates(first, dt.date(2026, 1, 31), 30, 60, 3) == []

@@ -26,7 +26,7 @@ from segrec_spark.calendar import parse_as_of  # noqa: F401 - re-exported for ot
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.contract import Source
 from segrec_spark.errors import InputDataError, MissingTableError, SchemaMismatchError
-from segrec_spark.features.client_features import client_features
+from segrec_spark.features.client_features import client_features_at
 from segrec_spark.features.conform import label_statuses
 from segrec_spark.features.definitions import (
     dictionary_markdown,
@@ -167,39 +167,51 @@ def write_dictionary(spark: SparkSession, cfg: Config) -> None:
         log.info("wrote %s", report)
 
 
-def write_gold(spark: SparkSession, cfg: Config, as_of: dt.date, end: dt.date) -> None:
-    """Replace the as_of_date slice of gold.client_features (and gold.labels when the label
-    window ends by the data's end ``end``)."""
+def dates_predicate(dates: Sequence[dt.date]) -> str:
+    """The slice of ``dates``: ``as_of_date IN ('2026-01-31', ...)``."""
+    return f"as_of_date IN ({', '.join(sql_literal(d.isoformat()) for d in dates)})"
+
+
+def write_gold(spark: SparkSession, cfg: Config, dates: Sequence[dt.date], end: dt.date) -> None:
+    """Replace the ``dates`` slices of gold.client_features in one plan and one commit, then
+    those of gold.labels for the dates whose label window ends by the data's end ``end``."""
     events = read_table(spark, table_path(cfg.paths.root, "silver", "events"))
     sales = read_bronze(spark, cfg, sales_source(cfg))
     assert sales is not None
     camp = read_optional(spark, cfg, "campaigns")
     clients = read_optional(spark, cfg, "clients")
-    slice_predicate = f"as_of_date = {sql_literal(as_of.isoformat())}"
     features_path = table_path(cfg.paths.root, "gold", "client_features")
-    write_slice(client_features(events, camp, sales, clients, as_of, cfg.features, cfg.contract),
-                features_path, slice_predicate, partition_by=["as_of_date"])
+    write_slice(client_features_at(events, camp, sales, clients, dates, cfg.features,
+                                   cfg.contract),
+                features_path, dates_predicate(dates), partition_by=["as_of_date"])
     register_table(spark, "gold", "client_features", features_path)
     horizon = cfg.features.horizon_days
-    if not calendar.has_label_window(as_of, horizon, end):
+    labelled = [d for d in dates if calendar.has_label_window(d, horizon, end)]
+    for as_of in sorted(set(dates) - set(labelled)):
         log.info("no labels for %s: its label window ends after the data (%s)", as_of, end)
+    if not labelled:
         return
     written = read_table(spark, features_path)
+    statuses = label_statuses(cfg.features, cfg.contract)
+    frames = [labels(written, sales, d, horizon, statuses, cfg.contract) for d in labelled]
     labels_path = table_path(cfg.paths.root, "gold", "labels")
-    write_slice(labels(written, sales, as_of, horizon, label_statuses(cfg.features, cfg.contract),
-                       cfg.contract),
-                labels_path, slice_predicate, partition_by=["as_of_date"])
+    write_slice(functools.reduce(DataFrame.unionByName, frames), labels_path,
+                dates_predicate(labelled), partition_by=["as_of_date"])
     register_table(spark, "gold", "labels", labels_path)
 
 
 def plan_dates(cfg: Config, first: dt.date, end: dt.date,
                as_of_dates: Sequence[dt.date] | None) -> list[dt.date]:
-    """The given dates, else the default ones after checking the data is long enough."""
+    """The given dates, else the default ones after checking the data is long enough, with the
+    earlier training snapshots the data allows (``features.train_snapshots``)."""
     if as_of_dates:
         return sorted(as_of_dates)
+    features = cfg.features
     dates = calendar.default_as_of_dates(cfg, end)
-    calendar.require_history(first, dates[-1], cfg.features.max_window, cfg.features.horizon_days)
-    return list(dates)
+    calendar.require_history(first, dates[-1], features.max_window, features.horizon_days)
+    stacked = calendar.stacked_dates(first, dates[0], features.horizon_days, features.max_window,
+                                     features.train_snapshots)
+    return [*stacked, *dates]
 
 
 def run(spark: SparkSession, cfg: Config,
@@ -214,10 +226,9 @@ def run(spark: SparkSession, cfg: Config,
     write_silver(spark, cfg)
     log.info("silver written in %.1f s", time.monotonic() - started)
     write_dictionary(spark, cfg)
-    for as_of in dates:
-        begun = time.monotonic()
-        write_gold(spark, cfg, as_of, end)
-        log.info("gold for %s written in %.1f s", as_of, time.monotonic() - begun)
+    begun = time.monotonic()
+    write_gold(spark, cfg, dates, end)
+    log.info("gold for %d as_of_date(s) written in %.1f s", len(dates), time.monotonic() - begun)
     log.info("features stage done in %.1f s for %s", time.monotonic() - started,
              ", ".join(str(d) for d in dates))
     return dates

@@ -20,6 +20,11 @@ class FeatureSettings:
     # scoring = its end); set explicitly to pin them.
     train_as_of: dt.date | None = None
     score_as_of: dt.date | None = None
+    # Labelled monthly snapshots stacked to train a propensity model (more buyers per model):
+    # the features stage adds up to n - 1 as_of_dates one horizon apart before the earliest
+    # default one, where the data holds their whole look-back; `segrec train` stacks the latest
+    # n labelled dates that are a horizon apart. 1 = one snapshot, as before.
+    train_snapshots: int = 3
     # A cookie seen logged in as several clients is attributed to one of them:
     # most_recent = the client of its latest logged-in event, most_frequent = the client with the
     # most logged-in events (ties: most recent, then smallest key).
@@ -36,6 +41,7 @@ class FeatureSettings:
                 "must be a non-empty list of positive day counts")
         require(len(set(self.windows)) == len(self.windows), "windows",
                 f"must not repeat a window, found {list(self.windows)}")
+        require(self.train_snapshots >= 1, "train_snapshots", "must be >= 1")
         require(self.session_gap_minutes > 0, "session_gap_minutes", "must be > 0")
         require(self.horizon_days > 0, "horizon_days", "must be > 0")
         require(self.identity_resolution in IDENTITY_RESOLUTIONS, "identity_resolution",

@@ -75,7 +75,8 @@ def read_plan(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = No
     if "split" in labels.columns:
         split_dates = [r[0] for r in labels.where(F.col("split") == "evaluation")
                        .select("as_of_date").distinct().collect()]
-    return training_plan(dates, split_dates, cfg.features.horizon_days, eval_as_of, train_as_of)
+    return training_plan(dates, split_dates, cfg.features.horizon_days, eval_as_of, train_as_of,
+                         snapshots=cfg.features.train_snapshots)
 
 
 def split_rows(labels: DataFrame, part: str) -> DataFrame:
@@ -88,13 +89,21 @@ def split_rows(labels: DataFrame, part: str) -> DataFrame:
 
 def read_gold_slice(spark: SparkSession, cfg: Config, name: str, as_of: dt.date) -> DataFrame:
     """One as_of_date slice of a gold table, or a MissingTableError naming what is missing."""
+    return read_gold_dates(spark, cfg, name, (as_of,))
+
+
+def read_gold_dates(spark: SparkSession, cfg: Config, name: str,
+                    dates: Sequence[dt.date]) -> DataFrame:
+    """The as_of_date slices ``dates`` of a gold table; a MissingTableError names a missing one."""
     path = table_path(cfg.paths.root, "gold", name)
     if not delta_exists(spark, path):
         raise MissingTableError(f"train: gold.{name} not found at {path} (run `segrec features`)")
-    df = read_table(spark, path).where(F.col("as_of_date") == F.lit(as_of))
-    if df.limit(1).count() == 0:
-        raise MissingTableError(f"train: gold.{name} has no rows for as_of_date {as_of} "
-                                f"(run `segrec features --as-of {as_of}`)")
+    df = read_table(spark, path).where(F.col("as_of_date").isin(list(dates)))
+    found = {r[0] for r in df.select("as_of_date").distinct().collect()}  # at most len(dates)
+    for as_of in dates:
+        if as_of not in found:
+            raise MissingTableError(f"train: gold.{name} has no rows for as_of_date {as_of} "
+                                    f"(run `segrec features --as-of {as_of}`)")
     return df
 
 
@@ -144,17 +153,22 @@ def _metric_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
-                  truth: DataFrame | None, plan: TrainingPlan) -> dict[str, Any]:
-    """Choose and tune the learner, evaluate on held-out rows, fit the champion, log a child run."""
+                  truth: DataFrame | None, plan: TrainingPlan,
+                  champion_df: DataFrame | None = None) -> dict[str, Any]:
+    """Choose and tune the learner, evaluate on held-out rows, fit the champion, log a child run.
+
+    ``train_df`` holds the labelled rows of ``plan.train_dates``, ``eval_df`` those of
+    ``plan.eval_as_of`` and ``champion_df`` those of ``plan.champion_dates`` (default: eval_df)."""
     settings = cfg.propensity
     began = time.monotonic()
     train_as_of, eval_as_of = plan.dates
     counts = first_row(train_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")))
     n_train, n_pos = int(counts["n"]), int(counts["p"] or 0)
     if n_pos < settings.min_positives:
+        train_dates = ", ".join(map(str, plan.train_dates))
         log.warning("propensity %s: %d positive label(s) at %s (< propensity.min_positives=%d); "
-                    "skipped", product, n_pos, train_as_of, settings.min_positives)
-        return {"skipped": f"{n_pos} positives at {train_as_of} < min_positives"}
+                    "skipped", product, n_pos, train_dates, settings.min_positives)
+        return {"skipped": f"{n_pos} positives at {train_dates} < min_positives"}
     spec = pm.with_nullable(pm.feature_spec(train_df), train_df)
     train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
     train_w = train_w.cache()
@@ -189,11 +203,13 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     # Refit on the latest labels only when they are a later month; held-out rows of a split
     # snapshot are never trained on.
     if settings.champion_fit == "latest" and not plan.by_split:
-        n_eval, n_eval_pos = metrics["rf"]["n_clients"], metrics["rf"]["n_positives"]
-        if n_eval_pos >= settings.min_positives:
-            champion_spec = pm.with_nullable(pm.feature_spec(eval_df), eval_df)
+        champion_df = eval_df if champion_df is None else champion_df
+        totals = first_row(champion_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")))
+        n_fit, n_fit_pos = int(totals["n"]), int(totals["p"] or 0)
+        if n_fit_pos >= settings.min_positives:
+            champion_spec = pm.with_nullable(pm.feature_spec(champion_df), champion_df)
             champion_rows, champion_weight, champion_share = pm.training_frame(
-                eval_df, int(n_eval_pos), int(n_eval - n_eval_pos), settings)
+                champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
             champion_pipeline, _ = learners.learner_pipeline(
                 selection.learner, champion_spec, champion_weight, settings,
                 negative_share=champion_share, params=best)
@@ -209,6 +225,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     with mlflow.start_run(run_name=f"propensity_{product.lower()}", nested=True) as run:
         mlflow.log_params({
             "product": product, "train_as_of": train_as_of.isoformat(),
+            "train_dates": ",".join(map(str, plan.train_dates)),
+            "champion_dates": ",".join(map(str, plan.champion_dates)),
             "eval_as_of": eval_as_of.isoformat(), "champion_as_of": champion_as_of.isoformat(),
             "evaluation": "held-out split" if plan.by_split else "out of time",
             "champion_fit": settings.champion_fit, "n_train": n_train, "n_train_positives": n_pos,
@@ -291,22 +309,29 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
 
     plan = read_plan(spark, cfg, train_as_of, eval_as_of)
     train_date, eval_date = plan.dates
-    features_train = read_gold_slice(spark, cfg, "client_features", train_date)
-    features_eval = read_gold_slice(spark, cfg, "client_features", eval_date)
-    labels_train = split_rows(read_gold_slice(spark, cfg, "labels", train_date), "train")
-    labels_eval = split_rows(read_gold_slice(spark, cfg, "labels", eval_date), "evaluation")
+    all_dates = sorted({*plan.train_dates, *plan.champion_dates})
+    features_all = read_gold_dates(spark, cfg, "client_features", all_dates)
+    features_eval = features_all.where(F.col("as_of_date") == F.lit(eval_date))
+    labels_all = read_gold_dates(spark, cfg, "labels", all_dates)
+    labels_train = split_rows(labels_all.where(F.col("as_of_date").isin(list(plan.train_dates))),
+                              "train")
+    labels_eval = split_rows(labels_all.where(F.col("as_of_date") == F.lit(eval_date)),
+                             "evaluation")
+    labels_champion = labels_all.where(F.col("as_of_date").isin(list(plan.champion_dates)))
     truth = read_true_propensity(spark, cfg)
     lap("read_inputs")
     experiment_id = configure_mlflow(cfg)
     lap("mlflow_setup")
 
     summary: dict[str, Any] = {"train_as_of": train_date, "eval_as_of": eval_date,
+                               "train_dates": plan.train_dates,
                                "products": {}, "skipped": {}, "timings": timings}
     rows: list[tuple[Any, ...]] = []
     with mlflow.start_run(experiment_id=experiment_id,
                           run_name=f"train_{eval_date.isoformat()}") as parent:
         mlflow.log_params({"evaluation": "held-out split" if plan.by_split else "out of time",
                            "train_as_of": train_date.isoformat(),
+                           "train_dates": ",".join(map(str, plan.train_dates)),
                            "eval_as_of": eval_date.isoformat(),
                            "horizon_days": cfg.features.horizon_days,
                            "oracle_available": truth is not None})
@@ -319,22 +344,26 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
             cfg.contract.product_codes)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
-        seg_train = seg.assign_segments(segmentation["model"], features_train).cache()
-        seg_eval = seg.assign_segments(segmentation["model"], features_eval).cache()
+        segmented = seg.assign_segments(segmentation["model"], features_all).cache()
+        seg_eval = segmented.where(F.col("as_of_date") == F.lit(eval_date))
+        stacked = len(plan.champion_dates) > 1
         for product in products_to_train(cfg, labels_eval):
             eval_df = pm.labelled_frame(seg_eval, labels_eval, product).cache()
+            champion_df = (pm.labelled_frame(segmented, labels_champion, product).cache()
+                           if stacked else None)
             result = train_product(cfg, product,
-                                   pm.labelled_frame(seg_train, labels_train, product),
-                                   eval_df, truth, plan)
+                                   pm.labelled_frame(segmented, labels_train, product),
+                                   eval_df, truth, plan, champion_df)
             eval_df.unpersist()
+            if champion_df is not None:
+                champion_df.unpersist()
             lap(f"propensity_{product.lower()}")
             if "skipped" in result:
                 summary["skipped"][product] = result["skipped"]
                 continue
             summary["products"][product] = result
             rows += [(product, *row) for row in _metric_rows(result)]
-        seg_train.unpersist()
-        seg_eval.unpersist()
+        segmented.unpersist()
         mlflow.log_metric("training_seconds", time.monotonic() - began)
         mlflow.log_metric("products_trained", len(summary["products"]))
         tracking.log_json(timings, "timings.json")

@@ -5,7 +5,10 @@ Two layouts of gold.labels are supported, whoever wrote them:
 * **by date** (raw extracts, or a snapshot table with several as-of dates): the model is
   evaluated out of time on the latest labelled as-of date ``V`` (or ``--as-of``) and trained on
   the latest labelled as-of date at least one label horizon before it, so no training label
-  window overlaps the evaluation one;
+  window overlaps the evaluation one. With ``snapshots`` = n > 1 the training rows are the
+  labelled snapshots of up to n such dates stacked, each one at least a horizon before the next
+  (so no two label windows overlap and no client-month is counted twice); the champion is
+  refitted on as many dates ending at ``V`` (:attr:`TrainingPlan.champion_dates`);
 * **by split** (a snapshot table with a split column or a held-out file): training and
   evaluation rows share the as-of date and are told apart by ``gold.labels.split``; the model
   is trained on the training rows only and evaluated on the held-out ones, never refitted on
@@ -15,27 +18,51 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from segrec_spark.errors import InputDataError
 
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    train_as_of: dt.date
+    train_as_of: dt.date  # the latest training date
     eval_as_of: dt.date
     by_split: bool  # True: same date, rows told apart by gold.labels.split
+    # Every training date, oldest first (default: train_as_of alone); the champion's refit dates.
+    train_dates: tuple[dt.date, ...] = field(default=())
+    champion_dates: tuple[dt.date, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.train_dates:
+            object.__setattr__(self, "train_dates", (self.train_as_of,))
+        if not self.champion_dates:
+            object.__setattr__(self, "champion_dates", (self.eval_as_of,))
 
     @property
     def dates(self) -> tuple[dt.date, dt.date]:
         return self.train_as_of, self.eval_as_of
 
 
+def spaced_dates(dates: Sequence[dt.date], latest: dt.date, horizon_days: int,
+                 count: int) -> tuple[dt.date, ...]:
+    """Up to ``count`` of ``dates``, oldest first: ``latest``, then each time the latest date at
+    least one horizon before the one taken last (label windows that do not overlap)."""
+    horizon = dt.timedelta(days=horizon_days)
+    taken = [latest]
+    for day in sorted(set(dates), reverse=True):
+        if len(taken) >= count:
+            break
+        if day + horizon <= taken[-1]:
+            taken.append(day)
+    return tuple(reversed(taken))
+
+
 def training_plan(labelled_dates: Sequence[dt.date], split_dates: Sequence[dt.date],
                   horizon_days: int, eval_as_of: dt.date | None = None,
-                  train_as_of: dt.date | None = None) -> TrainingPlan:
+                  train_as_of: dt.date | None = None, snapshots: int = 1) -> TrainingPlan:
     """The plan for gold.labels with ``labelled_dates`` (as-of dates that have labels), of
-    which ``split_dates`` also hold held-out (split = evaluation) rows."""
+    which ``split_dates`` also hold held-out (split = evaluation) rows; ``snapshots`` is the
+    most labelled dates stacked for training (``features.train_snapshots``)."""
     dates = sorted(set(labelled_dates))
     if not dates:
         raise InputDataError("train: gold.labels has no labelled as_of_date (run `segrec "
@@ -61,4 +88,6 @@ def training_plan(labelled_dates: Sequence[dt.date], split_dates: Sequence[dt.da
                              f"{evaluation}")
     if train not in dates:
         raise InputDataError(f"train: gold.labels has no labels at {train}")
-    return TrainingPlan(train, evaluation, by_split=False)
+    return TrainingPlan(train, evaluation, by_split=False,
+                        train_dates=spaced_dates(dates, train, horizon_days, snapshots),
+                        champion_dates=spaced_dates(dates, evaluation, horizon_days, snapshots))

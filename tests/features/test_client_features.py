@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from chispa import assert_df_equality
 
-from segrec_spark.features.client_features import client_features
+from segrec_spark.features.client_features import client_features, client_features_at
 from segrec_spark.features.settings import FeatureSettings
 from tests.features.conftest import SYNTHETIC, bronze, d, silver_events
 
@@ -166,3 +166,17 @@ def test_behavioural_features_are_never_null_attributes_may_be(features):
     # only the numeric attribute is unknown (NULL, imputed by the model) for clients without
     # a usable snapshot; categorical attributes are UNKNOWN
     assert {c: n for c, n in null_counts.items() if n} == {"tenure_months": 4}
+
+
+def test_several_dates_in_one_plan_are_the_dates_computed_one_by_one(spark):
+    # 03-03 sees c6's web event and c5's credit card; 02-15 loses c2's and c1's later events
+    events = silver_events(spark, SETTINGS, web=WEB, app_screens=APP, app_push=PUSH, ib=IB)
+    inputs = (events, bronze(spark, "camp", CAMP), bronze(spark, "prodeje", PRODEJE),
+              bronze(spark, "clients", CLIENTS))
+    dates = [d("2026-02-15"), AS_OF, d("2026-03-03")]
+    stacked = client_features_at(*inputs, dates, SETTINGS, SYNTHETIC)
+    one_by_one = [client_features(*inputs, as_of, SETTINGS, SYNTHETIC) for as_of in dates]
+    expected = one_by_one[0].unionByName(one_by_one[1]).unionByName(one_by_one[2])
+    assert stacked.columns == expected.columns
+    assert_df_equality(stacked, expected, ignore_row_order=True, ignore_nullable=True)
+    assert stacked.where("as_of_date = DATE'2026-03-03' AND identity_id_hash = 'c6'").count() == 1

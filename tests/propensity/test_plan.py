@@ -34,3 +34,26 @@ def test_one_labelled_date_without_a_split_says_what_is_missing():
 def test_an_evaluation_date_without_labels_is_refused():
     with pytest.raises(InputDataError, match="no labels at 2026-04-01"):
         training_plan([JAN, FEB], [], 30, eval_as_of=MAR)
+
+
+def test_stacked_snapshots_are_a_horizon_apart_and_end_at_the_training_date():
+    near_jan = dt.date(2026, 1, 29)  # another monthly run's date, two days before JAN
+    dec, nov = dt.date(2025, 12, 31), dt.date(2025, 12, 1)
+    apr = dt.date(2026, 5, 1)
+    plan = training_plan([nov, dec, near_jan, JAN, FEB, MAR, apr], [], 30, snapshots=4)
+    assert (plan.train_as_of, plan.eval_as_of) == (MAR, apr)
+    # JAN, then dec (a horizon before it), never near_jan as well: no two label windows overlap
+    assert plan.train_dates == (dec, JAN, FEB, MAR)
+    assert plan.champion_dates == (JAN, FEB, MAR, apr)
+
+
+def test_one_snapshot_or_too_few_dates_stack_what_there_is():
+    plan = training_plan([JAN, FEB, MAR], [], 30)
+    assert (plan.train_dates, plan.champion_dates) == ((FEB,), (MAR,))
+    plan = training_plan([JAN, FEB, MAR], [], 30, snapshots=3)
+    assert (plan.train_dates, plan.champion_dates) == ((JAN, FEB), (JAN, FEB, MAR))
+
+
+def test_a_split_snapshot_is_never_stacked():
+    plan = training_plan([JAN, FEB], [FEB], 30, snapshots=3)
+    assert (plan.by_split, plan.train_dates, plan.champion_dates) == (True, (FEB,), (FEB,))

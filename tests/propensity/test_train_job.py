@@ -19,13 +19,20 @@ from tests.conftest import make_config
 
 TRAIN_AS_OF = dt.date(2026, 1, 31)  # E - 2h with the default generator period and h = 30
 EVAL_AS_OF = dt.date(2026, 3, 2)  # E - h
+EARLIER = dt.date(2026, 1, 1)  # a stacked training snapshot one horizon before TRAIN_AS_OF
+
+
+# Each labelled date holds other clients (ids from its offset), as different client-months do:
+# snapshots stacked for training are not copies of one another.
+OFFSETS = {EARLIER: 480, TRAIN_AS_OF: 0, EVAL_AS_OF: 240}
 
 
 def _features(spark: SparkSession, as_of: dt.date, n: int = 240) -> DataFrame:
     i = F.col("id")
     pick = lambda values, k: F.element_at(  # noqa: E731
         F.array(*[F.lit(v) for v in values]), (k % len(values) + 1).cast("int"))
-    return spark.range(n).select(
+    first = OFFSETS.get(as_of, 0)
+    return spark.range(first, first + n).select(
         F.lit(as_of).alias("as_of_date"),
         F.sha2(i.cast("string"), 256).alias("identity_id_hash"),
         ((i * 7) % 20).cast("int").alias("web_events_30d"),
@@ -54,7 +61,8 @@ def _labels(features: DataFrame) -> DataFrame:
 
 
 def _write_gold(spark: SparkSession, cfg: Config) -> None:
-    features = _features(spark, TRAIN_AS_OF).unionByName(_features(spark, EVAL_AS_OF))
+    features = (_features(spark, EARLIER).unionByName(_features(spark, TRAIN_AS_OF))
+                .unionByName(_features(spark, EVAL_AS_OF)))
     write_slice(features, table_path(cfg.paths.root, "gold", "client_features"), None,
                 ["as_of_date"])
     write_slice(_labels(features), table_path(cfg.paths.root, "gold", "labels"), None,
@@ -74,7 +82,7 @@ def trained(spark, tmp_path_factory):
                       "propensity.max_depth=[3]", "propensity.min_positives=5",
                       # 240 hand-written rows: leaves of single rows, all features per split
                       "propensity.min_instances_per_node=1",
-                      "propensity.feature_subset_strategy=auto", "propensity.parallelism=2")
+                      "propensity.feature_subset_strategy=all", "propensity.parallelism=2")
     _write_gold(spark, cfg)
     return cfg, job.run(spark, cfg)
 
@@ -87,6 +95,8 @@ def test_missing_gold_table_is_named(spark, tmp_config):
 def test_run_logs_parent_and_child_runs_and_registers_champions(trained):
     cfg, summary = trained
     assert (summary["train_as_of"], summary["eval_as_of"]) == (TRAIN_AS_OF, EVAL_AS_OF)
+    # features.train_snapshots (3) stacks every labelled date a horizon apart before EVAL_AS_OF
+    assert summary["train_dates"] == (EARLIER, TRAIN_AS_OF)
     assert sorted(summary["products"]) == ["MORTGAGE", "SAVINGS"]
     client = MlflowClient(cfg.mlflow.tracking_uri)
     children = client.search_runs(
@@ -96,6 +106,10 @@ def test_run_logs_parent_and_child_runs_and_registers_champions(trained):
         "propensity_mortgage", "propensity_savings", "segmentation"]
     mortgage_run = client.get_run(summary["products"]["MORTGAGE"]["run_id"])
     assert mortgage_run.data.params["best_maxDepth"] == "3"
+    params = mortgage_run.data.params
+    assert params["train_dates"] == f"{EARLIER},{TRAIN_AS_OF}"
+    assert params["champion_dates"] == f"{EARLIER},{TRAIN_AS_OF},{EVAL_AS_OF}"
+    assert params["n_train"] == str(2 * 240)  # every client labelled for MORTGAGE, two dates
     assert "random_forest_roc_auc" in mortgage_run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(mortgage_run.info.run_id)}
     assert {"tuning_grid.json", "feature_importances.json", "deciles.json",
@@ -119,12 +133,12 @@ def test_models_beat_the_baseline_and_approach_the_oracle(trained):
 
 def test_champions_load_and_score(spark, trained):
     cfg, _ = trained
-    features = _features(spark, dt.date(2026, 4, 1), n=12)
+    features = _features(spark, dt.date(2026, 4, 1), n=240)  # the training clients, a month on
     segmented = seg.assign_segments(registry.load_champion(cfg, "segrec_segmentation"), features)
     scores = pm.score(registry.load_champion(cfg, "segrec_propensity_mortgage"), segmented)
     rows = {r["identity_id_hash"]: r["probability"] for r in scores.collect()}
     interest = {r["identity_id_hash"]: r["interest_mortgage_30d"] for r in features.collect()}
-    assert len(rows) == 12
+    assert len(rows) == 240
     assert all(0.0 <= p <= 1.0 for p in rows.values())
     keen = [rows[k] for k, v in interest.items() if v >= 3]
     cold = [rows[k] for k, v in interest.items() if v < 3]
