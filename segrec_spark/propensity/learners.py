@@ -26,7 +26,8 @@ from pyspark.ml.tuning import (
     TrainValidationSplit,
     TrainValidationSplitModel,
 )
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from segrec_spark.errors import InputDataError
 from segrec_spark.propensity.model import (
@@ -130,22 +131,30 @@ def uses_cv(settings: PropensitySettings, n_rows: int | None) -> bool:
     return settings.validation == "cv"
 
 
+FOLD = "_fold"
+
+
+def client_fold(folds: int) -> Column:
+    """The cross-validation fold of a row: from its client key only, so that a client's stacked
+    monthly snapshots all fall in one fold (never trained on in one month and validated on in
+    another); deterministic, so every learner gets the same folds."""
+    return F.pmod(F.xxhash64("identity_id_hash"), F.lit(folds)).cast("int")
+
+
 def validator(pipeline: Pipeline, grid: list[Any], settings: PropensitySettings,
               n_rows: int | None = None) -> CrossValidator | TrainValidationSplit:
-    """k-fold cross-validation or one train/validation split (see :func:`uses_cv`), on AUC."""
+    """k-fold cross-validation or one train/validation split (see :func:`uses_cv`), on AUC.
+
+    Cross-validation folds are by client (the ``FOLD`` column of :func:`client_fold`, which
+    :func:`select_learner` adds); the single split is Spark's seeded split by row."""
     if uses_cv(settings, n_rows):
         return CrossValidator(estimator=pipeline, estimatorParamMaps=grid,
                               evaluator=roc_evaluator(), numFolds=settings.folds,
-                              parallelism=settings.parallelism, seed=settings.seed)
+                              parallelism=settings.parallelism, seed=settings.seed,
+                              foldCol=FOLD)
     return TrainValidationSplit(estimator=pipeline, estimatorParamMaps=grid,
                                 evaluator=roc_evaluator(), trainRatio=settings.train_ratio,
                                 parallelism=settings.parallelism, seed=settings.seed)
-
-
-def tuner(pipeline: Pipeline, forest: RandomForestClassifier,
-          settings: PropensitySettings) -> CrossValidator | TrainValidationSplit:
-    """The random forest's validator over num_trees x max_depth."""
-    return validator(pipeline, learner_grid("random_forest", forest, settings), settings)
 
 
 @dataclass(frozen=True)
@@ -163,7 +172,10 @@ def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
                    n_rows: int | None = None) -> Selection:
     """Tune every learner of ``settings.learners`` and keep the best by validation AUC.
 
-    The same seed gives every learner the same folds, so their figures compare."""
+    Every learner gets the same folds (by client, or the same seeded split), so their figures
+    compare."""
+    if uses_cv(settings, n_rows):
+        train = train.withColumn(FOLD, client_fold(settings.folds))
     results: list[dict[str, Any]] = []
     best: tuple[float, str, Any] | None = None
     for kind in settings.learners:

@@ -178,3 +178,21 @@ def test_feature_importances_are_named_from_the_vector_attributes(spark):
                              "region_onehot_STC", "region_onehot___unknown",
                              "region_onehot_invalidValues"]
     assert names[0] == "__imputed_x"
+
+
+def test_cross_validation_folds_keep_each_clients_snapshots_together(spark):
+    # three monthly snapshots of 40 clients: every row of a client gets the same fold, and the
+    # folds split the clients (not all in one fold)
+    rows = spark.range(40).crossJoin(spark.range(3).withColumnRenamed("id", "month")).select(
+        F.sha2(F.col("id").cast("string"), 256).alias("identity_id_hash"), "month")
+    folded = rows.withColumn(learners.FOLD, learners.client_fold(3))
+    per_client = folded.groupBy("identity_id_hash").agg(
+        F.countDistinct(learners.FOLD).alias("folds"), F.count("*").alias("rows"))
+    assert {(r["folds"], r["rows"]) for r in per_client.collect()} == {(1, 3)}
+    sizes = {r[0]: r[1] for r in folded.groupBy(learners.FOLD).count().collect()}
+    assert set(sizes) == {0, 1, 2}
+    assert min(sizes.values()) >= 3 * 5
+    validator = learners.validator(*learners.forest_pipeline(
+        pm.FeatureSpec(("x",), (), None), 1.0, PropensitySettings())[:1], [{}],
+        PropensitySettings(validation="cv"))
+    assert validator.getFoldCol() == learners.FOLD
