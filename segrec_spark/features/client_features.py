@@ -16,6 +16,7 @@ every task before the shuffle, so one client cannot make one task dominate.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
@@ -267,7 +268,5 @@ def client_features_at(events: DataFrame, camp: DataFrame | None, sales: DataFra
     defs = feature_definitions(settings, contract)
     facts = [client_facts_table(events, camp, sales, clients, as_of, settings, contract)
              .withColumn("as_of_date", _date(as_of)) for as_of in dates]
-    stacked = facts[0]
-    for more in facts[1:]:
-        stacked = stacked.unionByName(more)
-    return stacked.transform(aggregate_features(None, defs))
+    return (functools.reduce(DataFrame.unionByName, facts)
+            .transform(aggregate_features(None, defs)))

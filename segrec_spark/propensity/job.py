@@ -87,11 +87,6 @@ def split_rows(labels: DataFrame, part: str) -> DataFrame:
     return labels.where(held_out if part == "evaluation" else ~held_out | F.col("split").isNull())
 
 
-def read_gold_slice(spark: SparkSession, cfg: Config, name: str, as_of: dt.date) -> DataFrame:
-    """One as_of_date slice of a gold table, or a MissingTableError naming what is missing."""
-    return read_gold_dates(spark, cfg, name, (as_of,))
-
-
 def read_gold_dates(spark: SparkSession, cfg: Config, name: str,
                     dates: Sequence[dt.date]) -> DataFrame:
     """The as_of_date slices ``dates`` of a gold table; a MissingTableError names a missing one."""
