@@ -14,12 +14,19 @@ The true probability of a *label* (an agreement with a status counted as a label
 SIGNED/ACTIVATED) in a window [s, e) is ``1 - prod_m (1 - q * p[c,k,m] * overlap_m)`` where
 ``overlap_m`` is the share of month m's days inside the window and ``q`` the share of agreements
 with a label status.
+
+The **observable ceiling** averages the shock out: ``E_shock[p[c,k,m]]``, the purchase
+probability of a client whose standing need and holdings are known exactly but whose month's
+shock is not (computed by quadrature over the shock's distribution, the scaled logistic of
+``randomness.noise``). Its window probability is the formula above with that average in every
+month. It is the score of a model that knew everything about the client except this month's
+intent; see docs/models.md for why it is not a strict bound either way.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -54,6 +61,33 @@ def intent(seed: int, product: str, month: Column) -> Column:
                                                                   product, month)
 
 
+def _shock_quadrature(step: float = 0.5, limit: float = 8.0) -> list[tuple[float, float]]:
+    """(shock value, weight) pairs: the density of ``randomness.noise`` (a logistic with SD 1) on
+    a grid of ``step`` over [-limit, limit], normalised. 33 nodes give E[sigmoid] to 1e-4."""
+    scale = math.sqrt(3.0) / math.pi
+    nodes = [i * step for i in range(-round(limit / step), round(limit / step) + 1)]
+    density = [math.exp(-abs(z) / scale) / (1.0 + math.exp(-abs(z) / scale)) ** 2
+               for z in nodes]
+    total = sum(density)
+    return [(z, d / total) for z, d in zip(nodes, density, strict=True)]
+
+
+SHOCK_QUADRATURE = _shock_quadrature()
+
+
+def observable_buy_probability(product: str) -> Column:
+    """The monthly purchase probability with the month's shock averaged out (needs
+    need_<product> and held_<product>): the same for every month."""
+    need = F.col(need_column(product))
+    terms = [F.lit(w) * sigmoid(F.lit(BUY_BASE_LOGIT[product])
+                                + F.lit(BUY_SLOPE) * (need + F.lit(SHOCK_SD * z)))
+             for z, w in SHOCK_QUADRATURE]
+    average = terms[0]
+    for term in terms[1:]:
+        average = average + term
+    return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(average)
+
+
 def buy_probability(seed: int, product: str, month: Column) -> Column:
     """True probability that the client signs ``product`` in month index ``month``."""
     p = sigmoid(F.lit(BUY_BASE_LOGIT[product]) + F.lit(BUY_SLOPE) * intent(seed, product, month))
@@ -71,7 +105,8 @@ def month_index(ts: Column, start: dt.date) -> Column:
 
 
 def with_monthly_probabilities(seed: int, n_months: int):
-    """Factory: one row per client x product with p_0..p_{n-1} (the true monthly probabilities)."""
+    """Factory: one row per client x product with p_0..p_{n-1} (the true monthly probabilities)
+    and p_observable (the same with the shock averaged out)."""
 
     def transform(clients: DataFrame) -> DataFrame:
         per_product = clients.select(
@@ -82,7 +117,8 @@ def with_monthly_probabilities(seed: int, n_months: int):
             _by_product(lambda p, m=m: buy_probability(seed, p, F.lit(m))).alias(f"p_{m}")
             for m in range(n_months)
         ]
-        return per_product.select("*", *probabilities)
+        observable = _by_product(observable_buy_probability).alias("p_observable")
+        return per_product.select("*", *probabilities, observable)
 
     return transform
 
@@ -170,24 +206,31 @@ def label_windows(start: dt.date, months: int, horizon_days: int) -> list[tuple[
 
 def true_propensity(start: dt.date, n_months: int, windows: Sequence[tuple[dt.date, dt.date]],
                     label_share: float):
-    """Factory: client x product rows with p_m -> identity_id_hash, product_code, window_start,
-    window_end, true_probability (of at least one label agreement in the window)."""
+    """Factory: client x product rows with p_m and p_observable -> identity_id_hash,
+    product_code, window_start, window_end, true_probability (of at least one label agreement
+    in the window) and observable_probability (the same with every month's shock averaged out;
+    the shocks are independent across months, so the average of the product is the product of
+    the averages)."""
 
-    def window_probability(window_start: dt.date, window_end: dt.date) -> Column:
+    def window_probability(window_start: dt.date, window_end: dt.date,
+                           monthly: Callable[[int], Column]) -> Column:
         stay_negative = F.lit(1.0)
         for m, share in window_overlaps(start, n_months, window_start, window_end):
             stay_negative = stay_negative * (F.lit(1.0)
-                                             - F.lit(label_share * share) * F.col(f"p_{m}"))
+                                             - F.lit(label_share * share) * monthly(m))
         return F.lit(1.0) - stay_negative
 
     def transform(df: DataFrame) -> DataFrame:
         rows = F.explode(F.array(*[
             F.struct(F.lit(s).alias("window_start"), F.lit(e).alias("window_end"),
-                     window_probability(s, e).alias("true_probability"))
+                     window_probability(s, e, lambda m: F.col(f"p_{m}"))
+                     .alias("true_probability"),
+                     window_probability(s, e, lambda _m: F.col("p_observable"))
+                     .alias("observable_probability"))
             for s, e in windows
         ])).alias("w")
         return df.select("identity_id_hash", "product_code", rows).select(
             "identity_id_hash", "product_code", "w.window_start", "w.window_end",
-            "w.true_probability")
+            "w.true_probability", "w.observable_probability")
 
     return transform

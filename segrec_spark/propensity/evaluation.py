@@ -199,18 +199,19 @@ def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
 
 
 def oracle_scores(true_propensity: DataFrame, labelled: DataFrame, product: str,
-                  as_of: dt.date) -> DataFrame:
-    """(identity_id_hash, label, probability) with the planted true probability as the score.
+                  as_of: dt.date, column: str = "true_probability") -> DataFrame:
+    """(identity_id_hash, label, probability) with a planted probability as the score.
 
     ``true_propensity`` is the generator's ground truth (identity_id_hash, product_code,
-    window_start, window_end, true_probability); only its window starting at ``as_of`` is used.
-    Read by evaluation only, never by training or scoring.
+    window_start, window_end, true_probability, observable_probability); only its window
+    starting at ``as_of`` is used. ``column`` picks the oracle (``true_probability``) or the
+    observable ceiling (``observable_probability``, the month's shock averaged out). Read by
+    evaluation only, never by training or scoring.
     """
     truth = (true_propensity
              .where((F.col("product_code") == F.lit(product))
                     & (F.col("window_start") == F.lit(as_of)))
-             .select("identity_id_hash",
-                     F.col("true_probability").cast("double").alias(PROBABILITY)))
+             .select("identity_id_hash", F.col(column).cast("double").alias(PROBABILITY)))
     return (labelled.select("identity_id_hash", LABEL)
             .join(truth, on="identity_id_hash", how="inner")
             .select("identity_id_hash", LABEL, PROBABILITY))

@@ -56,8 +56,13 @@ log = logging.getLogger(__name__)
 METRICS_SCHEMA = ("as_of_date date, product_code string, model string, role string, "
                   "metric string, value double, promoted boolean, reason string, "
                   "run_id string, model_version string")
-MODEL_LABELS = {"rf": "random_forest", "baseline": "baseline", "oracle": "oracle"}
-ROLES = {"rf": "champion", "baseline": "baseline", "oracle": "oracle"}
+MODEL_LABELS = {"rf": "random_forest", "baseline": "baseline", "oracle": "oracle",
+                "observable_ceiling": "observable_ceiling"}
+ROLES = {"rf": "champion", "baseline": "baseline", "oracle": "oracle",
+         "observable_ceiling": "observable_ceiling"}
+# The planted truth's score columns, by kind: the oracle and the observable ceiling (the
+# month's unobservable shock averaged out; absent from truth written before it existed).
+TRUTH_COLUMNS = {"oracle": "true_probability", "observable_ceiling": "observable_probability"}
 
 
 # --- names and dates ---------------------------------------------------------------------------
@@ -175,10 +180,11 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     scored = {"rf": pm.positive_probability(selection.model.transform(eval_df))
               .select("identity_id_hash", pm.LABEL, pm.PROBABILITY).cache(),
               "baseline": _baseline_scores(cfg, spec, train_df, eval_df).cache()}
-    if truth is not None:
-        oracle = ev.oracle_scores(truth, eval_df, product, eval_as_of).cache()
-        if oracle.limit(1).count():
-            scored["oracle"] = oracle
+    for kind, column in TRUTH_COLUMNS.items():
+        if truth is not None and column in truth.columns:
+            planted = ev.oracle_scores(truth, eval_df, product, eval_as_of, column).cache()
+            if planted.limit(1).count():
+                scored[kind] = planted
     metrics: dict[str, dict[str, float]] = {}
     deciles: dict[str, list[dict[str, Any]]] = {}
     for kind, frame in scored.items():
@@ -263,10 +269,12 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s chosen; AUC model=%.3f baseline=%.3f oracle=%s; %s (%.1f s)",
+    log.info("propensity %s: %s chosen; AUC model=%.3f baseline=%.3f observable ceiling=%s "
+             "oracle=%s; %s (%.1f s)",
              product, selection.learner, metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
-             f"{metrics['oracle']['roc_auc']:.3f}" if "oracle" in metrics else "n/a",
+             *(f"{metrics[k]['roc_auc']:.3f}" if k in metrics else "n/a"
+               for k in ("observable_ceiling", "oracle")),
              decision.reason, seconds)
     log.debug("propensity %s: parameters %s", product, best)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
@@ -293,8 +301,8 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
 
     Returns {"train_as_of", "eval_as_of", "parent_run_id", "segmentation": {run_id, model_name,
     version, k, names, seconds}, "products": {product: {run_id, model_name, version, metrics:
-    {"rf"|"baseline"|"oracle": {metric: value}}, best_params, seconds}}, "skipped":
-    {product: reason}, "timings": {step: seconds}, "seconds"}.
+    {"rf"|"baseline"|"oracle"|"observable_ceiling": {metric: value}}, best_params, seconds}},
+    "skipped": {product: reason}, "timings": {step: seconds}, "seconds"}.
     """
     began = time.monotonic()
     timings: dict[str, float] = {}
@@ -383,12 +391,12 @@ def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
 def metrics_table(summary: dict[str, Any], keys: Sequence[str] = ("roc_auc", "pr_auc",
                                                                    "lift_top10")) -> str:
     """A small text table of the summary (for logs and the docs)."""
-    lines = ["product | " + " | ".join(f"{m} rf / base / oracle" for m in keys)]
+    lines = ["product | " + " | ".join(f"{m} rf / base / ceiling / oracle" for m in keys)]
     for product, result in summary["products"].items():
         cells = []
         for key in keys:
             values = [result["metrics"].get(kind, {}).get(key)
-                      for kind in ("rf", "baseline", "oracle")]
+                      for kind in ("rf", "baseline", "observable_ceiling", "oracle")]
             cells.append(" / ".join(f"{v:.3f}" if v is not None else "-" for v in values))
         lines.append(f"{product} | " + " | ".join(cells))
     return "\n".join(lines)

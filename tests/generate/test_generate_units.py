@@ -20,7 +20,13 @@ from segrec_spark.generate.landing import (
 )
 from segrec_spark.generate.randomness import pick, uniform, with_pick
 from segrec_spark.generate.settings import GeneratorSettings
-from segrec_spark.generate.truth import label_windows, true_propensity, window_overlaps
+from segrec_spark.generate.truth import (
+    buy_probability,
+    label_windows,
+    observable_buy_probability,
+    true_propensity,
+    window_overlaps,
+)
 
 CONTRACT = synthetic_contract()
 SOURCES = CONTRACT.sources
@@ -63,17 +69,42 @@ def test_window_overlaps_are_shares_of_each_month():
 
 
 def test_true_propensity_combines_the_months_a_window_covers(spark):
-    df = spark.createDataFrame([(KEY, "SAVINGS", 0.1, 0.2, 0.4, 0.5)],
+    df = spark.createDataFrame([(KEY, "SAVINGS", 0.1, 0.2, 0.4, 0.5, 0.3)],
                                "identity_id_hash string, product_code string, p_0 double, p_1 double, "
-                               "p_2 double, p_3 double")
-    windows = [(dt.date(2026, 2, 1), dt.date(2026, 3, 1)), (dt.date(2026, 3, 1), dt.date(2026, 4, 1))]
+                               "p_2 double, p_3 double, p_observable double")
+    windows = [(dt.date(2026, 2, 1), dt.date(2026, 3, 1)), (dt.date(2026, 3, 1), dt.date(2026, 4, 1)),
+               (dt.date(2026, 1, 17), dt.date(2026, 2, 16))]
     out = df.transform(true_propensity(dt.date(2026, 1, 1), 4, windows, label_share=0.5))
+    january, february = 15 / 31, 15 / 28  # days of each month inside [Jan 17, Feb 16)
     expected = spark.createDataFrame(
-        [(KEY, "SAVINGS", dt.date(2026, 2, 1), dt.date(2026, 3, 1), 0.1),   # 0.5 * 0.2
-         (KEY, "SAVINGS", dt.date(2026, 3, 1), dt.date(2026, 4, 1), 0.2)],  # 0.5 * 0.4
+        [(KEY, "SAVINGS", dt.date(2026, 2, 1), dt.date(2026, 3, 1), 0.1, 0.15),   # 0.5 * 0.2, 0.5 * 0.3
+         (KEY, "SAVINGS", dt.date(2026, 3, 1), dt.date(2026, 4, 1), 0.2, 0.15),   # 0.5 * 0.4
+         (KEY, "SAVINGS", dt.date(2026, 1, 17), dt.date(2026, 2, 16),
+          1 - (1 - 0.5 * january * 0.1) * (1 - 0.5 * february * 0.2),
+          1 - (1 - 0.5 * january * 0.3) * (1 - 0.5 * february * 0.3))],
         "identity_id_hash string, product_code string, window_start date, window_end date, "
-        "true_probability double")
+        "true_probability double, observable_probability double")
     assert_approx_df_equality(out, expected, 1e-12, ignore_nullable=True)
+
+
+def test_observable_probability_is_the_generators_own_shocks_averaged_out(spark):
+    """The quadrature against the mean over 20,000 months of the generator's real shock draws:
+    the observable ceiling must be E_shock[p] of the very shocks the data was drawn with."""
+    months = 20_000
+    clients = spark.createDataFrame(
+        [(1, need, False) for need in (-1.5, 0.0, 1.5)] + [(2, 3.0, True)],
+        "client_id long, need_mortgage double, held_mortgage boolean")
+    drawn = (clients.crossJoin(spark.range(months).withColumnRenamed("id", "month"))
+             .groupBy("client_id", "need_mortgage", "held_mortgage")
+             .agg(F.avg(buy_probability(7, "MORTGAGE", F.col("month"))).alias("mean"),
+                  F.stddev(buy_probability(7, "MORTGAGE", F.col("month"))).alias("sd"))
+             .select("*", observable_buy_probability("MORTGAGE").alias("observable")))
+    rows = drawn.orderBy("need_mortgage").collect()
+    assert [r["held_mortgage"] for r in rows] == [False, False, False, True]
+    for r in rows[:3]:  # within 4 standard errors of the Monte Carlo mean
+        assert abs(r["observable"] - r["mean"]) < 4 * r["sd"] / months ** 0.5 + 1e-9, r
+    assert rows[0]["observable"] < rows[1]["observable"] < rows[2]["observable"]
+    assert rows[3]["observable"] == 0.0  # a holder cannot buy
 
 
 def test_dirt_kinds_apply_only_where_they_can():

@@ -70,7 +70,9 @@ def _write_gold(spark: SparkSession, cfg: Config) -> None:
     truth = _features(spark, EVAL_AS_OF).select(
         "identity_id_hash", F.lit("MORTGAGE").alias("product_code"),
         F.lit(EVAL_AS_OF).alias("window_start"), F.lit(dt.date(2026, 4, 1)).alias("window_end"),
-        F.when(F.col("interest_mortgage_30d") >= 3, 0.67).otherwise(0.0).alias("true_probability"))
+        F.when(F.col("interest_mortgage_30d") >= 3, 0.67).otherwise(0.0).alias("true_probability"),
+        # The ceiling's column, distinct from the oracle's: the same score for everyone (AUC 0.5).
+        F.lit(0.2).alias("observable_probability"))
     truth.write.parquet(f"{cfg.paths.ground_truth}/true_propensity")
 
 
@@ -154,9 +156,15 @@ def test_gold_tables_hold_metrics_and_profiles_for_the_evaluation_date(spark, tr
     metrics = read_table(spark, table_path(cfg.paths.root, "gold", "model_metrics"))
     auc = {(r["product_code"], r["model"]): r["value"]
            for r in metrics.where(F.col("metric") == "roc_auc").collect()}
-    assert sorted(auc) == [("MORTGAGE", "baseline"), ("MORTGAGE", "oracle"),
-                           ("MORTGAGE", "random_forest"), ("SAVINGS", "baseline"),
-                           ("SAVINGS", "random_forest")]
+    assert sorted(auc) == [("MORTGAGE", "baseline"), ("MORTGAGE", "observable_ceiling"),
+                           ("MORTGAGE", "oracle"), ("MORTGAGE", "random_forest"),
+                           ("SAVINGS", "baseline"), ("SAVINGS", "random_forest")]
+    # Each planted score from its own column: the ceiling's is flat here, the oracle's is not.
+    assert auc[("MORTGAGE", "observable_ceiling")] == pytest.approx(0.5)
+    assert auc[("MORTGAGE", "oracle")] > 0.8
+    roles = {r["model"]: r["role"] for r in metrics.select("model", "role").distinct().collect()}
+    assert roles["observable_ceiling"] == "observable_ceiling"
+    assert roles["oracle"] == "oracle"
     assert auc[("MORTGAGE", "random_forest")] == pytest.approx(
         summary["products"]["MORTGAGE"]["metrics"]["rf"]["roc_auc"])
     assert {r["as_of_date"] for r in metrics.select("as_of_date").distinct().collect()} == {EVAL_AS_OF}
