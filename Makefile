@@ -42,7 +42,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) bench/run.py --scales small,medium
+	$(PY) bench/run.py --scales small,medium --seeds 42,7,11
 
 clean:
 	rm -rf data build spark-warehouse metastore_db derby.log

@@ -1,6 +1,7 @@
 """Benchmark: generate data at one or more scales and time every pipeline stage.
 
-    .venv/bin/python bench/run.py --scales small,medium [--out bench/results] [--keep]
+    .venv/bin/python bench/run.py --scales small,medium [--seeds 42,7,11] [--out bench/results]
+                                  [--keep]
 
 For each scale, in a fresh driver process per scale (so driver memory figures are not shared):
 wall time per stage, rows per second (rows = landing rows for generate/ingest, client-rows of the
@@ -8,6 +9,11 @@ gold tables for features/train/score), peak driver JVM heap and Python RSS, and 
 read/write and memory/disk spill per stage from the event log. Writes
 ``<out>/bench_<timestamp>.json`` and prints a table, plus how cost grows with rows between scales
 (time ratio / row ratio: 1.0 = linear).
+
+With ``--seeds 42,7,11`` every scale runs once per generator seed (each in its own process and
+folder): stage times are the medians over the seeds, and the model-quality table (out-of-time
+ROC-AUC and top-decile lift per product, read from ``gold.model_metrics`` by role: the new
+model, the baseline, the observable ceiling and the oracle) gives each figure's median.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +37,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 STAGES = ("generate", "ingest", "features", "train", "score")
+QUALITY_METRICS = ("roc_auc", "lift_top10")
+# gold.model_metrics roles as the quality table names them; the new model is the champion when
+# promoted, else the challenger (rows of the model it was judged against are left out).
+QUALITY_ROLES = {"champion": "model", "challenger": "model", "baseline": "baseline",
+                 "observable_ceiling": "ceiling", "oracle": "oracle"}
 STARTED = dt.datetime.now()
 
 
@@ -155,6 +167,10 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
     for name, fig in figures.items():
         fig["rows"] = rows[name]
         fig["rows_per_second"] = round(rows[name] / fig["seconds"], 1) if fig["seconds"] else None
+    metric_rows = [r.asDict() for r in read_table(
+        spark, table_path(cfg.paths.root, "gold", "model_metrics"))
+        .where(F.col("metric").isin(*QUALITY_METRICS))
+        .select("product_code", "model", "role", "metric", "value").collect()]  # a few dozen
     sampler.halt.set()
     sampler.join()
     spark.stop()  # flushes the event log
@@ -163,6 +179,7 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         figures[name].update(metrics_between(tasks, start_ms, end_ms))
     return {
         "scale": scale,
+        "seed": cfg.generator.seed,
         "clients": clients,
         "landing_rows": landing_rows,
         "total_seconds": round(sum(f["seconds"] for f in figures.values()), 1),
@@ -171,7 +188,88 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         "peak_driver_python_rss_mb": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": figures,
+        "quality": quality_by_role(metric_rows),
     }
+
+
+def quality_by_role(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """gold.model_metrics rows -> {product: {model|baseline|ceiling|oracle: {metric: value}}}."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for r in rows:
+        role = QUALITY_ROLES.get(r["role"])
+        if role is None or r["model"] == "incumbent" or r["metric"] not in QUALITY_METRICS:
+            continue
+        out.setdefault(r["product_code"], {}).setdefault(role, {})[r["metric"]] = r["value"]
+    return out
+
+
+def median_quality(runs: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """The median over runs (seeds) of every (product, role, metric) the runs report."""
+    values: dict[tuple[str, str, str], list[float]] = {}
+    for quality in runs:
+        for product, roles in quality.items():
+            for role, metrics in roles.items():
+                for metric, value in metrics.items():
+                    values.setdefault((product, role, metric), []).append(value)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (product, role, metric), vs in sorted(values.items()):
+        out.setdefault(product, {}).setdefault(role, {})[metric] = statistics.median(vs)
+    return out
+
+
+def combine_seeds(runs: list[dict]) -> dict:
+    """One scale's runs (one per seed) -> one result: per-stage median seconds (rows and
+    rows/s of the median), the highest driver memory, median quality; each run's seed, stage
+    seconds and total kept under ``runs``."""
+    first = runs[0]
+    stages = {}
+    for stage in first["stages"]:
+        seconds = statistics.median(r["stages"][stage]["seconds"] for r in runs)
+        rows = int(statistics.median(r["stages"][stage]["rows"] for r in runs))
+        stages[stage] = {**first["stages"][stage], "seconds": round(seconds, 2), "rows": rows,
+                         "rows_per_second": round(rows / seconds, 1) if seconds else None}
+        for key in ("shuffle_read_bytes", "shuffle_write_bytes", "memory_spill_bytes",
+                    "disk_spill_bytes"):
+            if key in first["stages"][stage]:
+                stages[stage][key] = statistics.median(r["stages"][stage][key] for r in runs)
+    return {
+        **first,
+        "seeds": [r.get("seed") for r in runs],
+        "landing_rows": int(statistics.median(r["landing_rows"] for r in runs)),
+        "total_seconds": round(sum(f["seconds"] for f in stages.values()), 1),
+        **{k: max(r[k] for r in runs) for k in ("peak_driver_heap_mb", "driver_live_heap_mb",
+                                                 "peak_driver_python_rss_mb")},
+        "stages": stages,
+        "quality": median_quality([r.get("quality", {}) for r in runs]),
+        "runs": [{"seed": r.get("seed"), "total_seconds": r["total_seconds"],
+                  "stages": {s: r["stages"][s]["seconds"] for s in r["stages"]},
+                  "quality": r.get("quality", {})} for r in runs],
+    }
+
+
+def render_quality(result: dict) -> str:
+    """The model-quality table of one scale: out-of-time ROC-AUC by role, the model's gap to
+    the observable ceiling, and top-decile lift (medians over the seeds when several)."""
+    seeds = result.get("seeds") or [result.get("seed")]
+    lines = [f"{result['scale']}: out-of-time ROC-AUC and top-10 % lift"
+             + (f", medians over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else
+                f", seed {seeds[0]}"),
+             f"{'product':<20}{'model':>7}{'baseline':>10}{'ceiling':>9}{'oracle':>8}"
+             f"{'to ceiling':>12}{'lift10':>8}"]
+
+    def cell(roles: dict, role: str, metric: str = "roc_auc", width: int = 7) -> str:
+        value = roles.get(role, {}).get(metric)
+        return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+    for product, roles in sorted(result.get("quality", {}).items()):
+        model = roles.get("model", {}).get("roc_auc")
+        ceiling = roles.get("ceiling", {}).get("roc_auc")
+        gap = (f"{model - ceiling:>+12.3f}" if model is not None and ceiling is not None
+               else f"{'-':>12}")
+        lines.append(f"{product:<20}{cell(roles, 'model')}{cell(roles, 'baseline', width=10)}"
+                     f"{cell(roles, 'ceiling', width=9)}{cell(roles, 'oracle', width=8)}{gap}"
+                     f"{cell(roles, 'model', 'lift_top10', 8)}")
+    return "\n".join(lines)
 
 
 def growth(results: list[dict]) -> list[dict]:
@@ -226,6 +324,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every scale, as in `segrec --set`")
+    parser.add_argument("--seeds", default="42",
+                        help="comma-separated generator seeds; each scale runs once per seed and "
+                             "the figures are medians over them")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one scale, print JSON
     args = parser.parse_args()
 
@@ -237,27 +338,42 @@ def main() -> int:
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
     if not scales:
         parser.error("--scales: name at least one scale (tiny, small, medium, reference)")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--seeds: expected comma-separated integers, found {args.seeds!r}")
+    if not seeds:
+        parser.error("--seeds: name at least one seed")
+    base = Path(args.work or tempfile.mkdtemp(prefix="segrec_bench_"))
     results = []
     for scale in scales:
-        work = Path(args.work or tempfile.mkdtemp(prefix="segrec_bench_")) / scale
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        out = subprocess.run([sys.executable, __file__, "--one", scale, "--work", str(work),
-                              "--driver-memory", args.driver_memory,
-                              *(f"--set={o}" for o in args.set)],
-                             capture_output=True, text=True)
-        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
-        if out.returncode != 0 or not lines:
-            print(out.stderr[-4000:], file=sys.stderr)
-            print(f"bench: scale {scale} failed (exit {out.returncode})", file=sys.stderr)
-            return 1
-        results.append(json.loads(lines[0][len("BENCH_JSON "):]))
-        if not args.keep:
+        runs = []
+        for seed in seeds:
+            work = base / f"{scale}_seed{seed}"
             shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            out = subprocess.run([sys.executable, __file__, "--one", scale, "--work", str(work),
+                                  "--driver-memory", args.driver_memory,
+                                  *(f"--set={o}" for o in args.set),
+                                  f"--set=generator.seed={seed}"],
+                                 capture_output=True, text=True)
+            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
+            if out.returncode != 0 or not lines:
+                print(out.stderr[-4000:], file=sys.stderr)
+                print(f"bench: scale {scale} seed {seed} failed (exit {out.returncode})",
+                      file=sys.stderr)
+                return 1
+            runs.append(json.loads(lines[0][len("BENCH_JSON "):]))
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        results.append(combine_seeds(runs))
         print(render(results[-1:], []), flush=True)
+        print(render_quality(results[-1]), flush=True)
         # after every scale: a long sweep keeps what it measured
         file = write_report(results, Path(args.out))
     print(render(results, growth(results)))
+    for result in results:
+        print(render_quality(result))
     print(f"results: {file}")
     return 0
 

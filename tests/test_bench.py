@@ -62,3 +62,47 @@ def test_growth_is_time_ratio_over_row_ratio():
     assert row["per_stage_cost_per_row_ratio"] == {**dict.fromkeys(bench.STAGES, 0.5), "train": 2.0}
     assert (row["driver_heap_ratio"], row["driver_live_heap_ratio"]) == (1.5, 1.1)
     assert "cost per row x0.8 (1.0 = linear)" in bench.render([small, medium], [row])
+
+
+def metric(product: str, model: str, role: str, value: float, name: str = "roc_auc") -> dict:
+    return {"product_code": product, "model": model, "role": role, "metric": name, "value": value}
+
+
+def test_quality_names_the_roles_and_leaves_out_the_model_judged_against():
+    rows = [metric("MORTGAGE", "random_forest", "challenger", 0.70),
+            metric("MORTGAGE", "random_forest", "challenger", 4.1, "lift_top10"),
+            metric("MORTGAGE", "incumbent", "champion", 0.99),  # the alias holder, not this run's
+            metric("MORTGAGE", "baseline", "baseline", 0.55),
+            metric("MORTGAGE", "observable_ceiling", "observable_ceiling", 0.80),
+            metric("MORTGAGE", "oracle", "oracle", 0.88),
+            metric("MORTGAGE", "random_forest", "challenger", 0.01, "brier")]
+
+    assert bench.quality_by_role(rows) == {"MORTGAGE": {
+        "model": {"roc_auc": 0.70, "lift_top10": 4.1}, "baseline": {"roc_auc": 0.55},
+        "ceiling": {"roc_auc": 0.80}, "oracle": {"roc_auc": 0.88}}}
+
+
+def test_seeds_combine_into_medians_of_stage_times_and_of_each_quality_figure():
+    runs = []
+    for seed, train, auc in ((42, 30.0, 0.70), (7, 10.0, 0.60), (11, 20.0, 0.66)):
+        run = result("small", 1_000 + seed, {**dict.fromkeys(bench.STAGES, 10.0), "train": train},
+                     heap=100 + seed, live=50)
+        run["seed"] = seed
+        run["quality"] = {"MORTGAGE": {"model": {"roc_auc": auc},
+                                       "ceiling": {"roc_auc": auc + 0.1}}}
+        runs.append(run)
+
+    combined = bench.combine_seeds(runs)
+
+    assert combined["seeds"] == [42, 7, 11]
+    assert combined["stages"]["train"]["seconds"] == 20.0
+    assert combined["total_seconds"] == 60.0
+    assert combined["peak_driver_heap_mb"] == 142
+    assert combined["quality"]["MORTGAGE"]["model"]["roc_auc"] == 0.66
+    assert combined["quality"]["MORTGAGE"]["ceiling"]["roc_auc"] == pytest.approx(0.76)
+    assert [r["stages"]["train"] for r in combined["runs"]] == [30.0, 10.0, 20.0]
+    table = bench.render_quality(combined)
+    assert "medians over seeds 42, 7, 11" in table
+    (line,) = [ln for ln in table.splitlines() if ln.startswith("MORTGAGE")]
+    # model, baseline, ceiling, oracle, gap to the ceiling, lift: absent figures as "-"
+    assert line.split() == ["MORTGAGE", "0.660", "-", "0.760", "-", "-0.100", "-"]
