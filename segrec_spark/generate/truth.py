@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 from collections.abc import Callable, Sequence
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -82,10 +84,7 @@ def observable_buy_probability(product: str) -> Column:
     terms = [F.lit(w) * sigmoid(F.lit(BUY_BASE_LOGIT[product])
                                 + F.lit(BUY_SLOPE) * (need + F.lit(SHOCK_SD * z)))
              for z, w in SHOCK_QUADRATURE]
-    average = terms[0]
-    for term in terms[1:]:
-        average = average + term
-    return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(average)
+    return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(reduce(operator.add, terms))
 
 
 def buy_probability(seed: int, product: str, month: Column) -> Column:
