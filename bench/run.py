@@ -218,20 +218,18 @@ def median_quality(runs: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def combine_seeds(runs: list[dict]) -> dict:
-    """One scale's runs (one per seed) -> one result: per-stage median seconds (rows and
-    rows/s of the median), the highest driver memory, median quality; each run's seed, stage
-    seconds and total kept under ``runs``."""
+    """One scale's runs (one per seed) -> one result: the median over the runs of every
+    per-stage figure (seconds, rows, shuffle, spill, tasks; rows/s from the median seconds and
+    rows), the highest driver memory, median quality; each run's seed, stage seconds and total
+    kept under ``runs``."""
     first = runs[0]
     stages = {}
-    for stage in first["stages"]:
-        seconds = statistics.median(r["stages"][stage]["seconds"] for r in runs)
-        rows = int(statistics.median(r["stages"][stage]["rows"] for r in runs))
-        stages[stage] = {**first["stages"][stage], "seconds": round(seconds, 2), "rows": rows,
-                         "rows_per_second": round(rows / seconds, 1) if seconds else None}
-        for key in ("shuffle_read_bytes", "shuffle_write_bytes", "memory_spill_bytes",
-                    "disk_spill_bytes"):
-            if key in first["stages"][stage]:
-                stages[stage][key] = statistics.median(r["stages"][stage][key] for r in runs)
+    for stage, figures in first["stages"].items():
+        stages[stage] = {key: statistics.median(r["stages"][stage][key] for r in runs)
+                         for key, value in figures.items()
+                         if isinstance(value, (int, float)) and key != "rows_per_second"}
+        seconds, rows = stages[stage]["seconds"], stages[stage]["rows"]
+        stages[stage]["rows_per_second"] = round(rows / seconds, 1) if seconds else None
     return {
         **first,
         "seeds": [r.get("seed") for r in runs],

@@ -96,6 +96,8 @@ def test_seeds_combine_into_medians_of_stage_times_and_of_each_quality_figure():
 
     assert combined["seeds"] == [42, 7, 11]
     assert combined["stages"]["train"]["seconds"] == 20.0
+    assert combined["stages"]["train"]["rows"] == 1_011  # the median run's, as every figure
+    assert combined["stages"]["train"]["rows_per_second"] == pytest.approx(1_011 / 20, abs=0.1)
     assert combined["total_seconds"] == 60.0
     assert combined["peak_driver_heap_mb"] == 142
     assert combined["quality"]["MORTGAGE"]["model"]["roc_auc"] == 0.66
