@@ -231,7 +231,7 @@ def combine_seeds(runs: list[dict]) -> dict:
         seconds, rows = stages[stage]["seconds"], stages[stage]["rows"]
         stages[stage]["rows_per_second"] = round(rows / seconds, 1) if seconds else None
     return {
-        **first,
+        **{k: v for k, v in first.items() if k != "seed"},  # the runs' seeds are under "seeds"
         "seeds": [r.get("seed") for r in runs],
         "landing_rows": int(statistics.median(r["landing_rows"] for r in runs)),
         "total_seconds": round(sum(f["seconds"] for f in stages.values()), 1),

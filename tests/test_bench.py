@@ -95,6 +95,7 @@ def test_seeds_combine_into_medians_of_stage_times_and_of_each_quality_figure():
     combined = bench.combine_seeds(runs)
 
     assert combined["seeds"] == [42, 7, 11]
+    assert "seed" not in combined  # not the first run's seed beside the medians
     assert combined["stages"]["train"]["seconds"] == 20.0
     assert combined["stages"]["train"]["rows"] == 1_011  # the median run's, as every figure
     assert combined["stages"]["train"]["rows_per_second"] == pytest.approx(1_011 / 20, abs=0.1)
