@@ -30,6 +30,7 @@ setup(
             "pytest>=8",
             "chispa==0.12.0",
             "deltalake==1.6.6",
+            "duckdb==1.4.4",  # bench: the single-machine yardstick of the features stage
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",

@@ -14,6 +14,12 @@ With ``--seeds 42,7,11`` every scale runs once per generator seed (each in its o
 folder): stage times are the medians over the seeds, and the model-quality table (out-of-time
 ROC-AUC and top-decile lift per product, read from ``gold.model_metrics`` by role: the new
 model, the baseline, the observable ceiling and the oracle) gives each figure's median.
+
+The single-machine yardstick (bench/duckdb_features.py): right after the features stage, DuckDB
+builds the same tables from the same bronze files (on as many threads as Spark has cores, its
+Parquet writes counted) and they are compared with Spark's row by row; each scale prints
+``features spark/duckdb ratio X.XX`` (Spark's features stage seconds / DuckDB's, median over the
+seeds) and whether the tables were identical.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # bench/duckdb_features.py
 
 STAGES = ("generate", "ingest", "features", "train", "score")
 QUALITY_METRICS = ("roc_auc", "lift_top10")
@@ -145,6 +152,7 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
     }
     figures: dict[str, dict] = {}
     windows: dict[str, tuple[int, int]] = {}
+    duckdb: dict = {}
     for name, stage in stages.items():
         jvm.System.gc()
         start_ms, started = int(time.time() * 1000), time.perf_counter()
@@ -153,6 +161,9 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         print(f"bench: {scale} {name} {figures[name]['seconds']:.1f} s", file=sys.stderr,
               flush=True)
         windows[name] = (start_ms, int(time.time() * 1000))
+        if name == "features":  # the yardstick on the same bronze, while Spark is idle
+            duckdb = duckdb_yardstick(cfg, spark.sparkContext.defaultParallelism,
+                                      figures[name]["seconds"], work)
         jvm.System.gc()  # what the driver still holds after the stage, garbage collected
         live_heap_mb = max(live_heap_mb, memory_bean.getHeapMemoryUsage().getUsed() / 2**20)
 
@@ -189,7 +200,26 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": figures,
         "quality": quality_by_role(metric_rows),
+        "duckdb": duckdb,
     }
+
+
+def duckdb_yardstick(cfg, threads: int, spark_seconds: float, work: Path) -> dict:
+    """bench/duckdb_features.py on the lake the features stage just wrote: DuckDB's seconds on
+    ``threads`` threads (Spark's cores), whether its tables equal Spark's, and the ratio."""
+    from duckdb_features import describe, written_dates, yardstick
+
+    lake = Path(cfg.paths.root)
+    result = yardstick(lake, written_dates(lake, "client_features"),
+                       written_dates(lake, "labels"), cfg.features, cfg.contract, threads,
+                       work / "duckdb_scratch")
+    shutil.rmtree(work / "duckdb_scratch", ignore_errors=True)
+    result["spark_seconds"] = spark_seconds
+    result["ratio"] = round(spark_seconds / result["seconds"], 2)
+    print(f"bench: duckdb {result['seconds']:.1f} s on {threads} threads, features spark/duckdb "
+          f"ratio {result['ratio']:.2f}; {describe(result['check'])}", file=sys.stderr,
+          flush=True)
+    return result
 
 
 def quality_by_role(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
@@ -239,10 +269,37 @@ def combine_seeds(runs: list[dict]) -> dict:
                                                  "peak_driver_python_rss_mb")},
         "stages": stages,
         "quality": median_quality([r.get("quality", {}) for r in runs]),
+        "duckdb": combine_duckdb([r.get("duckdb") or {} for r in runs]),
         "runs": [{"seed": r.get("seed"), "total_seconds": r["total_seconds"],
                   "stages": {s: r["stages"][s]["seconds"] for s in r["stages"]},
-                  "quality": r.get("quality", {})} for r in runs],
+                  "quality": r.get("quality", {}), "duckdb": r.get("duckdb") or {}}
+                 for r in runs],
     }
+
+
+def combine_duckdb(runs: list[dict]) -> dict:
+    """The yardstick over the runs: median DuckDB seconds and spark/duckdb ratio; identical
+    only when every run's tables were."""
+    measured = [r for r in runs if r.get("seconds")]
+    if not measured:
+        return {}
+    return {"seconds": statistics.median(r["seconds"] for r in measured),
+            "ratio": statistics.median(r["ratio"] for r in measured),
+            "ratios": [r["ratio"] for r in measured],
+            "threads": measured[0]["threads"],
+            "identical": all(r["identical"] for r in measured)}
+
+
+def render_duckdb(result: dict) -> str:
+    """``features spark/duckdb ratio X.XX`` for one scale (median over the seeds)."""
+    d = result.get("duckdb") or {}
+    if not d:
+        return f"{result['scale']}: no DuckDB yardstick"
+    ratios = d.get("ratios") or [d["ratio"]]
+    return (f"features spark/duckdb ratio {d['ratio']:.2f} ({result['scale']}: Spark "
+            f"{result['stages']['features']['seconds']:.1f} s, DuckDB {d['seconds']:.1f} s on "
+            f"{d['threads']} threads; runs {', '.join(f'{r:.2f}' for r in ratios)}; tables "
+            f"{'identical' if d['identical'] else 'DIFFERENT: see the JSON'})")
 
 
 def render_quality(result: dict) -> str:
@@ -367,11 +424,13 @@ def main() -> int:
         results.append(combine_seeds(runs))
         print(render(results[-1:], []), flush=True)
         print(render_quality(results[-1]), flush=True)
+        print(render_duckdb(results[-1]), flush=True)
         # after every scale: a long sweep keeps what it measured
         file = write_report(results, Path(args.out))
     print(render(results, growth(results)))
     for result in results:
         print(render_quality(result))
+        print(render_duckdb(result))
     print(f"results: {file}")
     return 0
 

@@ -109,3 +109,27 @@ def test_seeds_combine_into_medians_of_stage_times_and_of_each_quality_figure():
     (line,) = [ln for ln in table.splitlines() if ln.startswith("MORTGAGE")]
     # model, baseline, ceiling, oracle, gap to the ceiling, lift: absent figures as "-"
     assert line.split() == ["MORTGAGE", "0.660", "-", "0.760", "-", "-0.100", "-"]
+
+
+def test_the_duckdb_yardstick_combines_into_the_median_ratio_and_one_printed_line():
+    runs = []
+    for seed, features, duck, same in ((42, 90.0, 6.0, True), (7, 120.0, 6.0, True),
+                                       (11, 100.0, 5.0, False)):
+        run = result("small", 1_000, {**dict.fromkeys(bench.STAGES, 10.0), "features": features},
+                     heap=100, live=50)
+        run["seed"] = seed
+        run["duckdb"] = {"seconds": duck, "threads": 2, "ratio": round(features / duck, 2),
+                         "identical": same}
+        runs.append(run)
+
+    combined = bench.combine_seeds(runs)
+
+    assert combined["duckdb"]["seconds"] == 6.0
+    assert combined["duckdb"]["ratio"] == 20.0  # median of 15, 20, 20
+    assert combined["duckdb"]["ratios"] == [15.0, 20.0, 20.0]
+    assert combined["duckdb"]["identical"] is False  # one run differed
+    line = bench.render_duckdb(combined)
+    assert line.startswith("features spark/duckdb ratio 20.00 (small: Spark 100.0 s, "
+                           "DuckDB 6.0 s on 2 threads")
+    assert "DIFFERENT" in line
+    assert bench.render_duckdb({"scale": "tiny", "duckdb": {}}) == "tiny: no DuckDB yardstick"
