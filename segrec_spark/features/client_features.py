@@ -1,6 +1,7 @@
-"""Gold ``client_features`` for one as_of_date: facts before it, grouped once by client.
+"""Gold ``client_features`` for one or more as_of_dates: facts before each, grouped once by
+(as_of_date, client).
 
-Point in time: every input is cut at ``as_of_date`` first (events, contacts and agreements strictly
+Point in time: every input is cut at each ``as_of_date`` (events, contacts and agreements strictly
 before it; the identity map from logged-in events strictly before it, so a cookie linked to a
 client only later does not pull that client's earlier anonymous events into these features;
 attributes and holdings from the latest clients snapshot strictly before it, never a later one).
@@ -8,10 +9,14 @@ attributes and holdings from the latest clients snapshot strictly before it, nev
 Inputs are bronze frames of the contract's sources (the bank's column names); they are conformed
 to canonical names (:mod:`.conform`) before anything else.
 
-Scale: the per-client facts of every family are unioned into one narrow table and aggregated in a
-single ``groupBy`` - no joins between client-level tables (which would multiply shuffles) and no
-join can explode; partial (map-side) aggregation means a heavy user's events are pre-summed in
-every task before the shuffle, so one client cannot make one task dominate.
+Scale: every input is read once for all the as_of_dates. Events are first summed per client,
+day, session and area (a day's sums do not depend on the date that sees it, every cut being at
+midnight); each fact is then repeated, with ``explode``, for each date it counts for (a 60-day
+window spans two or three monthly dates). The per-client facts of every family are unioned into
+one narrow table and aggregated in a single ``groupBy`` - no joins between client-level tables
+(which would multiply shuffles) and no join can explode; partial (map-side) aggregation means a
+heavy user's events are pre-summed in every task before the shuffle, so one client cannot make
+one task dominate.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from segrec_spark.features.conform import (
 )
 from segrec_spark.features.definitions import FeatureDef, feature_definitions
 from segrec_spark.features.settings import FeatureSettings
-from segrec_spark.features.silver import identity_map, stitch_identities
+from segrec_spark.features.silver import identity_maps_at, stitch_identities
 
 KEY_COLUMNS: tuple[str, ...] = ("as_of_date", "identity_id_hash")
 
@@ -61,10 +66,11 @@ def fact_schema(contract: Contract) -> T.StructType:
 
 
 def as_facts(schema: T.StructType, kind: str,
-             columns: Mapping[str, Column] | None = None) -> list[Column]:
-    """A select list in ``schema``: the given columns, typed NULLs for the others."""
+             columns: Mapping[str, Column] | None = None, dated: bool = True) -> list[Column]:
+    """A select list in ``schema``: the given columns, typed NULLs for the others; ``dated``:
+    led by the frame's ``as_of_date``."""
     columns = columns or {}
-    selected = []
+    selected = [F.col("as_of_date")] if dated else []
     for field in schema.fields:
         if field.name == "kind":
             value = F.lit(kind)
@@ -80,53 +86,83 @@ def _date(value: dt.date) -> Column:
     return F.lit(value).cast("date")
 
 
-def _before(as_of: dt.date) -> Column:
-    """event_ts strictly before as_of_date (midnight UTC)."""
-    return F.col("event_ts") < _date(as_of).cast("timestamp")
+def as_of_dates(dates: dt.date | Sequence[dt.date]) -> tuple[dt.date, ...]:
+    """One date or several -> the distinct dates, in order."""
+    chosen = tuple(sorted(set([dates] if isinstance(dates, dt.date) else dates)))
+    if not chosen:
+        raise ValueError("client features: no as_of_date given")
+    return chosen
 
 
-def events_before(events: DataFrame, as_of: dt.date) -> DataFrame:
-    return events.filter(_before(as_of))
+def dates_after(dates: Sequence[dt.date], day: Column, window: int | None = None) -> Column:
+    """The array of ``dates`` for which a fact of ``day`` lies before as_of_date and, with
+    ``window``, in ``[as_of_date - window, as_of_date)``."""
+    def keep(as_of: Column) -> Column:
+        before = day < as_of
+        return before if window is None else before & (day >= F.date_sub(as_of, window))
+    return F.filter(F.array(*(_date(d) for d in dates)), keep)
 
 
-def session_activity(events: DataFrame, as_of: dt.date, max_window: int) -> DataFrame:
-    """Events of the longest window before ``as_of`` summed per key, cookie, day, session, area.
+def tag_dates(df: DataFrame, dates: Sequence[dt.date], day: Column,
+              window: int | None = None) -> DataFrame:
+    """``df`` with an ``as_of_date`` column: each row once for every date it counts for
+    (:func:`dates_after`; none: the row is dropped). One pass over ``df`` for all the dates,
+    instead of a filtered pass per date; rows after the last date (or, with ``window``, before
+    the first window) are filtered out first."""
+    relevant = day < _date(max(dates))
+    if window is not None:
+        relevant = relevant & (day >= F.date_sub(_date(min(dates)), window))
+    return (df.filter(relevant)
+            .withColumn("as_of_date", F.explode(dates_after(dates, day, window))))
 
-    Sessions end at midnight, so a session starts inside the window exactly when its events do.
-    Summing before stitching keeps the stitching join small and pre-sums a heavy user's events
-    in every task (partial aggregation) before anything is shuffled by client.
+
+def session_activity_at(events: DataFrame, dates: Sequence[dt.date],
+                        max_window: int) -> DataFrame:
+    """Events summed per key, cookie, day, session and area, once for all dates, then tagged with
+    each as_of_date whose longest window holds the day.
+
+    Sessions end at midnight and every cut is at midnight, so a day's sums are the same for
+    every date that sees the day: the events are read and summed once, and only the (much
+    smaller) sums are repeated per date. Summing before stitching keeps the stitching join small
+    and pre-sums a heavy user's events in every task (partial aggregation).
     """
-    since = F.date_sub(_date(as_of), max_window)
-    recent = events_before(events, as_of).filter(F.col("event_date") >= since)
-    return (recent.groupBy("identity_id_hash", "user_id", "channel", "event_date", "session_id",
-                           "product_area")
-            .agg(F.count(F.lit(1)).alias("n"),
-                 F.min("session_start_ts").alias("start_ts"),
-                 F.max("event_ts").alias("end_ts"),
-                 F.max_by("duration_sec", F.struct("event_ts", "event_id"))
-                 .alias("last_duration")))
+    recent = events.filter((F.col("event_date") >= F.date_sub(_date(min(dates)), max_window))
+                           & (F.col("event_date") < _date(max(dates))))
+    activity = (recent.groupBy("identity_id_hash", "user_id", "channel", "event_date",
+                               "session_id", "product_area")
+                .agg(F.count(F.lit(1)).alias("n"),
+                     F.min("session_start_ts").alias("start_ts"),
+                     F.max("event_ts").alias("end_ts"),
+                     F.max_by("duration_sec", F.struct("event_ts", "event_id"))
+                     .alias("last_duration")))
+    return tag_dates(activity, dates, F.col("event_date"), max_window)
 
 
-def attributed_activity(events: DataFrame, as_of: dt.date, settings: FeatureSettings) -> DataFrame:
-    """session_activity with anonymous rows stitched by links known before ``as_of``."""
-    links = events_before(events, as_of).transform(identity_map(settings.identity_resolution))
-    return (session_activity(events, as_of, settings.max_window)
-            .transform(stitch_identities(links)))
+def attributed_activity_at(events: DataFrame, dates: Sequence[dt.date],
+                           settings: FeatureSettings) -> DataFrame:
+    """session_activity_at with anonymous rows stitched, for each date, by the links known
+    before it."""
+    links = identity_maps_at(events, dates, settings.identity_resolution)
+    return (session_activity_at(events, dates, settings.max_window)
+            .transform(stitch_identities(links, on=("as_of_date", "user_id"))))
 
 
 def activity_facts(activity: DataFrame, schema: T.StructType = FACT_SCHEMA) -> DataFrame:
-    """day, area and session facts from the attributed activity (one scan, reused exchange)."""
-    days = (activity.groupBy("identity_id_hash", "channel", "event_date")
+    """day, area and session facts from the attributed activity (one scan, reused exchange);
+    per as_of_date when the activity carries one."""
+    dated = "as_of_date" in activity.columns
+    by = ["as_of_date"] if dated else []
+    days = (activity.groupBy(*by, "identity_id_hash", "channel", "event_date")
             .agg(F.sum("n").alias("n"))
             .select(*as_facts(schema, "day", {"channel": F.col("channel"),
                                               "fact_date": F.col("event_date"),
-                                              "n": F.col("n")})))
-    areas = (activity.groupBy("identity_id_hash", "product_area", "event_date")
+                                              "n": F.col("n")}, dated)))
+    areas = (activity.groupBy(*by, "identity_id_hash", "product_area", "event_date")
              .agg(F.sum("n").alias("n"))
              .select(*as_facts(schema, "area", {"product": F.col("product_area"),
                                                 "fact_date": F.col("event_date"),
-                                                "n": F.col("n")})))
-    sessions = (activity.groupBy("identity_id_hash", "channel", "session_id")
+                                                "n": F.col("n")}, dated)))
+    sessions = (activity.groupBy(*by, "identity_id_hash", "channel", "session_id")
                 .agg(F.min("start_ts").alias("start_ts"), F.max("end_ts").alias("end_ts"),
                      # ties on end_ts (two areas of a session ending in the same second) go
                      # to the longer duration, so the value never depends on task order
@@ -136,137 +172,148 @@ def activity_facts(activity: DataFrame, schema: T.StructType = FACT_SCHEMA) -> D
                        + F.coalesce(F.col("last_duration"), F.lit(0.0)))
     session_facts = sessions.select(*as_facts(
         schema, "session", {"channel": F.col("channel"), "fact_date": F.to_date("start_ts"),
-                            "duration_sec": session_seconds}))
+                            "duration_sec": session_seconds}, dated))
     return days.unionByName(areas).unionByName(session_facts)
 
 
-def contact_facts(camp: DataFrame, as_of: dt.date, max_window: int,
-                  schema: T.StructType = FACT_SCHEMA) -> DataFrame:
-    """One fact per campaign contact (conformed) in the longest window before ``as_of``."""
-    in_window = _before(as_of) & (F.to_date("event_ts") >= F.date_sub(_date(as_of), max_window))
-    return (camp.filter(in_window & F.col("identity_id_hash").isNotNull())
+def contact_facts_at(camp: DataFrame, dates: Sequence[dt.date], max_window: int,
+                     schema: T.StructType = FACT_SCHEMA) -> DataFrame:
+    """One fact per campaign contact (conformed) and as_of_date whose longest window holds it."""
+    day = F.to_date("event_ts")
+    return (tag_dates(camp.filter(F.col("identity_id_hash").isNotNull()), dates, day, max_window)
             .select(*as_facts(schema, "contact", {"product": F.col("product_code"),
-                                                  "fact_date": F.to_date("event_ts"),
+                                                  "fact_date": day,
                                                   "outcome": F.col("outcome")})))
 
 
-def agreement_facts(sales: DataFrame, as_of: dt.date, statuses: Sequence[str],
-                    schema: T.StructType = FACT_SCHEMA) -> DataFrame:
-    """One fact per sale (conformed) signed before ``as_of`` that counts as a take-up."""
-    signed_before = _before(as_of) & counts_as_take_up(statuses)
-    return (sales.filter(signed_before & F.col("identity_id_hash").isNotNull())
+def agreement_facts_at(sales: DataFrame, dates: Sequence[dt.date], statuses: Sequence[str],
+                       schema: T.StructType = FACT_SCHEMA) -> DataFrame:
+    """One fact per sale (conformed) that counts as a take-up and as_of_date after it."""
+    day = F.to_date("event_ts")
+    taken = sales.filter(counts_as_take_up(statuses) & F.col("identity_id_hash").isNotNull())
+    return (tag_dates(taken, dates, day)
             .select(*as_facts(schema, "agreement", {"product": F.col("product_code"),
-                                                    "fact_date": F.to_date("event_ts"),
+                                                    "fact_date": day,
                                                     "amount": F.col("amount")})))
 
 
-def client_snapshot(clients: DataFrame, as_of: dt.date) -> DataFrame:
-    """One clients row (conformed) per key: the latest snapshot strictly before ``as_of``.
+def client_snapshot_at(clients: DataFrame, dates: Sequence[dt.date]) -> DataFrame:
+    """One clients row (conformed) per key and as_of_date: the latest snapshot strictly before
+    it.
 
     A later snapshot is never used, for attributes nor holdings: it may list a product bought in
     the label window. A clients table without a time column (``snapshot_date`` NULL) is static
-    and used as is.
+    and used as is, for every date.
     """
-    usable = F.col("snapshot_date").isNull() | (F.col("snapshot_date") < _date(as_of))
-    latest_first = Window.partitionBy("identity_id_hash").orderBy(
+    every_date = F.array(*(_date(d) for d in dates))
+    usable_dates = F.when(F.col("snapshot_date").isNull(), every_date).otherwise(
+        dates_after(dates, F.col("snapshot_date")))
+    latest_first = Window.partitionBy("as_of_date", "identity_id_hash").orderBy(
         F.col("snapshot_date").desc_nulls_last())
-    return (clients.filter(F.col("identity_id_hash").isNotNull() & usable)
+    return (clients.filter(F.col("identity_id_hash").isNotNull())
+            .withColumn("as_of_date", F.explode(usable_dates))
             .withColumn("_rank", F.row_number().over(latest_first))
             .filter(F.col("_rank") == 1)
             .drop("_rank"))
 
 
-def client_facts(clients: DataFrame, as_of: dt.date, contract: Contract) -> DataFrame:
-    """The attribute/holdings fact of each client (conformed clients) at ``as_of``."""
+def client_snapshot(clients: DataFrame, as_of: dt.date) -> DataFrame:
+    """:func:`client_snapshot_at` for one date, without the date column."""
+    return client_snapshot_at(clients, [as_of]).drop("as_of_date")
+
+
+def client_facts_at(clients: DataFrame, dates: Sequence[dt.date],
+                    contract: Contract) -> DataFrame:
+    """The attribute/holdings fact of each client (conformed clients) at each as_of_date."""
     schema = fact_schema(contract)
     attributes = {name: F.col(name) for name, _ in
                   attribute_columns(contract.one_of_kind("clients"))}
-    return client_snapshot(clients, as_of).select(*as_facts(schema, "client", {
+    return client_snapshot_at(clients, dates).select(*as_facts(schema, "client", {
         "fact_date": F.col("snapshot_date"), "products_held": F.col("products_held"),
         **attributes}))
 
 
-def seen_facts(events: DataFrame, camp: DataFrame | None, sales: DataFrame, as_of: dt.date,
-               schema: T.StructType = FACT_SCHEMA) -> DataFrame:
-    """Every key seen in events, contacts or agreements (any status) before ``as_of``.
+def seen_facts_at(events: DataFrame, camp: DataFrame | None, sales: DataFrame,
+                  dates: Sequence[dt.date], schema: T.StructType = FACT_SCHEMA) -> DataFrame:
+    """Every key seen in events, contacts or agreements (any status) before each as_of_date:
+    each key's first day over the sources, then the dates after it.
 
     Only events that carry a key: a stitched anonymous event's client has a logged-in event
-    before ``as_of`` (that is where the link comes from), so it is seen already.
+    before as_of_date (that is where the link comes from), so it is seen already.
     """
-    keys = events_before(events, as_of).select("identity_id_hash")
+    has_key = F.col("identity_id_hash").isNotNull()
+    firsts = [events.filter(has_key).groupBy("identity_id_hash")
+              .agg(F.min("event_date").alias("first_day"))]
     for table in (camp, sales):
         if table is not None:
-            keys = keys.unionByName(table.filter(_before(as_of)).select("identity_id_hash"))
-    return (keys.filter(F.col("identity_id_hash").isNotNull()).distinct()
+            firsts.append(table.filter(has_key).groupBy("identity_id_hash")
+                          .agg(F.min(F.to_date("event_ts")).alias("first_day")))
+    first_day = (functools.reduce(DataFrame.unionByName, firsts)
+                 .groupBy("identity_id_hash").agg(F.min("first_day").alias("first_day")))
+    return (tag_dates(first_day, dates, F.col("first_day"))
             .select(*as_facts(schema, "seen")))
 
 
 def client_facts_table(events: DataFrame, camp: DataFrame | None, sales: DataFrame,
-                       clients: DataFrame | None, as_of: dt.date, settings: FeatureSettings,
-                       contract: Contract) -> DataFrame:
-    """The per-client facts before ``as_of`` (see definitions.py for the kinds).
+                       clients: DataFrame | None, dates: dt.date | Sequence[dt.date],
+                       settings: FeatureSettings, contract: Contract) -> DataFrame:
+    """The per-client facts before each as_of_date of ``dates`` (see definitions.py for the
+    kinds), led by ``as_of_date``: every input is read once for all the dates.
 
     ``events`` is silver.events; ``camp``, ``sales`` and ``clients`` are bronze frames of the
     contract's campaigns, sales and clients sources (``camp``/``clients`` may be None).
     """
+    chosen = as_of_dates(dates)
     schema = fact_schema(contract)
     sales_source = contract.one_of_kind("sales")
     if sales_source is None:
         raise ValueError(f"{contract.path}: no source of kind sales")
     sold = conform(sales, sales_source, contract)
     contacts = conform_optional(camp, contract.one_of_kind("campaigns"), contract)
-    activity = attributed_activity(events, as_of, settings)
-    facts = (seen_facts(events, contacts, sold, as_of, schema)
+    activity = attributed_activity_at(events, chosen, settings)
+    facts = (seen_facts_at(events, contacts, sold, chosen, schema)
              .unionByName(activity_facts(activity, schema))
-             .unionByName(agreement_facts(sold, as_of, label_statuses(settings, contract),
-                                          schema)))
+             .unionByName(agreement_facts_at(sold, chosen, label_statuses(settings, contract),
+                                             schema)))
     if contacts is not None:
-        facts = facts.unionByName(contact_facts(contacts, as_of, settings.max_window, schema))
+        facts = facts.unionByName(contact_facts_at(contacts, chosen, settings.max_window,
+                                                   schema))
     snapshot = conform_optional(clients, contract.one_of_kind("clients"), contract)
     if snapshot is not None:
-        facts = facts.unionByName(client_facts(snapshot, as_of, contract))
+        facts = facts.unionByName(client_facts_at(snapshot, chosen, contract))
     return facts
 
 
-def aggregate_features(as_of: dt.date | None,
-                       defs: Sequence[FeatureDef]) -> Callable[[DataFrame], DataFrame]:
-    """Factory: facts -> one row per client with every feature of ``defs`` (null only where a
-    definition is ``nullable``: a numeric attribute that is unknown).
-
-    ``as_of`` None: the facts carry their own ``as_of_date`` column (several dates stacked) and
-    are grouped by (as_of_date, client)."""
+def aggregate_features(defs: Sequence[FeatureDef]) -> Callable[[DataFrame], DataFrame]:
+    """Factory: facts (led by ``as_of_date``) -> one row per (as_of_date, client) with every
+    feature of ``defs`` (null only where a definition is ``nullable``: a numeric attribute that
+    is unknown)."""
     def transform(facts: DataFrame) -> DataFrame:
-        as_of_col = F.col("as_of_date") if as_of is None else _date(as_of)
-        keys = ["as_of_date", "identity_id_hash"] if as_of is None else ["identity_id_hash"]
-        return (facts.groupBy(*keys)
-                .agg(*(d.column(as_of_col) for d in defs))
-                .select(as_of_col.alias("as_of_date"), "identity_id_hash",
-                        *(d.name for d in defs)))
+        return (facts.groupBy("as_of_date", "identity_id_hash")
+                .agg(*(d.column(F.col("as_of_date")) for d in defs))
+                .select("as_of_date", "identity_id_hash", *(d.name for d in defs)))
     return transform
+
+
+def client_features_at(events: DataFrame, camp: DataFrame | None, sales: DataFrame,
+                       clients: DataFrame | None, dates: dt.date | Sequence[dt.date],
+                       settings: FeatureSettings, contract: Contract) -> DataFrame:
+    """gold.client_features for every as_of_date of ``dates`` in one plan: keys, then every
+    feature of the registry in order.
+
+    ``events`` is silver.events (sessionized, keys as delivered); ``camp``, ``sales`` and
+    ``clients`` are bronze frames of the contract's sources. ``camp`` and ``clients`` may be
+    None: campaign features are then 0, attributes UNKNOWN (categorical) or NULL (numeric).
+    Each input is read once; a fact is repeated for each date it counts for, and the facts are
+    grouped once by (as_of_date, client).
+    """
+    defs = feature_definitions(settings, contract)
+    facts = client_facts_table(events, camp, sales, clients, dates, settings, contract)
+    return facts.transform(aggregate_features(defs))
 
 
 def client_features(events: DataFrame, camp: DataFrame | None, sales: DataFrame,
                     clients: DataFrame | None, as_of: dt.date, settings: FeatureSettings,
                     contract: Contract) -> DataFrame:
-    """gold.client_features for ``as_of``: keys, then every feature of the registry in order.
-
-    ``events`` is silver.events (sessionized, keys as delivered); ``camp``, ``sales`` and
-    ``clients`` are bronze frames of the contract's sources. ``camp`` and ``clients`` may be
-    None: campaign features are then 0, attributes UNKNOWN (categorical) or NULL (numeric).
-    """
-    defs = feature_definitions(settings, contract)
-    facts = client_facts_table(events, camp, sales, clients, as_of, settings, contract)
-    return facts.transform(aggregate_features(as_of, defs))
-
-
-def client_features_at(events: DataFrame, camp: DataFrame | None, sales: DataFrame,
-                       clients: DataFrame | None, dates: Sequence[dt.date],
-                       settings: FeatureSettings, contract: Contract) -> DataFrame:
-    """:func:`client_features` for several as_of_dates in one plan: each date's facts (cut at
-    that date) tagged with it, stacked, and grouped once by (as_of_date, client). The same rows
-    as the dates' frames unioned, in one job and one write instead of one per date."""
-    defs = feature_definitions(settings, contract)
-    facts = [client_facts_table(events, camp, sales, clients, as_of, settings, contract)
-             .withColumn("as_of_date", _date(as_of)) for as_of in dates]
-    return (functools.reduce(DataFrame.unionByName, facts)
-            .transform(aggregate_features(None, defs)))
+    """gold.client_features for one ``as_of`` (:func:`client_features_at`)."""
+    return client_features_at(events, camp, sales, clients, [as_of], settings, contract)

@@ -22,7 +22,8 @@ Decisions (see docs/features.md):
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -117,44 +118,83 @@ def identity_links(events: DataFrame) -> DataFrame:
                  F.count(F.lit(1)).alias("logged_in_events")))
 
 
+IDENTITY_ORDERINGS = {
+    "most_recent": ("last_seen", "logged_in_events"),
+    "most_frequent": ("logged_in_events", "last_seen"),
+}
+
+
+def best_links(resolution: str = "most_recent",
+               per: Sequence[str] = ("user_id",)) -> Callable[[DataFrame], DataFrame]:
+    """Links (user_id, identity_id_hash, first_seen, last_seen, logged_in_events) -> the best
+    client of each ``per`` group (a cookie, or a cookie at an as_of_date); see identity_map."""
+    if resolution not in IDENTITY_ORDERINGS:
+        raise ValueError(f"identity resolution: expected one of {', '.join(IDENTITY_ORDERINGS)}, "
+                         f"found {resolution!r}")
+
+    def transform(links: DataFrame) -> DataFrame:
+        best_first = Window.partitionBy(*per).orderBy(
+            *(F.col(c).desc() for c in IDENTITY_ORDERINGS[resolution]), F.col("identity_id_hash"))
+        return (links.withColumn("_rank", F.row_number().over(best_first))
+                .filter(F.col("_rank") == 1)
+                .select(*(c for c in per if c != "user_id"), *IDENTITY_MAP_COLUMNS))
+    return transform
+
+
 def identity_map(resolution: str = "most_recent") -> Callable[[DataFrame], DataFrame]:
     """One client per cookie, from the logged-in events of ``events``.
 
     A cookie seen logged in as several clients (a shared computer) goes to the client of its
     latest logged-in event (``most_recent``) or to the one with most logged-in events
     (``most_frequent``); remaining ties go to the latest, then the smallest key, so the result
-    is deterministic. Filter ``events`` to before an as_of_date first for a point-in-time map.
+    is deterministic. Filter ``events`` to before an as_of_date first for a point-in-time map
+    (or use :func:`identity_maps_at` for several dates).
     """
-    orderings = {
-        "most_recent": [F.col("last_seen").desc(), F.col("logged_in_events").desc()],
-        "most_frequent": [F.col("logged_in_events").desc(), F.col("last_seen").desc()],
-    }
-    if resolution not in orderings:
-        raise ValueError(f"identity resolution: expected one of {', '.join(orderings)}, "
-                         f"found {resolution!r}")
+    choose = best_links(resolution)
 
     def transform(events: DataFrame) -> DataFrame:
-        best_first = Window.partitionBy("user_id").orderBy(*orderings[resolution],
-                                                            F.col("identity_id_hash"))
-        return (identity_links(events)
-                .withColumn("_rank", F.row_number().over(best_first))
-                .filter(F.col("_rank") == 1)
-                .select(*IDENTITY_MAP_COLUMNS))
+        return identity_links(events).transform(choose)
     return transform
 
 
-def stitch_identities(id_map: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def identity_maps_at(events: DataFrame, dates: Sequence[dt.date],
+                     resolution: str = "most_recent") -> DataFrame:
+    """The point-in-time identity map at each of ``dates`` (an ``as_of_date`` column first):
+    :func:`identity_map` of the events before each date, from one pass over the events.
+
+    The logged-in events are summed per cookie, client and day once; each day's sums are then
+    repeated for every date after it and combined per (as_of_date, cookie, client).
+    """
+    last = F.lit(max(dates)).cast("date")
+    logged_in = (F.col("user_id").isNotNull() & F.col("identity_id_hash").isNotNull()
+                 & (F.col("event_date") < last))
+    daily = (events.filter(logged_in)
+             .groupBy("user_id", "identity_id_hash", "event_date")
+             .agg(F.min("event_ts").alias("first_seen"), F.max("event_ts").alias("last_seen"),
+                  F.count(F.lit(1)).alias("logged_in_events")))
+    after = F.filter(F.array(*(F.lit(d).cast("date") for d in dates)),
+                     lambda as_of: F.col("event_date") < as_of)
+    return (daily.withColumn("as_of_date", F.explode(after))
+            .groupBy("as_of_date", "user_id", "identity_id_hash")
+            .agg(F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen"),
+                 F.sum("logged_in_events").alias("logged_in_events"))
+            .transform(best_links(resolution, per=("as_of_date", "user_id"))))
+
+
+def stitch_identities(id_map: DataFrame,
+                      on: Sequence[str] = ("user_id",)) -> Callable[[DataFrame], DataFrame]:
     """Give anonymous events the client their cookie maps to; drop those still unknown.
 
-    Only the anonymous rows take part in the join: joining every event on ``user_id`` would send
-    all rows of the sources without a cookie (NULL) to a single task.
+    ``on``: the join keys, the cookie (and the as_of_date, for maps at several dates). Only the
+    anonymous rows take part in the join: joining every event on ``user_id`` would send all rows
+    of the sources without a cookie (NULL) to a single task.
     """
     def transform(events: DataFrame) -> DataFrame:
         is_anonymous = F.col("identity_id_hash").isNull()
         known = events.filter(~is_anonymous)
-        links = id_map.select("user_id", F.col("identity_id_hash").alias("_linked_identity"))
+        links = id_map.select(*on, F.col("identity_id_hash").alias("_linked_identity"))
         anonymous = (events.filter(is_anonymous).drop("identity_id_hash")
-                     .join(links, on="user_id", how="inner")
+                     .join(links, on=list(on), how="inner")
                      .withColumnRenamed("_linked_identity", "identity_id_hash"))
         return known.unionByName(anonymous.select(*events.columns))
     return transform

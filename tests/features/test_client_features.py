@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
-from segrec_spark.features.client_features import client_features, client_features_at
+from segrec_spark.features.client_features import (
+    client_features,
+    client_features_at,
+    tag_dates,
+)
 from segrec_spark.features.settings import FeatureSettings
 from tests.features.conftest import SYNTHETIC, bronze, d, silver_events
 
@@ -180,3 +185,26 @@ def test_several_dates_in_one_plan_are_the_dates_computed_one_by_one(spark):
     assert stacked.columns == expected.columns
     assert_df_equality(stacked, expected, ignore_row_order=True, ignore_nullable=True)
     assert stacked.where("as_of_date = DATE'2026-03-03' AND identity_id_hash = 'c6'").count() == 1
+
+
+def test_each_fact_is_tagged_with_every_date_it_counts_for(spark):
+    facts = spark.createDataFrame([("a", d("2026-01-01")), ("b", d("2026-01-25")),
+                                   ("c", d("2026-02-01")), ("e", d("2026-02-20")),
+                                   ("f", d("2026-02-10"))],
+                                  "id string, day date")
+    dates = [d("2026-02-01"), d("2026-02-15"), d("2026-03-01")]
+
+    windowed = tag_dates(facts, dates, F.col("day"), window=20)
+    history = tag_dates(facts, dates, F.col("day"))
+
+    def tags(df):
+        return sorted((r["id"], r["as_of_date"].isoformat()) for r in df.collect())
+    # [as_of - 20 days, as_of): 01-25 counts for 02-01 only (02-15's window starts 01-26); a
+    # fact on the date counts from the next one; 02-10 for two dates; 01-01 for none
+    assert tags(windowed) == [("b", "2026-02-01"), ("c", "2026-02-15"), ("e", "2026-03-01"),
+                              ("f", "2026-02-15"), ("f", "2026-03-01")]
+    # no window: every later date; nothing for a fact on or after the last date
+    assert tags(history) == [("a", "2026-02-01"), ("a", "2026-02-15"), ("a", "2026-03-01"),
+                             ("b", "2026-02-01"), ("b", "2026-02-15"), ("b", "2026-03-01"),
+                             ("c", "2026-02-15"), ("c", "2026-03-01"), ("e", "2026-03-01"),
+                             ("f", "2026-02-15"), ("f", "2026-03-01")]

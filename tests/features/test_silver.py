@@ -6,8 +6,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from segrec_spark.features.settings import FeatureSettings
-from segrec_spark.features.silver import identity_map, stitch_identities
-from tests.features.conftest import silver_events, ts
+from segrec_spark.features.silver import identity_map, identity_maps_at, stitch_identities
+from tests.features.conftest import d, silver_events, ts
 
 SESSION_VIEW = "event_id string, session_id string, session_start_ts timestamp"
 
@@ -135,3 +135,31 @@ def test_stitching_attributes_earlier_anonymous_events_and_drops_unknown_cookies
 def test_unknown_identity_resolution_is_rejected():
     with pytest.raises(ValueError, match="identity resolution: expected one of"):
         identity_map("loudest")
+
+
+@pytest.mark.parametrize("resolution", ["most_recent", "most_frequent"])
+def test_identity_maps_at_several_dates_are_each_dates_map_of_the_events_before_it(spark,
+                                                                                  resolution):
+    # u1 is c1's cookie until c2 logs in on it on 01-10 (and twice more on 01-11)
+    events = silver_events(spark, web=[
+        *SHARED_COOKIE,
+        dict(user_id="u1", identity_id_hash="c2", event_ts="2026-01-11 10:00:00"),
+        dict(user_id="u1", identity_id_hash="c2", event_ts="2026-01-11 11:00:00")])
+    dates = [d("2026-01-06"), d("2026-01-08"), d("2026-01-11"), d("2026-01-12")]
+
+    maps = identity_maps_at(events, dates, resolution)
+
+    expected = None
+    for as_of in dates:
+        one = (events.filter(F.col("event_ts") < F.lit(as_of).cast("timestamp"))
+               .transform(identity_map(resolution))
+               .select(F.lit(as_of).cast("date").alias("as_of_date"), "*"))
+        expected = one if expected is None else expected.unionByName(one)
+    assert maps.columns == ["as_of_date", "user_id", "identity_id_hash", "first_seen",
+                            "last_seen"]
+    assert_df_equality(maps, expected, ignore_row_order=True, ignore_nullable=True)
+    owners = {(r["as_of_date"].isoformat(), r["user_id"]): r["identity_id_hash"]
+              for r in maps.collect()}
+    assert owners[("2026-01-06", "u1")] == "c1"  # c2 not yet logged in on it
+    assert ("2026-01-06", "u2") not in owners  # u2 first logs in on 01-07
+    assert owners[("2026-01-12", "u1")] == "c2"  # latest and, by then, most frequent
