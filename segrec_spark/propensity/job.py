@@ -208,7 +208,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         totals = first_row(champion_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")))
         n_fit, n_fit_pos = int(totals["n"]), int(totals["p"] or 0)
         if n_fit_pos >= settings.min_positives:
-            champion_spec = pm.with_nullable(pm.feature_spec(champion_df), champion_df)
+            champion_spec = pm.with_nullable(pm.feature_spec(
+                champion_df, use_segment=selection.spec.segment is not None), champion_df)
             champion_rows, champion_weight, champion_share = pm.training_frame(
                 champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
             champion_pipeline, _ = learners.learner_pipeline(
@@ -237,7 +238,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "negative_share": round(share, 6), "champion_negative_share": round(champion_share, 6),
             "n_numeric_features": len(spec.numeric), "categorical": ",".join(spec.categorical),
             "imputed_with_indicator": ",".join(spec.nullable)[:500],
-            "segment_feature": spec.segment or "", "baseline": settings.baseline,
+            "segment_feature": selection.spec.segment or "",
+            "segment_feature_setting": settings.segment_feature, "baseline": settings.baseline,
             "learners": ",".join(settings.learners), "learner": selection.learner,
             "validation": "cv" if learners.uses_cv(settings, n_train) else "split",
             "folds": settings.folds,
@@ -269,9 +271,10 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s chosen; AUC model=%.3f baseline=%.3f observable ceiling=%s "
-             "oracle=%s; %s (%.1f s)",
-             product, selection.learner, metrics["rf"]["roc_auc"],
+    log.info("propensity %s: %s chosen (%s segment); AUC model=%.3f baseline=%.3f observable "
+             "ceiling=%s oracle=%s; %s (%.1f s)",
+             product, selection.learner, "with" if selection.spec.segment else "without",
+             metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
              *(f"{metrics[k]['roc_auc']:.3f}" if k in metrics else "n/a"
                for k in ("observable_ceiling", "oracle")),
@@ -279,6 +282,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     log.debug("propensity %s: parameters %s", product, best)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
             "best_params": best, "learner": selection.learner, "seconds": seconds,
+            "segment_feature": selection.spec.segment is not None,
             "promoted": decision.promoted, "reason": decision.reason,
             "incumbent": incumbent_metrics}
 

@@ -9,7 +9,7 @@ weighted against 0.793 unweighted). :func:`select_learner` tunes each learner of
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
@@ -165,6 +165,26 @@ class Selection:
     params: dict[str, Any]
     model: PipelineModel
     results: list[dict[str, Any]]  # one per learner and grid point, with its validation AUC
+    spec: FeatureSpec  # the model's inputs (with the segment or without it)
+
+
+def _tune(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
+          settings: PropensitySettings, negative_share: float, n_rows: int | None,
+          params: dict[str, Any] | None = None
+          ) -> tuple[float, TrainValidationSplitModel | CrossValidatorModel, list[dict[str, Any]]]:
+    """Tune one learner on ``spec`` (its grid, or only ``params``): (best validation AUC, the
+    tuned model, one result row per grid point)."""
+    pipeline, estimator = learner_pipeline(kind, spec, weight, settings, negative_share)
+    if params is None:
+        grid = learner_grid(kind, estimator, settings)
+    else:
+        grid = [{estimator.getParam(name): value for name, value in params.items()}]
+    tuned = validator(pipeline, grid, settings, n_rows).fit(train)
+    rows = grid_results(tuned)
+    for row in rows:
+        row["learner"] = kind
+        row["segment"] = spec.segment is not None
+    return max(r["validation_areaUnderROC"] for r in rows), tuned, rows
 
 
 def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
@@ -173,26 +193,33 @@ def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
     """Tune every learner of ``settings.learners`` and keep the best by validation AUC.
 
     Every learner gets the same folds (by client, or the same seeded split), so their figures
-    compare."""
+    compare. The segment (``spec.segment``) is an input as ``settings.segment_feature`` says:
+    ``always``, ``never``, or ``auto``: the learners are tuned without it, then the chosen one
+    is refitted at its best parameters with it, on the same folds, and keeps it only when that
+    scores a higher validation AUC (one more fit per fold, not another grid)."""
     if uses_cv(settings, n_rows):
         train = train.withColumn(FOLD, client_fold(settings.folds))
+    with_segment = spec.segment is not None and settings.segment_feature == "always"
+    base = spec if with_segment else replace(spec, segment=None)
     results: list[dict[str, Any]] = []
     best: tuple[float, str, Any] | None = None
     for kind in settings.learners:
-        pipeline, estimator = learner_pipeline(kind, spec, weight, settings, negative_share)
-        grid = learner_grid(kind, estimator, settings)
-        tuned = validator(pipeline, grid, settings, n_rows).fit(train)
-        rows = grid_results(tuned)
-        for row in rows:
-            row["learner"] = kind
+        score, fitted, rows = _tune(kind, train, base, weight, settings, negative_share, n_rows)
         results += rows
-        top = max(r["validation_areaUnderROC"] for r in rows)
-        if best is None or top > best[0]:
-            best = (top, kind, tuned)
+        if best is None or score > best[0]:
+            best = (score, kind, fitted)
     assert best is not None
-    _, kind, tuned = best
+    top, kind, tuned = best
+    chosen = base
+    if spec.segment is not None and settings.segment_feature == "auto":
+        params = best_params(tuned)
+        top_segment, tuned_segment, rows = _tune(kind, train, spec, weight, settings,
+                                                 negative_share, n_rows, params)
+        results += rows
+        if top_segment > top:
+            tuned, chosen = tuned_segment, spec
     return Selection(learner=kind, params=best_params(tuned), model=tuned.bestModel,
-                     results=results)
+                     results=results, spec=chosen)
 
 
 def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel) -> list[dict[str, Any]]:
@@ -210,4 +237,5 @@ def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel) -> list
 def best_params(tuned: TrainValidationSplitModel | CrossValidatorModel) -> dict[str, Any]:
     """Parameters of the best grid point (highest validation areaUnderROC)."""
     best = max(grid_results(tuned), key=lambda r: r["validation_areaUnderROC"])
-    return {k: v for k, v in best.items() if k not in ("validation_areaUnderROC", "learner")}
+    return {k: v for k, v in best.items()
+            if k not in ("validation_areaUnderROC", "learner", "segment")}

@@ -7,6 +7,7 @@ from segrec_spark.typed_yaml import require
 
 BASELINES = ("popularity", "logistic_regression")
 LEARNERS = ("logistic_regression", "random_forest", "gradient_boosting")
+SEGMENT_FEATURE = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class PropensitySettings:
     # the probability stays a population probability. Evaluation and scoring use every client.
     # 0 = fit on every row.
     max_training_rows: int = 250_000
+    # The client's segment (segment_id, one-hot) as a model input: auto = only where it helps,
+    # i.e. the chosen learner at its best parameters refitted with it on the same validation
+    # rows scores a higher ROC-AUC than without it; always / never.
+    segment_feature: str = "auto"
     # Naive baseline trained beside the forest: "popularity" = positive rate of the client's
     # segment in the training labels; "logistic_regression" = unweighted logistic regression.
     baseline: str = "popularity"
@@ -97,6 +102,8 @@ class PropensitySettings:
         require(0.0 <= self.quantile_relative_error < 0.1, "quantile_relative_error",
                 "must be in [0, 0.1)")
         require(0.0 <= self.promotion_margin < 0.5, "promotion_margin", "must be in [0, 0.5)")
+        require(self.segment_feature in SEGMENT_FEATURE, "segment_feature",
+                f"expected one of {', '.join(SEGMENT_FEATURE)}, found {self.segment_feature!r}")
         require(self.calibration in ("platt", "none"), "calibration",
                 f"expected platt or none, found {self.calibration!r}")
         require(self.champion_fit in ("latest", "evaluated"), "champion_fit",

@@ -196,3 +196,54 @@ def test_cross_validation_folds_keep_each_clients_snapshots_together(spark):
         pm.FeatureSpec(("x",), (), None), 1.0, PropensitySettings())[:1], [{}],
         PropensitySettings(validation="cv"))
     assert validator.getFoldCol() == learners.FOLD
+
+
+def _segment_rows(spark, planted: bool):
+    """400 clients: with ``planted``, segment 3 buys far more often and x is noise; without, one
+    segment for everyone and the label follows x."""
+    rows = []
+    for i in range(400):
+        x = (i * 37 % 101) / 101
+        if planted:
+            segment = i % 4
+            label = 1.0 if (i % 5 < 2 if segment == 3 else i % 19 == 0) else 0.0
+        else:
+            segment, label = 0, 1.0 if x > 0.7 and i % 3 else 0.0
+        rows.append((f"c{i}", x, segment, label))
+    return spark.createDataFrame(rows, "identity_id_hash string, x double, segment_id int, "
+                                       "label double")
+
+
+@pytest.mark.parametrize(("planted", "setting", "expected"), [
+    (True, "auto", "segment_id"),  # the segment carries the signal: kept
+    (False, "auto", None),  # one segment for all adds nothing: left out
+    (True, "never", None),
+    (False, "always", "segment_id"),
+])
+def test_the_segment_is_an_input_only_where_it_helps_on_validation(spark, planted, setting,
+                                                                   expected):
+    train = _segment_rows(spark, planted).cache()
+    spec = pm.feature_spec(train)
+    assert spec.segment == "segment_id"
+    settings = PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.0, 0.01),
+                                  validation="split", segment_feature=setting)
+
+    selection = learners.select_learner(train, spec, 1.0, settings)
+
+    assert selection.spec.segment == expected
+    assert selection.params == {"regParam": selection.params["regParam"]}
+    tried = {r["segment"] for r in selection.results}
+    # auto tunes the grid without the segment, then refits only the best point with it
+    assert tried == ({False, True} if setting == "auto" else {expected is not None})
+    assert len(selection.results) == (3 if setting == "auto" else 2)
+    scored = pm.positive_probability(selection.model.transform(train))
+    assert scored.count() == 400
+    if setting == "auto":
+        by = {r["segment"]: r["validation_areaUnderROC"] for r in selection.results
+              if r["regParam"] == selection.params["regParam"]}
+        assert (by[True] > by[False]) == (expected is not None)
+
+
+def test_an_unknown_segment_feature_setting_is_named():
+    with pytest.raises(ConfigError, match="segment_feature"):
+        PropensitySettings(segment_feature="sometimes").validate()
