@@ -38,7 +38,7 @@ from segrec_spark.features.conform import (
 )
 from segrec_spark.features.definitions import FeatureDef, feature_definitions
 from segrec_spark.features.settings import FeatureSettings
-from segrec_spark.features.silver import identity_maps_at, stitch_identities
+from segrec_spark.features.silver import dates_after, identity_maps_at, stitch_identities
 
 KEY_COLUMNS: tuple[str, ...] = ("as_of_date", "identity_id_hash")
 
@@ -92,15 +92,6 @@ def as_of_dates(dates: dt.date | Sequence[dt.date]) -> tuple[dt.date, ...]:
     if not chosen:
         raise ValueError("client features: no as_of_date given")
     return chosen
-
-
-def dates_after(dates: Sequence[dt.date], day: Column, window: int | None = None) -> Column:
-    """The array of ``dates`` for which a fact of ``day`` lies before as_of_date and, with
-    ``window``, in ``[as_of_date - window, as_of_date)``."""
-    def keep(as_of: Column) -> Column:
-        before = day < as_of
-        return before if window is None else before & (day >= F.date_sub(as_of, window))
-    return F.filter(F.array(*(_date(d) for d in dates)), keep)
 
 
 def tag_dates(df: DataFrame, dates: Sequence[dt.date], day: Column,

@@ -157,6 +157,15 @@ def identity_map(resolution: str = "most_recent") -> Callable[[DataFrame], DataF
     return transform
 
 
+def dates_after(dates: Sequence[dt.date], day: Column, window: int | None = None) -> Column:
+    """The array of ``dates`` for which a fact of ``day`` lies before as_of_date and, with
+    ``window``, in ``[as_of_date - window, as_of_date)``."""
+    def keep(as_of: Column) -> Column:
+        before = day < as_of
+        return before if window is None else before & (day >= F.date_sub(as_of, window))
+    return F.filter(F.array(*(F.lit(d).cast("date") for d in dates)), keep)
+
+
 def identity_maps_at(events: DataFrame, dates: Sequence[dt.date],
                      resolution: str = "most_recent") -> DataFrame:
     """The point-in-time identity map at each of ``dates`` (an ``as_of_date`` column first):
@@ -165,16 +174,13 @@ def identity_maps_at(events: DataFrame, dates: Sequence[dt.date],
     The logged-in events are summed per cookie, client and day once; each day's sums are then
     repeated for every date after it and combined per (as_of_date, cookie, client).
     """
-    last = F.lit(max(dates)).cast("date")
     logged_in = (F.col("user_id").isNotNull() & F.col("identity_id_hash").isNotNull()
-                 & (F.col("event_date") < last))
+                 & (F.col("event_date") < F.lit(max(dates)).cast("date")))
     daily = (events.filter(logged_in)
              .groupBy("user_id", "identity_id_hash", "event_date")
              .agg(F.min("event_ts").alias("first_seen"), F.max("event_ts").alias("last_seen"),
                   F.count(F.lit(1)).alias("logged_in_events")))
-    after = F.filter(F.array(*(F.lit(d).cast("date") for d in dates)),
-                     lambda as_of: F.col("event_date") < as_of)
-    return (daily.withColumn("as_of_date", F.explode(after))
+    return (daily.withColumn("as_of_date", F.explode(dates_after(dates, F.col("event_date"))))
             .groupBy("as_of_date", "user_id", "identity_id_hash")
             .agg(F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen"),
                  F.sum("logged_in_events").alias("logged_in_events"))
