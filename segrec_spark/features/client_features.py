@@ -38,7 +38,12 @@ from segrec_spark.features.conform import (
 )
 from segrec_spark.features.definitions import FeatureDef, feature_definitions
 from segrec_spark.features.settings import FeatureSettings
-from segrec_spark.features.silver import dates_after, identity_maps_at, stitch_identities
+from segrec_spark.features.silver import (
+    dates_after,
+    identity_maps_at,
+    stitch_identities,
+    tag_dates,
+)
 
 KEY_COLUMNS: tuple[str, ...] = ("as_of_date", "identity_id_hash")
 
@@ -94,19 +99,6 @@ def as_of_dates(dates: dt.date | Sequence[dt.date]) -> tuple[dt.date, ...]:
     return chosen
 
 
-def tag_dates(df: DataFrame, dates: Sequence[dt.date], day: Column,
-              window: int | None = None) -> DataFrame:
-    """``df`` with an ``as_of_date`` column: each row once for every date it counts for
-    (:func:`dates_after`; none: the row is dropped). One pass over ``df`` for all the dates,
-    instead of a filtered pass per date; rows after the last date (or, with ``window``, before
-    the first window) are filtered out first."""
-    relevant = day < _date(max(dates))
-    if window is not None:
-        relevant = relevant & (day >= F.date_sub(_date(min(dates)), window))
-    return (df.filter(relevant)
-            .withColumn("as_of_date", F.explode(dates_after(dates, day, window))))
-
-
 def session_activity_at(events: DataFrame, dates: Sequence[dt.date],
                         max_window: int) -> DataFrame:
     """Events summed per key, cookie, day, session and area, once for all dates, then tagged with
@@ -117,9 +109,9 @@ def session_activity_at(events: DataFrame, dates: Sequence[dt.date],
     smaller) sums are repeated per date. Summing before stitching keeps the stitching join small
     and pre-sums a heavy user's events in every task (partial aggregation).
     """
-    recent = events.filter((F.col("event_date") >= F.date_sub(_date(min(dates)), max_window))
-                           & (F.col("event_date") < _date(max(dates))))
-    activity = (recent.groupBy("identity_id_hash", "user_id", "channel", "event_date",
+    # tag_dates' cut to the dates' windows is on a grouping column: Spark applies it to the
+    # events, before they are summed
+    activity = (events.groupBy("identity_id_hash", "user_id", "channel", "event_date",
                                "session_id", "product_area")
                 .agg(F.count(F.lit(1)).alias("n"),
                      F.min("session_start_ts").alias("start_ts"),

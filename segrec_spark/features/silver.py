@@ -166,6 +166,19 @@ def dates_after(dates: Sequence[dt.date], day: Column, window: int | None = None
     return F.filter(F.array(*(F.lit(d).cast("date") for d in dates)), keep)
 
 
+def tag_dates(df: DataFrame, dates: Sequence[dt.date], day: Column,
+              window: int | None = None) -> DataFrame:
+    """``df`` with an ``as_of_date`` column: each row once for every date it counts for
+    (:func:`dates_after`; none: the row is dropped). One pass over ``df`` for all the dates,
+    instead of a filtered pass per date; rows after the last date (or, with ``window``, before
+    the first window) are filtered out first."""
+    relevant = day < F.lit(max(dates)).cast("date")
+    if window is not None:
+        relevant = relevant & (day >= F.date_sub(F.lit(min(dates)).cast("date"), window))
+    return (df.filter(relevant)
+            .withColumn("as_of_date", F.explode(dates_after(dates, day, window))))
+
+
 def identity_maps_at(events: DataFrame, dates: Sequence[dt.date],
                      resolution: str = "most_recent") -> DataFrame:
     """The point-in-time identity map at each of ``dates`` (an ``as_of_date`` column first):
@@ -174,13 +187,12 @@ def identity_maps_at(events: DataFrame, dates: Sequence[dt.date],
     The logged-in events are summed per cookie, client and day once; each day's sums are then
     repeated for every date after it and combined per (as_of_date, cookie, client).
     """
-    logged_in = (F.col("user_id").isNotNull() & F.col("identity_id_hash").isNotNull()
-                 & (F.col("event_date") < F.lit(max(dates)).cast("date")))
+    logged_in = F.col("user_id").isNotNull() & F.col("identity_id_hash").isNotNull()
     daily = (events.filter(logged_in)
              .groupBy("user_id", "identity_id_hash", "event_date")
              .agg(F.min("event_ts").alias("first_seen"), F.max("event_ts").alias("last_seen"),
                   F.count(F.lit(1)).alias("logged_in_events")))
-    return (daily.withColumn("as_of_date", F.explode(dates_after(dates, F.col("event_date"))))
+    return (tag_dates(daily, dates, F.col("event_date"))
             .groupBy("as_of_date", "user_id", "identity_id_hash")
             .agg(F.min("first_seen").alias("first_seen"), F.max("last_seen").alias("last_seen"),
                  F.sum("logged_in_events").alias("logged_in_events"))
