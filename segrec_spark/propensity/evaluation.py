@@ -1,6 +1,6 @@
 """Out-of-time evaluation of scored frames ``(label double, probability double)``.
 
-ROC-AUC and PR-AUC (BinaryClassificationEvaluator), lift and capture rate in the top share of
+ROC-AUC and PR-AUC (exact, one aggregation), lift and capture rate in the top share of
 scores, calibration per score decile (mean predicted vs observed rate), Brier score, and the
 oracle's scores from the generator's planted truth. Everything is computed with aggregates; only
 a handful of numbers reach the driver.
@@ -14,8 +14,7 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.tables import first_row
@@ -24,16 +23,42 @@ LABEL = "label"
 PROBABILITY = "probability"
 
 
+def roc_pr_points(scored: DataFrame) -> DataFrame:
+    """The ROC and precision-recall curves' steps, one row per distinct score, highest first:
+    the score's positives and negatives (``pos``, ``neg``) and the cumulative counts at that
+    score and above (``tp``, ``fp``), and ``tp``/``fp`` of the step before (``tp0``, ``fp0``).
+
+    Tied scores are one step, as in Spark's BinaryClassificationMetrics (without its binning).
+    The window has no partition: one row per distinct score reaches one task."""
+    by_score = scored.groupBy(PROBABILITY).agg(
+        F.sum(LABEL).alias("pos"), F.sum(F.lit(1.0) - F.col(LABEL)).alias("neg"))
+    down = Window.orderBy(F.desc(PROBABILITY)).rowsBetween(Window.unboundedPreceding,
+                                                           Window.currentRow)
+    return (by_score
+            .withColumn("tp", F.sum("pos").over(down))
+            .withColumn("fp", F.sum("neg").over(down))
+            .withColumn("tp0", F.col("tp") - F.col("pos"))
+            .withColumn("fp0", F.col("fp") - F.col("neg")))
+
+
 def auc_metrics(scored: DataFrame) -> dict[str, float]:
-    """roc_auc and pr_auc of ``probability`` against ``label``."""
-    result = {}
-    roc = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
-                                        metricName="areaUnderROC")
-    pr = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL,
-                                       metricName="areaUnderPR")
-    for key, evaluator in (("roc_auc", roc), ("pr_auc", pr)):
-        result[key] = float(evaluator.evaluate(scored))
-    return result
+    """roc_auc and pr_auc of ``probability`` against ``label``, exact, in one aggregation.
+
+    ROC-AUC is the trapezoid area under (false positive rate, true positive rate): the chance
+    that a buyer outscores a non-buyer, ties counted half. PR-AUC is the trapezoid area under
+    (recall, precision) from the point (0, precision at the top score), Spark's definition.
+    Either is NaN without positives (or, for ROC, without negatives)."""
+    precision = F.try_divide(F.col("tp"), F.col("tp") + F.col("fp"))
+    precision0 = F.try_divide(F.col("tp0"), F.col("tp0") + F.col("fp0"))  # null at the top
+    first = F.col("tp0") + F.col("fp0") == 0  # the top score: the curve starts at its precision
+    row = first_row(roc_pr_points(scored).agg(
+        F.sum("pos").alias("p"), F.sum("neg").alias("n"),
+        F.sum(F.col("neg") * (F.col("tp0") + F.col("tp")) / 2).alias("roc"),
+        F.sum(F.col("pos") * (F.when(first, precision).otherwise(precision0) + precision)
+              / 2).alias("pr")))
+    p, n = float(row["p"] or 0.0), float(row["n"] or 0.0)
+    return {"roc_auc": float(row["roc"]) / (p * n) if p and n else math.nan,
+            "pr_auc": float(row["pr"]) / p if p else math.nan}
 
 
 def share_label(share: float) -> str:
@@ -172,8 +197,8 @@ def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
                     relative_error: float = 0.0) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """All metrics of one scored frame and its decile table (as dicts: <= 10 rows).
 
-    Five passes over ``scored`` (cache it): two AUCs, one quantile pass, one aggregate for the
-    top shares, one group-by for deciles, calibration, Brier score and counts.
+    Four passes over ``scored`` (cache it): both AUCs, one quantile pass, one aggregate for
+    the top shares, one group-by for deciles, calibration, Brier score and counts.
     """
     metrics = auc_metrics(scored)
     decile_qs = [i / 10 for i in range(1, 10)]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
 
 from segrec_spark.propensity import evaluation as ev
 
@@ -60,6 +62,28 @@ def test_auc_metrics_on_a_perfect_and_a_reversed_ranking(spark):
     assert ev.auc_metrics(perfect) == {"roc_auc": pytest.approx(1.0), "pr_auc": pytest.approx(1.0)}
     assert ev.auc_metrics(reversed_)["roc_auc"] == pytest.approx(0.0)
     assert ev.brier_score(perfect) == pytest.approx((0.01 + 0.01 + 0.04) / 3)
+
+
+@pytest.mark.parametrize("decimals", [1, 3])  # 1: many tied scores
+def test_auc_metrics_equal_sparks_unbinned_curves(spark, decimals):
+    rows = [(f"c{i}", float(i % 3 == 0 or i % 7 == 0), round((i * 37 % 101) / 101, decimals))
+            for i in range(300)]
+    scored = spark.createDataFrame(rows, SCORED)
+
+    ours = ev.auc_metrics(scored)
+
+    for key, metric in (("roc_auc", "areaUnderROC"), ("pr_auc", "areaUnderPR")):
+        spark_value = BinaryClassificationEvaluator(
+            rawPredictionCol=ev.PROBABILITY, labelCol=ev.LABEL, metricName=metric,
+            numBins=0).evaluate(scored)
+        assert ours[key] == pytest.approx(spark_value, rel=1e-12)
+    assert 0.0 < ours["roc_auc"] < 1.0
+
+
+def test_auc_metrics_without_buyers_are_nan(spark):
+    scored = spark.createDataFrame([("a", 0.0, 0.9), ("b", 0.0, 0.1)], SCORED)
+    metrics = ev.auc_metrics(scored)
+    assert math.isnan(metrics["roc_auc"]) and math.isnan(metrics["pr_auc"])
 
 
 def test_oracle_scores_use_the_window_starting_at_the_evaluation_date(spark):
