@@ -22,6 +22,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +155,14 @@ def _metric_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
                   truth: DataFrame | None, plan: TrainingPlan,
-                  champion_df: DataFrame | None = None) -> dict[str, Any]:
+                  champion_df: DataFrame | None = None,
+                  parent_run_id: str | None = None) -> dict[str, Any]:
     """Choose and tune the learner, evaluate on held-out rows, fit the champion, log a child run.
 
     ``train_df`` holds the labelled rows of ``plan.train_dates``, ``eval_df`` those of
-    ``plan.eval_as_of`` and ``champion_df`` those of ``plan.champion_dates`` (default: eval_df)."""
+    ``plan.eval_as_of`` and ``champion_df`` those of ``plan.champion_dates`` (default: eval_df).
+    The child run goes under ``parent_run_id`` (MLflow's active run is per thread, so a product
+    trained in a worker thread names its parent)."""
     settings = cfg.propensity
     began = time.monotonic()
     train_as_of, eval_as_of = plan.dates
@@ -224,7 +228,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
 
     name = propensity_model_name(cfg, product)
     decision, incumbent_metrics = tracking.judge_promotion(cfg, name, eval_df, metrics, plan)
-    with mlflow.start_run(run_name=f"propensity_{product.lower()}", nested=True) as run:
+    with mlflow.start_run(run_name=f"propensity_{product.lower()}", nested=True,
+                          parent_run_id=parent_run_id) as run:
         mlflow.log_params({
             "product": product, "train_as_of": train_as_of.isoformat(),
             "train_dates": ",".join(map(str, plan.train_dates)),
@@ -241,7 +246,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "segment_feature": selection.spec.segment or "",
             "segment_feature_setting": settings.segment_feature, "baseline": settings.baseline,
             "learners": ",".join(settings.learners), "learner": selection.learner,
-            "validation": "cv" if learners.uses_cv(settings, n_train) else "split",
+            "validation": ("none (one candidate)" if not learners.has_choice(settings, spec)
+                           else "cv" if learners.uses_cv(settings, n_train) else "split"),
             "folds": settings.folds,
             "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),
             "train_ratio": settings.train_ratio, "parallelism": settings.parallelism,
@@ -251,7 +257,9 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             label = selection.learner if kind == "rf" else MODEL_LABELS[kind]
             mlflow.log_metrics({f"{label}_{k}": v for k, v in tracking.finite(values).items()})
         for i, row in enumerate(grid):
-            mlflow.log_metric("tuning_validation_auc", row["validation_areaUnderROC"], step=i)
+            if row["validation_areaUnderROC"] is not None:  # None: nothing was chosen
+                mlflow.log_metric("tuning_validation_auc", row["validation_areaUnderROC"],
+                                  step=i)
         mlflow.log_metric("tuning_seconds", tuned_seconds)
         tracking.log_json(grid, "tuning_grid.json")
         tracking.log_json([{"feature": n, "importance": v} for n, v in importances],
@@ -354,17 +362,29 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         segmented = seg.assign_segments(segmentation["model"], features_all).cache()
         seg_eval = segmented.where(F.col("as_of_date") == F.lit(eval_date))
         stacked = len(plan.champion_dates) > 1
-        for product in products_to_train(cfg, labels_eval):
+
+        def fit_one(product: str) -> dict[str, Any]:
             eval_df = pm.labelled_frame(seg_eval, labels_eval, product).cache()
             champion_df = (pm.labelled_frame(segmented, labels_champion, product).cache()
                            if stacked else None)
-            result = train_product(cfg, product,
-                                   pm.labelled_frame(segmented, labels_train, product),
-                                   eval_df, truth, plan, champion_df)
-            eval_df.unpersist()
-            if champion_df is not None:
-                champion_df.unpersist()
-            lap(f"propensity_{product.lower()}")
+            try:
+                return train_product(cfg, product,
+                                     pm.labelled_frame(segmented, labels_train, product),
+                                     eval_df, truth, plan, champion_df, parent.info.run_id)
+            finally:
+                eval_df.unpersist()
+                if champion_df is not None:
+                    champion_df.unpersist()
+
+        # Products side by side (propensity.parallel_products): one product's driver-side
+        # work (planning, MLflow) overlaps another's tasks; results come back in product order.
+        products = products_to_train(cfg, labels_eval)
+        with ThreadPoolExecutor(max_workers=max(1, min(cfg.propensity.parallel_products,
+                                                       len(products))),
+                                thread_name_prefix="train") as pool:
+            results = list(pool.map(fit_one, products))
+        lap("propensity")
+        for product, result in zip(products, results, strict=True):
             if "skipped" in result:
                 summary["skipped"][product] = result["skipped"]
                 continue

@@ -187,20 +187,48 @@ def _tune(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
     return max(r["validation_areaUnderROC"] for r in rows), tuned, rows
 
 
+def has_choice(settings: PropensitySettings, spec: FeatureSpec) -> bool:
+    """Whether validation has anything to choose: several learners, a grid of several points,
+    or the segment to try (``segment_feature: auto``, with a segment)."""
+    if len(settings.learners) > 1:
+        return True
+    if spec.segment is not None and settings.segment_feature == "auto":
+        return True
+    kind = settings.learners[0]
+    return len(learner_grid(kind, learner(kind, settings), settings)) > 1
+
+
+def _fit_only(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
+              settings: PropensitySettings, negative_share: float) -> Selection:
+    """The one candidate, fitted on every training row: no validation fits, which would only
+    score a choice there is none of (its result row has no validation AUC)."""
+    pipeline, estimator = learner_pipeline(kind, spec, weight, settings, negative_share)
+    (point,) = learner_grid(kind, estimator, settings)
+    params = {p.name: v for p, v in point.items()}
+    model = pipeline.fit(train, point)
+    row: dict[str, Any] = {**params, "validation_areaUnderROC": None, "learner": kind,
+                           "segment": spec.segment is not None}
+    return Selection(learner=kind, params=params, model=model, results=[row], spec=spec)
+
+
 def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
                    settings: PropensitySettings, negative_share: float = 1.0,
                    n_rows: int | None = None) -> Selection:
     """Tune every learner of ``settings.learners`` and keep the best by validation AUC.
 
     Every learner gets the same folds (by client, or the same seeded split), so their figures
-    compare. The segment (``spec.segment``) is an input as ``settings.segment_feature`` says:
+    compare. With one learner, one grid point and no segment to try there is nothing to choose:
+    the point is fitted once on every training row (:func:`has_choice`). The segment
+    (``spec.segment``) is an input as ``settings.segment_feature`` says:
     ``always``, ``never``, or ``auto``: the learners are tuned without it, then the chosen one
     is refitted at its best parameters with it, on the same folds, and keeps it only when that
     scores a higher validation AUC (one more fit per fold, not another grid)."""
-    if uses_cv(settings, n_rows):
-        train = train.withColumn(FOLD, client_fold(settings.folds))
     with_segment = spec.segment is not None and settings.segment_feature == "always"
     base = spec if with_segment else replace(spec, segment=None)
+    if not has_choice(settings, spec):
+        return _fit_only(settings.learners[0], train, base, weight, settings, negative_share)
+    if uses_cv(settings, n_rows):
+        train = train.withColumn(FOLD, client_fold(settings.folds))
     results: list[dict[str, Any]] = []
     best: tuple[float, str, Any] | None = None
     for kind in settings.learners:

@@ -33,6 +33,9 @@ class PropensitySettings:
     gbt_step_size: float = 0.1
     lr_reg_param: tuple[float, ...] = (0.0, 0.01)  # logistic regression: L2 penalty (grid)
     parallelism: int = 2  # models fitted in parallel while tuning (= cores on a small machine)
+    # Products trained at the same time, as threads of the one driver: one product's
+    # driver-side work (planning, evaluation, MLflow logging) overlaps another's tasks.
+    parallel_products: int = 2
     seed: int = 11
     # Class imbalance: positives get weight n_negative / n_positive (capped here) through the
     # forest's weightCol; the pipeline's last stages undo the weighting (prior correction) so the
@@ -75,6 +78,7 @@ class PropensitySettings:
                 f"expected cv, split or auto, found {self.validation!r}")
         require(self.cv_max_rows >= 0, "cv_max_rows", "must be >= 0")
         require(2 <= self.folds <= 10, "folds", "must be 2..10")
+        require(1 <= self.parallel_products <= 64, "parallel_products", "must be 1..64")
         require(2 <= self.max_bins <= 1024, "max_bins", "must be 2..1024")
         require(bool(self.gbt_max_iter) and all(n >= 1 for n in self.gbt_max_iter),
                 "gbt_max_iter", "must be a non-empty list of positive counts")

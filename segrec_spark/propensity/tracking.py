@@ -58,12 +58,10 @@ def finite(metrics: dict[str, float]) -> dict[str, float]:
 
 def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: Path) -> None:
     """Cumulative gains (share of positives captured vs share of clients contacted)."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: its global state is not thread-safe
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     for label, curve in curves.items():
         ax.plot([x for x, _ in curve], [y for _, y in curve], marker="o", markersize=3, label=label)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
@@ -74,7 +72,6 @@ def gains_chart(curves: dict[str, list[tuple[float, float]]], title: str, path: 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # --- I/O -----------------------------------------------------------------------------------------

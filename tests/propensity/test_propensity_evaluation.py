@@ -83,7 +83,8 @@ def test_auc_metrics_equal_sparks_unbinned_curves(spark, decimals):
 def test_auc_metrics_without_buyers_are_nan(spark):
     scored = spark.createDataFrame([("a", 0.0, 0.9), ("b", 0.0, 0.1)], SCORED)
     metrics = ev.auc_metrics(scored)
-    assert math.isnan(metrics["roc_auc"]) and math.isnan(metrics["pr_auc"])
+    assert math.isnan(metrics["roc_auc"])
+    assert math.isnan(metrics["pr_auc"])
 
 
 def test_oracle_scores_use_the_window_starting_at_the_evaluation_date(spark):
