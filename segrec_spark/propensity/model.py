@@ -203,13 +203,15 @@ def feature_stages(spec: FeatureSpec) -> list[Any]:
     """Impute numerics, index and one-hot encode categoricals and segment_id; assemble."""
     stages, numeric_columns = numeric_stages(spec)
     onehot_inputs: list[str] = []
-    if spec.categorical:
-        indexed = [f"{c}_index" for c in spec.categorical]
-        stages.append(StringIndexer(inputCols=list(spec.categorical), outputCols=indexed,
+    # The segment id is indexed like a category: one-hot on the raw id would make a vector of
+    # (highest id + 1) columns, mostly empty once ids grow across trainings, and a forest
+    # drawing feature subsets from a layout that changes with the ids' values.
+    categories = [*spec.categorical, *spec._segment()]
+    if categories:
+        indexed = [f"{c}_index" for c in categories]
+        stages.append(StringIndexer(inputCols=categories, outputCols=indexed,
                                     handleInvalid="keep", stringOrderType="alphabetAsc"))
         onehot_inputs += indexed
-    if spec.segment:
-        onehot_inputs.append(spec.segment)
     if onehot_inputs:
         stages.append(OneHotEncoder(inputCols=onehot_inputs, outputCols=list(spec.encoded),
                                     handleInvalid="keep", dropLast=False))

@@ -1,6 +1,8 @@
 """Propensity pipeline pieces: feature selection, weights, prior correction, positive class."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from chispa import assert_df_equality
 from pyspark.ml import PipelineModel
@@ -247,3 +249,47 @@ def test_the_segment_is_an_input_only_where_it_helps_on_validation(spark, plante
 def test_an_unknown_segment_feature_setting_is_named():
     with pytest.raises(ConfigError, match="segment_feature"):
         PropensitySettings(segment_feature="sometimes").validate()
+
+
+@pytest.mark.parametrize(("settings", "choice"), [
+    (PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.01,)), False),
+    (PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.0, 0.01)), True),
+    (PropensitySettings(learners=("logistic_regression", "random_forest"),
+                        lr_reg_param=(0.01,), num_trees=(3,), max_depth=(2,)), True),
+    (PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.01,),
+                        segment_feature="auto"), True),
+])
+def test_validation_runs_only_when_there_is_a_choice(spark, settings, choice):
+    train = _segment_rows(spark, planted=True).transform(pm.with_class_weight(1.0)).cache()
+    spec = pm.feature_spec(train)
+    assert learners.has_choice(settings, spec) is choice
+
+    selection = learners.select_learner(train, spec, 1.0, replace(settings, validation="split"))
+
+    scored = [r["validation_areaUnderROC"] for r in selection.results]
+    assert (None in scored) is not choice
+    if not choice:  # the one point, fitted once on every row: the same model as a plain fit
+        assert selection.results == [{"regParam": 0.01, "validation_areaUnderROC": None,
+                                      "learner": "logistic_regression", "segment": True}]
+        pipeline, _ = learners.learner_pipeline("logistic_regression", spec, 1.0, settings)
+        direct = pm.positive_probability(pipeline.fit(train).transform(train))
+        chosen = pm.positive_probability(selection.model.transform(train))
+        assert_df_equality(chosen.select("identity_id_hash", pm.PROBABILITY),
+                           direct.select("identity_id_hash", pm.PROBABILITY),
+                           ignore_row_order=True)
+
+
+
+def test_the_model_does_not_depend_on_the_segment_ids_values(spark):
+    # Segment ids grow across trainings (new ids above old ones); the same segments under
+    # other ids must give the same forest (the id is indexed, not one-hot on its raw value).
+    rows = _segment_rows(spark, planted=True).transform(pm.with_class_weight(1.0))
+    renumbered = rows.withColumn("segment_id", F.col("segment_id") + 15)
+    settings = PropensitySettings(num_trees=(5,), max_depth=(3,), min_instances_per_node=1)
+
+    def scores(train):
+        pipeline, _ = learners.forest_pipeline(pm.feature_spec(train), 1.0, settings)
+        return pm.positive_probability(pipeline.fit(train).transform(train)).select(
+            "identity_id_hash", pm.PROBABILITY)
+
+    assert_df_equality(scores(rows), scores(renumbered), ignore_row_order=True)
