@@ -84,11 +84,13 @@ class FeatureSpec:
     nullable: tuple[str, ...] = ()  # numeric columns with a null in training: get an indicator
 
     @property
-    def encoded(self) -> tuple[str, ...]:
-        return tuple(f"{c}_onehot" for c in (*self.categorical, *self._segment()))
+    def categories(self) -> tuple[str, ...]:
+        """The columns indexed and one-hot encoded: the categoricals, then the segment id."""
+        return (*self.categorical, *((self.segment,) if self.segment else ()))
 
-    def _segment(self) -> tuple[str, ...]:
-        return (self.segment,) if self.segment else ()
+    @property
+    def encoded(self) -> tuple[str, ...]:
+        return tuple(f"{c}_onehot" for c in self.categories)
 
 
 def feature_spec(df: DataFrame, use_segment: bool = True) -> FeatureSpec:
@@ -206,10 +208,9 @@ def feature_stages(spec: FeatureSpec) -> list[Any]:
     # The segment id is indexed like a category: one-hot on the raw id would make a vector of
     # (highest id + 1) columns, mostly empty once ids grow across trainings, and a forest
     # drawing feature subsets from a layout that changes with the ids' values.
-    categories = [*spec.categorical, *spec._segment()]
-    if categories:
-        indexed = [f"{c}_index" for c in categories]
-        stages.append(StringIndexer(inputCols=categories, outputCols=indexed,
+    if spec.categories:
+        indexed = [f"{c}_index" for c in spec.categories]
+        stages.append(StringIndexer(inputCols=list(spec.categories), outputCols=indexed,
                                     handleInvalid="keep", stringOrderType="alphabetAsc"))
         onehot_inputs += indexed
     if onehot_inputs:
