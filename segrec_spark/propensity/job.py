@@ -47,7 +47,6 @@ from segrec_spark.registry import (
 from segrec_spark.segmentation import model as seg
 from segrec_spark.tables import (
     delta_exists,
-    first_row,
     read_table,
     table_path,
 )
@@ -166,14 +165,13 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     settings = cfg.propensity
     began = time.monotonic()
     train_as_of, eval_as_of = plan.dates
-    counts = first_row(train_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")))
-    n_train, n_pos = int(counts["n"]), int(counts["p"] or 0)
+    counted = pm.count_labelled(pm.feature_spec(train_df), train_df)
+    n_train, n_pos, spec = counted.n, counted.positives, counted.spec
     if n_pos < settings.min_positives:
         train_dates = ", ".join(map(str, plan.train_dates))
         log.warning("propensity %s: %d positive label(s) at %s (< propensity.min_positives=%d); "
                     "skipped", product, n_pos, train_dates, settings.min_positives)
         return {"skipped": f"{n_pos} positives at {train_dates} < min_positives"}
-    spec = pm.with_nullable(pm.feature_spec(train_df), train_df)
     train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
     train_w = train_w.cache()
     selection = learners.select_learner(train_w, spec, weight, settings, negative_share=share,
@@ -209,11 +207,10 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     # snapshot are never trained on.
     if settings.champion_fit == "latest" and not plan.by_split:
         champion_df = eval_df if champion_df is None else champion_df
-        totals = first_row(champion_df.agg(F.count("*").alias("n"), F.sum(pm.LABEL).alias("p")))
-        n_fit, n_fit_pos = int(totals["n"]), int(totals["p"] or 0)
+        totals = pm.count_labelled(pm.feature_spec(
+            champion_df, use_segment=selection.spec.segment is not None), champion_df)
+        n_fit, n_fit_pos, champion_spec = totals.n, totals.positives, totals.spec
         if n_fit_pos >= settings.min_positives:
-            champion_spec = pm.with_nullable(pm.feature_spec(
-                champion_df, use_segment=selection.spec.segment is not None), champion_df)
             champion_rows, champion_weight, champion_share = pm.training_frame(
                 champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
             champion_pipeline, _ = learners.learner_pipeline(
@@ -379,10 +376,12 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         # Products side by side (propensity.parallel_products): one product's driver-side
         # work (planning, MLflow) overlaps another's tasks; results come back in product order.
         products = products_to_train(cfg, labels_eval)
-        with ThreadPoolExecutor(max_workers=max(1, min(cfg.propensity.parallel_products,
-                                                       len(products))),
-                                thread_name_prefix="train") as pool:
-            results = list(pool.map(fit_one, products))
+        workers = max(1, min(cfg.propensity.parallel_products, len(products)))
+        if workers == 1:  # in this thread: no pool, and a profiler sees the products
+            results = [fit_one(product) for product in products]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="train") as pool:
+                results = list(pool.map(fit_one, products))
         lap("propensity")
         for product, result in zip(products, results, strict=True):
             if "skipped" in result:

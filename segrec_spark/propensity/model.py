@@ -111,16 +111,42 @@ def feature_spec(df: DataFrame, use_segment: bool = True) -> FeatureSpec:
     return FeatureSpec(numeric=numeric, categorical=categorical, segment=segment)
 
 
+def _null_flags(spec: FeatureSpec) -> list[str]:
+    # SQL text: one call into the JVM for the whole projection, not several per column.
+    quoted = (f"`{c.replace('`', '``')}`" for c in spec.numeric)
+    return [f"max({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS n{i}"
+            for i, q in enumerate(quoted)]
+
+
+def _with_nullable_from(spec: FeatureSpec, row: Any) -> FeatureSpec:
+    nullable = tuple(c for i, c in enumerate(spec.numeric) if row and row[f"n{i}"])
+    return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable)
+
+
 def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
     """The spec with the numeric columns that have a null or NaN in ``train`` (one pass)."""
     if not spec.numeric:
         return spec
-    # SQL text: one call into the JVM for the whole projection, not several per column.
-    quoted = (f"`{c.replace('`', '``')}`" for c in spec.numeric)
-    row = train.selectExpr(*(f"max({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS n{i}"
-                             for i, q in enumerate(quoted))).first()
-    nullable = tuple(c for i, c in enumerate(spec.numeric) if row and row[f"n{i}"])
-    return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable)
+    return _with_nullable_from(spec, train.selectExpr(*_null_flags(spec)).first())
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    """One pass over a labelled frame: its rows, its positive labels, and the feature spec with
+    the numeric columns that hold a null or NaN there (:func:`with_nullable`)."""
+
+    n: int
+    positives: int
+    spec: FeatureSpec
+
+
+def count_labelled(spec: FeatureSpec, df: DataFrame) -> LabelledRows:
+    """Rows, positives and :func:`with_nullable` of ``df`` in one aggregation (each pass over a
+    product's labelled rows re-joins the stacked client frame with its labels)."""
+    row = df.selectExpr("count(1) AS n", f"sum(`{LABEL}`) AS p", *_null_flags(spec)).first()
+    n = int(row["n"]) if row else 0
+    positives = int(row["p"] or 0) if row else 0
+    return LabelledRows(n, positives, _with_nullable_from(spec, row) if spec.numeric else spec)
 
 
 # --- training frames ------------------------------------------------------------------------------

@@ -31,6 +31,20 @@ def test_feature_spec_reads_the_schema(spark):
     assert pm.feature_spec(df, use_segment=False).segment is None
 
 
+def test_count_labelled_counts_rows_positives_and_nullable_columns_in_one_pass(spark):
+    df = spark.createDataFrame(
+        [("a", 1.0, float("nan"), 2, 1.0), ("b", None, 0.5, 3, 0.0), ("c", 2.0, 1.5, 4, 1.0),
+         ("d", 3.0, 2.5, 5, 0.0)],
+        "identity_id_hash string, income double, ratio double, visits int, label double")
+    spec = pm.feature_spec(df)
+    counted = pm.count_labelled(spec, df)
+    assert (counted.n, counted.positives) == (4, 2)
+    assert counted.spec.nullable == ("income", "ratio")
+    assert counted.spec == pm.with_nullable(spec, df)
+    empty = pm.count_labelled(spec, df.limit(0))
+    assert (empty.n, empty.positives, empty.spec.nullable) == (0, 0, ())
+
+
 def test_missing_numbers_are_imputed_with_an_indicator_and_never_fail_scoring(spark):
     rows = [(f"c{i}", None if i % 4 == 0 else float(i % 7), float(i % 3), float(i % 2))
             for i in range(60)]
