@@ -193,7 +193,8 @@ def facts_sql(as_of: dt.date, settings: FeatureSettings, contract: Contract) -> 
         f"SELECT {facts('session', attributes, channel='channel', fact_date='CAST(start_ts AS DATE)', duration_sec='epoch_us(end_ts) // 1000000 - epoch_us(start_ts) // 1000000 + coalesce(last_duration, 0.0)')}"  # noqa: E501
         f" FROM (SELECT identity_id_hash, channel, session_id, min(start_ts) AS start_ts, "
         f"max(end_ts) AS end_ts, arg_max_null(last_duration, {{'e': end_ts, "
-        f"'d': last_duration}}) AS last_duration FROM stitched GROUP BY ALL)",
+        f"'d': coalesce(last_duration, '-inf'::DOUBLE)}}) AS last_duration FROM stitched "
+        f"GROUP BY ALL)",
         f"SELECT {facts('agreement', attributes, product='product_code', fact_date='CAST(event_ts AS DATE)', amount='amount')}"  # noqa: E501
         f" FROM {conformed_view(sales)} WHERE {before} AND {take_up} "
         f"AND identity_id_hash IS NOT NULL",
@@ -217,7 +218,10 @@ def facts_sql(as_of: dt.date, settings: FeatureSettings, contract: Contract) -> 
         activity AS (
             SELECT identity_id_hash, user_id, channel, event_date, session_id, product_area,
                    count(*) AS n, min(session_start_ts) AS start_ts, max(event_ts) AS end_ts,
-                   arg_max_null(duration_sec, {{'t': event_ts, 'i': event_id}}) AS last_duration
+                   arg_max_null(duration_sec, {{'t': event_ts, 'i': coalesce(event_id, ''),
+                                                's': source,
+                                                'd': coalesce(duration_sec, '-inf'::DOUBLE)}})
+                       AS last_duration
             FROM before WHERE event_date >= {d} - {window}
             GROUP BY ALL),
         stitched AS (

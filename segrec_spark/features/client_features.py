@@ -99,6 +99,20 @@ def as_of_dates(dates: dt.date | Sequence[dt.date]) -> tuple[dt.date, ...]:
     return chosen
 
 
+def _known(column: str) -> Column:
+    """A duration for ordering: a missing one below every known one (explicitly, so that every
+    engine orders it alike: Spark puts nulls first in a struct, DuckDB last)."""
+    return F.coalesce(F.col(column), F.lit(float("-inf"))).alias(column)
+
+
+def last_event_order() -> Column:
+    """The order that picks a session's last event: time, then event id, source and duration,
+    so a tie on time and id (two sources of one channel numbering their events alike, or a
+    re-delivered event) never depends on task order; a missing id or duration sorts first."""
+    return F.struct("event_ts", F.coalesce(F.col("event_id"), F.lit("")).alias("event_id"),
+                    "source", _known("duration_sec"))
+
+
 def session_activity_at(events: DataFrame, dates: Sequence[dt.date],
                         max_window: int) -> DataFrame:
     """Events summed per key, cookie, day, session and area, once for all dates, then tagged with
@@ -116,8 +130,7 @@ def session_activity_at(events: DataFrame, dates: Sequence[dt.date],
                 .agg(F.count(F.lit(1)).alias("n"),
                      F.min("session_start_ts").alias("start_ts"),
                      F.max("event_ts").alias("end_ts"),
-                     F.max_by("duration_sec", F.struct("event_ts", "event_id"))
-                     .alias("last_duration")))
+                     F.max_by("duration_sec", last_event_order()).alias("last_duration")))
     return tag_dates(activity, dates, F.col("event_date"), max_window)
 
 
@@ -149,7 +162,7 @@ def activity_facts(activity: DataFrame, schema: T.StructType = FACT_SCHEMA) -> D
                 .agg(F.min("start_ts").alias("start_ts"), F.max("end_ts").alias("end_ts"),
                      # ties on end_ts (two areas of a session ending in the same second) go
                      # to the longer duration, so the value never depends on task order
-                     F.max_by("last_duration", F.struct("end_ts", "last_duration"))
+                     F.max_by("last_duration", F.struct("end_ts", _known("last_duration")))
                      .alias("last_duration")))
     session_seconds = (F.col("end_ts").cast("long") - F.col("start_ts").cast("long")
                        + F.coalesce(F.col("last_duration"), F.lit(0.0)))

@@ -12,10 +12,11 @@ from pyspark.sql import functions as F
 from segrec_spark.features.client_features import (
     client_features,
     client_features_at,
+    session_activity_at,
     tag_dates,
 )
 from segrec_spark.features.settings import FeatureSettings
-from tests.features.conftest import SYNTHETIC, bronze, d, silver_events
+from tests.features.conftest import SYNTHETIC, bronze, d, silver_events, ts
 
 AS_OF = d("2026-03-01")  # 7-day window: [02-22, 03-01); 30-day window: [01-30, 03-01)
 SETTINGS = FeatureSettings(windows=(7, 30), campaign_outcome_lag_days=7)
@@ -208,3 +209,26 @@ def test_each_fact_is_tagged_with_every_date_it_counts_for(spark):
                              ("b", "2026-02-01"), ("b", "2026-02-15"), ("b", "2026-03-01"),
                              ("c", "2026-02-15"), ("c", "2026-03-01"), ("e", "2026-03-01"),
                              ("f", "2026-02-15"), ("f", "2026-03-01")]
+
+
+def test_a_tie_on_time_and_event_id_across_sources_never_depends_on_row_order(spark):
+    # Two app sources may number their events alike: the same id in the same second of one
+    # session. The last event's duration is then the one of the source that sorts last
+    # (app_screens after app_actions), whichever row Spark meets first.
+    columns = ("identity_id_hash string, user_id string, event_id string, event_ts timestamp, "
+               "event_date date, channel string, event_type string, product_area string, "
+               "source string, duration_sec double, session_id string, session_start_ts timestamp")
+    at = ts("2026-02-20 10:00:00")
+    actions = ("c1", None, "e7", at, d("2026-02-20"), "app", "payment", "SAVINGS", "app_actions",
+               10.0, "app:c1:20260220T100000", at)
+    screens = ("c1", None, "e7", at, d("2026-02-20"), "app", "screen_view", "SAVINGS",
+               "app_screens", 99.0, "app:c1:20260220T100000", at)
+    # A re-delivered event without an id: the known duration wins over the missing one.
+    unknown = ("c2", None, None, at, d("2026-02-20"), "app", "payment", "SAVINGS",
+               "app_actions", None, "app:c2:20260220T100000", at)
+    known = unknown[:9] + (5.0,) + unknown[10:]
+    for rows, expected in (([actions, screens], 99.0), ([screens, actions], 99.0),
+                           ([unknown, known], 5.0), ([known, unknown], 5.0)):
+        events = spark.createDataFrame(rows, columns).coalesce(1)
+        activity = session_activity_at(events, [AS_OF], max_window=30)
+        assert [r["last_duration"] for r in activity.collect()] == [expected]
