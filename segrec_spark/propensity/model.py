@@ -49,12 +49,13 @@ from pyspark.ml.feature import (
 )
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.errors import InputDataError, SchemaMismatchError
 from segrec_spark.propensity.settings import PropensitySettings
+from segrec_spark.tables import first_row
 
 KEYS = ("as_of_date", "identity_id_hash")
 LABEL = "label"
@@ -118,8 +119,8 @@ def _null_flags(spec: FeatureSpec) -> list[str]:
             for i, q in enumerate(quoted)]
 
 
-def _with_nullable_from(spec: FeatureSpec, row: Any) -> FeatureSpec:
-    nullable = tuple(c for i, c in enumerate(spec.numeric) if row and row[f"n{i}"])
+def _with_nullable_from(spec: FeatureSpec, row: Row) -> FeatureSpec:
+    nullable = tuple(c for i, c in enumerate(spec.numeric) if row[f"n{i}"])
     return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable)
 
 
@@ -127,7 +128,7 @@ def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
     """The spec with the numeric columns that have a null or NaN in ``train`` (one pass)."""
     if not spec.numeric:
         return spec
-    return _with_nullable_from(spec, train.selectExpr(*_null_flags(spec)).first())
+    return _with_nullable_from(spec, first_row(train.selectExpr(*_null_flags(spec))))
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,8 @@ class LabelledRows:
 def count_labelled(spec: FeatureSpec, df: DataFrame) -> LabelledRows:
     """Rows, positives and :func:`with_nullable` of ``df`` in one aggregation (each pass over a
     product's labelled rows re-joins the stacked client frame with its labels)."""
-    row = df.selectExpr("count(1) AS n", f"sum(`{LABEL}`) AS p", *_null_flags(spec)).first()
-    n = int(row["n"]) if row else 0
-    positives = int(row["p"] or 0) if row else 0
-    return LabelledRows(n, positives, _with_nullable_from(spec, row) if spec.numeric else spec)
+    row = first_row(df.selectExpr("count(1) AS n", f"sum(`{LABEL}`) AS p", *_null_flags(spec)))
+    return LabelledRows(int(row["n"]), int(row["p"] or 0), _with_nullable_from(spec, row))
 
 
 # --- training frames ------------------------------------------------------------------------------
