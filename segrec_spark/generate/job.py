@@ -46,6 +46,7 @@ from segrec_spark.generate.truth import (
     label_windows,
     month_start,
     true_propensity,
+    window_months,
     with_monthly_probabilities,
 )
 
@@ -192,12 +193,13 @@ def ground_truth_writers(cfg: Config, clients: DataFrame) -> dict[str, Callable[
     settings: GeneratorSettings = cfg.generator
     gt = cfg.paths.ground_truth.rstrip("/")
     n_months = settings.months + 1
-    monthly = clients.transform(with_monthly_probabilities(settings.seed, n_months))
     horizon = int(getattr(cfg.features, "horizon_days", 30))
     statuses = (tuple(getattr(cfg.features, "label_statuses", ())) or cfg.contract.label_statuses
                 or tuple(STATUS_WEIGHTS))
     label_share = sum(STATUS_WEIGHTS.get(s, 0.0) for s in statuses)
     windows = label_windows(settings.start_date, settings.months, horizon)
+    monthly = clients.transform(with_monthly_probabilities(
+        settings.seed, n_months, window_months(settings.start_date, n_months, windows)))
     prodeje = cfg.contract.sources["prodeje"]
 
     def traits() -> None:

@@ -32,6 +32,13 @@ REGION_WEIGHTS: dict[str, float] = {r: (3.0 if r == "PRG"
                                     for r in REGIONS}
 NEED_NOISE_SD = 0.8
 SHOCK_SD = 0.7  # month-to-month variation of intent around the standing need
+# Share of a month's intent shock carried over from the month before (a moving average of two
+# months' draws): a purchase is prepared over weeks (a mortgage search, comparing funds), so a
+# client browsing a product this month is still more likely than others to be on it next month.
+# The month-to-month correlation of the shock is sqrt(c * (1 - c)) = 0.5 at c = 0.5, none two
+# months apart; at c = 0 every month's shock is fresh (the generator before 2026-12-05). Its
+# variance stays 1 whatever c.
+SHOCK_CARRYOVER = 0.5
 HEAVY_MULTIPLIER = 30.0
 
 

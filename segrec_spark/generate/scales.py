@@ -1,9 +1,10 @@
 """Scale presets: how many clients, how active, in how many partitions.
 
 Row volumes grow linearly with ``n_clients * activity``. At ``activity = 1`` a client produces
-on average about the reference mix of DESIGN.md section 1 (per client over three months: ~16 web
-rows including anonymous cookies, 13-15 rows in each of the four app tables, ~8 ib rows,
-~1.6 campaign contacts, and agreements at ~0.6-2.5% per product and month for non-holders).
+on average about the reference mix of DESIGN.md section 1 (per client over the whole period,
+however many months it has: ~16 web rows including anonymous cookies, 13-15 rows in each of the
+four app tables, ~8 ib rows, ~1.6 campaign contacts, and agreements at ~0.6-2.5% per product and
+month for non-holders).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ PRESETS: dict[str, Scale] = {
     "reference": Scale("reference", n_clients=1_000_000, activity=1.0, partitions=48),
 }
 
-# Expected landing rows per client at activity 1 over three event months (before dirt); the
+# Expected landing rows per client at activity 1 over the event period (before dirt); the
 # row-count tests and the documentation quote these. Agreements and client rows do not scale
 # with activity.
 EXPECTED_ROWS_PER_CLIENT: dict[str, float] = {

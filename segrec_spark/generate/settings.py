@@ -17,8 +17,12 @@ class GeneratorSettings:
     scale: str = "small"  # tiny | small | medium | reference
     n_clients: int | None = None  # overrides the scale's number of clients
     seed: int = 42
-    start_date: dt.date = dt.date(2026, 1, 1)  # first day of the 3 event months
-    months: int = 3  # months of events; sales get one more "future" month kept aside
+    start_date: dt.date = dt.date(2026, 1, 1)  # first day of the event months
+    # Months of events (sales get one more "future" month kept aside). Six leave, after the
+    # 60-day look-back, three labelled monthly snapshots for training and a later month to
+    # evaluate on (docs/features.md); the events per client are spread over the whole period,
+    # so a scale's rows do not depend on it.
+    months: int = 6
     dirt_rate: float = 0.003  # default rate of each kind of dirt (a few per mille)
     # Per-kind rate overrides, e.g. {DUPLICATE: 0.01, WRONG_FIELD_COUNT: 0}; kinds are
     # DUPLICATE and the quarantine reasons of segrec_spark.contract.REASONS.

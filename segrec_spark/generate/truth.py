@@ -3,8 +3,13 @@
 For client c, product k and month m (0 = the start month; month ``months`` is the "future"
 month kept aside)::
 
-    intent[c,k,m] = need_k(c) + SHOCK_SD * shock(c, k, m)
+    shock[c,k,m]  = sqrt(1 - C) * z(c, k, m) + sqrt(C) * z(c, k, m - 1)      (C = SHOCK_CARRYOVER)
+    intent[c,k,m] = need_k(c) + SHOCK_SD * shock[c,k,m]
     p[c,k,m]      = sigmoid(BUY_BASE_LOGIT[k] + BUY_SLOPE * intent[c,k,m])   (0 if k is held)
+
+with ``z`` independent draws (``randomness.noise``: mean 0, SD 1). The shock is a moving average
+of two months' draws: part of a month's intent is carried over from the month before, so intent
+persists for weeks and the behaviour it drives shows before the purchase.
 
 One agreement at most is drawn per (c, k, m), with probability p[c,k,m] and a signing date
 uniform over the month. The same intent shapes the client's digital behaviour in the weeks
@@ -15,11 +20,14 @@ SIGNED/ACTIVATED) in a window [s, e) is ``1 - prod_m (1 - q * p[c,k,m] * overlap
 ``overlap_m`` is the share of month m's days inside the window and ``q`` the share of agreements
 with a label status.
 
-The **observable ceiling** averages the shock out: ``E_shock[p[c,k,m]]``, the purchase
-probability of a client whose standing need and holdings are known exactly but whose month's
-shock is not (computed by quadrature over the shock's distribution, the scaled logistic of
-``randomness.noise``). Its window probability is the formula above with that average in every
-month. It is the score of a model that knew everything about the client except this month's
+The **observable ceiling** averages out what nobody could have seen: month m's fresh draw
+``z(c,k,m)``. It keeps the standing need, the holdings and the carried-over draw
+``z(c,k,m-1)``, which drove the client's behaviour of the month before:
+``E_z[sigmoid(b + slope * (need + SHOCK_SD * (sqrt(1 - C) z + sqrt(C) z(c,k,m-1))))]``, computed
+by quadrature over z's distribution (the scaled logistic of ``randomness.noise``). Its window
+probability is the formula above with that in every month the window covers (each month given
+the draw of the month before it; the windows the pipeline uses lie within one month but a day).
+It is the score of a model that knew everything about the client except this month's fresh
 intent; see docs/models.md for why it is not a strict bound either way.
 """
 from __future__ import annotations
@@ -34,7 +42,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from segrec_spark.generate.bank import PRODUCTS
-from segrec_spark.generate.population import SHOCK_SD, held_column, need_column
+from segrec_spark.generate.population import (
+    SHOCK_CARRYOVER,
+    SHOCK_SD,
+    held_column,
+    need_column,
+)
 from segrec_spark.generate.randomness import noise, sigmoid, uniform, with_pick
 
 # Average monthly purchase rate per product among non-holders (before the trait effects).
@@ -57,10 +70,20 @@ AMOUNT_BASE: dict[str, float] = {
 }
 
 
+def shock(seed: int, product: str, month: Column, carryover: float = SHOCK_CARRYOVER) -> Column:
+    """The intent shock of ``product`` in month index ``month`` (mean 0, SD 1): this month's fresh
+    draw and the share ``carryover`` of its variance from the month before's (needs client_id)."""
+    cid = F.col("client_id")
+    fresh = noise(seed, "shock", cid, product, month)
+    if carryover == 0.0:
+        return fresh
+    carried = noise(seed, "shock", cid, product, month - F.lit(1))
+    return F.lit(math.sqrt(1.0 - carryover)) * fresh + F.lit(math.sqrt(carryover)) * carried
+
+
 def intent(seed: int, product: str, month: Column) -> Column:
     """A client's intent for ``product`` in month index ``month`` (needs need_<product>)."""
-    return F.col(need_column(product)) + F.lit(SHOCK_SD) * noise(seed, "shock", F.col("client_id"),
-                                                                  product, month)
+    return F.col(need_column(product)) + F.lit(SHOCK_SD) * shock(seed, product, month)
 
 
 def _shock_quadrature(step: float = 0.5, limit: float = 8.0) -> list[tuple[float, float]]:
@@ -77,12 +100,18 @@ def _shock_quadrature(step: float = 0.5, limit: float = 8.0) -> list[tuple[float
 SHOCK_QUADRATURE = _shock_quadrature()
 
 
-def observable_buy_probability(product: str) -> Column:
-    """The monthly purchase probability with the month's shock averaged out (needs
-    need_<product> and held_<product>): the same for every month."""
-    need = F.col(need_column(product))
+def observable_buy_probability(seed: int, product: str, month: Column,
+                               carryover: float = SHOCK_CARRYOVER) -> Column:
+    """The purchase probability in month index ``month`` with that month's fresh draw averaged
+    out, the draw carried over from the month before kept (needs client_id, need_<product> and
+    held_<product>)."""
+    known = F.col(need_column(product))
+    if carryover > 0.0:
+        carried = noise(seed, "shock", F.col("client_id"), product, month - F.lit(1))
+        known = known + F.lit(SHOCK_SD * math.sqrt(carryover)) * carried
+    fresh_sd = SHOCK_SD * math.sqrt(1.0 - carryover)
     terms = [F.lit(w) * sigmoid(F.lit(BUY_BASE_LOGIT[product])
-                                + F.lit(BUY_SLOPE) * (need + F.lit(SHOCK_SD * z)))
+                                + F.lit(BUY_SLOPE) * (known + F.lit(fresh_sd * z)))
              for z, w in SHOCK_QUADRATURE]
     return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(reduce(operator.add, terms))
 
@@ -103,9 +132,10 @@ def month_index(ts: Column, start: dt.date) -> Column:
     return (F.year(ts) - F.lit(start.year)) * 12 + F.month(ts) - F.lit(start.month)
 
 
-def with_monthly_probabilities(seed: int, n_months: int):
+def with_monthly_probabilities(seed: int, n_months: int, observable_months: Sequence[int] = ()):
     """Factory: one row per client x product with p_0..p_{n-1} (the true monthly probabilities)
-    and p_observable (the same with the shock averaged out)."""
+    and, for each month m of ``observable_months``, po_m (the same with month m's fresh draw
+    averaged out: :func:`observable_buy_probability`)."""
 
     def transform(clients: DataFrame) -> DataFrame:
         per_product = clients.select(
@@ -116,8 +146,12 @@ def with_monthly_probabilities(seed: int, n_months: int):
             _by_product(lambda p, m=m: buy_probability(seed, p, F.lit(m))).alias(f"p_{m}")
             for m in range(n_months)
         ]
-        observable = _by_product(observable_buy_probability).alias("p_observable")
-        return per_product.select("*", *probabilities, observable)
+        observable = [
+            _by_product(lambda p, m=m: observable_buy_probability(seed, p, F.lit(m)))
+            .alias(f"po_{m}")
+            for m in sorted(set(observable_months))
+        ]
+        return per_product.select("*", *probabilities, *observable)
 
     return transform
 
@@ -203,13 +237,21 @@ def label_windows(start: dt.date, months: int, horizon_days: int) -> list[tuple[
     return [(end - 2 * h, end - h), (end - h, end), (end, end + h)]
 
 
+def window_months(start: dt.date, n_months: int,
+                  windows: Sequence[tuple[dt.date, dt.date]]) -> list[int]:
+    """The month indexes the ``windows`` overlap (the months whose po_m true_propensity needs)."""
+    return sorted({m for s, e in windows for m, _ in window_overlaps(start, n_months, s, e)})
+
+
 def true_propensity(start: dt.date, n_months: int, windows: Sequence[tuple[dt.date, dt.date]],
                     label_share: float):
-    """Factory: client x product rows with p_m and p_observable -> identity_id_hash,
-    product_code, window_start, window_end, true_probability (of at least one label agreement
-    in the window) and observable_probability (the same with every month's shock averaged out;
-    the shocks are independent across months, so the average of the product is the product of
-    the averages)."""
+    """Factory: client x product rows with p_m, and po_m for every month of
+    :func:`window_months` -> identity_id_hash, product_code, window_start, window_end,
+    true_probability (of at least one label agreement in the window) and
+    observable_probability (the same with each month's fresh draw averaged out, given the draw
+    carried over from the month before; the months' fresh draws are independent, so the product
+    of the months' averages is the average of the product for a window within one month and an
+    approximation, a day's worth, for the pipeline's windows that end a day into the next)."""
 
     def window_probability(window_start: dt.date, window_end: dt.date,
                            monthly: Callable[[int], Column]) -> Column:
@@ -224,7 +266,7 @@ def true_propensity(start: dt.date, n_months: int, windows: Sequence[tuple[dt.da
             F.struct(F.lit(s).alias("window_start"), F.lit(e).alias("window_end"),
                      window_probability(s, e, lambda m: F.col(f"p_{m}"))
                      .alias("true_probability"),
-                     window_probability(s, e, lambda _m: F.col("p_observable"))
+                     window_probability(s, e, lambda m: F.col(f"po_{m}"))
                      .alias("observable_probability"))
             for s, e in windows
         ])).alias("w")

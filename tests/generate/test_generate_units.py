@@ -18,13 +18,16 @@ from segrec_spark.generate.landing import (
     with_csv_line,
     with_duplicates,
 )
-from segrec_spark.generate.randomness import pick, uniform, with_pick
+from segrec_spark.generate.randomness import noise, pick, uniform, with_pick
 from segrec_spark.generate.settings import GeneratorSettings
 from segrec_spark.generate.truth import (
     buy_probability,
     label_windows,
+    month_start,
     observable_buy_probability,
+    shock,
     true_propensity,
+    window_months,
     window_overlaps,
 )
 
@@ -69,9 +72,9 @@ def test_window_overlaps_are_shares_of_each_month():
 
 
 def test_true_propensity_combines_the_months_a_window_covers(spark):
-    df = spark.createDataFrame([(KEY, "SAVINGS", 0.1, 0.2, 0.4, 0.5, 0.3)],
+    df = spark.createDataFrame([(KEY, "SAVINGS", 0.1, 0.2, 0.4, 0.5, 0.3, 0.3, 0.3)],
                                "identity_id_hash string, product_code string, p_0 double, p_1 double, "
-                               "p_2 double, p_3 double, p_observable double")
+                               "p_2 double, p_3 double, po_0 double, po_1 double, po_2 double")
     windows = [(dt.date(2026, 2, 1), dt.date(2026, 3, 1)), (dt.date(2026, 3, 1), dt.date(2026, 4, 1)),
                (dt.date(2026, 1, 17), dt.date(2026, 2, 16))]
     out = df.transform(true_propensity(dt.date(2026, 1, 1), 4, windows, label_share=0.5))
@@ -87,24 +90,56 @@ def test_true_propensity_combines_the_months_a_window_covers(spark):
     assert_approx_df_equality(out, expected, 1e-12, ignore_nullable=True)
 
 
-def test_observable_probability_is_the_generators_own_shocks_averaged_out(spark):
-    """The quadrature against the mean over 20,000 months of the generator's real shock draws:
-    the observable ceiling must be E_shock[p] of the very shocks the data was drawn with."""
+def test_observable_probability_is_the_generators_own_fresh_shocks_averaged_out(spark):
+    """Against 20,000 months of the generator's real draws: the observable ceiling of a month must
+    be E[p] over that month's fresh draw given the draw carried over from the month before, so
+    the difference p - observable averages 0 and is unrelated to the carried-over draw (a ceiling
+    that averaged the carried draw out too would leave p - observable rising with it)."""
     months = 20_000
     clients = spark.createDataFrame(
         [(1, need, False) for need in (-1.5, 0.0, 1.5)] + [(2, 3.0, True)],
         "client_id long, need_mortgage double, held_mortgage boolean")
+    month = F.col("month")
+    carried = noise(7, "shock", F.col("client_id"), "MORTGAGE", month - F.lit(1))
+    residual = (buy_probability(7, "MORTGAGE", month)
+                - observable_buy_probability(7, "MORTGAGE", month))
     drawn = (clients.crossJoin(spark.range(months).withColumnRenamed("id", "month"))
+             .select("*", residual.alias("r"), F.signum(carried).alias("side"),
+                     observable_buy_probability(7, "MORTGAGE", month).alias("observable"))
              .groupBy("client_id", "need_mortgage", "held_mortgage")
-             .agg(F.avg(buy_probability(7, "MORTGAGE", F.col("month"))).alias("mean"),
-                  F.stddev(buy_probability(7, "MORTGAGE", F.col("month"))).alias("sd"))
-             .select("*", observable_buy_probability("MORTGAGE").alias("observable")))
+             .agg(F.avg("r").alias("mean_r"), F.avg(F.col("r") * F.col("side")).alias("mean_r_side"),
+                  F.stddev("r").alias("sd_r"), F.avg("observable").alias("observable"),
+                  F.stddev("observable").alias("sd_observable")))
     rows = drawn.orderBy("need_mortgage").collect()
     assert [r["held_mortgage"] for r in rows] == [False, False, False, True]
-    for r in rows[:3]:  # within 4 standard errors of the Monte Carlo mean
-        assert abs(r["observable"] - r["mean"]) < 4 * r["sd"] / months ** 0.5 + 1e-9, r
+    for r in rows[:3]:  # within 4 standard errors of 0
+        bound = 4 * r["sd_r"] / months ** 0.5 + 1e-9
+        assert abs(r["mean_r"]) < bound, r
+        assert abs(r["mean_r_side"]) < bound, r
+        assert r["sd_observable"] > 0.0  # the carried-over draw moves the ceiling
     assert rows[0]["observable"] < rows[1]["observable"] < rows[2]["observable"]
     assert rows[3]["observable"] == 0.0  # a holder cannot buy
+
+
+def test_without_carry_over_the_ceiling_is_the_whole_shock_averaged_out(spark):
+    """carryover 0: every month's shock is fresh and the ceiling is E_shock[p], the same every
+    month; with carry-over the shock keeps SD 1 and consecutive months correlate (0.5 at 0.5)."""
+    months = 20_000
+    df = (spark.createDataFrame([(1, 0.5, False)],
+                                "client_id long, need_mortgage double, held_mortgage boolean")
+          .crossJoin(spark.range(months).withColumnRenamed("id", "month")))
+    month = F.col("month")
+    stats = df.select(
+        observable_buy_probability(7, "MORTGAGE", month, carryover=0.0).alias("o"),
+        shock(7, "MORTGAGE", month, carryover=0.5).alias("s"),
+        shock(7, "MORTGAGE", month + F.lit(1), carryover=0.5).alias("s_next"),
+        shock(7, "MORTGAGE", month + F.lit(2), carryover=0.5).alias("s_after"),
+    ).agg(F.stddev("o"), F.stddev("s"), F.corr("s", "s_next"), F.corr("s", "s_after")).first()
+    sd_o, sd_s, next_month, two_months = stats
+    assert sd_o == pytest.approx(0.0, abs=1e-15)
+    assert sd_s == pytest.approx(1.0, abs=0.03)
+    assert next_month == pytest.approx(0.5, abs=0.03)
+    assert two_months == pytest.approx(0.0, abs=0.03)
 
 
 def test_dirt_kinds_apply_only_where_they_can():
@@ -216,3 +251,25 @@ def test_the_generator_writes_what_the_synthetic_contract_declares():
     other = dataclasses.replace(CONTRACT, sources={"web": SOURCES["web"]}, path="bank.yaml")
     with pytest.raises(ConfigError, match=r"^bank\.yaml: sources: web are not the synthetic"):
         bank.check_generatable(other)
+
+
+def test_the_default_data_leaves_every_stacked_training_snapshot_and_a_later_month():
+    """conf/local.yaml's generator writes enough months that, after the longest look-back window,
+    training stacks features.train_snapshots labelled months before the out-of-time month."""
+    from segrec_spark import calendar
+    from segrec_spark.config import load_config
+    cfg = load_config()
+    gen, features = cfg.generator, cfg.features
+    assert gen.months >= 6
+    assert GeneratorSettings().months == gen.months
+    end = month_start(gen.start_date, gen.months)
+    horizon = dt.timedelta(days=features.horizon_days)
+    train_latest = end - 2 * horizon  # the evaluated model's latest training date; E - h evaluates
+    earlier = calendar.stacked_dates(gen.start_date, train_latest, features.horizon_days,
+                                     max(features.windows), features.train_snapshots)
+    assert len(earlier) + 1 == features.train_snapshots == 3
+
+
+def test_window_months_are_the_months_a_label_window_touches():
+    windows = label_windows(dt.date(2026, 1, 1), 6, 30)  # E = 2026-07-01
+    assert window_months(dt.date(2026, 1, 1), 7, windows) == [4, 5, 6]  # May 2 ... July 31
