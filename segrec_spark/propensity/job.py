@@ -243,8 +243,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "segment_feature": selection.spec.segment or "",
             "segment_feature_setting": settings.segment_feature, "baseline": settings.baseline,
             "learners": ",".join(settings.learners), "learner": selection.learner,
-            "validation": ("none (one candidate)" if not learners.has_choice(settings, spec)
-                           else "cv" if learners.uses_cv(settings, n_train) else "split"),
+            "validation": selection.validation,
             "folds": settings.folds,
             "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),
             "train_ratio": settings.train_ratio, "parallelism": settings.parallelism,

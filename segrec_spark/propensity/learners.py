@@ -10,6 +10,7 @@ weighted against 0.793 unweighted). :func:`select_learner` tunes each learner of
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from multiprocessing.pool import ThreadPool
 from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
@@ -26,7 +27,7 @@ from pyspark.ml.tuning import (
     TrainValidationSplit,
     TrainValidationSplitModel,
 )
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from segrec_spark.errors import InputDataError
@@ -124,14 +125,29 @@ def roc_evaluator() -> BinaryClassificationEvaluator:
 
 
 def uses_cv(settings: PropensitySettings, n_rows: int | None) -> bool:
-    """``validation: cv`` always, ``split`` never, ``auto`` while the training rows are few
-    enough (``cv_max_rows``) that one split would judge on too few buyers and folds are cheap."""
-    if settings.validation == "auto":
+    """``validation: cv`` always, ``split`` never, ``auto`` and ``month`` (where a month cannot
+    validate) while the training rows are few enough (``cv_max_rows``) that one split would
+    judge on too few buyers and folds are cheap."""
+    if settings.validation in ("auto", "month"):
         return n_rows is None or n_rows <= settings.cv_max_rows
     return settings.validation == "cv"
 
 
+def validation_mode(settings: PropensitySettings, n_rows: int | None, n_dates: int,
+                    latest_positives: int) -> str:
+    """How candidates are compared: ``month`` (tuned on the earlier stacked snapshots, validated
+    on the latest), ``cv`` or ``split``. ``auto`` and ``month`` validate on the latest month
+    where the training rows hold two or more as-of dates and the latest has at least
+    ``month_min_positives`` buyers; otherwise (a single snapshot, a thin month) they fall back
+    to :func:`uses_cv`'s rule."""
+    if (settings.validation in ("auto", "month") and n_dates >= 2
+            and latest_positives >= settings.month_min_positives):
+        return "month"
+    return "cv" if uses_cv(settings, n_rows) else "split"
+
+
 FOLD = "_fold"
+DATE = "as_of_date"
 
 
 def client_fold(folds: int) -> Column:
@@ -142,12 +158,17 @@ def client_fold(folds: int) -> Column:
 
 
 def validator(pipeline: Pipeline, grid: list[Any], settings: PropensitySettings,
-              n_rows: int | None = None) -> CrossValidator | TrainValidationSplit:
-    """k-fold cross-validation or one train/validation split (see :func:`uses_cv`), on AUC.
+              n_rows: int | None = None, mode: str | None = None
+              ) -> CrossValidator | TrainValidationSplit | LaterMonthValidator:
+    """The validator of ``mode`` (default: :func:`uses_cv`'s choice of cv or split), on AUC.
 
     Cross-validation folds are by client (the ``FOLD`` column of :func:`client_fold`, which
-    :func:`select_learner` adds); the single split is Spark's seeded split by row."""
-    if uses_cv(settings, n_rows):
+    :func:`select_learner` adds); the single split is Spark's seeded split by row; ``month``
+    is :class:`LaterMonthValidator`."""
+    mode = mode or ("cv" if uses_cv(settings, n_rows) else "split")
+    if mode == "month":
+        return LaterMonthValidator(pipeline, grid, settings.parallelism)
+    if mode == "cv":
         return CrossValidator(estimator=pipeline, estimatorParamMaps=grid,
                               evaluator=roc_evaluator(), numFolds=settings.folds,
                               parallelism=settings.parallelism, seed=settings.seed,
@@ -155,6 +176,50 @@ def validator(pipeline: Pipeline, grid: list[Any], settings: PropensitySettings,
     return TrainValidationSplit(estimator=pipeline, estimatorParamMaps=grid,
                                 evaluator=roc_evaluator(), trainRatio=settings.train_ratio,
                                 parallelism=settings.parallelism, seed=settings.seed)
+
+
+@dataclass(frozen=True)
+class LaterMonthModel:
+    """What :class:`LaterMonthValidator` found (the attributes of a TrainValidationSplitModel
+    that the selection reads)."""
+
+    bestModel: PipelineModel  # noqa: N815 (Spark ML's name)
+    validationMetrics: list[float]  # noqa: N815
+    param_maps: list[Any]
+
+    def getEstimatorParamMaps(self) -> list[Any]:  # noqa: N802 (Spark ML's name)
+        return self.param_maps
+
+
+@dataclass(frozen=True)
+class LaterMonthValidator:
+    """Validation on a later month: every grid point is fitted on the rows of the earlier
+    as-of dates and scored (ROC-AUC) on the rows of the latest one, as the out-of-time
+    evaluation scores the model on the month after its training; the best point is refitted on
+    every row. Needs the ``as_of_date`` column with two or more dates."""
+
+    pipeline: Pipeline
+    grid: list[Any]
+    parallelism: int = 1
+
+    def fit(self, train: DataFrame) -> LaterMonthModel:
+        latest = train.agg(F.max(DATE)).first()[0]  # type: ignore[index]
+        earlier, later = train.where(F.col(DATE) < F.lit(latest)), train.where(
+            F.col(DATE) == F.lit(latest))
+        evaluator = roc_evaluator()
+        fits = self.pipeline.fitMultiple(earlier, self.grid)  # thread-safe iterator
+
+        def score_next(_: int) -> tuple[int, float]:
+            index, model = next(fits)
+            return index, evaluator.evaluate(model.transform(later))
+
+        metrics = [0.0] * len(self.grid)
+        with ThreadPool(max(1, min(self.parallelism, len(self.grid)))) as pool:
+            for index, auc in pool.imap_unordered(score_next, range(len(self.grid))):
+                metrics[index] = auc
+        best = max(range(len(self.grid)), key=metrics.__getitem__)
+        return LaterMonthModel(bestModel=self.pipeline.fit(train, self.grid[best]),
+                               validationMetrics=metrics, param_maps=list(self.grid))
 
 
 @dataclass(frozen=True)
@@ -166,20 +231,22 @@ class Selection:
     model: PipelineModel
     results: list[dict[str, Any]]  # one per learner and grid point, with its validation AUC
     spec: FeatureSpec  # the model's inputs (with the segment or without it)
+    validation: str = "none (one candidate)"  # month | cv | split, or nothing was chosen
 
 
 def _tune(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
-          settings: PropensitySettings, negative_share: float, n_rows: int | None,
+          settings: PropensitySettings, negative_share: float, mode: str,
           params: dict[str, Any] | None = None
-          ) -> tuple[float, TrainValidationSplitModel | CrossValidatorModel, list[dict[str, Any]]]:
-    """Tune one learner on ``spec`` (its grid, or only ``params``): (best validation AUC, the
-    tuned model, one result row per grid point)."""
+          ) -> tuple[float, TrainValidationSplitModel | CrossValidatorModel | LaterMonthModel,
+                     list[dict[str, Any]]]:
+    """Tune one learner on ``spec`` (its grid, or only ``params``) with the validation
+    ``mode``: (best validation AUC, the tuned model, one result row per grid point)."""
     pipeline, estimator = learner_pipeline(kind, spec, weight, settings, negative_share)
     if params is None:
         grid = learner_grid(kind, estimator, settings)
     else:
         grid = [{estimator.getParam(name): value for name, value in params.items()}]
-    tuned = validator(pipeline, grid, settings, n_rows).fit(train)
+    tuned = validator(pipeline, grid, settings, mode=mode).fit(train)
     rows = grid_results(tuned)
     for row in rows:
         row["learner"] = kind
@@ -211,28 +278,42 @@ def _fit_only(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
     return Selection(learner=kind, params=params, model=model, results=[row], spec=spec)
 
 
+def _latest_date_positives(train: DataFrame) -> tuple[int, int]:
+    """(distinct as-of dates, positives at the latest one) of the training rows, in one job."""
+    latest = F.max(DATE).over(Window.partitionBy())
+    row = (train.select(DATE, LABEL).groupBy(DATE).agg(F.sum(LABEL).alias("positives"))
+           .select(F.count("*").over(Window.partitionBy()).alias("dates"),
+                   F.col("positives"), (F.col(DATE) == latest).alias("latest"))
+           .where("latest").first())
+    return (int(row["dates"]), int(row["positives"] or 0)) if row else (0, 0)
+
+
 def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
                    settings: PropensitySettings, negative_share: float = 1.0,
                    n_rows: int | None = None) -> Selection:
     """Tune every learner of ``settings.learners`` and keep the best by validation AUC.
 
-    Every learner gets the same folds (by client, or the same seeded split), so their figures
-    compare. With one learner, one grid point and no segment to try there is nothing to choose:
-    the point is fitted once on every training row (:func:`has_choice`). The segment
-    (``spec.segment``) is an input as ``settings.segment_feature`` says:
-    ``always``, ``never``, or ``auto``: the learners are tuned without it, then the chosen one
-    is refitted at its best parameters with it, on the same folds, and keeps it only when that
-    scores a higher validation AUC (one more fit per fold, not another grid)."""
+    Every learner gets the same validation rows (the latest month, the same folds by client, or
+    the same seeded split: :func:`validation_mode`), so their figures compare. With one
+    learner, one grid point and no segment to try there is nothing to choose: the point is
+    fitted once on every training row (:func:`has_choice`). The segment (``spec.segment``) is
+    an input as ``settings.segment_feature`` says: ``always``, ``never``, or ``auto``: the
+    learners are tuned without it, then the chosen one is refitted at its best parameters with
+    it, on the same validation rows, and keeps it only when that scores a higher validation AUC
+    (one more fit per fold, not another grid)."""
     with_segment = spec.segment is not None and settings.segment_feature == "always"
     base = spec if with_segment else replace(spec, segment=None)
     if not has_choice(settings, spec):
         return _fit_only(settings.learners[0], train, base, weight, settings, negative_share)
-    if uses_cv(settings, n_rows):
+    n_dates, latest_positives = (_latest_date_positives(train) if DATE in train.columns
+                                 and settings.validation in ("auto", "month") else (1, 0))
+    mode = validation_mode(settings, n_rows, n_dates, latest_positives)
+    if mode == "cv":
         train = train.withColumn(FOLD, client_fold(settings.folds))
     results: list[dict[str, Any]] = []
     best: tuple[float, str, Any] | None = None
     for kind in settings.learners:
-        score, fitted, rows = _tune(kind, train, base, weight, settings, negative_share, n_rows)
+        score, fitted, rows = _tune(kind, train, base, weight, settings, negative_share, mode)
         results += rows
         if best is None or score > best[0]:
             best = (score, kind, fitted)
@@ -242,15 +323,16 @@ def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
     if spec.segment is not None and settings.segment_feature == "auto":
         params = best_params(tuned)
         top_segment, tuned_segment, rows = _tune(kind, train, spec, weight, settings,
-                                                 negative_share, n_rows, params)
+                                                 negative_share, mode, params)
         results += rows
         if top_segment > top:
             tuned, chosen = tuned_segment, spec
     return Selection(learner=kind, params=best_params(tuned), model=tuned.bestModel,
-                     results=results, spec=chosen)
+                     results=results, spec=chosen, validation=mode)
 
 
-def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel) -> list[dict[str, Any]]:
+def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel | LaterMonthModel
+                 ) -> list[dict[str, Any]]:
     """One dict per grid point: its parameters and validation areaUnderROC."""
     metrics = (tuned.avgMetrics if isinstance(tuned, CrossValidatorModel)
                else tuned.validationMetrics)
@@ -262,7 +344,8 @@ def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel) -> list
     return rows
 
 
-def best_params(tuned: TrainValidationSplitModel | CrossValidatorModel) -> dict[str, Any]:
+def best_params(tuned: TrainValidationSplitModel | CrossValidatorModel | LaterMonthModel
+                ) -> dict[str, Any]:
     """Parameters of the best grid point (highest validation areaUnderROC)."""
     best = max(grid_results(tuned), key=lambda r: r["validation_areaUnderROC"])
     return {k: v for k, v in best.items()

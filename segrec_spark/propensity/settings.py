@@ -7,6 +7,7 @@ from segrec_spark.typed_yaml import require
 
 BASELINES = ("popularity", "logistic_regression")
 LEARNERS = ("logistic_regression", "random_forest", "gradient_boosting")
+VALIDATIONS = ("auto", "month", "cv", "split")
 SEGMENT_FEATURE = ("auto", "always", "never")
 
 
@@ -21,9 +22,13 @@ class PropensitySettings:
     feature_subset_strategy: str = "sqrt"  # auto | all | sqrt | log2 | onethird | a fraction
     # Learners tried per product; the best by validation ROC-AUC is kept (model.select_learner).
     learners: tuple[str, ...] = ("logistic_regression", "random_forest", "gradient_boosting")
-    # cv: k-fold cross-validation | split: one train/validation split | auto: cv up to
-    # cv_max_rows training rows (where one split holds too few buyers), split above
+    # month: tuned on the earlier stacked training snapshots, validated on the latest one (a
+    # later month, as the out-of-time evaluation is), where there are two or more and the
+    # latest holds month_min_positives buyers; cv: k-fold cross-validation by client; split:
+    # one train/validation split by row; auto: month where it can, else cv up to cv_max_rows
+    # training rows (where one split holds too few buyers), split above
     validation: str = "auto"
+    month_min_positives: int = 100
     folds: int = 3
     cv_max_rows: int = 100_000
     train_ratio: float = 0.8  # validation: split
@@ -74,8 +79,9 @@ class PropensitySettings:
         require(len(self.learners) >= 1 and all(x in LEARNERS for x in self.learners),
                 "learners", f"expected a non-empty list of {', '.join(LEARNERS)}, "
                             f"found {list(self.learners)}")
-        require(self.validation in ("cv", "split", "auto"), "validation",
-                f"expected cv, split or auto, found {self.validation!r}")
+        require(self.validation in VALIDATIONS, "validation",
+                f"expected one of {', '.join(VALIDATIONS)}, found {self.validation!r}")
+        require(self.month_min_positives >= 1, "month_min_positives", "must be >= 1")
         require(self.cv_max_rows >= 0, "cv_max_rows", "must be >= 0")
         require(2 <= self.folds <= 10, "folds", "must be 2..10")
         require(1 <= self.parallel_products <= 64, "parallel_products", "must be 1..64")

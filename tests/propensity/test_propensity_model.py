@@ -307,3 +307,68 @@ def test_the_model_does_not_depend_on_the_segment_ids_values(spark):
             "identity_id_hash", pm.PROBABILITY)
 
     assert_df_equality(scores(rows), scores(renumbered), ignore_row_order=True)
+
+
+@pytest.mark.parametrize(("validation", "n_dates", "latest_positives", "n_rows", "mode"), [
+    ("auto", 3, 150, 50_000, "month"),  # stacked snapshots, a later month with enough buyers
+    ("auto", 3, 40, 50_000, "cv"),  # the latest month is too thin to judge on: folds
+    ("auto", 1, 150, 50_000, "cv"),  # one snapshot (a client file): nothing later to validate on
+    ("auto", 1, 150, 500_000, "split"),
+    ("month", 2, 100, 500_000, "month"),
+    ("month", 1, 0, 500_000, "split"),  # month asked for, impossible: auto's rule
+    ("cv", 3, 150, 500_000, "cv"),
+    ("split", 3, 150, 50_000, "split"),
+])
+def test_validation_is_on_a_later_month_where_the_data_has_one(validation, n_dates,
+                                                                latest_positives, n_rows, mode):
+    settings = PropensitySettings(validation=validation, month_min_positives=100,
+                                  cv_max_rows=100_000)
+    assert learners.validation_mode(settings, n_rows, n_dates, latest_positives) == mode
+
+
+def test_an_unknown_validation_is_named():
+    with pytest.raises(ConfigError, match="validation: expected one of auto, month, cv, split"):
+        PropensitySettings(validation="holdout").validate()
+
+
+def _two_months(spark):
+    """300 clients in two monthly snapshots: the label follows x in the earlier one and y in the
+    later one, so a model's ranking on the later month depends on the rows it was fitted on."""
+    rows = []
+    for month, day in ((0, "2026-04-02"), (1, "2026-05-02")):
+        for i in range(300):
+            x, y = ((i * 37) % 101) / 101, ((i * 53 + 7) % 97) / 97
+            driver = x if month == 0 else y
+            label = 1.0 if (driver > 0.6 and i % 3) or i % 23 == 0 else 0.0
+            rows.append((day, f"c{i}", x, y, label))
+    return (spark.createDataFrame(rows, "as_of_date string, identity_id_hash string, x double, "
+                                        "y double, label double")
+            .withColumn("as_of_date", F.to_date("as_of_date"))
+            .transform(pm.with_class_weight(1.0)).cache())
+
+
+def test_later_month_validation_fits_on_the_earlier_months_and_scores_the_latest(spark):
+    train = _two_months(spark)
+    spec = pm.FeatureSpec(("x", "y"), (), None)
+    settings = PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.0, 0.3),
+                                  validation="auto", month_min_positives=20)
+
+    selection = learners.select_learner(train, spec, 1.0, settings)
+
+    assert selection.validation == "month"
+    pipeline, estimator = learners.learner_pipeline("logistic_regression", spec, 1.0, settings)
+    earlier = train.where("as_of_date < '2026-05-02'")
+    later = train.where("as_of_date = '2026-05-02'")
+    for row in selection.results:  # each point's figure: fitted on April, scored on May
+        point = {estimator.getParam("regParam"): row["regParam"]}
+        expected = learners.roc_evaluator().evaluate(
+            pipeline.fit(earlier, point).transform(later))
+        assert row["validation_areaUnderROC"] == pytest.approx(expected, abs=1e-12)
+    best = max(selection.results, key=lambda r: r["validation_areaUnderROC"])
+    assert selection.params == {"regParam": best["regParam"]}
+    refit = pipeline.fit(train, {estimator.getParam("regParam"): best["regParam"]})
+    assert_df_equality(  # the chosen point is refitted on both months
+        pm.positive_probability(selection.model.transform(train)).select(
+            "as_of_date", "identity_id_hash", pm.PROBABILITY),
+        pm.positive_probability(refit.transform(train)).select(
+            "as_of_date", "identity_id_hash", pm.PROBABILITY), ignore_row_order=True)
