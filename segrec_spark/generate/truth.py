@@ -70,6 +70,10 @@ AMOUNT_BASE: dict[str, float] = {
 }
 
 
+def _mixed(fresh: Column, carried: Column, carryover: float) -> Column:
+    return F.lit(math.sqrt(1.0 - carryover)) * fresh + F.lit(math.sqrt(carryover)) * carried
+
+
 def shock(seed: int, product: str, month: Column, carryover: float = SHOCK_CARRYOVER) -> Column:
     """The intent shock of ``product`` in month index ``month`` (mean 0, SD 1): this month's fresh
     draw and the share ``carryover`` of its variance from the month before's (needs client_id)."""
@@ -77,8 +81,7 @@ def shock(seed: int, product: str, month: Column, carryover: float = SHOCK_CARRY
     fresh = noise(seed, "shock", cid, product, month)
     if carryover == 0.0:
         return fresh
-    carried = noise(seed, "shock", cid, product, month - F.lit(1))
-    return F.lit(math.sqrt(1.0 - carryover)) * fresh + F.lit(math.sqrt(carryover)) * carried
+    return _mixed(fresh, noise(seed, "shock", cid, product, month - F.lit(1)), carryover)
 
 
 def intent(seed: int, product: str, month: Column) -> Column:
@@ -100,6 +103,14 @@ def _shock_quadrature(step: float = 0.5, limit: float = 8.0) -> list[tuple[float
 SHOCK_QUADRATURE = _shock_quadrature()
 
 
+def _averaged_over_fresh_draw(base_logit: Column, known: Column, carryover: float) -> Column:
+    """E_z[sigmoid(base + slope * (known + SHOCK_SD * sqrt(1 - carryover) * z))] by quadrature."""
+    fresh_sd = SHOCK_SD * math.sqrt(1.0 - carryover)
+    terms = [F.lit(w) * sigmoid(base_logit + F.lit(BUY_SLOPE) * (known + F.lit(fresh_sd * z)))
+             for z, w in SHOCK_QUADRATURE]
+    return reduce(operator.add, terms)
+
+
 def observable_buy_probability(seed: int, product: str, month: Column,
                                carryover: float = SHOCK_CARRYOVER) -> Column:
     """The purchase probability in month index ``month`` with that month's fresh draw averaged
@@ -109,11 +120,8 @@ def observable_buy_probability(seed: int, product: str, month: Column,
     if carryover > 0.0:
         carried = noise(seed, "shock", F.col("client_id"), product, month - F.lit(1))
         known = known + F.lit(SHOCK_SD * math.sqrt(carryover)) * carried
-    fresh_sd = SHOCK_SD * math.sqrt(1.0 - carryover)
-    terms = [F.lit(w) * sigmoid(F.lit(BUY_BASE_LOGIT[product])
-                                + F.lit(BUY_SLOPE) * (known + F.lit(fresh_sd * z)))
-             for z, w in SHOCK_QUADRATURE]
-    return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(reduce(operator.add, terms))
+    averaged = _averaged_over_fresh_draw(F.lit(BUY_BASE_LOGIT[product]), known, carryover)
+    return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(averaged)
 
 
 def buy_probability(seed: int, product: str, month: Column) -> Column:
@@ -133,25 +141,49 @@ def month_index(ts: Column, start: dt.date) -> Column:
 
 
 def with_monthly_probabilities(seed: int, n_months: int, observable_months: Sequence[int] = ()):
-    """Factory: one row per client x product with p_0..p_{n-1} (the true monthly probabilities)
-    and, for each month m of ``observable_months``, po_m (the same with month m's fresh draw
-    averaged out: :func:`observable_buy_probability`)."""
+    """Factory: one row per client x product with p_0..p_{n-1} (the true monthly probabilities,
+    :func:`buy_probability`) and, for each month m of ``observable_months``, po_m (the same with
+    month m's fresh draw averaged out: :func:`observable_buy_probability`).
+
+    The product's constants, need, holding and the month's draws are columns first, so that each
+    probability is one short expression over them (a when-chain over the products of every
+    probability made Spark's generated code too large to compile, and it ran interpreted)."""
+    carryover = SHOCK_CARRYOVER
 
     def transform(clients: DataFrame) -> DataFrame:
         per_product = clients.select(
             "*",
             F.explode(F.array(*[F.lit(p) for p in PRODUCTS])).alias("product_code"),
         )
+        months = range(-1 if carryover > 0.0 else 0, n_months)
+        parts = per_product.select(
+            "*",
+            _by_product(lambda p: F.lit(BUY_BASE_LOGIT[p])).alias("_base"),
+            _by_product(lambda p: F.col(need_column(p))).alias("_need"),
+            _by_product(lambda p: F.col(held_column(p))).alias("_held"),
+            *[noise(seed, "shock", F.col("client_id"), F.col("product_code"), F.lit(m))
+              .alias(f"_z{m}") for m in months],
+        )
+        base, need, held = F.col("_base"), F.col("_need"), F.col("_held")
+
+        def month_shock(m: int) -> Column:
+            fresh = F.col(f"_z{m}")
+            return fresh if carryover == 0.0 else _mixed(fresh, F.col(f"_z{m - 1}"), carryover)
+
         probabilities = [
-            _by_product(lambda p, m=m: buy_probability(seed, p, F.lit(m))).alias(f"p_{m}")
+            F.when(held, F.lit(0.0)).otherwise(sigmoid(
+                base + F.lit(BUY_SLOPE) * (need + F.lit(SHOCK_SD) * month_shock(m))))
+            .alias(f"p_{m}")
             for m in range(n_months)
         ]
         observable = [
-            _by_product(lambda p, m=m: observable_buy_probability(seed, p, F.lit(m)))
+            F.when(held, F.lit(0.0)).otherwise(_averaged_over_fresh_draw(
+                base, need + F.lit(SHOCK_SD * math.sqrt(carryover)) * F.col(f"_z{m - 1}")
+                if carryover > 0.0 else need, carryover))
             .alias(f"po_{m}")
             for m in sorted(set(observable_months))
         ]
-        return per_product.select("*", *probabilities, *observable)
+        return parts.select(*per_product.columns, *probabilities, *observable)
 
     return transform
 

@@ -9,7 +9,7 @@ from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
 from segrec_spark.config import ConfigError
-from segrec_spark.generate.bank import KEY_PATTERN, synthetic_contract
+from segrec_spark.generate.bank import KEY_PATTERN, PRODUCTS, synthetic_contract
 from segrec_spark.generate.landing import (
     applicable_dirt,
     manifest_metrics,
@@ -29,6 +29,7 @@ from segrec_spark.generate.truth import (
     true_propensity,
     window_months,
     window_overlaps,
+    with_monthly_probabilities,
 )
 
 CONTRACT = synthetic_contract()
@@ -273,3 +274,32 @@ def test_the_default_data_leaves_every_stacked_training_snapshot_and_a_later_mon
 def test_window_months_are_the_months_a_label_window_touches():
     windows = label_windows(dt.date(2026, 1, 1), 6, 30)  # E = 2026-07-01
     assert window_months(dt.date(2026, 1, 1), 7, windows) == [4, 5, 6]  # May 2 ... July 31
+
+
+def test_monthly_probabilities_of_every_product_at_once_equal_each_products_own(spark):
+    """with_monthly_probabilities computes all products from columns (short generated code); its
+    p_m and po_m must be buy_probability and observable_buy_probability of the row's product."""
+    needs = {f"need_{p.lower()}": 0.3 * i - 1.0 for i, p in enumerate(PRODUCTS)}
+    held = {f"held_{p.lower()}": p == "SAVINGS" for p in PRODUCTS}
+    clients = spark.createDataFrame([{"client_id": c, **needs, **held} for c in (1, 2, 3)])
+    out = clients.transform(with_monthly_probabilities(7, 3, observable_months=(0, 2)))
+    expected_p = F.col("product_code")
+    for m in range(3):
+        own = None
+        for p in PRODUCTS:
+            value = buy_probability(7, p, F.lit(m))
+            own = F.when(expected_p == p, value) if own is None else own.when(expected_p == p, value)
+        out = out.withColumn(f"own_p_{m}", own)
+    for m in (0, 2):
+        own = None
+        for p in PRODUCTS:
+            value = observable_buy_probability(7, p, F.lit(m))
+            own = F.when(expected_p == p, value) if own is None else own.when(expected_p == p, value)
+        out = out.withColumn(f"own_po_{m}", own)
+    rows = out.collect()
+    assert len(rows) == 3 * len(PRODUCTS)
+    for r in rows:
+        for name in ("p_0", "p_1", "p_2", "po_0", "po_2"):
+            assert r[name] == pytest.approx(r[f"own_{name}"], rel=1e-12, abs=1e-15), (r, name)
+        assert (r["p_1"] == 0.0) == (r["product_code"] == "SAVINGS")
+    assert "po_1" not in out.columns
