@@ -345,11 +345,19 @@ def labels_sql(as_of: dt.date, settings: FeatureSettings, contract: Contract) ->
 
 # --- run and compare ------------------------------------------------------------------------
 
-def connect(threads: int):
+def connect(threads: int, memory_limit: str | None = None, temp_directory: Path | None = None):
+    """A DuckDB connection on ``threads`` threads. ``memory_limit`` (e.g. "6GB"; DuckDB's own
+    default is 80 % of the machine) caps it to the memory Spark's driver has, like with like, and
+    leaves the rest to the JVM it shares the machine with; beyond it DuckDB spills to
+    ``temp_directory``."""
     import duckdb
 
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET default_null_order = 'nulls_first'")  # Spark's ascending order
     con.execute("SET preserve_insertion_order = false")
@@ -471,10 +479,10 @@ def describe(result: dict) -> str:
 
 def yardstick(lake: Path, dates: Sequence[dt.date], labelled: Sequence[dt.date],
               settings: FeatureSettings, contract: Contract, threads: int,
-              out: Path | None = None) -> dict:
+              out: Path | None = None, memory_limit: str | None = None) -> dict:
     """Build with DuckDB (timed), then compare with Spark's tables: {seconds, threads, check}."""
     scratch = out or Path(tempfile.mkdtemp(prefix="segrec_duckdb_"))
-    con = connect(threads)
+    con = connect(threads, memory_limit, scratch / "spill")
     try:
         seconds = build(con, lake, scratch / "duckdb", dates, labelled, settings, contract)
         result = check(con, lake, dates, labelled, settings, contract)
@@ -482,8 +490,8 @@ def yardstick(lake: Path, dates: Sequence[dt.date], labelled: Sequence[dt.date],
         con.close()
         if out is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    return {"seconds": round(seconds, 2), "threads": threads, "check": result,
-            "identical": identical(result)}
+    return {"seconds": round(seconds, 2), "threads": threads, "memory_limit": memory_limit,
+            "check": result, "identical": identical(result)}
 
 
 def main() -> int:
@@ -491,6 +499,8 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", required=True, help="paths.root of a run that wrote features")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (Spark's cores)")
+    parser.add_argument("--memory-limit", default="6GB",
+                        help="DuckDB's memory limit (Spark's driver memory; default 6GB)")
     parser.add_argument("--out", help="keep DuckDB's Parquet tables here (default: removed)")
     parser.add_argument("--conf", help="the run's configuration file (default: conf/local.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -506,7 +516,8 @@ def main() -> int:
 
     result = yardstick(lake, written_dates(lake, "client_features"),
                        written_dates(lake, "labels"), cfg.features,
-                       cfg.contract, args.threads, Path(args.out) if args.out else None)
+                       cfg.contract, args.threads, Path(args.out) if args.out else None,
+                       args.memory_limit)
     print(f"duckdb: {result['seconds']:.1f} s on {args.threads} threads; "
           f"{describe(result['check'])}")
     if args.spark_seconds:

@@ -163,7 +163,8 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
         windows[name] = (start_ms, int(time.time() * 1000))
         if name == "features":  # the yardstick on the same bronze, while Spark is idle
             duckdb = duckdb_yardstick(cfg, spark.sparkContext.defaultParallelism,
-                                      figures[name]["seconds"], work)
+                                      figures[name]["seconds"], work,
+                                      duckdb_memory(driver_memory))
         jvm.System.gc()  # what the driver still holds after the stage, garbage collected
         live_heap_mb = max(live_heap_mb, memory_bean.getHeapMemoryUsage().getUsed() / 2**20)
 
@@ -204,20 +205,31 @@ def bench_one_scale(scale: str, work: Path, driver_memory: str, overrides: list[
     }
 
 
-def duckdb_yardstick(cfg, threads: int, spark_seconds: float, work: Path) -> dict:
+def duckdb_memory(driver_memory: str) -> str:
+    """Spark's driver memory ("6g", "512m") in DuckDB's notation ("6GB", "512MB")."""
+    text = driver_memory.strip().lower()
+    unit = {"k": "KB", "m": "MB", "g": "GB", "t": "TB"}.get(text[-1:])
+    return f"{text[:-1]}{unit}" if unit else f"{text}B"
+
+
+def duckdb_yardstick(cfg, threads: int, spark_seconds: float, work: Path,
+                     memory_limit: str | None = None) -> dict:
     """bench/duckdb_features.py on the lake the features stage just wrote: DuckDB's seconds on
-    ``threads`` threads (Spark's cores), whether its tables equal Spark's, and the ratio."""
+    ``threads`` threads (Spark's cores) and with ``memory_limit`` (the driver's memory: in the
+    same process as Spark's JVM, DuckDB's default of 80 % of the machine got the bench killed by
+    the kernel at `medium`), whether its tables equal Spark's, and the ratio."""
     from duckdb_features import describe, written_dates, yardstick
 
     lake = Path(cfg.paths.root)
     result = yardstick(lake, written_dates(lake, "client_features"),
                        written_dates(lake, "labels"), cfg.features, cfg.contract, threads,
-                       work / "duckdb_scratch")
+                       work / "duckdb_scratch", memory_limit)
     shutil.rmtree(work / "duckdb_scratch", ignore_errors=True)
     result["spark_seconds"] = spark_seconds
     result["ratio"] = round(spark_seconds / result["seconds"], 2)
-    print(f"bench: duckdb {result['seconds']:.1f} s on {threads} threads, features spark/duckdb "
-          f"ratio {result['ratio']:.2f}; {describe(result['check'])}", file=sys.stderr,
+    print(f"bench: duckdb {result['seconds']:.1f} s on {threads} threads ({memory_limit}), "
+          f"features spark/duckdb ratio {result['ratio']:.2f}; {describe(result['check'])}",
+          file=sys.stderr,
           flush=True)
     return result
 

@@ -133,3 +133,17 @@ def test_the_duckdb_yardstick_combines_into_the_median_ratio_and_one_printed_lin
                            "DuckDB 6.0 s on 2 threads")
     assert "DIFFERENT" in line
     assert bench.render_duckdb({"scale": "tiny", "duckdb": {}}) == "tiny: no DuckDB yardstick"
+
+
+def test_duckdb_gets_the_drivers_memory_not_most_of_the_machine(tmp_path):
+    """In the bench's process beside Spark's JVM, DuckDB's default (80 % of the machine) got the
+    process killed at `medium`: the yardstick caps it at Spark's driver memory and spills."""
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    import duckdb_features
+
+    assert [bench.duckdb_memory(m) for m in ("6g", "512m", "16G")] == ["6GB", "512MB", "16GB"]
+    con = duckdb_features.connect(2, "1GB", tmp_path / "spill")
+    assert con.execute("SELECT current_setting('memory_limit'), current_setting('threads'), "
+                       "current_setting('temp_directory')").fetchone() == (
+        "953.6 MiB", 2, str(tmp_path / "spill"))
