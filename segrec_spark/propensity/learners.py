@@ -27,7 +27,7 @@ from pyspark.ml.tuning import (
     TrainValidationSplit,
     TrainValidationSplitModel,
 )
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from segrec_spark.errors import InputDataError
@@ -279,13 +279,10 @@ def _fit_only(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
 
 
 def _latest_date_positives(train: DataFrame) -> tuple[int, int]:
-    """(distinct as-of dates, positives at the latest one) of the training rows, in one job."""
-    latest = F.max(DATE).over(Window.partitionBy())
-    row = (train.select(DATE, LABEL).groupBy(DATE).agg(F.sum(LABEL).alias("positives"))
-           .select(F.count("*").over(Window.partitionBy()).alias("dates"),
-                   F.col("positives"), (F.col(DATE) == latest).alias("latest"))
-           .where("latest").first())
-    return (int(row["dates"]), int(row["positives"] or 0)) if row else (0, 0)
+    """(distinct as-of dates, positives at the latest one) of the training rows."""
+    per_date = {r[0]: int(r[1] or 0)  # one row per as-of date
+                for r in train.groupBy(DATE).agg(F.sum(LABEL)).collect()}
+    return len(per_date), (per_date[max(per_date)] if per_date else 0)
 
 
 def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,

@@ -356,6 +356,11 @@ def test_later_month_validation_fits_on_the_earlier_months_and_scores_the_latest
     selection = learners.select_learner(train, spec, 1.0, settings)
 
     assert selection.validation == "month"
+    may_buyers = train.where("as_of_date = '2026-05-02' AND label = 1").count()
+    assert learners._latest_date_positives(train) == (2, may_buyers)
+    thin = learners.select_learner(train, spec, 1.0, replace(settings,
+                                                             month_min_positives=may_buyers + 1))
+    assert thin.validation == "cv"  # too few buyers in the later month: folds by client
     pipeline, estimator = learners.learner_pipeline("logistic_regression", spec, 1.0, settings)
     earlier = train.where("as_of_date < '2026-05-02'")
     later = train.where("as_of_date = '2026-05-02'")
