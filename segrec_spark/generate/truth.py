@@ -103,6 +103,19 @@ def _shock_quadrature(step: float = 0.5, limit: float = 8.0) -> list[tuple[float
 SHOCK_QUADRATURE = _shock_quadrature()
 
 
+def _signing_probability(base_logit: Column, need: Column, month_shock: Column) -> Column:
+    """sigmoid(base + slope * intent), intent = need + SHOCK_SD * shock: the one expression both
+    :func:`buy_probability` and :func:`with_monthly_probabilities` build."""
+    return sigmoid(base_logit + F.lit(BUY_SLOPE) * (need + F.lit(SHOCK_SD) * month_shock))
+
+
+def _known_intent(need: Column, carried: Column, carryover: float) -> Column:
+    """What the ceiling keeps of a month's intent: the need and the draw carried over."""
+    if carryover == 0.0:
+        return need
+    return need + F.lit(SHOCK_SD * math.sqrt(carryover)) * carried
+
+
 def _averaged_over_fresh_draw(base_logit: Column, known: Column, carryover: float) -> Column:
     """E_z[sigmoid(base + slope * (known + SHOCK_SD * sqrt(1 - carryover) * z))] by quadrature."""
     fresh_sd = SHOCK_SD * math.sqrt(1.0 - carryover)
@@ -116,17 +129,16 @@ def observable_buy_probability(seed: int, product: str, month: Column,
     """The purchase probability in month index ``month`` with that month's fresh draw averaged
     out, the draw carried over from the month before kept (needs client_id, need_<product> and
     held_<product>)."""
-    known = F.col(need_column(product))
-    if carryover > 0.0:
-        carried = noise(seed, "shock", F.col("client_id"), product, month - F.lit(1))
-        known = known + F.lit(SHOCK_SD * math.sqrt(carryover)) * carried
+    carried = noise(seed, "shock", F.col("client_id"), product, month - F.lit(1))
+    known = _known_intent(F.col(need_column(product)), carried, carryover)
     averaged = _averaged_over_fresh_draw(F.lit(BUY_BASE_LOGIT[product]), known, carryover)
     return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(averaged)
 
 
 def buy_probability(seed: int, product: str, month: Column) -> Column:
     """True probability that the client signs ``product`` in month index ``month``."""
-    p = sigmoid(F.lit(BUY_BASE_LOGIT[product]) + F.lit(BUY_SLOPE) * intent(seed, product, month))
+    p = _signing_probability(F.lit(BUY_BASE_LOGIT[product]), F.col(need_column(product)),
+                             shock(seed, product, month))
     return F.when(F.col(held_column(product)), F.lit(0.0)).otherwise(p)
 
 
@@ -155,7 +167,7 @@ def with_monthly_probabilities(seed: int, n_months: int, observable_months: Sequ
             "*",
             F.explode(F.array(*[F.lit(p) for p in PRODUCTS])).alias("product_code"),
         )
-        months = range(-1 if carryover > 0.0 else 0, n_months)
+        months = range(-1, n_months)  # the draw before the first month is carried into it
         parts = per_product.select(
             "*",
             _by_product(lambda p: F.lit(BUY_BASE_LOGIT[p])).alias("_base"),
@@ -171,15 +183,13 @@ def with_monthly_probabilities(seed: int, n_months: int, observable_months: Sequ
             return fresh if carryover == 0.0 else _mixed(fresh, F.col(f"_z{m - 1}"), carryover)
 
         probabilities = [
-            F.when(held, F.lit(0.0)).otherwise(sigmoid(
-                base + F.lit(BUY_SLOPE) * (need + F.lit(SHOCK_SD) * month_shock(m))))
+            F.when(held, F.lit(0.0)).otherwise(_signing_probability(base, need, month_shock(m)))
             .alias(f"p_{m}")
             for m in range(n_months)
         ]
         observable = [
             F.when(held, F.lit(0.0)).otherwise(_averaged_over_fresh_draw(
-                base, need + F.lit(SHOCK_SD * math.sqrt(carryover)) * F.col(f"_z{m - 1}")
-                if carryover > 0.0 else need, carryover))
+                base, _known_intent(need, F.col(f"_z{m - 1}"), carryover), carryover))
             .alias(f"po_{m}")
             for m in sorted(set(observable_months))
         ]
