@@ -9,13 +9,16 @@ model's probability: the evaluation month out of time, or the held-out split of 
 ``a > 0`` the map is increasing, so rankings, AUC and lift are unchanged; only the levels move.
 
 The map must belong to the model that is registered. With ``champion_fit: latest`` the champion
-is refitted on the evaluation month after the evaluated model was judged, and its scores sit on
-a level of their own; :func:`refit_level` keeps the slope ``a`` (the shape, judged out of time)
-and fits the intercept again on the champion's own scores of the evaluation month, so the
-probabilities add up to that month's conversions (the latest labelled month).
+is refitted on the latest labelled months (``TrainingPlan.champion_dates``) after the evaluated
+model was judged, and its scores sit on a level of their own; :func:`refit_level` keeps the
+slope ``a`` (the shape, judged out of time) and fits the intercept again on the champion's own
+scores of every month it was fitted on, so the probabilities add up to those months' average
+conversions. One month alone holds a hundred-odd buyers per product at ``small`` and moves by
+a quarter from one month to the next (137, 150, 104); a level fitted on it carries that noise
+into every expected conversion (measured in docs/scoring.md).
 
 The training run logs ``calibration.json`` (a, b, the rows and positives it was fitted on, the
-month the level was fitted on); the scoring stage applies the champion run's map
+months the level was fitted on, ``level_as_of``); the scoring stage applies the champion run's map
 (:func:`calibrated`). Fewer than ``min_positives`` held-out positives, or a fit with ``a <= 0``,
 leaves the probabilities as they are.
 """

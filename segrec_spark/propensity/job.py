@@ -219,8 +219,11 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             champion = champion_pipeline.fit(champion_rows)
             champion_as_of = eval_as_of
             if platt is not None:  # the map must be the registered model's (calibration.py)
+                # Its level from every month the champion is fitted on, not the latest alone:
+                # a month of a hundred-odd buyers moves by a quarter from one month to the next.
                 platt = cal.refit_level(platt, pm.positive_probability(champion.transform(
-                    eval_df)).select(pm.LABEL, pm.PROBABILITY), eval_as_of.isoformat())
+                    champion_df)).select(pm.LABEL, pm.PROBABILITY),
+                    ",".join(d.isoformat() for d in plan.champion_dates))
     importances = pm.feature_importances(champion, eval_df)
 
     name = propensity_model_name(cfg, product)

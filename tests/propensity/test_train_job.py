@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
 from pyspark.sql import DataFrame, SparkSession
@@ -13,6 +15,7 @@ from segrec_spark.config import Config
 from segrec_spark.errors import MissingTableError
 from segrec_spark.propensity import job
 from segrec_spark.propensity import model as pm
+from segrec_spark.propensity.calibration import from_dict
 from segrec_spark.segmentation import model as seg
 from segrec_spark.tables import read_table, table_path, write_slice
 from tests.conftest import make_config
@@ -120,6 +123,22 @@ def test_run_logs_parent_and_child_runs_and_registers_champions(trained):
                           ("segrec_propensity_mortgage", summary["products"]["MORTGAGE"]["version"]),
                           ("segrec_propensity_savings", summary["products"]["SAVINGS"]["version"])):
         assert str(client.get_model_version_by_alias(name, "champion").version) == version
+
+
+def test_the_champions_calibration_level_counts_every_month_it_is_fitted_on(spark, trained):
+    cfg, summary = trained
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    platt = from_dict(json.loads(mlflow.artifacts.load_text(
+        f"runs:/{summary['products']['MORTGAGE']['run_id']}/calibration.json")))
+    assert platt is not None
+    # the champion is refitted on three months: the level counts their buyers, not the latest's
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels")).where(
+        F.col("product_code") == "MORTGAGE")
+    per_month = {r[0]: int(r[1]) for r in labels.groupBy("as_of_date").agg(F.sum("label"))
+                 .collect()}
+    assert platt.level_as_of == f"{EARLIER},{TRAIN_AS_OF},{EVAL_AS_OF}"
+    assert (platt.rows, platt.positives) == (3 * 240, sum(per_month.values()))
+    assert platt.positives > per_month[EVAL_AS_OF]
 
 
 def test_models_beat_the_baseline_and_approach_the_oracle(trained):
