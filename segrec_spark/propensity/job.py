@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,10 @@ from segrec_spark.config import Config, is_local_path
 from segrec_spark.errors import InputDataError, MissingTableError
 from segrec_spark.propensity import calibration as cal
 from segrec_spark.propensity import evaluation as ev
-from segrec_spark.propensity import learners, tracking
+from segrec_spark.propensity import learners, pooled, tracking
 from segrec_spark.propensity import model as pm
 from segrec_spark.propensity.plan import TrainingPlan, training_plan
+from segrec_spark.propensity.settings import PropensitySettings
 from segrec_spark.registry import (
     configure_mlflow,
     log_and_register,
@@ -152,16 +154,49 @@ def _metric_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _select(settings: PropensitySettings, product: str, train: DataFrame, spec: pm.FeatureSpec,
+            weight: float, share: float, n_rows: int,
+            pooled_forest: pooled.PooledForest | None
+            ) -> tuple[learners.Selection, float | None]:
+    """The product's own model (:func:`learners.select_learner`) and its validation AUC,
+    validated on the latest training month where the pooled forest was (so that the two
+    compare on the same rows; the pooled forest's row is added to the results); with
+    ``pooled: always`` no own model is fitted and the selection is the pooled forest."""
+    if pooled_forest is not None and settings.pooled == "always":
+        use_segment = spec.segment is not None and settings.segment_feature == "always"
+        row = {**pooled_forest.params, "validation_areaUnderROC": None,
+               "learner": "random_forest", "segment": use_segment, "scope": "pooled"}
+        return learners.Selection(
+            learner="random_forest", params=dict(pooled_forest.params),
+            model=pooled_forest.model(product), results=[row],
+            spec=spec if use_segment else replace(spec, segment=None),
+            validation="none (pooled: always)"), None
+    on_month = pooled_forest is not None and product in pooled_forest.validation
+    selection = learners.select_learner(train, spec, weight, settings, negative_share=share,
+                                        n_rows=n_rows, on_latest_month=on_month)
+    own_auc = selection.validation_auc
+    if on_month:
+        assert pooled_forest is not None
+        row = {**pooled_forest.params,
+               "validation_areaUnderROC": pooled_forest.validation[product],
+               "learner": "random_forest", "segment": settings.segment_feature == "always",
+               "scope": "pooled"}
+        selection = replace(selection, results=[*selection.results, row])
+    return selection, own_auc
+
+
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
                   truth: DataFrame | None, plan: TrainingPlan,
                   champion_df: DataFrame | None = None,
-                  parent_run_id: str | None = None) -> dict[str, Any]:
+                  parent_run_id: str | None = None,
+                  pooled_forest: pooled.PooledForest | None = None) -> dict[str, Any]:
     """Choose and tune the learner, evaluate on held-out rows, fit the champion, log a child run.
 
     ``train_df`` holds the labelled rows of ``plan.train_dates``, ``eval_df`` those of
     ``plan.eval_as_of`` and ``champion_df`` those of ``plan.champion_dates`` (default: eval_df).
     The child run goes under ``parent_run_id`` (MLflow's active run is per thread, so a product
-    trained in a worker thread names its parent)."""
+    trained in a worker thread names its parent). ``pooled_forest`` (propensity.pooled) is the
+    forest pooled over all products, used where it validates better than the product's own."""
     settings = cfg.propensity
     began = time.monotonic()
     train_as_of, eval_as_of = plan.dates
@@ -174,8 +209,13 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         return {"skipped": f"{n_pos} positives at {train_dates} < min_positives"}
     train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
     train_w = train_w.cache()
-    selection = learners.select_learner(train_w, spec, weight, settings, negative_share=share,
-                                        n_rows=round(n_pos + (n_train - n_pos) * share))
+    selection, own_auc = _select(settings, product, train_w, spec, weight, share,
+                                 round(n_pos + (n_train - n_pos) * share), pooled_forest)
+    use_pooled = pooled.chooses_pooled(settings, pooled_forest, product, own_auc)
+    if use_pooled:
+        assert pooled_forest is not None
+        selection = replace(selection, learner="random_forest", params=pooled_forest.params,
+                            model=pooled_forest.model(product))
     grid, best = selection.results, selection.params
     tuned_seconds = time.monotonic() - began
 
@@ -201,8 +241,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         metrics["rf"].update({f"calibrated_{k}": after[k]
                               for k in ("calibration_error", "mean_predicted", "brier")})
 
-    champion, champion_weight, champion_share, champion_as_of = (
-        selection.model, weight, share, train_as_of)
+    champion, champion_weight, champion_share, champion_as_of, refit = (
+        selection.model, weight, share, train_as_of, False)
     # Refit on the latest labels only when they are a later month; held-out rows of a split
     # snapshot are never trained on.
     if settings.champion_fit == "latest" and not plan.by_split:
@@ -210,21 +250,30 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         totals = pm.count_labelled(pm.feature_spec(
             champion_df, use_segment=selection.spec.segment is not None), champion_df)
         n_fit, n_fit_pos, champion_spec = totals.n, totals.positives, totals.spec
-        if n_fit_pos >= settings.min_positives:
+        if use_pooled:  # one refit of the pooled forest, shared by the products that use it
+            assert pooled_forest is not None
+            refitted = pooled_forest.champion()
+            champion = pooled.product_model(pooled_forest.view(product), refitted.model)
+            champion_weight, champion_share = refitted.weight, refitted.share
+            champion_as_of, refit = eval_as_of, True
+        elif n_fit_pos >= settings.min_positives:
             champion_rows, champion_weight, champion_share = pm.training_frame(
                 champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
             champion_pipeline, _ = learners.learner_pipeline(
                 selection.learner, champion_spec, champion_weight, settings,
                 negative_share=champion_share, params=best)
             champion = champion_pipeline.fit(champion_rows)
-            champion_as_of = eval_as_of
-            if platt is not None:  # the map must be the registered model's (calibration.py)
-                # Its level from every month the champion is fitted on, not the latest alone:
-                # a month of a hundred-odd buyers moves by a quarter from one month to the next.
-                platt = cal.refit_level(platt, pm.positive_probability(champion.transform(
-                    champion_df)).select(pm.LABEL, pm.PROBABILITY),
-                    ",".join(d.isoformat() for d in plan.champion_dates))
+            champion_as_of, refit = eval_as_of, True
+        if refit and platt is not None:  # the map must be the registered model's
+            # Its level from every month the champion is fitted on, not the latest alone: a
+            # month of a hundred-odd buyers moves by a quarter from one month to the next.
+            platt = cal.refit_level(platt, pm.positive_probability(champion.transform(
+                champion_df)).select(pm.LABEL, pm.PROBABILITY),
+                ",".join(d.isoformat() for d in plan.champion_dates))
     importances = pm.feature_importances(champion, eval_df)
+    if use_pooled:  # as the product's own columns
+        assert pooled_forest is not None
+        importances = pooled.product_importances(importances, product, pooled_forest.aligned)
 
     name = propensity_model_name(cfg, product)
     decision, incumbent_metrics = tracking.judge_promotion(cfg, name, eval_df, metrics, plan)
@@ -246,6 +295,10 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "segment_feature": selection.spec.segment or "",
             "segment_feature_setting": settings.segment_feature, "baseline": settings.baseline,
             "learners": ",".join(settings.learners), "learner": selection.learner,
+            "pooled": settings.pooled, "model_scope": "pooled" if use_pooled else "product",
+            "product_validation_auc": "" if own_auc is None else round(own_auc, 4),
+            "pooled_validation_auc": round(pooled_forest.validation[product], 4)
+            if pooled_forest is not None and product in pooled_forest.validation else "",
             "validation": selection.validation,
             "folds": settings.folds,
             "grid_num_trees": list(settings.num_trees), "grid_max_depth": list(settings.max_depth),
@@ -278,9 +331,10 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s chosen (%s segment); AUC model=%.3f baseline=%.3f observable "
+    log.info("propensity %s: %s%s chosen (%s segment); AUC model=%.3f baseline=%.3f observable "
              "ceiling=%s oracle=%s; %s (%.1f s)",
-             product, selection.learner, "with" if selection.spec.segment else "without",
+             product, "pooled " if use_pooled else "", selection.learner,
+             "with" if selection.spec.segment else "without",
              metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
              *(f"{metrics[k]['roc_auc']:.3f}" if k in metrics else "n/a"
@@ -290,6 +344,7 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
             "best_params": best, "learner": selection.learner, "seconds": seconds,
             "segment_feature": selection.spec.segment is not None,
+            "scope": "pooled" if use_pooled else "product",
             "promoted": decision.promoted, "reason": decision.reason,
             "incumbent": incumbent_metrics}
 
@@ -361,15 +416,26 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         segmented = seg.assign_segments(segmentation["model"], features_all).cache()
         seg_eval = segmented.where(F.col("as_of_date") == F.lit(eval_date))
         stacked = len(plan.champion_dates) > 1
+        products = products_to_train(cfg, labels_eval)
+
+        def labelled(product: str, part: str) -> DataFrame:
+            return pm.labelled_frame(
+                segmented, labels_train if part == "train" else labels_champion, product)
+
+        # One forest pooled over every product (propensity.pooled), before the products: each
+        # product compares it with its own model on validation. Never on a split snapshot (its
+        # held-out rows are the evaluation's).
+        pooled_forest = None if plan.by_split else pooled.fit_pooled(
+            cfg.propensity, products, labelled, plan.train_dates,
+            use_segment=cfg.propensity.segment_feature == "always")
+        lap("pooled")
 
         def fit_one(product: str) -> dict[str, Any]:
             eval_df = pm.labelled_frame(seg_eval, labels_eval, product).cache()
-            champion_df = (pm.labelled_frame(segmented, labels_champion, product).cache()
-                           if stacked else None)
+            champion_df = labelled(product, "champion").cache() if stacked else None
             try:
-                return train_product(cfg, product,
-                                     pm.labelled_frame(segmented, labels_train, product),
-                                     eval_df, truth, plan, champion_df, parent.info.run_id)
+                return train_product(cfg, product, labelled(product, "train"), eval_df, truth,
+                                     plan, champion_df, parent.info.run_id, pooled_forest)
             finally:
                 eval_df.unpersist()
                 if champion_df is not None:
@@ -377,7 +443,6 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
 
         # Products side by side (propensity.parallel_products): one product's driver-side
         # work (planning, MLflow) overlaps another's tasks; results come back in product order.
-        products = products_to_train(cfg, labels_eval)
         workers = max(1, min(cfg.propensity.parallel_products, len(products)))
         if workers == 1:  # in this thread: no pool, and a profiler sees the products
             results = [fit_one(product) for product in products]

@@ -233,6 +233,13 @@ class Selection:
     spec: FeatureSpec  # the model's inputs (with the segment or without it)
     validation: str = "none (one candidate)"  # month | cv | split, or nothing was chosen
 
+    @property
+    def validation_auc(self) -> float | None:
+        """The chosen candidate's validation ROC-AUC (None: nothing was validated)."""
+        scores = [r["validation_areaUnderROC"] for r in self.results
+                  if r["validation_areaUnderROC"] is not None]
+        return max(scores) if scores else None
+
 
 def _tune(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
           settings: PropensitySettings, negative_share: float, mode: str,
@@ -287,7 +294,7 @@ def _latest_date_positives(train: DataFrame) -> tuple[int, int]:
 
 def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
                    settings: PropensitySettings, negative_share: float = 1.0,
-                   n_rows: int | None = None) -> Selection:
+                   n_rows: int | None = None, on_latest_month: bool = False) -> Selection:
     """Tune every learner of ``settings.learners`` and keep the best by validation AUC.
 
     Every learner gets the same validation rows (the latest month, the same folds by client, or
@@ -297,14 +304,23 @@ def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
     an input as ``settings.segment_feature`` says: ``always``, ``never``, or ``auto``: the
     learners are tuned without it, then the chosen one is refitted at its best parameters with
     it, on the same validation rows, and keeps it only when that scores a higher validation AUC
-    (one more fit per fold, not another grid)."""
+    (one more fit per fold, not another grid).
+
+    ``on_latest_month``: the candidates are validated on the latest as-of date of ``train``
+    (fitted on the earlier ones) whatever the settings and even when there is only one, so that
+    the selection's validation AUC compares with another model's on the same rows (the pooled
+    forest, propensity.pooled); ``train`` must hold two or more as-of dates."""
     with_segment = spec.segment is not None and settings.segment_feature == "always"
     base = spec if with_segment else replace(spec, segment=None)
-    if not has_choice(settings, spec):
-        return _fit_only(settings.learners[0], train, base, weight, settings, negative_share)
-    n_dates, latest_positives = (_latest_date_positives(train) if DATE in train.columns
-                                 and settings.validation in ("auto", "month") else (1, 0))
-    mode = validation_mode(settings, n_rows, n_dates, latest_positives)
+    if on_latest_month:
+        mode = "month"
+    else:
+        if not has_choice(settings, spec):
+            return _fit_only(settings.learners[0], train, base, weight, settings,
+                             negative_share)
+        n_dates, latest_positives = (_latest_date_positives(train) if DATE in train.columns
+                                     and settings.validation in ("auto", "month") else (1, 0))
+        mode = validation_mode(settings, n_rows, n_dates, latest_positives)
     if mode == "cv":
         train = train.withColumn(FOLD, client_fold(settings.folds))
     results: list[dict[str, Any]] = []

@@ -193,3 +193,51 @@ def test_gold_tables_hold_metrics_and_profiles_for_the_evaluation_date(spark, tr
     assert sum(r["size"] for r in rows) == 240
     assert [r["segment_name"] for r in rows] == [
         summary["segmentation"]["names"][r["segment_id"]] for r in rows]
+
+
+def test_auto_uses_the_pooled_forest_where_it_validates_higher(trained):
+    cfg, summary = trained
+    client = MlflowClient(cfg.mlflow.tracking_uri)
+    for product in ("MORTGAGE", "SAVINGS"):
+        params = client.get_run(summary["products"][product]["run_id"]).data.params
+        # both candidates validated on the latest training month (TRAIN_AS_OF), fitted on EARLIER
+        own, theirs = float(params["product_validation_auc"]), float(params["pooled_validation_auc"])
+        assert params["validation"] == "month"
+        assert params["model_scope"] == ("pooled" if theirs > own else "product")
+        assert summary["products"][product]["scope"] == params["model_scope"]
+
+
+@pytest.fixture(scope="module")
+def trained_pooled(spark, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train_pooled")
+    cfg = make_config(tmp, "segmentation.k_min=2", "segmentation.k_max=2",
+                      "propensity.products=[MORTGAGE,SAVINGS]", "propensity.num_trees=[10]",
+                      "propensity.max_depth=[3]", "propensity.min_positives=5",
+                      "propensity.min_instances_per_node=1", "propensity.pooled=always",
+                      "propensity.pooled_max_depth=4",
+                      "propensity.feature_subset_strategy=all", "propensity.learners=[random_forest]")
+    _write_gold(spark, cfg)
+    return cfg, job.run(spark, cfg)
+
+
+def test_pooled_always_registers_one_forest_per_product_that_scores_client_features(
+        spark, trained_pooled):
+    cfg, summary = trained_pooled
+    assert {p: r["scope"] for p, r in summary["products"].items()} == {
+        "MORTGAGE": "pooled", "SAVINGS": "pooled"}
+    # one forest, learnt from both products' buyers, ranks each product by its own signal
+    assert summary["products"]["MORTGAGE"]["metrics"]["rf"]["roc_auc"] > 0.8
+    assert summary["products"]["SAVINGS"]["metrics"]["rf"]["roc_auc"] > 0.9
+    features = _features(spark, dt.date(2026, 4, 1), n=240)
+    segmented = seg.assign_segments(registry.load_champion(cfg, "segrec_segmentation"), features)
+    scores = pm.score(registry.load_champion(cfg, "segrec_propensity_mortgage"), segmented)
+    assert scores.count() == 240
+    client = MlflowClient(cfg.mlflow.tracking_uri)
+    run_id = summary["products"]["MORTGAGE"]["run_id"]
+    assert client.get_run(run_id).data.params["model_scope"] == "pooled"
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    names = [r["feature"] for r in json.loads(mlflow.artifacts.load_text(
+        f"runs:/{run_id}/feature_importances.json"))]
+    # the reasons read the product's own columns: no pooled alias, no product indicator
+    assert "__imputed_interest_mortgage_30d" in names
+    assert not [n for n in names if "own_" in n or n.startswith("pooled_product")]
