@@ -247,23 +247,24 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     # snapshot are never trained on.
     if settings.champion_fit == "latest" and not plan.by_split:
         champion_df = eval_df if champion_df is None else champion_df
-        totals = pm.count_labelled(pm.feature_spec(
-            champion_df, use_segment=selection.spec.segment is not None), champion_df)
-        n_fit, n_fit_pos, champion_spec = totals.n, totals.positives, totals.spec
         if use_pooled:  # one refit of the pooled forest, shared by the products that use it
             assert pooled_forest is not None
             refitted = pooled_forest.champion()
             champion = pooled.product_model(pooled_forest.view(product), refitted.model)
             champion_weight, champion_share = refitted.weight, refitted.share
             champion_as_of, refit = eval_as_of, True
-        elif n_fit_pos >= settings.min_positives:
-            champion_rows, champion_weight, champion_share = pm.training_frame(
-                champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
-            champion_pipeline, _ = learners.learner_pipeline(
-                selection.learner, champion_spec, champion_weight, settings,
-                negative_share=champion_share, params=best)
-            champion = champion_pipeline.fit(champion_rows)
-            champion_as_of, refit = eval_as_of, True
+        else:
+            totals = pm.count_labelled(pm.feature_spec(
+                champion_df, use_segment=selection.spec.segment is not None), champion_df)
+            n_fit, n_fit_pos, champion_spec = totals.n, totals.positives, totals.spec
+            if n_fit_pos >= settings.min_positives:
+                champion_rows, champion_weight, champion_share = pm.training_frame(
+                    champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
+                champion_pipeline, _ = learners.learner_pipeline(
+                    selection.learner, champion_spec, champion_weight, settings,
+                    negative_share=champion_share, params=best)
+                champion = champion_pipeline.fit(champion_rows)
+                champion_as_of, refit = eval_as_of, True
         if refit and platt is not None:  # the map must be the registered model's
             # Its level from every month the champion is fitted on, not the latest alone: a
             # month of a hundred-odd buyers moves by a quarter from one month to the next.

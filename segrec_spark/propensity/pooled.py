@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 
 PRODUCT_COLUMN = "pooled_product"
 OWN = "own"
-IMPUTED_PREFIX = "__imputed_"
-MISSING_PREFIX = "__missing_"
 
 
 def _family(column: str, token: str) -> str | None:
@@ -106,7 +104,7 @@ def product_importances(importances: Iterable[tuple[str, float]], product: str,
     for name, value in importances:
         if name.startswith(f"{PRODUCT_COLUMN}_onehot"):
             continue
-        for prefix in (IMPUTED_PREFIX, MISSING_PREFIX, ""):
+        for prefix in (pm.IMPUTED_PREFIX, pm.MISSING_PREFIX, ""):
             column = name.removeprefix(prefix) if prefix else name
             if name.startswith(prefix) and column in aligned:
                 name = prefix + aligned[column][product]
