@@ -7,13 +7,10 @@ probabilities tie). The cluster processes are stopped by the process ids this te
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import time
+import sys
 from pathlib import Path
 
-import pyspark
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
@@ -22,7 +19,9 @@ from segrec_spark.tables import read_table, table_path
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parent.parent
-SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
+sys.path.insert(0, str(ROOT / "bench"))
+from standalone import standalone_cluster as start_cluster  # noqa: E402 (bench/standalone.py)
+
 SCALE = os.environ.get("SEGREC_CLUSTER_SCALE", "tiny")
 # tiny's 300 clients give 0-4 buyers per product, too few to train on: 3,000 clients at tiny's
 # low activity give every product enough positives at min_positives=5, and stay quick.
@@ -32,69 +31,11 @@ TRAINABLE = ("--n-clients", "3000", "--set", "propensity.min_positives=5") if SC
 PRODUCTS = ("--set", "propensity.products=[MORTGAGE, CREDIT_CARD]")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def standalone_cluster(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("cluster_logs")
-    port, ui = _free_port(), _free_port()
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
-    procs = []
-
-    def start(name: str, *args: str) -> subprocess.Popen:
-        with open(logs / f"{name}.log", "w") as log:  # the process writes to its own fd copy
-            proc = subprocess.Popen([str(SPARK_CLASS), *args], stdout=log,
-                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        procs.append(proc)
-        return proc
-
-    master_url = f"spark://127.0.0.1:{port}"
-    try:
-        start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-              "--port", str(port), "--webui-port", str(ui))
-        _wait_port(port)
-        for i in (1, 2):
-            start(f"worker{i}", "org.apache.spark.deploy.worker.Worker", master_url,
-                  "--host", "127.0.0.1", "--cores", "1", "--memory", "2g",
-                  "--webui-port", str(_free_port()), "--work-dir", str(logs / f"work{i}"))
-        _wait_workers(logs, 2)
+    with start_cluster(tmp_path_factory.mktemp("cluster_logs"), workers=2, cores=1,
+                       memory="2g") as master_url:
         yield master_url
-    finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    assert all(p.poll() is not None for p in procs)
-
-
-def _wait_workers(logs: Path, n: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        registered = sum("Successfully registered with master" in (logs / f"worker{i}.log").read_text()
-                         for i in range(1, n + 1))
-        if registered == n:
-            return
-        time.sleep(1)
-    raise AssertionError(f"{n} workers did not register within {timeout} s")
 
 
 def _submit(master: str, work: Path) -> subprocess.CompletedProcess:
