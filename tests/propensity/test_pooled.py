@@ -115,3 +115,16 @@ def test_settings_reject_an_unknown_pooled_mode():
     from segrec_spark.typed_yaml import ConfigError
     with pytest.raises(ConfigError, match="pooled"):
         PropensitySettings(pooled="sometimes").validate()
+
+
+def test_no_pooled_forest_where_it_cannot_or_may_not_be_chosen():
+    def frames(product, part):
+        raise AssertionError("no rows are read")
+
+    dates = [dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
+    never = PropensitySettings(pooled="never")
+    assert pooled.fit_pooled(never, PRODUCTS, frames, dates, use_segment=False) is None
+    auto = PropensitySettings(pooled="auto")
+    assert pooled.fit_pooled(auto, ("MORTGAGE",), frames, dates, use_segment=False) is None
+    # auto chooses on the latest of two or more training months: one gives nothing to choose on
+    assert pooled.fit_pooled(auto, PRODUCTS, frames, dates[:1], use_segment=False) is None

@@ -87,7 +87,8 @@ def trained(spark, tmp_path_factory):
                       "propensity.max_depth=[3]", "propensity.min_positives=5",
                       # 240 hand-written rows: leaves of single rows, all features per split
                       "propensity.min_instances_per_node=1",
-                      "propensity.feature_subset_strategy=all", "propensity.parallelism=2")
+                      "propensity.feature_subset_strategy=all", "propensity.parallelism=2",
+                      "propensity.pooled=auto")  # the code's default (conf/local.yaml: never)
     _write_gold(spark, cfg)
     return cfg, job.run(spark, cfg)
 
