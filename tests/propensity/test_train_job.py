@@ -79,18 +79,23 @@ def _write_gold(spark: SparkSession, cfg: Config) -> None:
     truth.write.parquet(f"{cfg.paths.ground_truth}/true_propensity")
 
 
-@pytest.fixture(scope="module")
-def trained(spark, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("train")
+def _train(spark: SparkSession, tmp, *overrides: str) -> tuple[Config, dict]:
+    """The hand-built gold tables under ``tmp``, trained for MORTGAGE and SAVINGS."""
     cfg = make_config(tmp, "segmentation.k_min=2", "segmentation.k_max=2",
-                      "propensity.products=[MORTGAGE,SAVINGS]", "propensity.num_trees=[5,10]",
-                      "propensity.max_depth=[3]", "propensity.min_positives=5",
+                      "propensity.products=[MORTGAGE,SAVINGS]", "propensity.max_depth=[3]",
+                      "propensity.min_positives=5",
                       # 240 hand-written rows: leaves of single rows, all features per split
                       "propensity.min_instances_per_node=1",
-                      "propensity.feature_subset_strategy=all", "propensity.parallelism=2",
-                      "propensity.pooled=auto")  # the code's default (conf/local.yaml: never)
+                      "propensity.feature_subset_strategy=all", *overrides)
     _write_gold(spark, cfg)
     return cfg, job.run(spark, cfg)
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    return _train(spark, tmp_path_factory.mktemp("train"), "propensity.num_trees=[5,10]",
+                  "propensity.parallelism=2",
+                  "propensity.pooled=auto")  # the code's default (conf/local.yaml: never)
 
 
 def test_missing_gold_table_is_named(spark, tmp_config):
@@ -210,15 +215,9 @@ def test_auto_uses_the_pooled_forest_where_it_validates_higher(trained):
 
 @pytest.fixture(scope="module")
 def trained_pooled(spark, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("train_pooled")
-    cfg = make_config(tmp, "segmentation.k_min=2", "segmentation.k_max=2",
-                      "propensity.products=[MORTGAGE,SAVINGS]", "propensity.num_trees=[10]",
-                      "propensity.max_depth=[3]", "propensity.min_positives=5",
-                      "propensity.min_instances_per_node=1", "propensity.pooled=always",
-                      "propensity.pooled_max_depth=4",
-                      "propensity.feature_subset_strategy=all", "propensity.learners=[random_forest]")
-    _write_gold(spark, cfg)
-    return cfg, job.run(spark, cfg)
+    return _train(spark, tmp_path_factory.mktemp("train_pooled"), "propensity.num_trees=[10]",
+                  "propensity.pooled=always", "propensity.pooled_max_depth=4",
+                  "propensity.learners=[random_forest]")
 
 
 def test_pooled_always_registers_one_forest_per_product_that_scores_client_features(
