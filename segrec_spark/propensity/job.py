@@ -157,32 +157,30 @@ def _metric_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 def _select(settings: PropensitySettings, product: str, train: DataFrame, spec: pm.FeatureSpec,
             weight: float, share: float, n_rows: int,
             pooled_forest: pooled.PooledForest | None
-            ) -> tuple[learners.Selection, float | None]:
-    """The product's own model (:func:`learners.select_learner`) and its validation AUC,
-    validated on the latest training month where the pooled forest was (so that the two
-    compare on the same rows; the pooled forest's row is added to the results); with
-    ``pooled: always`` no own model is fitted and the selection is the pooled forest."""
+            ) -> tuple[learners.Selection, float | None, bool]:
+    """The product's model, its own model's validation AUC and whether the model is the pooled
+    forest (:func:`pooled.chooses_pooled`). The own model (:func:`learners.select_learner`) is
+    validated on the latest training month where the pooled forest was, so that the two compare
+    on the same rows, and the pooled forest's row is added to the results; with ``pooled:
+    always`` no own model is fitted."""
     if pooled_forest is not None and settings.pooled == "always":
-        use_segment = spec.segment is not None and settings.segment_feature == "always"
-        row = {**pooled_forest.params, "validation_areaUnderROC": None,
-               "learner": "random_forest", "segment": use_segment, "scope": "pooled"}
+        use_segment = spec.segment is not None and pooled_forest.use_segment
         return learners.Selection(
             learner="random_forest", params=dict(pooled_forest.params),
-            model=pooled_forest.model(product), results=[row],
+            model=pooled_forest.model(product), results=[pooled_forest.result_row(product)],
             spec=spec if use_segment else replace(spec, segment=None),
-            validation="none (pooled: always)"), None
+            validation="none (pooled: always)"), None, True
     on_month = pooled_forest is not None and product in pooled_forest.validation
     selection = learners.select_learner(train, spec, weight, settings, negative_share=share,
                                         n_rows=n_rows, on_latest_month=on_month)
     own_auc = selection.validation_auc
-    if on_month:
-        assert pooled_forest is not None
-        row = {**pooled_forest.params,
-               "validation_areaUnderROC": pooled_forest.validation[product],
-               "learner": "random_forest", "segment": settings.segment_feature == "always",
-               "scope": "pooled"}
-        selection = replace(selection, results=[*selection.results, row])
-    return selection, own_auc
+    if pooled_forest is None or not on_month:
+        return selection, own_auc, False
+    selection = replace(selection, results=[*selection.results, pooled_forest.result_row(product)])
+    if not pooled.chooses_pooled(settings, pooled_forest, product, own_auc):
+        return selection, own_auc, False
+    return replace(selection, learner="random_forest", params=dict(pooled_forest.params),
+                   model=pooled_forest.model(product)), own_auc, True
 
 
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
@@ -209,13 +207,9 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
         return {"skipped": f"{n_pos} positives at {train_dates} < min_positives"}
     train_w, weight, share = pm.training_frame(train_df, n_pos, n_train - n_pos, settings)
     train_w = train_w.cache()
-    selection, own_auc = _select(settings, product, train_w, spec, weight, share,
-                                 round(n_pos + (n_train - n_pos) * share), pooled_forest)
-    use_pooled = pooled.chooses_pooled(settings, pooled_forest, product, own_auc)
-    if use_pooled:
-        assert pooled_forest is not None
-        selection = replace(selection, learner="random_forest", params=pooled_forest.params,
-                            model=pooled_forest.model(product))
+    selection, own_auc, use_pooled = _select(settings, product, train_w, spec, weight, share,
+                                             round(n_pos + (n_train - n_pos) * share),
+                                             pooled_forest)
     grid, best = selection.results, selection.params
     tuned_seconds = time.monotonic() - began
 

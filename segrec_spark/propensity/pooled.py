@@ -105,7 +105,7 @@ def product_importances(importances: Iterable[tuple[str, float]], product: str,
         if name.startswith(f"{PRODUCT_COLUMN}_onehot"):
             continue
         for prefix in (pm.IMPUTED_PREFIX, pm.MISSING_PREFIX, ""):
-            column = name.removeprefix(prefix) if prefix else name
+            column = name.removeprefix(prefix)
             if name.startswith(prefix) and column in aligned:
                 name = prefix + aligned[column][product]
                 break
@@ -176,6 +176,7 @@ class PooledForest:
     validation: dict[str, float]
     params: dict[str, Any]
     refit: Callable[[], Fitted]
+    use_segment: bool = False
     _champion: Fitted | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -184,6 +185,12 @@ class PooledForest:
 
     def model(self, product: str) -> PipelineModel:
         return product_model(self.view(product), self.fitted.model)
+
+    def result_row(self, product: str) -> dict[str, Any]:
+        """Its row among a product's tuning results (``tuning_grid.json``), with its validation
+        AUC for ``product`` (None: not validated)."""
+        return {**self.params, "validation_areaUnderROC": self.validation.get(product),
+                "learner": "random_forest", "segment": self.use_segment, "scope": "pooled"}
 
     def champion(self) -> Fitted:
         with self._lock:
@@ -227,7 +234,8 @@ def fit_pooled(settings: PropensitySettings, products: Sequence[str],
              time.monotonic() - began)
     params = {"numTrees": settings.num_trees[0], "maxDepth": settings.pooled_max_depth}
     return PooledForest(aligned, fitted, validation, params,
-                        lambda: fit_forest(stacked("champion"), settings, use_segment))
+                        lambda: fit_forest(stacked("champion"), settings, use_segment),
+                        use_segment)
 
 
 def chooses_pooled(settings: PropensitySettings, pooled: PooledForest | None, product: str,
