@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import reduce
 from operator import add
 from typing import Any
@@ -23,22 +23,44 @@ LABEL = "label"
 PROBABILITY = "probability"
 
 
-def roc_pr_points(scored: DataFrame) -> DataFrame:
+def roc_pr_points(scored: DataFrame, by: Sequence[str] = ()) -> DataFrame:
     """The ROC and precision-recall curves' steps, one row per distinct score, highest first:
     the score's positives and negatives (``pos``, ``neg``) and the cumulative counts at that
     score and above (``tp``, ``fp``), and ``tp``/``fp`` of the step before (``tp0``, ``fp0``).
+    ``by``: one curve per value of these columns (the scored frames of :func:`evaluate_many`).
 
     Tied scores are one step, as in Spark's BinaryClassificationMetrics (without its binning).
-    The window has no partition: one row per distinct score reaches one task."""
-    by_score = scored.groupBy(PROBABILITY).agg(
+    The window is partitioned by ``by`` only: one curve's distinct scores reach one task."""
+    by_score = scored.groupBy(*by, PROBABILITY).agg(
         F.sum(LABEL).alias("pos"), F.sum(F.lit(1.0) - F.col(LABEL)).alias("neg"))
-    down = Window.orderBy(F.desc(PROBABILITY)).rowsBetween(Window.unboundedPreceding,
-                                                           Window.currentRow)
+    down = (Window.partitionBy(*by).orderBy(F.desc(PROBABILITY))
+            .rowsBetween(Window.unboundedPreceding, Window.currentRow))
     return (by_score
             .withColumn("tp", F.sum("pos").over(down))
             .withColumn("fp", F.sum("neg").over(down))
             .withColumn("tp0", F.col("tp") - F.col("pos"))
             .withColumn("fp0", F.col("fp") - F.col("neg")))
+
+
+def auc_sums(scored: DataFrame, by: Sequence[str] = ()) -> DataFrame:
+    """Per value of ``by`` (one row without): positives ``p``, negatives ``n`` and the
+    unnormalised areas ``roc`` and ``pr`` that :func:`auc_values` turns into the AUCs."""
+    precision = F.try_divide(F.col("tp"), F.col("tp") + F.col("fp"))
+    precision0 = F.try_divide(F.col("tp0"), F.col("tp0") + F.col("fp0"))  # null at the top
+    first = F.col("tp0") + F.col("fp0") == 0  # the top score: the curve starts at its precision
+    return roc_pr_points(scored, by).groupBy(*by).agg(
+        F.sum("pos").alias("p"), F.sum("neg").alias("n"),
+        F.sum(F.col("neg") * (F.col("tp0") + F.col("tp")) / 2).alias("roc"),
+        F.sum(F.col("pos") * (F.when(first, precision).otherwise(precision0) + precision)
+              / 2).alias("pr"))
+
+
+def auc_values(row: Any) -> dict[str, float]:
+    """roc_auc and pr_auc from a row of :func:`auc_sums` (None: no scored row)."""
+    p = float(row["p"] or 0.0) if row is not None else 0.0
+    n = float(row["n"] or 0.0) if row is not None else 0.0
+    return {"roc_auc": float(row["roc"]) / (p * n) if p and n else math.nan,
+            "pr_auc": float(row["pr"]) / p if p else math.nan}
 
 
 def auc_metrics(scored: DataFrame) -> dict[str, float]:
@@ -48,17 +70,7 @@ def auc_metrics(scored: DataFrame) -> dict[str, float]:
     that a buyer outscores a non-buyer, ties counted half. PR-AUC is the trapezoid area under
     (recall, precision) from the point (0, precision at the top score), Spark's definition.
     Either is NaN without positives (or, for ROC, without negatives)."""
-    precision = F.try_divide(F.col("tp"), F.col("tp") + F.col("fp"))
-    precision0 = F.try_divide(F.col("tp0"), F.col("tp0") + F.col("fp0"))  # null at the top
-    first = F.col("tp0") + F.col("fp0") == 0  # the top score: the curve starts at its precision
-    row = first_row(roc_pr_points(scored).agg(
-        F.sum("pos").alias("p"), F.sum("neg").alias("n"),
-        F.sum(F.col("neg") * (F.col("tp0") + F.col("tp")) / 2).alias("roc"),
-        F.sum(F.col("pos") * (F.when(first, precision).otherwise(precision0) + precision)
-              / 2).alias("pr")))
-    p, n = float(row["p"] or 0.0), float(row["n"] or 0.0)
-    return {"roc_auc": float(row["roc"]) / (p * n) if p and n else math.nan,
-            "pr_auc": float(row["pr"]) / p if p else math.nan}
+    return auc_values(first_row(auc_sums(scored)))
 
 
 def share_label(share: float) -> str:
@@ -90,16 +102,19 @@ def top_share_stats(row: dict[str, Any], fraction: float, cut: float | None,
     }
 
 
+def _cut_aggs(cut: Column, suffix: str) -> list[Column]:
+    """Rows and positives above the score ``cut`` and at it (NULL cut: none)."""
+    above, at = F.col(PROBABILITY) > cut, F.col(PROBABILITY) == cut
+    return [F.sum(F.when(above, 1).otherwise(0)).alias(f"n_above{suffix}"),
+            F.sum(F.when(above, F.col(LABEL)).otherwise(0)).alias(f"pos_above{suffix}"),
+            F.sum(F.when(at, 1).otherwise(0)).alias(f"n_at{suffix}"),
+            F.sum(F.when(at, F.col(LABEL)).otherwise(0)).alias(f"pos_at{suffix}")]
+
+
 def _top_aggs(cuts: Sequence[float | None]) -> list[Column]:
     aggs = [F.count("*").alias("n"), F.sum(LABEL).alias("positives")]
     for i, cut in enumerate(cuts):
-        value = F.lit(cut if cut is not None else math.inf)
-        above = F.col(PROBABILITY) > value
-        at = F.col(PROBABILITY) == value
-        aggs += [F.sum(F.when(above, 1).otherwise(0)).alias(f"n_above_{i}"),
-                 F.sum(F.when(above, F.col(LABEL)).otherwise(0)).alias(f"pos_above_{i}"),
-                 F.sum(F.when(at, 1).otherwise(0)).alias(f"n_at_{i}"),
-                 F.sum(F.when(at, F.col(LABEL)).otherwise(0)).alias(f"pos_at_{i}")]
+        aggs += _cut_aggs(F.lit(cut if cut is not None else math.inf), f"_{i}")
     return aggs
 
 
@@ -193,33 +208,97 @@ def gains_curve(deciles: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
     return curve
 
 
+KIND = "_scored_kind"
+
+
+def _per_kind(values: Mapping[str, Column]) -> Column:
+    """One value per scored kind (:data:`KIND`), NULL for a kind not in ``values``."""
+    kind, expr = F.col(KIND), None
+    for name, value in values.items():
+        expr = F.when(kind == F.lit(name), value) if expr is None else expr.when(
+            kind == F.lit(name), value)
+    return expr if expr is not None else F.lit(None)
+
+
+def _doubles(values: Sequence[float]) -> Column:
+    return F.array(*[F.lit(float(v)) for v in values]).cast("array<double>")
+
+
+def quantile_accuracy(relative_error: float) -> int:
+    """percentile_approx's accuracy for approxQuantile's relative error (0 = exact)."""
+    return round(1.0 / relative_error) if relative_error > 0 else 2**31 - 1
+
+
 def evaluate_scores(scored: DataFrame, fractions: Sequence[float],
                     relative_error: float = 0.0) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """All metrics of one scored frame and its decile table (as dicts: <= 10 rows).
+    """All metrics of one scored frame and its decile table (:func:`evaluate_many`)."""
+    return evaluate_many({"scored": scored}, fractions, relative_error)["scored"]
 
-    Four passes over ``scored`` (cache it): both AUCs, one quantile pass, one aggregate for
-    the top shares, one group-by for deciles, calibration, Brier score and counts.
+
+def evaluate_many(frames: Mapping[str, DataFrame], fractions: Sequence[float],
+                  relative_error: float = 0.0
+                  ) -> dict[str, tuple[dict[str, float], list[dict[str, Any]]]]:
+    """Every metric of each scored frame (the model, the baseline, the oracle...) and its decile
+    table (as dicts: <= 10 rows), by name.
+
+    Three aggregations over all the frames stacked, whatever their number (each frame alone
+    took four, and each aggregation costs a Spark query's planning and code generation even
+    on a month of a few thousand rows): both AUCs, the quantiles (``percentile_approx`` at
+    ``relative_error``), and one group-by (frame, score decile) that holds the deciles, the
+    calibration, the Brier score and, summed over the deciles, the top-share counts. Cache
+    the frames.
     """
-    metrics = auc_metrics(scored)
+    if not frames:
+        return {}
+    stacked = reduce(DataFrame.unionByName, [
+        frame.select(F.lit(name).alias(KIND), F.col(LABEL).cast("double").alias(LABEL),
+                     F.col(PROBABILITY).cast("double").alias(PROBABILITY))
+        for name, frame in frames.items()])
+    aucs = {r[KIND]: auc_values(r) for r in auc_sums(stacked, [KIND]).collect()}  # one per frame
     decile_qs = [i / 10 for i in range(1, 10)]
     top_qs = [1.0 - f for f in fractions]
-    values = scored.approxQuantile(PROBABILITY, [*top_qs, *decile_qs], relative_error)
-    top_cuts: list[float | None] = ([float(v) for v in values[:len(top_qs)]] if values
-                                    else [None] * len(top_qs))
-    row = first_row(scored.agg(*_top_aggs(top_cuts))).asDict()
+    quantiles = {r[KIND]: [float(v) for v in r["q"]] for r in stacked.groupBy(KIND).agg(
+        F.percentile_approx(PROBABILITY, _doubles([*top_qs, *decile_qs]),
+                            quantile_accuracy(relative_error)).alias("q")).collect()}
+    top_cuts = {k: q[:len(top_qs)] for k, q in quantiles.items()}
+    decile_cuts = {k: sorted(set(q[len(top_qs):])) for k, q in quantiles.items()}
+    cuts = _per_kind({k: _doubles(c) for k, c in decile_cuts.items()})
+    above_cuts = F.size(F.filter(cuts, lambda c: F.col(PROBABILITY) > c))
+    aggs = [F.count("*").alias("n"), F.sum(LABEL).alias("positives"),
+            F.sum(PROBABILITY).alias("predicted"),
+            F.sum((F.col(PROBABILITY) - F.col(LABEL)) ** 2).alias("squared_error")]
+    for i in range(len(fractions)):
+        aggs += _cut_aggs(_per_kind({k: F.lit(c[i]) for k, c in top_cuts.items()}), f"_{i}")
+    bins: dict[str, list[dict[str, Any]]] = {name: [] for name in frames}
+    for r in stacked.groupBy(KIND, (F.size(cuts) + 1 - above_cuts).alias("bin")).agg(
+            *aggs).collect():  # <= 10 rows per frame
+        bins[r[KIND]].append(r.asDict())
+    return {name: _metrics(aucs.get(name), top_cuts.get(name), bins[name], fractions)
+            for name in frames}
+
+
+def _metrics(aucs: dict[str, float] | None, top_cuts: Sequence[float] | None,
+             bins: list[dict[str, Any]], fractions: Sequence[float]
+             ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """One frame's metrics and deciles from its rows of :func:`evaluate_many`'s group-by."""
+    metrics = dict(aucs or auc_values(None))
+    totals = {key: sum(float(b[key] or 0) for b in bins) for key in
+              ("n", "positives", *(f"{part}_{i}" for i in range(len(fractions))
+                                   for part in ("n_above", "pos_above", "n_at", "pos_at")))}
     for i, fraction in enumerate(fractions):
-        stats = top_share_stats(row, fraction, top_cuts[i], f"_{i}")
+        stats = top_share_stats(totals, fraction, top_cuts[i] if top_cuts else None, f"_{i}")
         pct = share_label(fraction)
         metrics[f"lift_top{pct}"] = stats["lift"]
         metrics[f"capture_top{pct}"] = stats["capture"]
-    cuts = sorted(set(values[len(top_qs):])) if values else []
-    bins = [r.asDict() for r in binned(scored, cuts).collect()]
-    deciles = [{k: v for k, v in b.items() if k != "squared_error"} for b in bins]
+    deciles = [{"bin": int(b["bin"]), "n": int(b["n"]), "positives": float(b["positives"] or 0),
+                "mean_predicted": float(b["predicted"]) / b["n"],
+                "observed_rate": float(b["positives"] or 0) / b["n"]}
+               for b in sorted(bins, key=lambda b: b["bin"])]
     metrics.update(calibration_summary(deciles))
-    n = float(row["n"] or 0)
-    metrics["brier"] = sum(b["squared_error"] for b in bins) / n if n else math.nan
+    n = totals["n"]
+    metrics["brier"] = sum(float(b["squared_error"]) for b in bins) / n if n else math.nan
     metrics["n_clients"] = n
-    metrics["n_positives"] = float(row["positives"] or 0.0)
+    metrics["n_positives"] = totals["positives"]
     return metrics, deciles
 
 

@@ -65,6 +65,7 @@ ROLES = {"rf": "champion", "baseline": "baseline", "oracle": "oracle",
 # The planted truth's score columns, by kind: the oracle and the observable ceiling (the
 # month's unobservable shock averaged out; absent from truth written before it existed).
 TRUTH_COLUMNS = {"oracle": "true_probability", "observable_ceiling": "observable_probability"}
+CALIBRATED = "calibrated"  # the model's held-out scores through its Platt map (evaluation only)
 
 
 # --- names and dates ---------------------------------------------------------------------------
@@ -218,20 +219,23 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
               "baseline": _baseline_scores(cfg, spec, train_df, eval_df).cache()}
     for kind, column in TRUTH_COLUMNS.items():
         if truth is not None and column in truth.columns:
-            planted = ev.oracle_scores(truth, eval_df, product, eval_as_of, column).cache()
-            if planted.limit(1).count():
-                scored[kind] = planted
-    metrics: dict[str, dict[str, float]] = {}
-    deciles: dict[str, list[dict[str, Any]]] = {}
-    for kind, frame in scored.items():
-        metrics[kind], deciles[kind] = ev.evaluate_scores(
-            frame, settings.top_fractions, settings.quantile_relative_error)
+            scored[kind] = ev.oracle_scores(truth, eval_df, product, eval_as_of, column).cache()
     train_w.unpersist()
     platt = (cal.fit_platt(scored["rf"], settings.min_positives)
              if settings.calibration == "platt" else None)
-    if platt is not None:  # the same held-out rows through the map (2 parameters fitted on them)
-        after, _ = ev.evaluate_scores(scored["rf"].transform(cal.calibrated(platt)),
-                                      settings.top_fractions, settings.quantile_relative_error)
+    # Every scored frame in one evaluation; with the map, the same held-out rows through it
+    # too (2 parameters fitted on them).
+    frames = dict(scored)
+    if platt is not None:
+        frames[CALIBRATED] = scored["rf"].transform(cal.calibrated(platt))
+    evaluated = ev.evaluate_many(frames, settings.top_fractions,
+                                 settings.quantile_relative_error)
+    # A planted truth without the evaluation month's window scores no row: no metrics for it.
+    metrics = {kind: evaluated[kind][0] for kind in scored
+               if kind not in TRUTH_COLUMNS or evaluated[kind][0]["n_clients"]}
+    deciles = {kind: evaluated[kind][1] for kind in metrics}
+    if platt is not None:
+        after = evaluated[CALIBRATED][0]
         metrics["rf"].update({f"calibrated_{k}": after[k]
                               for k in ("calibration_error", "mean_predicted", "brier")})
 
@@ -254,10 +258,12 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             if n_fit_pos >= settings.min_positives:
                 champion_rows, champion_weight, champion_share = pm.training_frame(
                     champion_df, n_fit_pos, n_fit - n_fit_pos, settings)
+                champion_rows = champion_rows.cache()  # one sample for every pass of the fit
                 champion_pipeline, _ = learners.learner_pipeline(
                     selection.learner, champion_spec, champion_weight, settings,
                     negative_share=champion_share, params=best)
                 champion = champion_pipeline.fit(champion_rows)
+                champion_rows.unpersist()
                 champion_as_of, refit = eval_as_of, True
         if refit and platt is not None:  # the map must be the registered model's
             # Its level from every month the champion is fitted on, not the latest alone: a

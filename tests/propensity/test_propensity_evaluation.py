@@ -114,3 +114,24 @@ def test_evaluate_scores_collects_every_metric(spark):
     assert [(d["bin"], d["n"], d["positives"]) for d in deciles] == [
         (1, 2, 2.0), (2, 2, 1.0), (3, 2, 0.0), (4, 2, 0.0), (5, 2, 0.0), (6, 2, 1.0),
         (7, 2, 0.0), (8, 2, 0.0), (9, 2, 0.0), (10, 2, 0.0)]
+
+
+def test_evaluate_many_gives_each_frame_its_own_metrics(spark):
+    # Three frames in one evaluation: each gets what it gets alone, an empty one NaN.
+    ranked = _scored(spark)
+    reversed_ = ranked.selectExpr("identity_id_hash", "label", "0.95 - probability AS probability")
+    empty = ranked.where("false")
+    both = ev.evaluate_many({"ranked": ranked, "reversed": reversed_, "empty": empty},
+                            (0.1, 0.2))
+
+    for name, frame in (("ranked", ranked), ("reversed", reversed_)):
+        metrics, deciles = both[name]
+        assert metrics["roc_auc"] == pytest.approx(ev.auc_metrics(frame)["roc_auc"])
+        assert metrics["lift_top10"] == pytest.approx(ev.top_share(frame, 0.1)["lift"])
+        assert metrics["capture_top20"] == pytest.approx(ev.top_share(frame, 0.2)["capture"])
+        expected = [r.asDict() for r in ev.score_deciles(frame).collect()]
+        assert deciles == [pytest.approx(d) for d in expected]
+    assert both["reversed"][0]["roc_auc"] == pytest.approx(1.0 - both["ranked"][0]["roc_auc"])
+    metrics, deciles = both["empty"]
+    assert math.isnan(metrics["roc_auc"]) and math.isnan(metrics["lift_top10"])
+    assert (metrics["n_clients"], deciles) == (0.0, [])
