@@ -133,5 +133,6 @@ def test_evaluate_many_gives_each_frame_its_own_metrics(spark):
         assert deciles == [pytest.approx(d) for d in expected]
     assert both["reversed"][0]["roc_auc"] == pytest.approx(1.0 - both["ranked"][0]["roc_auc"])
     metrics, deciles = both["empty"]
-    assert math.isnan(metrics["roc_auc"]) and math.isnan(metrics["lift_top10"])
+    assert math.isnan(metrics["roc_auc"])
+    assert math.isnan(metrics["lift_top10"])
     assert (metrics["n_clients"], deciles) == (0.0, [])
