@@ -139,16 +139,28 @@ def top_share(scored: DataFrame, fraction: float, relative_error: float = 0.0) -
     return top_shares(scored, [fraction], relative_error)[0]
 
 
-def score_bin(cuts: Sequence[float]) -> Column:
+def score_bin(cuts: Sequence[float] | Column) -> Column:
     """Bin of a score given ascending cut points: 1 = highest scores, len(cuts) + 1 = lowest.
+    ``cuts``: the points, or an array column of them (one set per row's scored frame).
 
     A cut is a quantile value (about q of the scores are <= it), so a score equal to a cut
     belongs to the bin below it.
     """
+    if isinstance(cuts, Column):
+        return F.size(cuts) + 1 - F.size(F.filter(cuts, lambda c: F.col(PROBABILITY) > c))
     if not cuts:
         return F.lit(1)
     above = reduce(add, [F.when(F.col(PROBABILITY) > F.lit(c), 1).otherwise(0) for c in cuts])
     return F.lit(len(cuts) + 1) - above
+
+
+def _bin_aggs() -> list[Column]:
+    """Per score bin: n, positives, mean_predicted, observed_rate and the summed squared error
+    (for the Brier score)."""
+    squared_error = (F.col(PROBABILITY) - F.col(LABEL)) ** 2
+    return [F.count("*").alias("n"), F.sum(LABEL).alias("positives"),
+            F.avg(PROBABILITY).alias("mean_predicted"), F.avg(LABEL).alias("observed_rate"),
+            F.sum(squared_error).alias("squared_error")]
 
 
 def score_deciles(scored: DataFrame, bins: int = 10, relative_error: float = 0.0) -> DataFrame:
@@ -165,11 +177,7 @@ def score_deciles(scored: DataFrame, bins: int = 10, relative_error: float = 0.0
 def binned(scored: DataFrame, cuts: Sequence[float]) -> DataFrame:
     """Per score bin (see :func:`score_bin`): n, positives, mean_predicted, observed_rate and
     the summed squared error (for the Brier score)."""
-    squared_error = (F.col(PROBABILITY) - F.col(LABEL)) ** 2
-    return (scored.groupBy(score_bin(cuts).alias("bin"))
-            .agg(F.count("*").alias("n"), F.sum(LABEL).alias("positives"),
-                 F.avg(PROBABILITY).alias("mean_predicted"), F.avg(LABEL).alias("observed_rate"),
-                 F.sum(squared_error).alias("squared_error"))
+    return (scored.groupBy(score_bin(cuts).alias("bin")).agg(*_bin_aggs())
             .select(F.col("bin").cast("int").alias("bin"), F.col("n").cast("long").alias("n"),
                     F.col("positives").cast("double").alias("positives"), "mean_predicted",
                     "observed_rate", "squared_error")
@@ -263,14 +271,11 @@ def evaluate_many(frames: Mapping[str, DataFrame], fractions: Sequence[float],
     top_cuts = {k: q[:len(top_qs)] for k, q in quantiles.items()}
     decile_cuts = {k: sorted(set(q[len(top_qs):])) for k, q in quantiles.items()}
     cuts = _per_kind({k: _doubles(c) for k, c in decile_cuts.items()})
-    above_cuts = F.size(F.filter(cuts, lambda c: F.col(PROBABILITY) > c))
-    aggs = [F.count("*").alias("n"), F.sum(LABEL).alias("positives"),
-            F.sum(PROBABILITY).alias("predicted"),
-            F.sum((F.col(PROBABILITY) - F.col(LABEL)) ** 2).alias("squared_error")]
+    aggs = _bin_aggs()
     for i in range(len(fractions)):
         aggs += _cut_aggs(_per_kind({k: F.lit(c[i]) for k, c in top_cuts.items()}), f"_{i}")
     bins: dict[str, list[dict[str, Any]]] = {name: [] for name in frames}
-    for r in stacked.groupBy(KIND, (F.size(cuts) + 1 - above_cuts).alias("bin")).agg(
+    for r in stacked.groupBy(KIND, score_bin(cuts).alias("bin")).agg(
             *aggs).collect():  # <= 10 rows per frame
         bins[r[KIND]].append(r.asDict())
     return {name: _metrics(aucs.get(name), top_cuts.get(name), bins[name], fractions)
@@ -291,8 +296,8 @@ def _metrics(aucs: dict[str, float] | None, top_cuts: Sequence[float] | None,
         metrics[f"lift_top{pct}"] = stats["lift"]
         metrics[f"capture_top{pct}"] = stats["capture"]
     deciles = [{"bin": int(b["bin"]), "n": int(b["n"]), "positives": float(b["positives"] or 0),
-                "mean_predicted": float(b["predicted"]) / b["n"],
-                "observed_rate": float(b["positives"] or 0) / b["n"]}
+                "mean_predicted": float(b["mean_predicted"]),
+                "observed_rate": float(b["observed_rate"])}
                for b in sorted(bins, key=lambda b: b["bin"])]
     metrics.update(calibration_summary(deciles))
     n = totals["n"]
