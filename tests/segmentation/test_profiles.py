@@ -6,6 +6,7 @@ import math
 import pytest
 
 from segrec_spark.segmentation.profiles import (
+    _numeric_differences,
     conversion_rates,
     profile_columns,
     segment_traits,
@@ -72,3 +73,16 @@ def test_conversion_rate_per_segment_and_product(spark):
     assert got[0]["conversion_rate_pension"] is None
     assert got[1]["conversion_rate_savings"] == 0.0
     assert got[1]["conversion_rate_pension"] == 1.0
+
+
+def test_numeric_differences_are_the_population_z_scores_with_nulls_and_empty_segments(spark):
+    # segment 2 has no values of x at all; the nulls count in no mean and no deviation
+    rows = [(0, 1.0), (0, 3.0), (0, None), (1, 10.0), (1, 12.0), (1, 14.0), (2, None)]
+    assigned = spark.createDataFrame(rows, "segment_id int, x double")
+    got = {r["segment_id"]: r["z"] for r in _numeric_differences(assigned, ["x"]).collect()}
+    values = [1.0, 3.0, 10.0, 12.0, 14.0]
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    assert got[0] == pytest.approx((2.0 - mean) / sd)
+    assert got[1] == pytest.approx((12.0 - mean) / sd)
+    assert got[2] is None
