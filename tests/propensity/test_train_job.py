@@ -220,6 +220,7 @@ def trained_pooled(spark, tmp_path_factory):
                   "propensity.learners=[random_forest]")
 
 
+@pytest.mark.integration  # a second whole training on a lake of its own: make test-slow
 def test_pooled_always_registers_one_forest_per_product_that_scores_client_features(
         spark, trained_pooled):
     cfg, summary = trained_pooled
