@@ -19,7 +19,8 @@ TEST_SPARK = SparkSettings(master="local[2]", shuffle_partitions=2, driver_memor
                                  # Frames of a few rows: Spark's interpreted expressions, not
                                  # code generated and compiled for each of the suite's
                                  # thousands of plans (about 13 % faster, README "Tests").
-                                 # `make test-slow` runs the CLI with the generated code.
+                                 # The pipeline keeps generated code; `make test-slow`'s
+                                 # cluster test runs it so, through spark-submit.
                                  "spark.sql.codegen.wholeStage": "false",
                                  "spark.sql.codegen.factoryMode": "NO_CODEGEN"})
 
