@@ -164,14 +164,20 @@ def positive_weight(n_positive: int, n_negative: int, cap: float) -> float:
     return float(min(max(n_negative / n_positive, 1.0), cap))
 
 
-def negative_share(n_positive: int, n_negative: int, max_rows: int) -> float:
+def negative_share(n_positive: int, n_negative: int, max_rows: int,
+                   per_positive: float = 0.0) -> float:
     """Share of negatives to keep so that every positive plus the kept negatives fit in
-    ``max_rows`` (1.0 = keep all; ``max_rows`` 0 = no cap). At least as many negatives as
-    positives are kept, so a cap below twice the positives is exceeded rather than starving
-    the negative class."""
-    if max_rows <= 0 or n_negative <= 0 or n_positive + n_negative <= max_rows:
+    ``max_rows`` and the negatives number at most ``per_positive`` per positive (1.0 = keep
+    all; 0 = no such cap). At least as many negatives as positives are kept, so a cap below
+    twice the positives is exceeded rather than starving the negative class."""
+    if n_negative <= 0:
         return 1.0
-    return min(1.0, max(max_rows - n_positive, n_positive) / n_negative)
+    share = 1.0
+    if max_rows > 0 and n_positive + n_negative > max_rows:
+        share = max(max_rows - n_positive, n_positive) / n_negative
+    if per_positive > 0:
+        share = min(share, max(per_positive, 1.0) * n_positive / n_negative)
+    return min(1.0, share)
 
 
 def sample_negatives(share: float, seed: int) -> Callable[[DataFrame], DataFrame]:
@@ -195,9 +201,11 @@ def training_frame(df: DataFrame, n_positive: int, n_negative: int,
                    settings: PropensitySettings) -> tuple[DataFrame, float, float]:
     """The rows a forest is fitted on, with ``class_weight``; also (weight, negative share).
 
-    Every positive and a seeded share of the negatives (``max_training_rows``), the weight
+    Every positive and a seeded share of the negatives (``max_training_rows``,
+    ``max_negatives_per_positive``), the weight
     balancing the classes as sampled."""
-    share = negative_share(n_positive, n_negative, settings.max_training_rows)
+    share = negative_share(n_positive, n_negative, settings.max_training_rows,
+                           settings.max_negatives_per_positive)
     weight = positive_weight(n_positive, round(n_negative * share), settings.max_positive_weight)
     frame = (df.transform(sample_negatives(share, settings.seed))
              .transform(with_class_weight(weight)))

@@ -52,6 +52,9 @@ class PropensitySettings:
     # the probability stays a population probability. Evaluation and scoring use every client.
     # 0 = fit on every row.
     max_training_rows: int = 250_000
+    # ... and at most this many negatives per positive (case-control sampling; 0 = no ratio
+    # cap), whichever keeps fewer. The prior correction divides this share out too.
+    max_negatives_per_positive: float = 0.0
     # The client's segment (segment_id, one-hot) as a model input: always / never, or auto =
     # only where it helps, i.e. the chosen learner at its best parameters refitted with it on
     # the same validation rows scores a higher ROC-AUC than without it. Default always: auto
@@ -117,6 +120,8 @@ class PropensitySettings:
         require(self.max_positive_weight >= 1.0, "max_positive_weight", "must be >= 1")
         require(self.max_training_rows == 0 or self.max_training_rows >= 1000,
                 "max_training_rows", "must be 0 (no sample) or at least 1000 rows")
+        require(self.max_negatives_per_positive == 0 or self.max_negatives_per_positive >= 1,
+                "max_negatives_per_positive", "must be 0 (no ratio cap) or at least 1")
         require(self.baseline in BASELINES, "baseline",
                 f"expected one of {', '.join(BASELINES)}, found {self.baseline!r}")
         require(self.min_positives >= 1, "min_positives", "must be >= 1")

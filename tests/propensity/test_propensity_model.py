@@ -120,6 +120,18 @@ def test_negative_share_fits_the_row_cap():
         PropensitySettings(max_training_rows=10).validate()
 
 
+def test_negative_share_keeps_at_most_the_ratio_of_negatives_per_positive_and_the_lower_cap():
+    assert pm.negative_share(100, 9_900, 0, per_positive=15) == pytest.approx(1_500 / 9_900)
+    assert pm.negative_share(100, 900, 0, per_positive=15) == 1.0  # 9 per positive already
+    # whichever cap keeps fewer negatives wins
+    assert pm.negative_share(1_000, 99_000, 5_000, per_positive=15) == pytest.approx(
+        4_000 / 99_000)
+    assert pm.negative_share(1_000, 99_000, 250_000, per_positive=15) == pytest.approx(
+        15_000 / 99_000)
+    with pytest.raises(ConfigError, match="max_negatives_per_positive"):
+        PropensitySettings(max_negatives_per_positive=0.5).validate()
+
+
 def test_sample_negatives_keeps_every_positive(spark):
     df = spark.range(2_000).select((F.col("id") < 50).cast("double").alias("label"))
     sampled = df.transform(pm.sample_negatives(0.1, seed=5))
