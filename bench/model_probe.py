@@ -39,7 +39,7 @@ from segrec_spark.features.definitions import ratio  # noqa: E402
 from segrec_spark.propensity import evaluation as ev  # noqa: E402
 from segrec_spark.propensity import learners  # noqa: E402
 from segrec_spark.propensity import model as pm  # noqa: E402
-from segrec_spark.propensity.plan import training_plan  # noqa: E402
+from segrec_spark.propensity.job import read_plan  # noqa: E402
 from segrec_spark.spark import get_spark  # noqa: E402
 from segrec_spark.tables import read_table, table_path  # noqa: E402
 
@@ -86,18 +86,19 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
     variants = [parse_variant(v) for v in (args.variant or ["default:"])]
-    base = load_config(args.conf)
+    base = load_config(args.conf, [f"paths.root={Path(args.lake).resolve()}"])
     settings_of = {name: load_config(args.conf, overrides).propensity
                    for name, overrides, _ in variants}
     seeds = [int(s) for s in args.seeds.split(",") if s] or [base.propensity.seed]
 
     spark = get_spark(SparkSettings(master="local[2]", log_level="ERROR",
                                     driver_memory="6g", shuffle_partitions=4))
-    features = read_table(spark, table_path(args.lake, "gold", "client_features"))
-    labels = read_table(spark, table_path(args.lake, "gold", "labels"))
-    dates = sorted(r[0] for r in labels.select("as_of_date").distinct().collect())
-    plan = training_plan(dates, [], base.features.horizon_days,
-                         snapshots=base.features.train_snapshots)
+    features = read_table(spark, table_path(base.paths.root, "gold", "client_features"))
+    labels = read_table(spark, table_path(base.paths.root, "gold", "labels"))
+    plan = read_plan(spark, base)  # the dates segrec train would use
+    if plan.by_split:
+        raise SystemExit(f"{args.lake}: gold.labels holds a held-out split, not months; "
+                         "the probe compares on an out-of-time month only")
     products = ([p for p in args.products.split(",") if p] or
                 sorted(r[0] for r in labels.select("product_code").distinct().collect()))
     print(f"training dates {', '.join(map(str, plan.train_dates))}; out of time "
