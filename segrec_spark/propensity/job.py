@@ -3,9 +3,9 @@
 Time (see DESIGN.md section 3): with E = the end of the data and h = features.horizon_days,
 
 * segmentation is fitted on gold.client_features at E - h (features only, no labels);
-* each product's forest is tuned (TrainValidationSplit on areaUnderROC) on the labels at E - 2h
-  and evaluated OUT OF TIME on the labels at E - h, beside a naive baseline and (generated data
-  only) the oracle built from the planted truth;
+* each product's model is chosen by validation ROC-AUC (learners.select_learner) on the
+  labels up to E - 2h and evaluated OUT OF TIME on the labels at E - h, beside a naive
+  baseline and (generated data only) the oracle built from the planted truth;
 * the champion registered for scoring is refitted with the tuned parameters on the latest labels
   (E - h) (``propensity.champion_fit = latest``; ``evaluated`` registers the evaluated model).
 

@@ -20,13 +20,7 @@ from pyspark.ml.classification import (
     RandomForestClassifier,
 )
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.tuning import (
-    CrossValidator,
-    CrossValidatorModel,
-    ParamGridBuilder,
-    TrainValidationSplit,
-    TrainValidationSplitModel,
-)
+from pyspark.ml.tuning import ParamGridBuilder
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -157,69 +151,84 @@ def client_fold(folds: int) -> Column:
     return F.pmod(F.xxhash64("identity_id_hash"), F.lit(folds)).cast("int")
 
 
-def validator(pipeline: Pipeline, grid: list[Any], settings: PropensitySettings,
-              n_rows: int | None = None, mode: str | None = None
-              ) -> CrossValidator | TrainValidationSplit | LaterMonthValidator:
-    """The validator of ``mode`` (default: :func:`uses_cv`'s choice of cv or split), on AUC.
-
-    Cross-validation folds are by client (the ``FOLD`` column of :func:`client_fold`, which
-    :func:`select_learner` adds); the single split is Spark's seeded split by row; ``month``
-    is :class:`LaterMonthValidator`."""
-    mode = mode or ("cv" if uses_cv(settings, n_rows) else "split")
-    if mode == "month":
-        return LaterMonthValidator(pipeline, grid, settings.parallelism)
-    if mode == "cv":
-        return CrossValidator(estimator=pipeline, estimatorParamMaps=grid,
-                              evaluator=roc_evaluator(), numFolds=settings.folds,
-                              parallelism=settings.parallelism, seed=settings.seed,
-                              foldCol=FOLD)
-    return TrainValidationSplit(estimator=pipeline, estimatorParamMaps=grid,
-                                evaluator=roc_evaluator(), trainRatio=settings.train_ratio,
-                                parallelism=settings.parallelism, seed=settings.seed)
-
-
 @dataclass(frozen=True)
-class LaterMonthModel:
-    """What :class:`LaterMonthValidator` found (the attributes of a TrainValidationSplitModel
-    that the selection reads)."""
+class Tuned:
+    """One learner's tuning on ``spec``: its grid and each point's validation ROC-AUC (for
+    ``cv`` the mean over the folds). Nothing is refitted on every training row here: only the
+    candidate the selection keeps is (:func:`select_learner`), so a learner that loses costs
+    its validation fits only."""
 
-    bestModel: PipelineModel  # noqa: N815 (Spark ML's name)
-    validationMetrics: list[float]  # noqa: N815
-    param_maps: list[Any]
-
-    def getEstimatorParamMaps(self) -> list[Any]:  # noqa: N802 (Spark ML's name)
-        return self.param_maps
-
-
-@dataclass(frozen=True)
-class LaterMonthValidator:
-    """Validation on a later month: every grid point is fitted on the rows of the earlier
-    as-of dates and scored (ROC-AUC) on the rows of the latest one, as the out-of-time
-    evaluation scores the model on the month after its training; the best point is refitted on
-    every row. Needs the ``as_of_date`` column with two or more dates."""
-
+    kind: str
+    spec: FeatureSpec
     pipeline: Pipeline
     grid: list[Any]
-    parallelism: int = 1
+    metrics: list[float]
 
-    def fit(self, train: DataFrame) -> LaterMonthModel:
+    @property
+    def score(self) -> float:
+        return max(self.metrics)
+
+    @property
+    def best_point(self) -> Any:
+        return self.grid[max(range(len(self.grid)), key=self.metrics.__getitem__)]
+
+
+def _grid_aucs(pipeline: Pipeline, grid: list[Any], fit_rows: DataFrame, score_rows: DataFrame,
+               parallelism: int) -> list[float]:
+    """Each grid point fitted on ``fit_rows`` and scored (ROC-AUC) on ``score_rows``, up to
+    ``parallelism`` points at a time (Spark ML's ``fitMultiple``, as its validators do)."""
+    evaluator = roc_evaluator()
+    fits = pipeline.fitMultiple(fit_rows, grid)  # thread-safe iterator
+
+    def score_next(_: int) -> tuple[int, float]:
+        index, model = next(fits)
+        return index, evaluator.evaluate(model.transform(score_rows))
+
+    metrics = [0.0] * len(grid)
+    with ThreadPool(max(1, min(parallelism, len(grid)))) as pool:
+        for index, auc in pool.imap_unordered(score_next, range(len(grid))):
+            metrics[index] = auc
+    return metrics
+
+
+def _cached_pair(fit_rows: DataFrame, score_rows: DataFrame, pipeline: Pipeline,
+                 grid: list[Any], parallelism: int) -> list[float]:
+    fit_rows, score_rows = fit_rows.cache(), score_rows.cache()
+    try:
+        return _grid_aucs(pipeline, grid, fit_rows, score_rows, parallelism)
+    finally:
+        fit_rows.unpersist()
+        score_rows.unpersist()
+
+
+def validation_aucs(pipeline: Pipeline, grid: list[Any], train: DataFrame, mode: str,
+                    settings: PropensitySettings) -> list[float]:
+    """Each grid point's validation ROC-AUC in ``mode``:
+
+    * ``month``: fitted on the rows of the earlier as-of dates, scored on the latest one, as
+      the out-of-time evaluation scores a model on the month after its training (needs
+      ``as_of_date`` with two or more dates);
+    * ``cv``: ``settings.folds`` folds by client (the ``FOLD`` column of :func:`client_fold`,
+      which :func:`select_learner` adds), fitted on the other folds, the mean AUC;
+    * ``split``: one seeded random split by row (``settings.train_ratio`` to fit on).
+
+    The same figures as Spark ML's CrossValidator (``foldCol``) and TrainValidationSplit,
+    without their refit of the best point on every row."""
+    parallelism = settings.parallelism
+    if mode == "month":
         latest = train.agg(F.max(DATE)).first()[0]  # type: ignore[index]
-        earlier, later = train.where(F.col(DATE) < F.lit(latest)), train.where(
-            F.col(DATE) == F.lit(latest))
-        evaluator = roc_evaluator()
-        fits = self.pipeline.fitMultiple(earlier, self.grid)  # thread-safe iterator
-
-        def score_next(_: int) -> tuple[int, float]:
-            index, model = next(fits)
-            return index, evaluator.evaluate(model.transform(later))
-
-        metrics = [0.0] * len(self.grid)
-        with ThreadPool(max(1, min(self.parallelism, len(self.grid)))) as pool:
-            for index, auc in pool.imap_unordered(score_next, range(len(self.grid))):
-                metrics[index] = auc
-        best = max(range(len(self.grid)), key=metrics.__getitem__)
-        return LaterMonthModel(bestModel=self.pipeline.fit(train, self.grid[best]),
-                               validationMetrics=metrics, param_maps=list(self.grid))
+        return _grid_aucs(pipeline, grid, train.where(F.col(DATE) < F.lit(latest)),
+                          train.where(F.col(DATE) == F.lit(latest)), parallelism)
+    if mode == "cv":
+        per_fold = [_cached_pair(train.where(F.col(FOLD) != fold),
+                                 train.where(F.col(FOLD) == fold), pipeline, grid, parallelism)
+                    for fold in range(settings.folds)]
+        return [sum(aucs) / len(aucs) for aucs in zip(*per_fold, strict=True)]
+    if mode == "split":
+        fit_rows, score_rows = train.randomSplit(
+            [settings.train_ratio, 1 - settings.train_ratio], seed=settings.seed)
+        return _cached_pair(fit_rows, score_rows, pipeline, grid, parallelism)
+    raise ValueError(f"unknown validation mode {mode!r}")
 
 
 @dataclass(frozen=True)
@@ -243,22 +252,21 @@ class Selection:
 
 def _tune(kind: str, train: DataFrame, spec: FeatureSpec, weight: float,
           settings: PropensitySettings, negative_share: float, mode: str,
-          params: dict[str, Any] | None = None
-          ) -> tuple[float, TrainValidationSplitModel | CrossValidatorModel | LaterMonthModel,
-                     list[dict[str, Any]]]:
-    """Tune one learner on ``spec`` (its grid, or only ``params``) with the validation
-    ``mode``: (best validation AUC, the tuned model, one result row per grid point)."""
+          params: dict[str, Any] | None = None) -> tuple[Tuned, list[dict[str, Any]]]:
+    """Validate one learner on ``spec`` (its grid, or only ``params``) in ``mode``: the
+    tuning and one result row per grid point."""
     pipeline, estimator = learner_pipeline(kind, spec, weight, settings, negative_share)
     if params is None:
         grid = learner_grid(kind, estimator, settings)
     else:
         grid = [{estimator.getParam(name): value for name, value in params.items()}]
-    tuned = validator(pipeline, grid, settings, mode=mode).fit(train)
+    tuned = Tuned(kind, spec, pipeline, grid,
+                  validation_aucs(pipeline, grid, train, mode, settings))
     rows = grid_results(tuned)
     for row in rows:
         row["learner"] = kind
         row["segment"] = spec.segment is not None
-    return max(r["validation_areaUnderROC"] for r in rows), tuned, rows
+    return tuned, rows
 
 
 def has_choice(settings: PropensitySettings, spec: FeatureSpec) -> bool:
@@ -302,9 +310,10 @@ def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
     learner, one grid point and no segment to try there is nothing to choose: the point is
     fitted once on every training row (:func:`has_choice`). The segment (``spec.segment``) is
     an input as ``settings.segment_feature`` says: ``always``, ``never``, or ``auto``: the
-    learners are tuned without it, then the chosen one is refitted at its best parameters with
-    it, on the same validation rows, and keeps it only when that scores a higher validation AUC
-    (one more fit per fold, not another grid).
+    learners are tuned without it, then the chosen one is validated again at its best
+    parameters with it, on the same validation rows, and keeps it only when that scores a
+    higher validation AUC (one more fit per fold, not another grid). Only the candidate kept is
+    then fitted on every training row.
 
     ``on_latest_month``: the candidates are validated on the latest as-of date of ``train``
     (fitted on the earlier ones) whatever the settings and even when there is only one, so that
@@ -324,42 +333,35 @@ def select_learner(train: DataFrame, spec: FeatureSpec, weight: float,
     if mode == "cv":
         train = train.withColumn(FOLD, client_fold(settings.folds))
     results: list[dict[str, Any]] = []
-    best: tuple[float, str, Any] | None = None
+    best: Tuned | None = None
     for kind in settings.learners:
-        score, fitted, rows = _tune(kind, train, base, weight, settings, negative_share, mode)
+        tuned, rows = _tune(kind, train, base, weight, settings, negative_share, mode)
         results += rows
-        if best is None or score > best[0]:
-            best = (score, kind, fitted)
+        if best is None or tuned.score > best.score:
+            best = tuned
     assert best is not None
-    top, kind, tuned = best
-    chosen = base
     if spec.segment is not None and settings.segment_feature == "auto":
-        params = best_params(tuned)
-        top_segment, tuned_segment, rows = _tune(kind, train, spec, weight, settings,
-                                                 negative_share, mode, params)
+        segmented, rows = _tune(best.kind, train, spec, weight, settings, negative_share, mode,
+                                best_params(best))
         results += rows
-        if top_segment > top:
-            tuned, chosen = tuned_segment, spec
-    return Selection(learner=kind, params=best_params(tuned), model=tuned.bestModel,
-                     results=results, spec=chosen, validation=mode)
+        if segmented.score > best.score:
+            best = segmented
+    # the one refit on every training row: the kept learner at its best point
+    return Selection(learner=best.kind, params=best_params(best),
+                     model=best.pipeline.fit(train, best.best_point), results=results,
+                     spec=best.spec, validation=mode)
 
 
-def grid_results(tuned: TrainValidationSplitModel | CrossValidatorModel | LaterMonthModel
-                 ) -> list[dict[str, Any]]:
+def grid_results(tuned: Tuned) -> list[dict[str, Any]]:
     """One dict per grid point: its parameters and validation areaUnderROC."""
-    metrics = (tuned.avgMetrics if isinstance(tuned, CrossValidatorModel)
-               else tuned.validationMetrics)
     rows = []
-    for params, metric in zip(tuned.getEstimatorParamMaps(), metrics, strict=False):
+    for params, metric in zip(tuned.grid, tuned.metrics, strict=True):
         row: dict[str, Any] = {p.name: v for p, v in params.items()}
         row["validation_areaUnderROC"] = float(metric)
         rows.append(row)
     return rows
 
 
-def best_params(tuned: TrainValidationSplitModel | CrossValidatorModel | LaterMonthModel
-                ) -> dict[str, Any]:
+def best_params(tuned: Tuned) -> dict[str, Any]:
     """Parameters of the best grid point (highest validation areaUnderROC)."""
-    best = max(grid_results(tuned), key=lambda r: r["validation_areaUnderROC"])
-    return {k: v for k, v in best.items()
-            if k not in ("validation_areaUnderROC", "learner", "segment")}
+    return {p.name: v for p, v in tuned.best_point.items()}

@@ -220,10 +220,31 @@ def test_cross_validation_folds_keep_each_clients_snapshots_together(spark):
     sizes = {r[0]: r[1] for r in folded.groupBy(learners.FOLD).count().collect()}
     assert set(sizes) == {0, 1, 2}
     assert min(sizes.values()) >= 3 * 5
-    validator = learners.validator(*learners.forest_pipeline(
-        pm.FeatureSpec(("x",), (), None), 1.0, PropensitySettings())[:1], [{}],
-        PropensitySettings(validation="cv"))
-    assert validator.getFoldCol() == learners.FOLD
+
+
+def test_a_cv_figure_is_the_mean_over_folds_of_a_fit_on_the_others_and_nothing_is_refitted(
+        spark):
+    train = (_segment_rows(spark, planted=False).transform(pm.with_class_weight(1.0))
+             .withColumn(learners.FOLD, learners.client_fold(3)).cache())
+    spec = pm.FeatureSpec(("x",), (), None)
+    settings = PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.0, 0.3),
+                                  folds=3)
+    pipeline, estimator = learners.learner_pipeline("logistic_regression", spec, 1.0, settings)
+    grid = learners.learner_grid("logistic_regression", estimator, settings)
+
+    aucs = learners.validation_aucs(pipeline, grid, train, "cv", settings)
+
+    for point, auc in zip(grid, aucs, strict=True):
+        per_fold = [learners.roc_evaluator().evaluate(
+            pipeline.fit(train.where(F.col(learners.FOLD) != k), point)
+            .transform(train.where(F.col(learners.FOLD) == k))) for k in range(3)]
+        assert auc == pytest.approx(sum(per_fold) / 3, abs=1e-12)
+    fit_rows, score_rows = train.randomSplit([0.8, 0.2], seed=settings.seed)
+    split = learners.validation_aucs(pipeline, grid, train, "split", settings)
+    assert split == pytest.approx([learners.roc_evaluator().evaluate(
+        pipeline.fit(fit_rows, point).transform(score_rows)) for point in grid], abs=1e-12)
+    with pytest.raises(ValueError, match="unknown validation mode 'holdout'"):
+        learners.validation_aucs(pipeline, grid, train, "holdout", settings)
 
 
 def _segment_rows(spark, planted: bool):
