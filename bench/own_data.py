@@ -11,6 +11,18 @@ same training file (one-hot categoricals, median-imputed numbers) and of the pla
 
 Prints one line per seed and the medians; nothing here is a test (figures vary by machine and
 seed): the README quotes the medians with this command.
+
+Any pair of files a bank (or a public data set) gives, a training file and a held-out file with
+the same columns and a yes/no outcome, goes through the same comparison with ``--files``: the
+contract is the shortest one docs/own-data.md allows (the label, every other column inferred,
+rows keyed by their position unless ``--key`` names a column), the configuration is
+``conf/own_data.yaml`` as it is shipped::
+
+    .venv/bin/python bench/own_data.py --files train.csv test.csv --label y --positive yes \
+        [--delimiter ';'] [--key customer_id] [--out result.json]
+
+scikit-learn gets the same columns (text one-hot encoded, numbers median-imputed, the key left
+out) and its defaults, plus HistGradientBoostingClassifier.
 """
 from __future__ import annotations
 
@@ -24,7 +36,11 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -34,26 +50,40 @@ sys.path.insert(0, str(ROOT))
 from segrec_spark import cli  # noqa: E402
 from segrec_spark.generate.marketing import write_marketing  # noqa: E402
 
+SKLEARN = ("logistic_regression", "random_forest", "gradient_boosting",
+           "hist_gradient_boosting")
 
-def sklearn_aucs(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
-    both = pd.concat([train, test]).drop(columns=["y", "customer_id"])
+
+def positive(values: pd.Series, positives: tuple[str, ...]) -> pd.Series:
+    """1 where the outcome is one of ``positives`` (as docs/own-data.md compares them: without
+    case or surrounding spaces), else 0."""
+    wanted = {p.strip().lower() for p in positives}
+    return values.astype(str).str.strip().str.lower().isin(wanted).astype(int)
+
+
+def sklearn_aucs(train: pd.DataFrame, test: pd.DataFrame, label: str = "y",
+                 drop: tuple[str, ...] = ("customer_id",),
+                 positives: tuple[str, ...] = ("yes",)) -> dict[str, float]:
+    """Held-out ROC-AUC of scikit-learn's default learners on the same columns."""
+    both = pd.concat([train, test]).drop(columns=[label, *(c for c in drop if c in train)])
     x = pd.get_dummies(both, dtype=float)
     x = x.fillna(x.iloc[: len(train)].median())
     x_train, x_test = x.iloc[: len(train)], x.iloc[len(train):]
-    y_train, y_test = (train["y"] == "yes").astype(int), (test["y"] == "yes").astype(int)
+    y_train, y_test = positive(train[label], positives), positive(test[label], positives)
     out = {}
     for name, model in (("logistic_regression", LogisticRegression(max_iter=1000)),
                         ("random_forest", RandomForestClassifier(random_state=0)),
-                        ("gradient_boosting", GradientBoostingClassifier(random_state=0))):
+                        ("gradient_boosting", GradientBoostingClassifier(random_state=0)),
+                        ("hist_gradient_boosting",
+                         HistGradientBoostingClassifier(random_state=0))):
         model.fit(x_train, y_train)
         out[name] = float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
     return out
 
 
-def segrec_auc(tmp: Path, files, test: pd.DataFrame) -> tuple[float, float]:
-    contract = yaml.safe_load((ROOT / "conf/contracts/example_snapshot.yaml").read_text())
-    contract["sources"]["calls"].update(location=str(files.train),
-                                        evaluation_location=str(files.test))
+def run_own_data(tmp: Path, contract: dict) -> tuple[pd.DataFrame, float]:
+    """``segrec run`` on ``contract`` with conf/own_data.yaml as shipped (its paths moved under
+    ``tmp``): the published scores (identity_id_hash, probability) and the run's seconds."""
     (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
     conf = yaml.safe_load((ROOT / "conf/own_data.yaml").read_text())
     conf["paths"] = {"contract": str(tmp / "contract.yaml"), "root": str(tmp / "lake"),
@@ -70,11 +100,61 @@ def segrec_auc(tmp: Path, files, test: pd.DataFrame) -> tuple[float, float]:
 
     scores = DeltaTable(str(tmp / "lake/gold/product_rankings")).to_pandas(
         columns=["identity_id_hash", "probability"])
-    joined = test.assign(identity_id_hash=test["customer_id"].astype(str)).merge(
+    return scores, seconds
+
+
+def held_out_auc(scores: pd.DataFrame, keys: pd.Series, outcome: pd.Series) -> float:
+    """ROC-AUC of the published probabilities of the held-out clients ``keys`` (in the order of
+    ``outcome``, 0/1); every held-out client must have a score."""
+    joined = pd.DataFrame({"identity_id_hash": keys.astype(str).to_numpy(),
+                           "outcome": outcome.to_numpy()}).merge(
         scores, on="identity_id_hash", how="left")
     if joined["probability"].isna().any():
         raise SystemExit("some held-out clients have no score")
-    return float(roc_auc_score(joined["y"] == "yes", joined["probability"])), seconds
+    return float(roc_auc_score(joined["outcome"], joined["probability"]))
+
+
+def segrec_auc(tmp: Path, files, test: pd.DataFrame) -> tuple[float, float]:
+    contract = yaml.safe_load((ROOT / "conf/contracts/example_snapshot.yaml").read_text())
+    contract["sources"]["calls"].update(location=str(files.train),
+                                        evaluation_location=str(files.test))
+    scores, seconds = run_own_data(tmp, contract)
+    return held_out_auc(scores, test["customer_id"], positive(test["y"], ("yes",))), seconds
+
+
+def file_contract(train: Path, test: Path, label: str, positives: tuple[str, ...],
+                  delimiter: str, key: str | None) -> dict:
+    """The shortest contract docs/own-data.md allows for two files: the label, the key if any,
+    every other column inferred."""
+    columns = [{"name": label, "role": "label", "product": "OUTCOME",
+                "positive": list(positives)}]
+    if key:
+        columns.insert(0, {"name": key, "role": "key"})
+    return {"name": "own_files",
+            "products": [{"code": "OUTCOME", "name": f"{label} = {'/'.join(positives)}"}],
+            "sources": {"rows": {"kind": "snapshot", "format": "csv", "location": str(train),
+                                 "evaluation_location": str(test),
+                                 "dialect": {"delimiter": delimiter},
+                                 "undeclared_columns": "infer", "columns": columns}}}
+
+
+def compare_files(train_file: Path, test_file: Path, label: str, positives: tuple[str, ...],
+                  delimiter: str, key: str | None) -> dict:
+    """segrec's held-out AUC on two files against scikit-learn's defaults on the same columns."""
+    read = {"sep": delimiter, "encoding": "utf-8-sig", "skipinitialspace": True}
+    train, test = pd.read_csv(train_file, **read), pd.read_csv(test_file, **read)
+    reference = sklearn_aucs(train, test, label, (key,) if key else (), positives)
+    keys = (test[key] if key else
+            pd.Series([f"evaluation-{i}" for i in range(1, len(test) + 1)]))
+    with tempfile.TemporaryDirectory() as folder:
+        contract = file_contract(train_file.resolve(), test_file.resolve(), label, positives,
+                                 delimiter, key)
+        scores, seconds = run_own_data(Path(folder), contract)
+    auc = held_out_auc(scores, keys, positive(test[label], positives))
+    return {"train_rows": len(train), "test_rows": len(test),
+            "test_positives": int(positive(test[label], positives).sum()), "segrec": auc,
+            **reference, "segrec_minus_best_sklearn": auc - max(reference.values()),
+            "seconds": seconds}
 
 
 def main() -> None:
@@ -82,7 +162,23 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--rows", type=int, default=6000)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--files", nargs=2, type=Path, metavar=("TRAIN", "TEST"),
+                        help="a training and a held-out CSV file instead of generated data")
+    parser.add_argument("--label", default="y", help="--files: the outcome column")
+    parser.add_argument("--positive", default="yes",
+                        help="--files: comma-separated outcome values that mean yes")
+    parser.add_argument("--delimiter", default=",", help="--files: the field delimiter")
+    parser.add_argument("--key", help="--files: the client key column (default: row position)")
     args = parser.parse_args()
+    if args.files:
+        row = compare_files(*args.files, args.label, tuple(args.positive.split(",")),
+                            args.delimiter, args.key)
+        print("own-data files: " + ", ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(row, indent=2))
+        return
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as folder:
@@ -100,11 +196,11 @@ def main() -> None:
         results.append(row)
         print(f"own-data seed {seed}: segrec {auc:.4f} | sklearn lr "
               f"{reference['logistic_regression']:.4f} rf {reference['random_forest']:.4f} gb "
-              f"{reference['gradient_boosting']:.4f} | oracle {oracle:.4f} | segrec - best "
+              f"{reference['gradient_boosting']:.4f} hgb "
+              f"{reference['hist_gradient_boosting']:.4f} | oracle {oracle:.4f} | segrec - best "
               f"{row['segrec_minus_best_sklearn']:+.4f} | {seconds:.0f} s", flush=True)
     medians = {k: statistics.median(r[k] for r in results)
-               for k in ("segrec", "logistic_regression", "random_forest", "gradient_boosting",
-                         "oracle", "segrec_minus_best_sklearn", "seconds")}
+               for k in ("segrec", *SKLEARN, "oracle", "segrec_minus_best_sklearn", "seconds")}
     print("own-data medians: " + ", ".join(f"{k} {v:.4f}" for k, v in medians.items()))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,45 @@
+"""The own-data yardstick's pieces (bench/own_data.py): the contract it writes for two files is
+one the project accepts, outcomes are read as the docs say, held-out scores are matched by key."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segrec_spark.contract import contract_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("bench_own_data", ROOT / "bench" / "own_data.py")
+own = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(own)
+
+
+@pytest.mark.parametrize("key", [None, "customer_id"])
+def test_the_contract_for_two_files_is_accepted_with_or_without_a_key(key):
+    data = own.file_contract(Path("/d/train.csv"), Path("/d/test.csv"), "y", ("yes",), ";", key)
+
+    contract = contract_from_dict(data)
+
+    (source,) = contract.sources.values()
+    assert source.kind == "snapshot"
+    assert [p.code for p in contract.products] == ["OUTCOME"]
+    assert (source.key_column == "customer_id") == (key is not None)
+
+
+def test_outcomes_are_compared_without_case_or_surrounding_spaces():
+    values = pd.Series([" Yes", "no", "YES ", "1", None])
+
+    assert own.positive(values, ("yes",)).tolist() == [1, 0, 1, 0, 0]
+    assert own.positive(pd.Series([1, 0, 1]), ("1",)).tolist() == [1, 0, 1]
+
+
+def test_held_out_auc_matches_scores_by_key_and_refuses_a_missing_score():
+    scores = pd.DataFrame({"identity_id_hash": ["evaluation-1", "evaluation-2", "x"],
+                           "probability": [0.9, 0.1, 0.5]})
+    keys = pd.Series(["evaluation-2", "evaluation-1"])
+
+    assert own.held_out_auc(scores, keys, pd.Series([0, 1])) == 1.0
+    with pytest.raises(SystemExit, match="no score"):
+        own.held_out_auc(scores, pd.Series(["evaluation-3"]), pd.Series([1]))
