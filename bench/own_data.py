@@ -154,11 +154,19 @@ def compare_files(train_file: Path, test_file: Path, label: str, positives: tupl
         contract = file_contract(train_file.resolve(), test_file.resolve(), label, positives,
                                  delimiter, key)
         scores, seconds = run_own_data(Path(folder), contract)
-    auc = held_out_auc(scores, keys, positive(test[label], positives))
+    outcome = positive(test[label], positives)
+    auc = held_out_auc(scores, keys, outcome)
     return {"train_rows": len(train), "test_rows": len(test),
-            "test_positives": int(positive(test[label], positives).sum()), "segrec": auc,
+            "test_positives": int(outcome.sum()), "segrec": auc,
             **reference, "segrec_minus_best_sklearn": auc - max(reference.values()),
             "seconds": seconds}
+
+
+def write_json(path: Path | None, data: dict) -> None:
+    """``--out``: the figures as JSON (nothing without a path)."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2))
 
 
 def main() -> None:
@@ -179,9 +187,7 @@ def main() -> None:
                             args.delimiter, args.key)
         print("own-data files: " + ", ".join(
             f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(row, indent=2))
+        write_json(args.out, row)
         return
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
@@ -206,9 +212,7 @@ def main() -> None:
     medians = {k: statistics.median(r[k] for r in results)
                for k in ("segrec", *SKLEARN, "oracle", "segrec_minus_best_sklearn", "seconds")}
     print("own-data medians: " + ", ".join(f"{k} {v:.4f}" for k, v in medians.items()))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"runs": results, "medians": medians}, indent=2))
+    write_json(args.out, {"runs": results, "medians": medians})
 
 
 if __name__ == "__main__":
