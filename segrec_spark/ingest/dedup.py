@@ -3,7 +3,9 @@ functions, applied after :func:`segrec_spark.ingest.validate.flag_rejects`).
 
 1. :func:`with_row_hash` hashes the record; :func:`flag_undecodable` flags text that was not UTF-8,
 2. :func:`mark_duplicates` marks exact copies within the delivery and against other deliveries
-   already in bronze; :func:`mark_conflicts` rejects later versions of a natural id,
+   already in bronze; :func:`mark_conflicts` rejects later versions of a natural id;
+   :func:`row_marks` runs both on the columns they read and :func:`with_marks` joins the marks
+   back, so the whole rows are never shuffled,
 3. :func:`with_outcome` settles ``DUPLICATE``, a reason or ``ACCEPTED`` per row, so rows read =
    accepted + quarantined + duplicates by construction; :func:`outcome_counts` tallies them.
 """
@@ -124,6 +126,49 @@ def mark_conflicts(source: Source) -> Callable[[DataFrame], DataFrame]:
         conflict = candidate & (first != F.col(ROW_HASH))
         return df.withColumn(REJECT_REASON, F.when(conflict, F.lit(CONFLICTING_DUPLICATE))
                              .otherwise(F.col(REJECT_REASON)))
+
+    return transform
+
+
+IS_CONFLICT = "_is_conflict"
+# A row's identity in a batch: its file and its place in it (reading._line_order).
+ROW_ID = (SOURCE_FILE, LINE_ORDER)
+
+
+def row_marks(source: Source, seen_hashes: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
+    """The rows :func:`mark_duplicates` and :func:`mark_conflicts` mark, and nothing else:
+    (``_source_file``, ``_line``, ``_is_duplicate``, ``_is_conflict``), one row per marked row.
+
+    Both rules run on the few columns they read (the row's identity, hash, delivery, natural id
+    and reject reason), so the shuffles behind their windows move those columns instead of the
+    whole record with its raw line; :func:`with_marks` puts the marks back on the rows."""
+    id_columns = [source.id_column] if source.id_column is not None else []
+
+    def transform(df: DataFrame) -> DataFrame:
+        narrow = df.select(*ROW_ID, ROW_HASH, "_delivery", REJECT_REASON, *id_columns)
+        marked = narrow.transform(mark_duplicates(seen_hashes)).transform(mark_conflicts(source))
+        is_conflict = F.coalesce(F.col(REJECT_REASON) == F.lit(CONFLICTING_DUPLICATE),
+                                 F.lit(False))
+        return (marked.withColumn(IS_CONFLICT, is_conflict)
+                .where(F.col(IS_DUPLICATE) | F.col(IS_CONFLICT))
+                .select(*ROW_ID, IS_DUPLICATE, IS_CONFLICT))
+
+    return transform
+
+
+def with_marks(marks: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_is_duplicate`` and set ``_reject_reason`` to CONFLICTING_DUPLICATE from ``marks``
+    (:func:`row_marks` of the same rows), matched on the row's identity: the same result as
+    :func:`mark_duplicates` then :func:`mark_conflicts` on the whole rows. Hint ``marks`` for a
+    broadcast when they are few and the rows are not shuffled at all."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        joined = df.join(marks, on=list(ROW_ID), how="left")
+        reason = F.when(F.coalesce(F.col(IS_CONFLICT), F.lit(False)),
+                        F.lit(CONFLICTING_DUPLICATE)).otherwise(F.col(REJECT_REASON))
+        return (joined.withColumn(IS_DUPLICATE, F.coalesce(F.col(IS_DUPLICATE), F.lit(False)))
+                .withColumn(REJECT_REASON, reason)
+                .drop(IS_CONFLICT))
 
     return transform
 

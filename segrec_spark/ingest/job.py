@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from py4j.protocol import Py4JJavaError
@@ -49,9 +49,9 @@ from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_er
 from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
 from segrec_spark.ingest.dedup import (
     flag_undecodable,
-    mark_conflicts,
-    mark_duplicates,
     outcome_counts,
+    row_marks,
+    with_marks,
     with_outcome,
     with_row_hash,
 )
@@ -100,11 +100,35 @@ def _in(column: str, values: Sequence[str]) -> str:
     return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
+# Marks (one row per duplicate or conflicting row, about 100 bytes) broadcast to the rows up to
+# this many; beyond (e.g. a month sent again under another name: every row a duplicate) they
+# are joined by a shuffle, once, and the result kept.
+MAX_BROADCAST_MARKS = 500_000
+
+
+@dataclass
+class Classified:
+    """Every row of a batch with its outcome (``frame``), over the cached frames it is built on
+    (``cached``, released by :meth:`unpersist`)."""
+
+    frame: DataFrame
+    cached: list[DataFrame] = field(default_factory=list)
+
+    def unpersist(self) -> None:
+        for df in self.cached:
+            df.unpersist()
+
+
 def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
-                        deliveries: list[Delivery], kept_extras: tuple[str, ...]) -> DataFrame:
+                        deliveries: list[Delivery], kept_extras: tuple[str, ...]) -> Classified:
     """Every row of the non-empty ``deliveries`` with its outcome (``_outcome``) and delivery
     (``_delivery``). A row is a duplicate when an earlier copy is in this batch (deliveries and
-    files in name order) or in bronze under a delivery outside this batch."""
+    files in name order) or in bronze under a delivery outside this batch.
+
+    The rows are read once and cached; the duplicate and conflict rules run on the few columns
+    they need (dedup.row_marks) and their marks, few in practice, are broadcast back to the rows:
+    the whole rows, raw line included, are never shuffled (one Spark job here: the marks' count,
+    where an unreadable file shows)."""
     settings: IngestSettings = cfg.ingest
     read = READERS[settings.format_of(source)]
     forgotten = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
@@ -124,10 +148,20 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     if delta_exists(spark, bronze_path):
         seen = (read_table(spark, bronze_path)
                 .filter(~F.col("_delivery").isin(*[d.name for d in deliveries])).select(ROW_HASH))
-    return (union(frames)
-            .transform(mark_duplicates(seen))
-            .transform(mark_conflicts(source))
-            .transform(with_outcome))
+    rows = union(frames).persist(StorageLevel.MEMORY_AND_DISK)
+    marks = rows.transform(row_marks(source, seen)).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = Classified(rows, [rows, marks])
+    try:
+        few = marks.count() <= MAX_BROADCAST_MARKS
+    except BaseException:
+        classified.unpersist()
+        raise
+    classified.frame = (rows.transform(with_marks(F.broadcast(marks) if few else marks))
+                        .transform(with_outcome))
+    if not few:
+        classified.frame = classified.frame.persist(StorageLevel.MEMORY_AND_DISK)
+        classified.cached.append(classified.frame)
+    return classified
 
 
 def ingest_source(spark: SparkSession, cfg: Config, source: Source, deliveries: Sequence[str],
@@ -194,12 +228,13 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
     non_empty = [d for d in checked if d.schemas]
     counts: dict[str, dict[str, int]] = {d.name: {} for d in checked}
     checksums: dict[str, str] = {d.name: "empty" for d in checked}
-    classified = None
+    batch: Classified | None = None
+    classified: DataFrame | None = None
     try:
         if non_empty:
-            classified = (classify_deliveries(spark, cfg, source, non_empty, kept_extras)
-                          .persist(StorageLevel.MEMORY_AND_DISK))
             try:
+                batch = classify_deliveries(spark, cfg, source, non_empty, kept_extras)
+                classified = batch.frame
                 outcomes = outcome_counts(classified, "_delivery").collect()
             except (Py4JJavaError, PySparkException) as exc:
                 raise _read_error(exc, source, non_empty) from None
@@ -297,8 +332,8 @@ def _ingest_checked(spark: SparkSession, cfg: Config, source: Source, checked: l
                                             _slice(source.name, audited), merge_schema=True),
                         table_path(root, "ops", AUDIT))
     finally:
-        if classified is not None:
-            classified.unpersist()
+        if batch is not None:
+            batch.unpersist()
     for row in rows.values():
         log.debug("%s: read %d = accepted %d + quarantined %d + duplicates dropped %d (%s)%s",
                  row["batch_id"], row["rows_read"], row["rows_accepted"], row["rows_quarantined"],

@@ -128,6 +128,21 @@ def test_battery_counts_add_up_with_their_reasons(spark, battery):
     assert reasons == row["quarantine_reasons"]
 
 
+def test_many_marks_are_joined_by_a_shuffle_with_the_same_outcome(spark, tmp_path, monkeypatch):
+    # Beyond MAX_BROADCAST_MARKS duplicates and conflicts (a month sent again under another
+    # name), the marks are joined without a broadcast: the same rows land.
+    monkeypatch.setattr(job, "MAX_BROADCAST_MARKS", 0)
+    cfg = make_config(tmp_path)
+    deliver(cfg, "web", "2026-01", "conflict.csv", BATTERY["conflict.csv"])
+    [row] = job.run(spark, cfg, ["web"])
+    assert (row["rows_read"], row["rows_accepted"], row["rows_quarantined"],
+            row["duplicates_dropped"]) == (6, 3, 2, 1)
+    assert row["quarantine_reasons"] == {"CONFLICTING_DUPLICATE": 2}
+    kept = bronze(spark, cfg).select("event_id", "page_url")
+    assert sorted(tuple(r) for r in kept.collect()) == [("c1", "/a"), ("c2", "/m"),
+                                                        ("c3", "/z")]
+
+
 def test_odd_file_names_extensions_and_output_folders_are_read(spark, battery):
     cfg, _ = battery
     got = {r["event_id"]: r["_source_file"] for r in bronze(spark, cfg)

@@ -11,8 +11,11 @@ from segrec_spark.contract import REASONS
 from segrec_spark.errors import InputDataError
 from segrec_spark.generate.bank import synthetic_contract
 from segrec_spark.ingest.dedup import (
+    mark_conflicts,
     mark_duplicates,
     outcome_counts,
+    row_marks,
+    with_marks,
     with_outcome,
     with_row_hash,
 )
@@ -216,6 +219,36 @@ def test_duplicates_within_the_delivery_and_against_other_deliveries(spark):
         [("h1", "f1", False), ("h1", "f2", True), ("h2", "f1", False), ("h3", "f1", True)],
         "_row_hash string, _source_file string, _is_duplicate boolean"),
         ignore_row_order=True, ignore_nullable=True)
+
+
+def test_marks_on_the_narrow_columns_give_the_same_rows_as_the_rules_on_whole_rows(spark):
+    line = "struct<block:long,row:long>"
+    df = spark.createDataFrame([
+        ("f1", (0, 0), "h1", "2026-01", None, "e1", "first e1"),
+        ("f1", (0, 1), "h1", "2026-01", None, "e1", "copy of it: duplicate"),
+        ("f1", (0, 2), "h2", "2026-01", None, "e1", "e1 again, other content: conflict"),
+        ("f2", (0, 0), "h3", "2026-01", "BAD_NUMBER", "e2", "bad, first e2"),
+        ("f2", (0, 1), "h4", "2026-01", "BAD_NUMBER", "e2", "bad, conflict wins"),
+        ("f2", (0, 2), "h5", "2026-01", None, "e3", "in bronze already"),
+        ("f2", (0, 3), "h6", "2026-01", "MISSING_KEY", "", "no key: no conflict"),
+    ], f"_source_file string, _line {line}, _row_hash string, _delivery string, "
+       "_reject_reason string, event_id string, _raw_record string")
+    seen = spark.createDataFrame([("h5",), ("h9",)], "_row_hash string")
+    web = SOURCES["web"]
+    assert web.id_column == "event_id"
+
+    marks = df.transform(row_marks(web, seen))
+    assert sorted(tuple(r) for r in marks.select(
+        "_source_file", F.col("_line.row"), "_is_duplicate", "_is_conflict").collect()) == [
+        ("f1", 1, True, False), ("f1", 2, False, True), ("f2", 1, False, True),
+        ("f2", 2, True, False)]
+    got = df.transform(with_marks(F.broadcast(marks)))
+    expected = df.transform(mark_duplicates(seen)).transform(mark_conflicts(web))
+    assert_df_equality(got.select(*expected.columns), expected, ignore_row_order=True,
+                       ignore_nullable=True)
+    assert [r["_reject_reason"] for r in got.orderBy("_source_file", "_line").collect()] == [
+        None, None, "CONFLICTING_DUPLICATE", "BAD_NUMBER", "CONFLICTING_DUPLICATE", None,
+        "MISSING_KEY"]
 
 
 def test_outcome_is_duplicate_then_reason_then_accepted_and_counts_add_up(spark):
