@@ -387,7 +387,6 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
                               "train")
     labels_eval = split_rows(labels_all.where(F.col("as_of_date") == F.lit(eval_date)),
                              "evaluation")
-    labels_champion = labels_all.where(F.col("as_of_date").isin(list(plan.champion_dates)))
     truth = read_true_propensity(spark, cfg)
     lap("read_inputs")
     experiment_id = configure_mlflow(cfg)
@@ -414,14 +413,25 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
             cfg.contract.product_codes)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
-        segmented = seg.assign_segments(segmentation["model"], features_all).cache()
-        seg_eval = segmented.where(F.col("as_of_date") == F.lit(eval_date))
         stacked = len(plan.champion_dates) > 1
         products = products_to_train(cfg, labels_eval)
+        # Every product's labels as columns, joined to the segmented client rows once and
+        # cached: a product's rows are a filter of it, not a join (a shuffle of every client
+        # row) for each pass over them.
+        segmented = (seg.assign_segments(segmentation["model"], features_all)
+                     .join(pm.labels_by_product(labels_all, products), on=list(pm.KEYS))
+                     .cache())
+
+        def rows_of(product: str, dates: Sequence[dt.date], part: str = "") -> DataFrame:
+            # The rows of labels_train (part "train"), labels_eval ("evaluation") or
+            # labels_champion (no part), for one product.
+            rows = segmented.where(F.col("as_of_date").isin(list(dates)))
+            return pm.product_rows(split_rows(rows, part) if part else rows, products, product)
 
         def labelled(product: str, part: str) -> DataFrame:
-            return pm.labelled_frame(
-                segmented, labels_train if part == "train" else labels_champion, product)
+            if part == "train":
+                return rows_of(product, plan.train_dates, "train")
+            return rows_of(product, plan.champion_dates)
 
         # One forest pooled over every product (propensity.pooled), before the products: each
         # product compares it with its own model on validation. Never on a split snapshot (its
@@ -432,7 +442,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         lap("pooled")
 
         def fit_one(product: str) -> dict[str, Any]:
-            eval_df = pm.labelled_frame(seg_eval, labels_eval, product).cache()
+            eval_df = rows_of(product, [eval_date], "evaluation").cache()
             champion_df = labelled(product, "champion").cache() if stacked else None
             try:
                 return train_product(cfg, product, labelled(product, "train"), eval_df, truth,

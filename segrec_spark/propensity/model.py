@@ -32,7 +32,7 @@ The positive-class probability is ``vector_to_array(probability)[1]`` (:func:`sc
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +155,34 @@ def labelled_frame(features: DataFrame, labels: DataFrame, product: str) -> Data
     product_labels = (labels.where(F.col("product_code") == F.lit(product))
                       .select(*KEYS, F.col(LABEL).cast("double").alias(LABEL)))
     return features.join(product_labels, on=list(KEYS), how="inner")
+
+
+def label_column(index: int) -> str:
+    """The column of :func:`labels_by_product` that holds the ``index``-th product's label."""
+    return f"_label_{index}"
+
+
+def labels_by_product(labels: DataFrame, products: Sequence[str]) -> DataFrame:
+    """One row per labelled (as_of_date, client) (and ``split``, where the labels have one) with
+    its label for each of ``products`` as a double column ``label_column(i)``: NULL where the
+    client has no label for that product (a holder). Joined to the client frame once, it gives
+    every product's labelled rows without a join per product (:func:`product_rows`)."""
+    split = ["split"] if "split" in labels.columns else []
+    product = F.col("product_code")
+    return labels.groupBy(*KEYS, *split).agg(*[
+        F.max(F.when(product == F.lit(code), F.col(LABEL).cast("double"))).alias(label_column(i))
+        for i, code in enumerate(products)])
+
+
+def product_rows(labelled: DataFrame, products: Sequence[str], product: str) -> DataFrame:
+    """``product``'s labelled rows of ``labelled`` (client rows joined to
+    :func:`labels_by_product`): the rows :func:`labelled_frame` gives, the columns of the client
+    frame and ``label``, without the other products' labels or the split."""
+    column = label_column(list(products).index(product))
+    others = [label_column(i) for i in range(len(products))]
+    split = ["split"] if "split" in labelled.columns else []
+    return (labelled.where(F.col(column).isNotNull()).withColumn(LABEL, F.col(column))
+            .drop(*others, *split))
 
 
 def positive_weight(n_positive: int, n_negative: int, cap: float) -> float:

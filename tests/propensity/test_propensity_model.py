@@ -177,6 +177,29 @@ def test_labelled_frame_joins_one_product(spark):
                        ignore_nullable=True, ignore_row_order=True)
 
 
+def test_every_products_labels_joined_once_give_each_products_labelled_frame(spark):
+    features = spark.createDataFrame(
+        [("2026-02-01", "a", 1), ("2026-02-01", "b", 2), ("2026-02-01", "c", 3),
+         ("2026-03-01", "a", 4)],
+        "as_of_date string, identity_id_hash string, web_n int")
+    labels = spark.createDataFrame(
+        [("2026-02-01", "a", "MORTGAGE", 1, "train"), ("2026-02-01", "b", "SAVINGS", 0, "train"),
+         ("2026-02-01", "b", "MORTGAGE", 0, "train"), ("2026-03-01", "a", "SAVINGS", 1, None)],
+        "as_of_date string, identity_id_hash string, product_code string, label int, "
+        "split string")  # c holds both products: no label, no row
+    products = ["MORTGAGE", "SAVINGS", "PENSION"]
+    wide = pm.labels_by_product(labels, products)
+    assert sorted(tuple(r) for r in wide.collect()) == [
+        ("2026-02-01", "a", "train", 1.0, None, None),
+        ("2026-02-01", "b", "train", 0.0, 0.0, None),
+        ("2026-03-01", "a", None, None, 1.0, None)]
+    joined = features.join(wide, on=list(pm.KEYS))
+    for product in products:
+        assert_df_equality(pm.product_rows(joined, products, product),
+                           pm.labelled_frame(features, labels, product),
+                           ignore_nullable=True, ignore_row_order=True)
+
+
 def test_popularity_baseline_scores_by_training_segment_rate(spark):
     train = spark.createDataFrame([(0, 1.0), (0, 0.0), (0, 0.0), (0, 1.0), (1, 0.0), (1, 0.0)],
                                   "segment_id int, label double")
