@@ -18,7 +18,7 @@ scoring do not care where the features came from:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column as SparkColumn
@@ -69,11 +69,14 @@ def _declared(source: Source, role: str) -> list[Column]:
 
 
 def plan_columns(source: Source, schema: T.StructType,
-                 distinct_counts: dict[str, int], n_rows: int) -> SnapshotPlan:
+                 distinct_counts: dict[str, int], n_rows: int,
+                 numeric_text: Collection[str] = ()) -> SnapshotPlan:
     """Decide every column's use from the contract and, for undeclared ones, their type.
 
     An undeclared column becomes a numeric feature when it is a number (or a date, as days
-    since 1970-01-01) or boolean, a categorical one when it is text with at most
+    since 1970-01-01) or boolean, or text whose every value is a number or blank
+    (``numeric_text``, see :func:`number_text_counts`: a number column with a few empty cells,
+    which the CSV reader reads as text); a categorical one when it is other text with at most
     ``source.max_categories`` distinct values; a whole-number or text column with a distinct
     value on (almost) every row is an id and is ignored, as is longer free text."""
     declared = {c.name for c in source.columns}
@@ -84,8 +87,9 @@ def plan_columns(source: Source, schema: T.StructType,
         for field in schema.fields:
             if field.name in declared:
                 continue
-            kind = _inferred_kind(field, distinct_counts.get(field.name, 0), n_rows,
-                                  source.max_categories)
+            kind = ("numeric" if field.name in numeric_text else
+                    _inferred_kind(field, distinct_counts.get(field.name, 0), n_rows,
+                                   source.max_categories))
             if kind is None:
                 ignored.append(field.name)
             else:
@@ -121,6 +125,31 @@ def _inferred_kind(field: T.StructField, distinct: int, n_rows: int,
             return None
         return "categorical"
     return None
+
+
+# Cells that mean "no value" in a column of numbers (compared trimmed, in lower case).
+MISSING_WORDS = ("", "na", "n/a", "nan", "null", "none", "?", "-")
+
+
+def number_text_counts(name: str) -> tuple[SparkColumn, SparkColumn, SparkColumn]:
+    """Aggregates over a text column: rows holding a number, rows holding a number with a
+    fraction, rows holding neither a number nor a missing word (:data:`MISSING_WORDS`)."""
+    text = F.trim(F.col(f"`{name}`"))
+    number = F.expr(f"try_cast(trim(`{name}`) AS DOUBLE)")
+    missing = text.isNull() | F.lower(text).isin(*MISSING_WORDS)
+    return (F.count_if(number.isNotNull()), F.count_if(number != F.floor(number)),
+            F.count_if(number.isNull() & ~missing))
+
+
+def numeric_text_columns(counts: dict[str, tuple[int, int, int]],
+                         distinct_counts: dict[str, int], n_rows: int) -> set[str]:
+    """Text columns to read as numbers (:func:`number_text_counts` of each): at least one
+    number and nothing else but missing words, i.e. a number column with empty or "NA" cells,
+    which the CSV reader reads as text. Whole numbers with a distinct value on almost every
+    row are an id, as in a number column."""
+    return {name for name, (numbers, fractions, other) in counts.items()
+            if numbers > 0 and other == 0
+            and (fractions > 0 or not looks_like_id(distinct_counts.get(name, 0), n_rows))}
 
 
 def columns_to_count(source: Source, schema: T.StructType) -> list[str]:

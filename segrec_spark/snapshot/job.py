@@ -25,6 +25,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from pyspark.sql.utils import AnalysisException
 
 from segrec_spark.config import Config, ConfigError, resolve_path
@@ -180,14 +181,22 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
 def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     """The column plan and the number of rows read (counted once, on the cached frame)."""
     counted = sf.columns_to_count(source, df.schema)
+    texts = [c for c in counted if isinstance(df.schema[c].dataType, T.StringType)]
     n_rows = df.count()
     distinct: dict[str, int] = {}
+    numeric_text: set[str] = set()
     if counted:
-        # One pass; approximate counts are enough to tell ids and free text from categories.
+        # One pass; approximate counts are enough to tell ids and free text from categories;
+        # text columns are also checked for numbers with empty cells.
+        numbers = [agg.alias(f"t{i}_{j}") for i, c in enumerate(texts)
+                   for j, agg in enumerate(sf.number_text_counts(c))]
         row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
-                       for i, c in enumerate(counted))))
+                                 for i, c in enumerate(counted)), *numbers))
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
-    return sf.plan_columns(source, df.schema, distinct, n_rows), n_rows
+        numeric_text = sf.numeric_text_columns(
+            {c: (int(row[f"t{i}_0"]), int(row[f"t{i}_1"]), int(row[f"t{i}_2"]))
+             for i, c in enumerate(texts)}, distinct, n_rows)
+    return sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text), n_rows
 
 
 def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:

@@ -63,6 +63,31 @@ def test_text_with_many_values_is_free_text_not_a_category():
     assert sf._inferred_kind(field, distinct=12, n_rows=1000, max_categories=100) == "categorical"
 
 
+def test_text_of_numbers_with_missing_cells_is_numeric_unless_whole_number_ids(spark):
+    df = spark.createDataFrame(
+        [("12.5", "1", "a", "1"), (" ", "2", "2", "2"), ("NA", "3", "3", "3"),
+         (None, "4", "4", "4"), ("7", "5", "5", "5")],
+        "amount string, ident string, mixed string, n string")
+    aggs = [agg.alias(f"{c}_{j}") for c in df.columns
+            for j, agg in enumerate(sf.number_text_counts(c))]
+    row = df.agg(*aggs).collect()[0]
+    counts = {c: (row[f"{c}_0"], row[f"{c}_1"], row[f"{c}_2"]) for c in df.columns}
+    assert counts["amount"] == (2, 1, 0)  # two numbers, one with a fraction, nothing else
+    assert counts["mixed"] == (4, 0, 1)  # "a" is neither
+    distinct = {"amount": 2, "ident": 5, "mixed": 5, "n": 5}
+    # 5 of 5 rows distinct but n_rows too few to be an id; with 21 rows ident is one
+    assert sf.numeric_text_columns(counts, distinct, n_rows=5) == {"amount", "ident", "n"}
+    assert sf.numeric_text_columns(counts, {**distinct, "ident": 21}, n_rows=21) == {
+        "amount", "n"}
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in df.columns])
+    source = _contract([{"name": "n", "role": "label", "product": "DEPOSIT"}]).snapshot
+    plan = sf.plan_columns(source, schema, {"amount": 2, "ident": 21, "mixed": 5}, 21,
+                           numeric_text={"amount"})
+    assert [(a.name, a.kind) for a in plan.attributes] == [("amount", "numeric"),
+                                                           ("mixed", "categorical")]
+    assert plan.ignored == ("ident",)
+
+
 def test_snapshot_features_and_labels(spark):
     source = _contract([
         {"name": "cust_no", "type": "long", "role": "key"},

@@ -90,3 +90,21 @@ def test_nothing_numeric_to_cluster_gives_one_segment(spark):
     assigned = seg.assign_segments(fitted.model, features).collect()
     assert {(r["segment_id"], r["segment_name"]) for r in assigned} == {(0, "all clients")}
     assert seg.segment_names_map(fitted.model) == {0: "all clients"}
+
+
+def test_a_number_column_with_blank_and_na_cells_is_a_number_feature(spark, tmp_path):
+    # The CSV reader infers text for a column of numbers with a blank or "NA" cell (a common
+    # export): it must stay a number feature, its empty cells missing values, not be dropped as
+    # free text or split into categories.
+    rows = [f"{i},{30 + i},{10.5 + i:.2f},{'yes' if i % 3 else 'no'}" for i in range(1, 40)]
+    rows += ["40,70, ,no", "41,71,NA,yes", "42,72,,no"]
+    (tmp_path / "train.csv").write_text("id,age,total,y\n" + "\n".join(rows) + "\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    summary = job.run(spark, cfg)
+    assert "total" not in summary["ignored"]
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert dict(features.dtypes)["total"] == "double"
+    got = {r["identity_id_hash"]: r["total"] for r in features.collect()}
+    assert got["1"] == pytest.approx(11.5)
+    assert got["40"] is None and got["41"] is None and got["42"] is None
