@@ -107,4 +107,4 @@ def test_a_number_column_with_blank_and_na_cells_is_a_number_feature(spark, tmp_
     assert dict(features.dtypes)["total"] == "double"
     got = {r["identity_id_hash"]: r["total"] for r in features.collect()}
     assert got["1"] == pytest.approx(11.5)
-    assert got["40"] is None and got["41"] is None and got["42"] is None
+    assert [got["40"], got["41"], got["42"]] == [None, None, None]
