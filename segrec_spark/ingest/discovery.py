@@ -130,6 +130,7 @@ class Delivery:
     empty_files: tuple[str, ...] = ()  # 0-byte files: no header, no rows (named in the audit)
     # CSV files (paths) read with quoted line breaks allowed (see job._multiline_files)
     multiline: frozenset[str] = field(default_factory=frozenset)
+    size: int = -1  # bytes of its files as stored (-1: not known, a Delta delivery)
 
 
 def _check_delta_delivery(spark: SparkSession, source: Source, delivery: str,
@@ -170,7 +171,8 @@ def check_delivery(spark: SparkSession, cfg: Config, source: Source, delivery: s
     if cfg.ingest.schema_drift == "add":
         for file in non_empty:
             check_added_columns(source, file)
-    return Delivery(delivery, folder, [e.name for e in files], non_empty, extras, empty)
+    return Delivery(delivery, folder, [e.name for e in files], non_empty, extras, empty,
+                    size=sum(e.size for e in files))
 
 
 def _files_under(spark: SparkSession, folder: str, prefix: str = "") -> list[Entry]:

@@ -49,6 +49,8 @@ from segrec_spark.ingest.checks import _check_line_breaks, _check_utf8, _read_er
 from segrec_spark.ingest.commits import _commit  # noqa: F401 - re-exported for callers
 from segrec_spark.ingest.dedup import (
     flag_undecodable,
+    mark_conflicts,
+    mark_duplicates,
     outcome_counts,
     row_marks,
     with_marks,
@@ -104,6 +106,11 @@ def _in(column: str, values: Sequence[str]) -> str:
 # this many; beyond (e.g. a month sent again under another name: every row a duplicate) they
 # are joined by a shuffle, once, and the result kept.
 MAX_BROADCAST_MARKS = 500_000
+# Batches whose files hold fewer bytes than this (as stored: compressed files count compressed)
+# go through the two rules on whole rows, one cached frame: at `small` (at most 34 MB per
+# source) the narrow rules' extra job and cache cost more than the shuffle they save
+# (docs/performance.md). A Delta delivery's size is not known: narrow.
+NARROW_DEDUP_MIN_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -128,7 +135,8 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     The rows are read once and cached; the duplicate and conflict rules run on the few columns
     they need (dedup.row_marks) and their marks, few in practice, are broadcast back to the rows:
     the whole rows, raw line included, are never shuffled (one Spark job here: the marks' count,
-    where an unreadable file shows)."""
+    where an unreadable file shows). A batch smaller than NARROW_DEDUP_MIN_BYTES goes through
+    the rules on whole rows instead (dedup.mark_duplicates, dedup.mark_conflicts), cached."""
     settings: IngestSettings = cfg.ingest
     read = READERS[settings.format_of(source)]
     forgotten = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
@@ -148,6 +156,11 @@ def classify_deliveries(spark: SparkSession, cfg: Config, source: Source,
     if delta_exists(spark, bronze_path):
         seen = (read_table(spark, bronze_path)
                 .filter(~F.col("_delivery").isin(*[d.name for d in deliveries])).select(ROW_HASH))
+    size = sum(d.size for d in deliveries)
+    if all(d.size >= 0 for d in deliveries) and size < NARROW_DEDUP_MIN_BYTES:
+        whole = (union(frames).transform(mark_duplicates(seen)).transform(mark_conflicts(source))
+                 .transform(with_outcome).persist(StorageLevel.MEMORY_AND_DISK))
+        return Classified(whole, [whole])
     rows = union(frames).persist(StorageLevel.MEMORY_AND_DISK)
     marks = rows.transform(row_marks(source, seen)).persist(StorageLevel.MEMORY_AND_DISK)
     classified = Classified(rows, [rows, marks])

@@ -108,10 +108,14 @@ FILES = sorted(n for n in BATTERY if not n.rsplit("/", 1)[-1].startswith(("_", "
 
 @pytest.fixture(scope="module")
 def battery(spark, tmp_path_factory):
+    # Through the narrow rules (marks broadcast back), as a batch of 64 MB or more would be;
+    # the other ingest tests' tiny batches take the rules on whole rows.
     cfg = make_config(tmp_path_factory.mktemp("battery"))
     for name, content in BATTERY.items():
         deliver(cfg, "web", "2026-01", name, content)
-    [row] = job.run(spark, cfg, ["web"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(job, "NARROW_DEDUP_MIN_BYTES", 0)
+        [row] = job.run(spark, cfg, ["web"])
     return cfg, row
 
 
@@ -128,10 +132,15 @@ def test_battery_counts_add_up_with_their_reasons(spark, battery):
     assert reasons == row["quarantine_reasons"]
 
 
-def test_many_marks_are_joined_by_a_shuffle_with_the_same_outcome(spark, tmp_path, monkeypatch):
-    # Beyond MAX_BROADCAST_MARKS duplicates and conflicts (a month sent again under another
-    # name), the marks are joined without a broadcast: the same rows land.
-    monkeypatch.setattr(job, "MAX_BROADCAST_MARKS", 0)
+@pytest.mark.parametrize(("min_bytes", "max_marks"), [
+    (0, 0),  # narrow rules, marks joined by a shuffle (a month sent again under another name)
+    (0, job.MAX_BROADCAST_MARKS),  # narrow rules, marks broadcast
+    (1 << 40, job.MAX_BROADCAST_MARKS),  # a small batch: the rules on whole rows
+])
+def test_every_dedup_path_lands_the_same_rows(spark, tmp_path, monkeypatch, min_bytes,
+                                             max_marks):
+    monkeypatch.setattr(job, "NARROW_DEDUP_MIN_BYTES", min_bytes)
+    monkeypatch.setattr(job, "MAX_BROADCAST_MARKS", max_marks)
     cfg = make_config(tmp_path)
     deliver(cfg, "web", "2026-01", "conflict.csv", BATTERY["conflict.csv"])
     [row] = job.run(spark, cfg, ["web"])
