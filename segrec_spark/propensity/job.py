@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -184,22 +184,32 @@ def _select(settings: PropensitySettings, product: str, train: DataFrame, spec: 
                    model=pooled_forest.model(product)), own_auc, True
 
 
+# (feature spec, "train" or "champion") -> that frame's rows, positives and nullable columns
+LabelCounter = Callable[[pm.FeatureSpec, str], pm.LabelledRows]
+
+
 def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataFrame,
                   truth: DataFrame | None, plan: TrainingPlan,
                   champion_df: DataFrame | None = None,
                   parent_run_id: str | None = None,
-                  pooled_forest: pooled.PooledForest | None = None) -> dict[str, Any]:
+                  pooled_forest: pooled.PooledForest | None = None,
+                  counts: LabelCounter | None = None) -> dict[str, Any]:
     """Choose and tune the learner, evaluate on held-out rows, fit the champion, log a child run.
 
     ``train_df`` holds the labelled rows of ``plan.train_dates``, ``eval_df`` those of
     ``plan.eval_as_of`` and ``champion_df`` those of ``plan.champion_dates`` (default: eval_df).
     The child run goes under ``parent_run_id`` (MLflow's active run is per thread, so a product
     trained in a worker thread names its parent). ``pooled_forest`` (propensity.pooled) is the
-    forest pooled over all products, used where it validates better than the product's own."""
+    forest pooled over all products, used where it validates better than the product's own.
+    ``counts`` gives the rows, positives and nullable columns of ``train_df`` ("train") and
+    ``champion_df`` ("champion") without a pass over them (model.LabelCounts); without it they
+    are counted here (model.count_labelled)."""
     settings = cfg.propensity
     began = time.monotonic()
     train_as_of, eval_as_of = plan.dates
-    counted = pm.count_labelled(pm.feature_spec(train_df), train_df)
+    train_spec = pm.feature_spec(train_df)
+    counted = (counts(train_spec, "train") if counts is not None
+               else pm.count_labelled(train_spec, train_df))
     n_train, n_pos, spec = counted.n, counted.positives, counted.spec
     if n_pos < settings.min_positives:
         train_dates = ", ".join(map(str, plan.train_dates))
@@ -252,8 +262,10 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             champion_weight, champion_share = refitted.weight, refitted.share
             champion_as_of, refit = eval_as_of, True
         else:
-            totals = pm.count_labelled(pm.feature_spec(
-                champion_df, use_segment=selection.spec.segment is not None), champion_df)
+            fit_spec = pm.feature_spec(champion_df,
+                                       use_segment=selection.spec.segment is not None)
+            totals = (counts(fit_spec, "champion") if counts is not None
+                      else pm.count_labelled(fit_spec, champion_df))
             n_fit, n_fit_pos, champion_spec = totals.n, totals.positives, totals.spec
             if n_fit_pos >= settings.min_positives:
                 champion_rows, champion_weight, champion_share = pm.training_frame(
@@ -441,12 +453,29 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
             use_segment=cfg.propensity.segment_feature == "always")
         lap("pooled")
 
+        # Every product's rows, positives and columns with a null or NaN, per as-of date, in
+        # one pass over the client rows instead of two per product.
+        numeric = pm.feature_spec(pm.product_rows(segmented, products, products[0])).numeric
+        counts = pm.LabelCounts(tuple(pm.labelled_groups(segmented, products, numeric)
+                                      .collect()),  # dates x splits x label sets: small
+                                tuple(products), numeric)
+        lap("label_counts")
+
         def fit_one(product: str) -> dict[str, Any]:
             eval_df = rows_of(product, [eval_date], "evaluation").cache()
             champion_df = labelled(product, "champion").cache() if stacked else None
+
+            def count(spec: pm.FeatureSpec, rows: str) -> pm.LabelledRows:
+                if rows == "train":
+                    return counts.of(spec, product, plan.train_dates, "train")
+                if stacked:  # champion_df
+                    return counts.of(spec, product, plan.champion_dates)
+                return counts.of(spec, product, [eval_date], "evaluation")  # eval_df
+
             try:
                 return train_product(cfg, product, labelled(product, "train"), eval_df, truth,
-                                     plan, champion_df, parent.info.run_id, pooled_forest)
+                                     plan, champion_df, parent.info.run_id, pooled_forest,
+                                     count)
             finally:
                 eval_df.unpersist()
                 if champion_df is not None:

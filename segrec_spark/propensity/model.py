@@ -185,6 +185,63 @@ def product_rows(labelled: DataFrame, products: Sequence[str], product: str) -> 
             .drop(*others, *split))
 
 
+LABELLED_FOR = "_labelled_for"  # labelled_groups: '1'/'0' per product, in product order
+
+
+def labelled_groups(labelled: DataFrame, products: Sequence[str],
+                    numeric: Sequence[str]) -> DataFrame:
+    """What :func:`count_labelled` reads, for every product in one pass over ``labelled``
+    (client rows joined to :func:`labels_by_product`): one row per as-of date, split (where
+    there is one) and set of products the client is labelled for (``_labelled_for``, e.g.
+    ``"101"``) with its rows ``n``, each product's positives ``p<i>`` and, per ``numeric``
+    column, whether it holds a null or NaN (``n<j>``, as :func:`with_nullable`). A few hundred
+    rows at most; :class:`LabelCounts` adds them up per product."""
+    labels = [F.col(label_column(i)) for i in range(len(products))]
+    pattern = F.concat(*[F.when(c.isNotNull(), F.lit("1")).otherwise(F.lit("0"))
+                         for c in labels])
+    split = ["split"] if "split" in labelled.columns else []
+    spec = FeatureSpec(numeric=tuple(numeric), categorical=(), segment=None)
+    aggregates = ["count(1) AS n",
+                  *[f"sum(`{label_column(i)}`) AS p{i}" for i in range(len(products))],
+                  *_null_flags(spec)]
+    return (labelled.withColumn(LABELLED_FOR, pattern)
+            .groupBy("as_of_date", *split, LABELLED_FOR)
+            .agg(*[F.expr(a) for a in aggregates]))
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """:func:`labelled_groups`' rows (collected): :meth:`of` gives the :class:`LabelledRows`
+    that :func:`count_labelled` gives on a product's rows of some as-of dates, without a pass
+    over them."""
+
+    groups: tuple[Row, ...]
+    products: tuple[str, ...]
+    numeric: tuple[str, ...]
+
+    def of(self, spec: FeatureSpec, product: str, dates: Sequence[Any],
+           part: str = "") -> LabelledRows:
+        """``product``'s rows of ``dates``; ``part`` "train" (split not "evaluation") or
+        "evaluation" (split "evaluation") where the rows have a split, "" for all."""
+        i = self.products.index(product)
+        wanted = set(dates)
+        mine = [g for g in self.groups if g[LABELLED_FOR][i] == "1"
+                and g["as_of_date"] in wanted and _in_part(g, part)]
+        flags = {c: any(g[f"n{j}"] for g in mine) for j, c in enumerate(self.numeric)}
+        nullable = tuple(c for c in spec.numeric if flags[c])
+        return LabelledRows(sum(int(g["n"]) for g in mine),
+                            int(sum(g[f"p{i}"] or 0 for g in mine)),
+                            FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable))
+
+
+def _in_part(group: Row, part: str) -> bool:
+    split = group.asDict().get("split", None)
+    if not part or "split" not in group.asDict():
+        return True
+    held_out = split == "evaluation"
+    return held_out if part == "evaluation" else not held_out
+
+
 def positive_weight(n_positive: int, n_negative: int, cap: float) -> float:
     """Weight of a positive row that balances the classes: n_negative / n_positive, in [1, cap]."""
     if n_positive <= 0:

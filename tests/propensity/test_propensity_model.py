@@ -200,6 +200,47 @@ def test_every_products_labels_joined_once_give_each_products_labelled_frame(spa
                            ignore_nullable=True, ignore_row_order=True)
 
 
+def test_label_counts_of_every_product_in_one_pass_equal_counting_its_rows(spark):
+    nan = float("nan")
+    features = spark.createDataFrame(
+        [("2026-02-01", "a", 1.0, 1), ("2026-02-01", "b", None, 2), ("2026-02-01", "c", 3.0, 3),
+         ("2026-03-01", "a", nan, 4), ("2026-03-01", "b", 5.0, None), ("2026-04-01", "a", 6.0, 5)],
+        "as_of_date string, identity_id_hash string, income double, visits int")
+    labels = spark.createDataFrame(
+        [("2026-02-01", "a", "MORTGAGE", 1, "train"), ("2026-02-01", "b", "SAVINGS", 0, "train"),
+         ("2026-02-01", "c", "MORTGAGE", 0, "evaluation"),
+         ("2026-02-01", "c", "SAVINGS", 1, "evaluation"),
+         ("2026-03-01", "a", "SAVINGS", 1, None), ("2026-03-01", "b", "MORTGAGE", 1, "train"),
+         ("2026-04-01", "a", "MORTGAGE", 0, None)],
+        "as_of_date string, identity_id_hash string, product_code string, label int, "
+        "split string")
+    products = ["MORTGAGE", "SAVINGS", "PENSION"]
+    joined = features.join(pm.labels_by_product(labels, products), on=list(pm.KEYS)).cache()
+    numeric = pm.feature_spec(pm.product_rows(joined, products, "MORTGAGE")).numeric
+    assert numeric == ("income", "visits")
+    counts = pm.LabelCounts(tuple(pm.labelled_groups(joined, products, numeric).collect()),
+                            tuple(products), numeric)
+    dates = [["2026-02-01"], ["2026-03-01"], ["2026-02-01", "2026-03-01"],
+             ["2026-02-01", "2026-03-01", "2026-04-01"]]
+    seen = set()
+    for product in products:
+        for wanted in dates:
+            for part in ("", "train", "evaluation"):
+                rows = joined.where(F.col("as_of_date").isin(wanted))
+                if part:
+                    held_out = F.col("split") == "evaluation"
+                    rows = rows.where(held_out if part == "evaluation"
+                                      else ~held_out | F.col("split").isNull())
+                own = pm.product_rows(rows, products, product)
+                spec = pm.feature_spec(own)
+                expected = pm.count_labelled(spec, own)
+                assert counts.of(spec, product, wanted, part) == expected, (product, wanted, part)
+                seen.add((expected.n, expected.positives, expected.spec.nullable))
+    # the cases differ: rows, positives and nullable columns all vary
+    assert {(1, 1, ()), (2, 1, ("income",)), (0, 0, ()), (1, 1, ("visits",))} <= seen
+    joined.unpersist()
+
+
 def test_popularity_baseline_scores_by_training_segment_rate(spark):
     train = spark.createDataFrame([(0, 1.0), (0, 0.0), (0, 0.0), (0, 1.0), (1, 0.0), (1, 0.0)],
                                   "segment_id int, label double")
