@@ -362,8 +362,9 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "incumbent": incumbent_metrics}
 
 
-def products_to_train(cfg: Config, labels: DataFrame) -> list[str]:
-    """Configured products (default: all in the contract) that have labels."""
+def products_to_train(cfg: Config, labels: DataFrame, as_of: dt.date | None = None) -> list[str]:
+    """Configured products (default: all in the contract) that have labels; InputDataError
+    when none has (``as_of``: the month, for the message)."""
     catalogue = cfg.contract.product_codes
     wanted = list(cfg.propensity.products or catalogue)
     unknown = [p for p in wanted if p not in catalogue]
@@ -371,7 +372,13 @@ def products_to_train(cfg: Config, labels: DataFrame) -> list[str]:
         raise InputDataError(f"propensity.products: unknown product(s) {', '.join(unknown)}; "
                              f"expected some of {', '.join(catalogue)}")
     present = {r[0] for r in labels.select("product_code").distinct().collect()}  # one per product
-    return [p for p in wanted if p in present]
+    products = [p for p in wanted if p in present]
+    if not products:
+        month = f" at {as_of}" if as_of is not None else ""
+        raise InputDataError(f"train: none of the products {', '.join(wanted)} has a label in "
+                             f"gold.labels{month} (check propensity.products, and that the "
+                             "month's purchases were delivered and `segrec features` ran)")
+    return products
 
 
 def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
@@ -426,7 +433,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
         stacked = len(plan.champion_dates) > 1
-        products = products_to_train(cfg, labels_eval)
+        products = products_to_train(cfg, labels_eval, eval_date)
         # Every product's labels as columns, joined to the segmented client rows once and
         # cached: a product's rows are a filter of it, not a join (a shuffle of every client
         # row) for each pass over them.

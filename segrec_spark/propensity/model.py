@@ -235,10 +235,10 @@ class LabelCounts:
 
 
 def _in_part(group: Row, part: str) -> bool:
-    split = group.asDict().get("split", None)
-    if not part or "split" not in group.asDict():
+    fields = group.asDict()
+    if not part or "split" not in fields:
         return True
-    held_out = split == "evaluation"
+    held_out = fields["split"] == "evaluation"
     return held_out if part == "evaluation" else not held_out
 
 

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark import registry
 from segrec_spark.config import Config
-from segrec_spark.errors import MissingTableError
+from segrec_spark.errors import InputDataError, MissingTableError
 from segrec_spark.propensity import job
 from segrec_spark.propensity import model as pm
 from segrec_spark.propensity.calibration import from_dict
@@ -101,6 +101,14 @@ def trained(spark, tmp_path_factory):
 def test_missing_gold_table_is_named(spark, tmp_config):
     with pytest.raises(MissingTableError, match="gold.labels"):
         job.run(spark, tmp_config)
+
+
+def test_no_product_with_labels_is_one_clear_line(spark, tmp_config):
+    labels = spark.createDataFrame([("GIFT_CARD",)], "product_code string")  # not configured
+    with pytest.raises(InputDataError, match=r"none of the products .* at 2026-03-01"):
+        job.products_to_train(tmp_config, labels, dt.date(2026, 3, 1))
+    assert job.products_to_train(
+        tmp_config, spark.createDataFrame([("SAVINGS",)], "product_code string")) == ["SAVINGS"]
 
 
 def test_run_logs_parent_and_child_runs_and_registers_champions(trained):
