@@ -112,9 +112,9 @@ def feature_spec(df: DataFrame, use_segment: bool = True) -> FeatureSpec:
     return FeatureSpec(numeric=numeric, categorical=categorical, segment=segment)
 
 
-def _null_flags(spec: FeatureSpec) -> list[str]:
+def _null_flags(numeric: Sequence[str]) -> list[str]:
     # SQL text: one call into the JVM for the whole projection, not several per column.
-    quoted = (f"`{c.replace('`', '``')}`" for c in spec.numeric)
+    quoted = (f"`{c.replace('`', '``')}`" for c in numeric)
     return [f"max({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS n{i}"
             for i, q in enumerate(quoted)]
 
@@ -128,7 +128,7 @@ def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
     """The spec with the numeric columns that have a null or NaN in ``train`` (one pass)."""
     if not spec.numeric:
         return spec
-    return _with_nullable_from(spec, first_row(train.selectExpr(*_null_flags(spec))))
+    return _with_nullable_from(spec, first_row(train.selectExpr(*_null_flags(spec.numeric))))
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,8 @@ class LabelledRows:
 def count_labelled(spec: FeatureSpec, df: DataFrame) -> LabelledRows:
     """Rows, positives and :func:`with_nullable` of ``df`` in one aggregation (each pass over a
     product's labelled rows re-joins the stacked client frame with its labels)."""
-    row = first_row(df.selectExpr("count(1) AS n", f"sum(`{LABEL}`) AS p", *_null_flags(spec)))
+    row = first_row(df.selectExpr("count(1) AS n", f"sum(`{LABEL}`) AS p",
+                                   *_null_flags(spec.numeric)))
     return LabelledRows(int(row["n"]), int(row["p"] or 0), _with_nullable_from(spec, row))
 
 
@@ -200,10 +201,9 @@ def labelled_groups(labelled: DataFrame, products: Sequence[str],
     pattern = F.concat(*[F.when(c.isNotNull(), F.lit("1")).otherwise(F.lit("0"))
                          for c in labels])
     split = ["split"] if "split" in labelled.columns else []
-    spec = FeatureSpec(numeric=tuple(numeric), categorical=(), segment=None)
     aggregates = ["count(1) AS n",
                   *[f"sum(`{label_column(i)}`) AS p{i}" for i in range(len(products))],
-                  *_null_flags(spec)]
+                  *_null_flags(numeric)]
     return (labelled.withColumn(LABELLED_FOR, pattern)
             .groupBy("as_of_date", *split, LABELLED_FOR)
             .agg(*[F.expr(a) for a in aggregates]))
