@@ -1,10 +1,24 @@
 """Platt scaling (propensity.calibration) on frames whose answer is known."""
 from __future__ import annotations
 
+import math
+
 import pytest
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import functions as F
 
-from segrec_spark.propensity.calibration import Platt, calibrated, fit_platt, from_dict, refit_level
+from segrec_spark.propensity.calibration import (
+    BIN_WIDTH,
+    Platt,
+    calibrated,
+    fit_platt,
+    from_dict,
+    level_intercept,
+    logit,
+    logit_bins,
+    refit_level,
+)
 
 
 def _scored(spark, groups):
@@ -55,7 +69,7 @@ def test_a_refitted_champion_keeps_the_slope_and_takes_the_latest_months_level(s
     assert (refitted.slope, refitted.rows, refitted.positives) == (1.0, 250, 45)
     assert refitted.level_as_of == "2025-06-01"
     total = scored.transform(calibrated(refitted)).agg(F.sum("probability")).first()[0]
-    assert total == pytest.approx(45, rel=1e-6)
+    assert total == pytest.approx(45, rel=BIN_WIDTH / 2)  # fitted on logits in bins
     # the order of clients is kept: a single intercept cannot reorder them
     after = {r["before"]: r["probability"] for r in scored.select(
         F.col("probability").alias("before"), "probability").distinct()
@@ -64,3 +78,46 @@ def test_a_refitted_champion_keeps_the_slope_and_takes_the_latest_months_level(s
     assert from_dict(refitted.as_dict()) == refitted
     # no positives (or only positives) in the month: nothing to fit, the map stays
     assert refit_level(refitted, _scored(spark, [(0.2, 10, 0)])) == refitted
+
+
+def _spread(spark, n=4000):
+    """n rows whose probabilities take n distinct values; P(buy) = 0.6 * p, so Platt's slope is
+    not 1 and the level is off."""
+    rows = [(1.0 if (i * 7919) % 1000 < 600 * (0.01 + 0.2 * i / n) else 0.0,
+             0.01 + 0.2 * i / n) for i in range(n)]
+    return spark.createDataFrame(rows, "label double, probability double")
+
+
+def test_the_fits_on_logit_bins_are_the_fits_on_every_row(spark):
+    scored = _spread(spark)
+    bins = logit_bins(scored)
+    assert bins.count() < scored.count()  # the bins are fewer than the rows
+    assert bins.agg(F.sum("_platt_rows")).first()[0] == 4000  # and hold every row
+    # Platt on every row, as Spark ML fits it without the bins
+    x = VectorAssembler(inputCols=["x"], outputCol="v").transform(
+        scored.select(logit(F.col("probability")).alias("x"), "label"))
+    exact = LogisticRegression(featuresCol="v", labelCol="label", regParam=0.0,
+                               standardization=False, maxIter=100).fit(x)
+    platt = fit_platt(scored)
+    assert platt is not None
+    assert (platt.rows, platt.positives) == (4000, scored.agg(F.sum("label")).first()[0])
+    assert platt.slope == pytest.approx(float(exact.coefficients[0]), abs=1e-3)
+    assert platt.intercept == pytest.approx(float(exact.intercept), abs=1e-3)
+    # the level: on every row, the calibrated probabilities add up to the positives
+    refitted = refit_level(Platt(platt.slope, 0.0), scored)
+    total = scored.transform(calibrated(refitted)).agg(F.sum("probability")).first()[0]
+    assert total == pytest.approx(platt.positives, rel=BIN_WIDTH / 2)
+
+
+def test_the_level_is_the_intercept_whose_probabilities_add_up_to_the_positives():
+    # one offset: the intercept is the logit of the rate
+    assert level_intercept([(0.0, 100.0), (0.0, 100.0)], 50.0) == pytest.approx(math.log(1 / 3))
+    # two offsets: the sum of the fitted probabilities is the positives
+    offsets = [(-2.0, 300.0), (1.5, 50.0)]
+    b = level_intercept(offsets, 40.0)
+    assert sum(rows / (1 + math.exp(-(o + b))) for o, rows in offsets) == pytest.approx(40.0)
+    # scores nearly 0 or 1 (tiny curvature): bounded steps still reach the level, no overflow
+    offsets = [(-40.0, 1000.0), (35.0, 10.0)]
+    b = level_intercept(offsets, 20.0)
+    assert math.isfinite(b)
+    assert sum(rows / (1 + math.exp(-(o + b))) for o, rows in offsets) == pytest.approx(20.0)
