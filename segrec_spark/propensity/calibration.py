@@ -67,12 +67,16 @@ def logit(p: Column) -> Column:
     return F.log(clipped / (F.lit(1.0) - clipped))
 
 
+def _binned_logit() -> Column:
+    """The logit of ``probability`` rounded to ``BIN_WIDTH``, as column ``X``."""
+    return (F.round(logit(F.col(PROBABILITY)) / F.lit(BIN_WIDTH)) * F.lit(BIN_WIDTH)).alias(X)
+
+
 def logit_bins(scored: DataFrame) -> DataFrame:
     """``scored`` (label, probability) as (logit, label, rows): its rows counted per label and
-    logit rounded to ``BIN_WIDTH``. Cache it; every step of a fit reads it."""
-    binned = F.round(logit(F.col(PROBABILITY)) / F.lit(BIN_WIDTH)) * F.lit(BIN_WIDTH)
-    return (scored.select(binned.alias(X), F.col(LABEL).cast("double").alias(LABEL))
-            .groupBy(X, LABEL).agg(F.count(F.lit(1)).cast("double").alias(ROWS)))
+    logit rounded to ``BIN_WIDTH``. Cache it to fit on it: each iteration reads it."""
+    return (scored.groupBy(_binned_logit(), F.col(LABEL).cast("double").alias(LABEL))
+            .agg(F.count(F.lit(1)).cast("double").alias(ROWS)))
 
 
 def _rows_and_positives(bins: DataFrame) -> tuple[int, int]:
@@ -109,8 +113,9 @@ def refit_level(platt: Platt, scored: DataFrame, level_as_of: str = "",
     ``2 * 13.8 / BIN_WIDTH`` rows of three numbers, whatever the number of clients). At the
     optimum the calibrated probabilities sum to the positives.
     """
-    bins = [(float(r[X]), float(r["n"]), float(r["p"] or 0.0)) for r in logit_bins(scored)
-            .groupBy(X).agg(F.sum(ROWS).alias("n"), F.sum(F.col(ROWS) * F.col(LABEL)).alias("p"))
+    bins = [(float(r[X]), float(r["n"]), float(r["p"] or 0.0)) for r in scored
+            .groupBy(_binned_logit()).agg(F.count(F.lit(1)).alias("n"),
+                                          F.sum(F.col(LABEL).cast("double")).alias("p"))
             .collect()]
     n, positives = sum(b[1] for b in bins), sum(b[2] for b in bins)
     if n == 0 or positives <= 0 or positives >= n:
