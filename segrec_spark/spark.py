@@ -71,6 +71,9 @@ def submitted() -> bool:
     return os.environ.get("SEGREC_SUBMITTED") == "1"
 
 
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
     """The Spark configuration this project needs, as plain key/value pairs."""
     conf = {
@@ -107,6 +110,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
             conf["spark.jars.packages"] = ",".join(packages)
             conf["spark.jars.excludes"] = ",".join(JARS_EXCLUDES)
     conf.update(settings.conf)
+    if not submitted() and settings.driver_java_options:
+        own = settings.conf.get(JAVA_OPTIONS, "")
+        conf[JAVA_OPTIONS] = f"{settings.driver_java_options} {own}".strip()
     return conf
 
 

@@ -64,6 +64,16 @@ def test_conf_under_spark_submit_leaves_master_and_packages_alone(monkeypatch):
     conf = spark_conf(SparkSettings())
     assert "spark.master" not in conf
     assert "spark.jars.packages" not in conf
+    assert "spark.driver.extraJavaOptions" not in conf  # the submitted JVM is already running
+
+
+def test_driver_java_options_come_before_the_users_own():
+    key = "spark.driver.extraJavaOptions"
+    assert spark_conf(SparkSettings())[key] == SparkSettings().driver_java_options
+    own = spark_conf(SparkSettings(conf={key: "-XX:+UseG1GC -Dx=1"}))[key]
+    assert own == f"{SparkSettings().driver_java_options} -XX:+UseG1GC -Dx=1"  # the last wins
+    assert spark_conf(SparkSettings(driver_java_options="", conf={key: "-Dx=1"}))[key] == "-Dx=1"
+    assert key not in spark_conf(SparkSettings(driver_java_options=""))
 
 
 def test_default_config_loads_and_resolves_paths():

@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.pool import ThreadPool
 from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
@@ -86,31 +87,34 @@ def log1p_statement(columns: Sequence[str]) -> str:
 
 # --- pipeline ----------------------------------------------------------------------------------
 
-def build_pipeline(columns: Sequence[str], k: int, settings: SegmentationSettings) -> Pipeline:
-    """log1p -> assemble -> standardise -> optional PCA -> KMeans(k) on ``columns``."""
+def preprocessing_stages(columns: Sequence[str], settings: SegmentationSettings) -> list[Any]:
+    """log1p -> assemble -> standardise -> optional PCA on ``columns``: every stage but KMeans."""
     if not columns:
         raise InputDataError(
             "segmentation: no behavioural feature columns (numeric columns starting with "
             f"{', '.join(settings.feature_prefixes)}) in gold.client_features")
-    stages: list = [
+    stages: list[Any] = [
         SQLTransformer(statement=log1p_statement(columns)),
         VectorAssembler(inputCols=[_log_column(c) for c in columns], outputCol=RAW_VECTOR,
                         handleInvalid="error"),
         StandardScaler(inputCol=RAW_VECTOR, outputCol=SCALED_VECTOR, withMean=True, withStd=True),
     ]
-    features = SCALED_VECTOR
     if settings.use_pca:
         stages.append(PCA(k=min(settings.pca_components, len(columns)), inputCol=SCALED_VECTOR,
                           outputCol=PCA_VECTOR))
-        features = PCA_VECTOR
-    stages.append(KMeans(k=k, seed=settings.seed, maxIter=settings.max_iter, featuresCol=features,
-                         predictionCol=CLUSTER))
-    return Pipeline(stages=stages)
+    return stages
 
 
-def clustering_features_column(model: PipelineModel) -> str:
-    """The vector column KMeans clustered on (scaled or PCA)."""
-    return PCA_VECTOR if any(s.uid.startswith("PCA") for s in model.stages) else SCALED_VECTOR
+def kmeans(k: int, settings: SegmentationSettings) -> KMeans:
+    """KMeans(k) on the scaled (or PCA) vector of :func:`preprocessing_stages`."""
+    return KMeans(k=k, seed=settings.seed, maxIter=settings.max_iter,
+                  featuresCol=PCA_VECTOR if settings.use_pca else SCALED_VECTOR,
+                  predictionCol=CLUSTER)
+
+
+def build_pipeline(columns: Sequence[str], k: int, settings: SegmentationSettings) -> Pipeline:
+    """log1p -> assemble -> standardise -> optional PCA -> KMeans(k) on ``columns``."""
+    return Pipeline(stages=[*preprocessing_stages(columns, settings), kmeans(k, settings)])
 
 
 def cluster_sizes(clustered: DataFrame) -> DataFrame:
@@ -159,24 +163,35 @@ def choose_k(df: DataFrame, columns: Sequence[str],
              settings: SegmentationSettings) -> tuple[PipelineModel, list[KTrial]]:
     """Fit k = k_min..k_max, score each by silhouette; return the chosen fit and the sweep.
 
-    A k that leaves a cluster empty or tiny (collapsed) is recorded, not fatal; a k that finds
-    a single cluster gets silhouette None instead of the evaluator's assertion error.
+    The stages before KMeans do not depend on k: they are fitted once, then
+    ``settings.parallelism`` values of k are fitted at a time on their output (each fit is a
+    chain of short jobs that leaves cores idle). Their vectors are not cached: K-Means persists
+    its own converted input when given an uncached frame, and converts a cached frame's columns
+    back to vectors in every iteration (docs/performance.md). A k that leaves a cluster empty
+    or tiny (collapsed) is recorded, not fatal; a k that finds a single cluster gets silhouette
+    None instead of the evaluator's assertion error.
     """
     n_rows = df.count()
     if n_rows < 2:
         raise InputDataError(f"segmentation: {n_rows} client row(s); need at least 2 to cluster")
-    fits: dict[int, PipelineModel] = {}
-    trials: list[KTrial] = []
-    for k in range(settings.k_min, min(settings.k_max, n_rows) + 1):
-        model = build_pipeline(columns, k, settings).fit(df)
-        clustered = model.transform(df).cache()
+    ks = list(range(settings.k_min, min(settings.k_max, n_rows) + 1))
+    if not ks:
+        raise InputDataError(f"segmentation: {n_rows} client rows; "
+                             f"fewer than k_min={settings.k_min}")
+    prepared = Pipeline(stages=preprocessing_stages(columns, settings)).fit(df)
+    features = PCA_VECTOR if settings.use_pca else SCALED_VECTOR
+    vectors = prepared.transform(df).select(features)
+
+    def fit_k(k: int) -> tuple[KTrial, Any]:
+        model = kmeans(k, settings).fit(vectors)
+        clustered = model.transform(vectors).cache()
         sizes = {int(r["cluster"]): int(r["size"]) for r in cluster_sizes(clustered).collect()}
         sizes = {c: sizes.get(c, 0) for c in range(k)}
         found = sum(1 for s in sizes.values() if s > 0)
         silhouette = None
         if found >= 2:
-            evaluator = ClusteringEvaluator(featuresCol=clustering_features_column(model),
-                                            predictionCol=CLUSTER, metricName="silhouette",
+            evaluator = ClusteringEvaluator(featuresCol=features, predictionCol=CLUSTER,
+                                            metricName="silhouette",
                                             distanceMeasure="squaredEuclidean")
             silhouette = float(evaluator.evaluate(clustered))
             if math.isnan(silhouette):
@@ -184,18 +199,19 @@ def choose_k(df: DataFrame, columns: Sequence[str],
         clustered.unpersist()
         trial = assess_k(k, sizes, silhouette, settings.min_cluster_share)
         log.debug("segmentation k=%d silhouette=%s clusters=%d smallest=%.4f%s", k, silhouette,
-                 trial.clusters_found, trial.smallest_share,
-                 " COLLAPSED" if trial.collapsed else "")
-        trials.append(trial)
-        fits[k] = model
-    if not trials:
-        raise InputDataError(f"segmentation: {n_rows} client rows; "
-                             f"fewer than k_min={settings.k_min}")
+                  trial.clusters_found, trial.smallest_share,
+                  " COLLAPSED" if trial.collapsed else "")
+        return trial, model
+
+    with ThreadPool(max(1, min(settings.parallelism, len(ks)))) as pool:
+        results = pool.map(fit_k, ks)  # in k order
+    trials = [trial for trial, _ in results]
+    fits = {trial.k: model for trial, model in results}
     chosen = best_trial(trials)
     if chosen.collapsed:
         log.warning("segmentation: every k in [%d, %d] collapsed; using k=%d with %d clusters",
                     settings.k_min, settings.k_max, chosen.k, chosen.clusters_found)
-    return fits[chosen.k], trials
+    return PipelineModel(stages=[*prepared.stages, fits[chosen.k]]), trials
 
 
 # --- centroid profile and persona names -----------------------------------------------------------

@@ -14,6 +14,9 @@ class SegmentationSettings:
     pca_components: int = 8  # used when use_pca; capped at the number of behavioural columns
     seed: int = 7
     max_iter: int = 30
+    # Values of k fitted at a time during the sweep (threads sharing the session; each KMeans
+    # fit is a chain of short jobs, so one alone leaves cores idle).
+    parallelism: int = 2
     # Behavioural feature families clustered on (numeric gold.client_features columns with these
     # prefixes); the list of columns is read from the schema, never hard-coded. Empty = every
     # event channel of the data contract plus interest_ and camp_.
@@ -36,6 +39,7 @@ class SegmentationSettings:
         require(self.k_max <= 50, "k_max", "must be <= 50")
         require(self.pca_components >= 2, "pca_components", "must be >= 2")
         require(self.max_iter >= 1, "max_iter", "must be >= 1")
+        require(self.parallelism >= 1, "parallelism", "must be >= 1")
         require(all(p for p in self.feature_prefixes), "feature_prefixes",
                 "must be a list of non-empty column prefixes")
         require(0.0 <= self.min_cluster_share < 0.5, "min_cluster_share", "must be in [0, 0.5)")

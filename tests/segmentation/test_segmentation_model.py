@@ -101,6 +101,34 @@ def test_choose_k_with_a_single_profile_has_no_silhouette(spark):
         (2, None, 1, True)]
 
 
+def _centers(model):
+    return sorted(tuple(round(float(x), 9) for x in c) for c in model.stages[-1].clusterCenters())
+
+
+def test_choose_k_fits_what_the_whole_pipeline_fits_whatever_its_parallelism(spark):
+    # The stages before KMeans are fitted once for every k; the chosen model must be the one
+    # the whole pipeline gives for that k, and fitting 1 or 3 k at a time must not matter.
+    df = _features(spark).select("web_events_30d", "app_events_30d", "interest_mortgage_30d",
+                                 "interest_savings_30d")
+    columns = df.columns
+    one = SegmentationSettings(k_min=2, k_max=4, seed=5, parallelism=1)
+    model, trials = seg.choose_k(df, columns, one)
+    again, trials_3 = seg.choose_k(df, columns, SegmentationSettings(k_min=2, k_max=4, seed=5,
+                                                                     parallelism=3))
+    assert [t.k for t in trials] == [2, 3, 4]
+    assert trials_3 == trials
+    k = model.stages[-1].getK()
+    whole = seg.build_pipeline(columns, k, one).fit(df)
+    assert _centers(model) == _centers(whole) == _centers(again)
+    assert_df_equality(model.transform(df).select(seg.CLUSTER),
+                       whole.transform(df).select(seg.CLUSTER), ignore_row_order=False)
+
+
+def test_segmentation_parallelism_must_be_positive():
+    with pytest.raises(ConfigError, match="parallelism"):
+        SegmentationSettings(parallelism=0).validate()
+
+
 @pytest.fixture(scope="module")
 def fitted(spark):
     return seg.fit_segmentation(_features(spark), SegmentationSettings(k_min=3, k_max=3, seed=3))
