@@ -135,7 +135,7 @@ class SparkSettings:
     driver_memory: str = "4g"
     # JVM options of the driver when not under spark-submit (local mode: the driver runs every
     # task). The throughput collector and a larger code cache for the many small generated
-    # plans: `segrec train` at small 8 % shorter (docs/performance.md, "JVM options"). Flags
+    # plans: `segrec train` at small about 11 % shorter (docs/performance.md). Flags
     # in spark.conf's spark.driver.extraJavaOptions come after these, so they win.
     driver_java_options: str = "-XX:+UseParallelGC -XX:ReservedCodeCacheSize=512m"
     ui_enabled: bool = False
