@@ -105,11 +105,15 @@ def preprocessing_stages(columns: Sequence[str], settings: SegmentationSettings)
     return stages
 
 
+def clustering_features_column(settings: SegmentationSettings) -> str:
+    """The vector column of :func:`preprocessing_stages` that KMeans clusters (scaled or PCA)."""
+    return PCA_VECTOR if settings.use_pca else SCALED_VECTOR
+
+
 def kmeans(k: int, settings: SegmentationSettings) -> KMeans:
     """KMeans(k) on the scaled (or PCA) vector of :func:`preprocessing_stages`."""
     return KMeans(k=k, seed=settings.seed, maxIter=settings.max_iter,
-                  featuresCol=PCA_VECTOR if settings.use_pca else SCALED_VECTOR,
-                  predictionCol=CLUSTER)
+                  featuresCol=clustering_features_column(settings), predictionCol=CLUSTER)
 
 
 def build_pipeline(columns: Sequence[str], k: int, settings: SegmentationSettings) -> Pipeline:
@@ -179,7 +183,7 @@ def choose_k(df: DataFrame, columns: Sequence[str],
         raise InputDataError(f"segmentation: {n_rows} client rows; "
                              f"fewer than k_min={settings.k_min}")
     prepared = Pipeline(stages=preprocessing_stages(columns, settings)).fit(df)
-    features = PCA_VECTOR if settings.use_pca else SCALED_VECTOR
+    features = clustering_features_column(settings)
     vectors = prepared.transform(df).select(features)
 
     def fit_k(k: int) -> tuple[KTrial, Any]:
