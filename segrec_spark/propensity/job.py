@@ -87,9 +87,11 @@ def read_plan(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = No
                          snapshots=cfg.features.train_snapshots)
 
 
-def split_rows(labels: DataFrame, part: str) -> DataFrame:
-    """Training (split train or none) or held-out (split evaluation) label rows."""
-    if "split" not in labels.columns:
+def split_rows(labels: DataFrame, part: str, by_split: bool = True) -> DataFrame:
+    """Training (split train or none) or held-out (split evaluation) label rows. Evaluated out
+    of time (``by_split`` False: a snapshot table with several as-of dates and no held-out
+    rows at the evaluation date), every row of the evaluation date is held out."""
+    if "split" not in labels.columns or (part == "evaluation" and not by_split):
         return labels
     held_out = F.col("split") == "evaluation"
     return labels.where(held_out if part == "evaluation" else ~held_out | F.col("split").isNull())
@@ -405,7 +407,7 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
     labels_train = split_rows(labels_all.where(F.col("as_of_date").isin(list(plan.train_dates))),
                               "train")
     labels_eval = split_rows(labels_all.where(F.col("as_of_date") == F.lit(eval_date)),
-                             "evaluation")
+                             "evaluation", plan.by_split)
     truth = read_true_propensity(spark, cfg)
     lap("read_inputs")
     experiment_id = configure_mlflow(cfg)
@@ -445,7 +447,8 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
             # The rows of labels_train (part "train"), labels_eval ("evaluation") or
             # labels_champion (no part), for one product.
             rows = segmented.where(F.col("as_of_date").isin(list(dates)))
-            return pm.product_rows(split_rows(rows, part) if part else rows, products, product)
+            return pm.product_rows(split_rows(rows, part, plan.by_split) if part else rows,
+                                   products, product)
 
         def labelled(product: str, part: str) -> DataFrame:
             if part == "train":

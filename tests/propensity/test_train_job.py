@@ -250,3 +250,16 @@ def test_pooled_always_registers_one_forest_per_product_that_scores_client_featu
     # the reasons read the product's own columns: no pooled alias, no product indicator
     assert "__imputed_interest_mortgage_30d" in names
     assert not [n for n in names if "own_" in n or n.startswith("pooled_product")]
+
+
+def test_held_out_rows_are_the_split_or_the_whole_evaluation_date(spark):
+    labels = spark.createDataFrame([("a", "train"), ("b", "evaluation"), ("c", None)],
+                                   "identity_id_hash string, split string")
+
+    def keys(df: DataFrame) -> list[str]:
+        return sorted(r[0] for r in df.collect())
+    assert keys(job.split_rows(labels, "train")) == ["a", "c"]
+    assert keys(job.split_rows(labels, "evaluation")) == ["b"]
+    # Out of time (a snapshot with several as-of dates, split written NULL): all of the date.
+    assert keys(job.split_rows(labels, "evaluation", by_split=False)) == ["a", "b", "c"]
+    assert keys(job.split_rows(labels.drop("split"), "evaluation")) == ["a", "b", "c"]
