@@ -41,7 +41,7 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "campaigns": ("key", "time", "product"),
     "clients": ("key",),
     "consent": ("key", "opt_out"),
-    "snapshot": ("label",),
+    "snapshot": (),  # a label, or holdings with a time column: see Source.validate
 }
 # Roles whose column must have one of these types.
 ROLE_TYPES: dict[str, frozenset[str]] = {
@@ -271,6 +271,12 @@ class Source:
         for role in REQUIRED_ROLES[self.kind]:
             require(any(c.role == role for c in self.columns), "columns",
                     f"a {self.kind} source needs a column with role {role}")
+        if self.kind == "snapshot":
+            has = {c.role for c in self.columns}
+            require("label" in has or {"holding", "time"} <= has, "columns",
+                    "a snapshot source needs a column with role label (a product's outcome), "
+                    "or columns with role holding and a column with role time (a take-up is "
+                    "then a product held at the next as-of date and not at this one)")
         if self.kind == "events":
             require(bool(_CODE.match(self.channel)), "channel",
                     f"an events source needs a channel name (letters, digits, underscores), "

@@ -2,9 +2,12 @@
 
 A snapshot is one row per client (per as-of date): attribute columns, one label column per
 product ("took it up in the window after the as-of date") and optionally one holding column per
-product ("held it at the as-of date"), a key, an as-of date, a split column. The contract's
-snapshot source declares which column is which (see :mod:`segrec_spark.contract`); undeclared
-columns are inferred from their type when ``undeclared_columns: infer``.
+product ("held it at the as-of date"), a key, an as-of date, a split column. A product with a
+holding column and no label column, in a table with an as-of date (monthly holdings), takes its
+label from the client's holding at the next as-of date (:func:`take_up_from_next_snapshot`).
+The contract's snapshot source declares which column is which (see
+:mod:`segrec_spark.contract`); undeclared columns are inferred from their type when
+``undeclared_columns: infer``.
 
 The output has exactly the shape the features stage writes for raw extracts, so training and
 scoring do not care where the features came from:
@@ -33,6 +36,7 @@ AS_OF = "as_of_date"
 SPLIT = "split"
 ROW_NUMBER = "_row_number"
 RAW_RECORD = "_raw_record"
+NEXT_AS_OF = "_next_as_of"
 TRAIN, EVALUATION = "train", "evaluation"
 TRUE_WORDS = ("1", "1.0", "true", "t", "yes", "y")
 FALSE_WORDS = ("0", "0.0", "false", "f", "no", "n")
@@ -62,6 +66,9 @@ class SnapshotPlan:
     holdings: dict[str, Column]  # product code -> holding column
     attributes: tuple[Attribute, ...]
     ignored: tuple[str, ...]  # inferred as ids or free text, or declared ignore
+    # Products with a holding column and no label column in a table with an as-of date: their
+    # take-up is read from the client's holding at the next as-of date (monthly holdings files).
+    derived: tuple[str, ...] = ()
 
 
 def _declared(source: Source, role: str) -> list[Column]:
@@ -96,12 +103,13 @@ def plan_columns(source: Source, schema: T.StructType,
                 attributes.append(Attribute(field.name, safe_name(field.name), kind))
     else:
         ignored += [f.name for f in schema.fields if f.name not in declared]
+    labels = {c.product: c for c in _declared(source, "label")}
+    holdings = {c.product: c for c in _declared(source, "holding")}
+    time = source.role_column("time")
     return SnapshotPlan(
-        key=source.key_column, time=source.role_column("time"),
-        split=source.role_column("split"),
-        labels={c.product: c for c in _declared(source, "label")},
-        holdings={c.product: c for c in _declared(source, "holding")},
-        attributes=tuple(attributes), ignored=tuple(ignored))
+        key=source.key_column, time=time, split=source.role_column("split"),
+        labels=labels, holdings=holdings, attributes=tuple(attributes), ignored=tuple(ignored),
+        derived=tuple(p for p in holdings if p not in labels) if time else ())
 
 
 def looks_like_id(distinct: int, n_rows: int) -> bool:
@@ -259,16 +267,55 @@ def snapshot_features(conformed: DataFrame, plan: SnapshotPlan,
                     *(f"holds_{p.lower()}" for p in products)))
 
 
+def take_up_from_next_snapshot(products: Collection[str],
+                               dates: Sequence[dt.date]) -> Callable[[DataFrame], DataFrame]:
+    """Factory: accepted snapshot rows -> the same rows with ``label_<p>`` of each of
+    ``products`` read from the client's holdings one snapshot later, for tables that hold
+    products month by month but no outcome column (a take-up is a product held at the next
+    as-of date and not at this one):
+
+    * ``label_<p>`` = the client's ``holds_<p>`` at the next as-of date of the table
+      (``dates``, every accepted as-of date); NULL (unknown: scored, never trained or evaluated
+      on) at the latest date and for a client without a row at the next date;
+    * ``_next_as_of``: that next date (the label window ends there), NULL at the latest.
+
+    Rows where ``p`` is held already keep their value here; :func:`snapshot_labels` writes no
+    label row for them (a client who holds a product is not a target for it)."""
+    ordered = sorted(set(dates))
+    pairs = [F.lit(day) for pair in zip(ordered, ordered[1:], strict=False) for day in pair]
+
+    def transform(df: DataFrame) -> DataFrame:
+        if not products:
+            return df
+        next_as_of = (F.create_map(*pairs)[F.col(AS_OF)] if pairs
+                      else F.lit(None).cast("date"))
+        by_client = Window.partitionBy(KEY).orderBy(AS_OF)
+        seen_next = F.lead(AS_OF).over(by_client) == F.col(NEXT_AS_OF)
+        return (df.withColumn(NEXT_AS_OF, next_as_of)
+                .withColumns({f"label_{p.lower()}": F.when(
+                    seen_next, F.lead(f"holds_{p.lower()}").over(by_client).cast("double"))
+                    for p in products}))
+    return transform
+
+
 def snapshot_labels(conformed: DataFrame, products: Sequence[str],
-                    horizon_days: int) -> DataFrame:
-    """gold.labels rows: (client, product) pairs not held, with a known label, and the split."""
+                    horizon_days: int, derived: Collection[str] = ()) -> DataFrame:
+    """gold.labels rows: (client, product) pairs not held, with a known label, and the split.
+
+    ``horizon_days`` is the label window of declared labels; a label of ``derived`` (see
+    :func:`take_up_from_next_snapshot`) spans the days to the next as-of date."""
+    def horizon(product: str) -> SparkColumn:
+        if product in derived:
+            return F.datediff(F.col(NEXT_AS_OF), F.col(AS_OF))
+        return F.lit(horizon_days)
     per_product = F.array(*(F.struct(F.lit(p).alias("product_code"),
                                      F.col(f"holds_{p.lower()}").alias("held"),
-                                     F.col(f"label_{p.lower()}").alias("label"))
+                                     F.col(f"label_{p.lower()}").alias("label"),
+                                     horizon(p).alias("horizon_days"))
                             for p in products))
     return (conformed.filter(F.col("_reject").isNull())
             .select(AS_OF, KEY, SPLIT, F.explode(per_product).alias("_p"))
             .filter((F.col("_p.held") == 0) & F.col("_p.label").isNotNull())
             .select(AS_OF, KEY, F.col("_p.product_code").alias("product_code"),
                     F.col("_p.label").cast("int").alias("label"),
-                    F.lit(horizon_days).cast("int").alias("horizon_days"), SPLIT))
+                    F.col("_p.horizon_days").cast("int").alias("horizon_days"), SPLIT))

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,9 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     rows: list[tuple[str, str | None, str]] = [(a.source_name, a.name, a.kind)
                                                for a in plan.attributes]
     rows += [(c.name, c.feature_name, f"label of {p}") for p, c in plan.labels.items()]
-    rows += [(c.name, c.feature_name, f"holding of {p}") for p, c in plan.holdings.items()]
+    rows += [(c.name, c.feature_name, f"holding of {p}" + (
+        "; take-up = held at the next as-of date" if p in plan.derived else ""))
+        for p, c in plan.holdings.items()]
     rows += [(name, None, "key") for name in [plan.key] if name]
     rows += [(name, None, "as_of_date") for name in [plan.time] if name]
     rows += [(name, None, "split") for name in [plan.split] if name]
@@ -207,6 +210,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     delivered = delivered.cache()
     plan, n_read = _plan(delivered, source)
     products = cfg.contract.product_codes
+    _warn_unlabelled(source, plan, products)
     default_as_of = _default_as_of(source)
     erased = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
     conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
@@ -229,7 +233,10 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     dates = sorted(r[0] for r in conformed.filter(F.col("_reject").isNull())
                    .select(sf.AS_OF).distinct().collect())  # one row per as-of date
     features = sf.snapshot_features(conformed, plan, products)
-    labels = sf.snapshot_labels(conformed, products, cfg.features.horizon_days)
+    labels = sf.snapshot_labels(
+        conformed.filter(F.col("_reject").isNull())
+        .transform(sf.take_up_from_next_snapshot(plan.derived, dates)),
+        products, cfg.features.horizon_days, plan.derived)
     for name, frame in (("client_features", features), ("labels", labels)):
         path = table_path(cfg.paths.root, "gold", name)
         predicate = " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates)
@@ -241,14 +248,28 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     summary = {"rows_read": n_read, "accepted": accepted, "quarantined": counts,
                "forgotten": forgotten,
                "as_of_dates": dates, "attributes": len(plan.attributes),
-               "labels": sorted(plan.labels), "ignored": list(plan.ignored),
-               "seconds": round(time.monotonic() - began, 1)}
+               "labels": sorted(plan.labels), "derived_labels": list(plan.derived),
+               "ignored": list(plan.ignored), "seconds": round(time.monotonic() - began, 1)}
     log.info("snapshot %s: read %d rows, accepted %d, quarantined %s, forgotten %d; %d "
-             "attribute(s), labels for %s, ignored %s; as-of %s (%.1f s)", source.name, n_read,
-             accepted, counts or "none", forgotten, len(plan.attributes),
-             ", ".join(sorted(plan.labels)), ", ".join(plan.ignored) or "none",
+             "attribute(s), labels for %s, take-up from the next as-of date for %s, ignored "
+             "%s; as-of %s (%.1f s)", source.name, n_read, accepted, counts or "none",
+             forgotten, len(plan.attributes), ", ".join(sorted(plan.labels)) or "none",
+             ", ".join(plan.derived) or "none", ", ".join(plan.ignored) or "none",
              ", ".join(map(str, dates)), summary["seconds"])
     return summary
+
+
+def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:
+    """A product of the catalogue with no outcome in the table cannot be trained: say why."""
+    for product in products:
+        if product in plan.labels or product in plan.derived:
+            continue
+        why = ("its holding column cannot give a take-up without an as-of date (declare a "
+               "column of role time)" if product in plan.holdings else
+               "declare a column of role label, or of role holding in a table with a column "
+               "of role time")
+        log.warning("snapshot %s: product %s has no outcome in the table, so it is scored "
+                    "by no model: %s", source.name, product, why)
 
 
 def _default_as_of(source: Source) -> dt.date:

@@ -144,9 +144,53 @@ def test_split_column_values(spark):
     ([{"name": "a.b", "role": "numeric", "type": "double"}, {"name": "a_b", "role": "ignore"},
       {"name": "y", "role": "label", "product": "CARD"}],
      "bank.yaml: sources.snap.columns: column names ['a_b'] are the same once non-word"),
+    ([{"name": "has_card", "role": "holding", "product": "CARD"}],
+     "bank.yaml: sources.snap.columns: a snapshot source needs a column with role label (a "
+     "product's outcome), or columns with role holding and a column with role time"),
 ])
 def test_contract_errors_name_file_and_field(columns, message):
     with pytest.raises(ConfigError) as err:
         _contract(columns)
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
+
+
+def test_take_up_is_read_from_the_next_snapshots_holdings(spark):
+    """Monthly holdings with no outcome column: a take-up is a product held one snapshot later
+    and not now; the latest month and a client missing from the next month are unknown."""
+    source = _contract([
+        {"name": "client", "type": "string", "role": "key"},
+        {"name": "month", "type": "date", "role": "time"},
+        {"name": "has_card", "role": "holding", "product": "CARD"},
+        {"name": "y", "role": "label", "product": "DEPOSIT"},
+    ]).snapshot
+    jan, feb, mar = dt.date(2015, 1, 28), dt.date(2015, 2, 28), dt.date(2015, 3, 28)
+    rows = [("a", jan, "0", "1"), ("a", feb, "1", "0"), ("a", mar, "1", None),  # takes it up
+            ("b", jan, "0", "0"), ("b", feb, "0", "0"), ("b", mar, "NA", None),  # never
+            ("c", jan, "0", "0"), ("c", mar, "1", None),  # skips feb: jan unknown
+            ("d", feb, "1", "0"), ("d", mar, "0", None)]  # held in feb: no CARD row
+    df = spark.createDataFrame(rows, "client string, month date, has_card string, y string")
+    plan = sf.plan_columns(source, df.schema, {}, n_rows=len(rows))
+    assert plan.derived == ("CARD",)
+    products = ("DEPOSIT", "CARD")
+    conformed = df.transform(sf.conformed_snapshot(plan, source, products, AS_OF))
+    labels = sf.snapshot_labels(
+        conformed.transform(sf.take_up_from_next_snapshot(plan.derived, [jan, feb, mar])),
+        products, 30, plan.derived)
+    expected = spark.createDataFrame(
+        [(jan, "a", "CARD", 1, 31), (feb, "b", "CARD", 0, 28), (jan, "b", "CARD", 0, 31),
+         (jan, "a", "DEPOSIT", 1, 30), (feb, "a", "DEPOSIT", 0, 30),
+         (jan, "b", "DEPOSIT", 0, 30), (feb, "b", "DEPOSIT", 0, 30),
+         (jan, "c", "DEPOSIT", 0, 30), (feb, "d", "DEPOSIT", 0, 30)],
+        "as_of_date date, identity_id_hash string, product_code string, label int, "
+        "horizon_days int")
+    assert_df_equality(labels.drop("split"), expected, ignore_row_order=True,
+                       ignore_nullable=True)
+
+
+def test_holdings_without_an_as_of_date_give_no_take_up():
+    source = _contract([{"name": "has_card", "role": "holding", "product": "CARD"},
+                        {"name": "y", "role": "label", "product": "DEPOSIT"}]).snapshot
+    schema = T.StructType([T.StructField("has_card", T.StringType()),
+                           T.StructField("y", T.StringType())])
+    assert sf.plan_columns(source, schema, {}, n_rows=2).derived == ()
