@@ -71,6 +71,12 @@ class SnapshotPlan:
     derived: tuple[str, ...] = ()
 
 
+def _declared_names(source: Source) -> set[str]:
+    """The contract's columns and the row position added for a key-less table (ours, not the
+    bank's: never inferred, counted or reported as ignored)."""
+    return {c.name for c in source.columns} | {ROW_NUMBER}
+
+
 def _declared(source: Source, role: str) -> list[Column]:
     return [c for c in source.columns if c.role == role]
 
@@ -86,7 +92,7 @@ def plan_columns(source: Source, schema: T.StructType,
     which the CSV reader reads as text); a categorical one when it is other text with at most
     ``source.max_categories`` distinct values; a whole-number or text column with a distinct
     value on (almost) every row is an id and is ignored, as is longer free text."""
-    declared = {c.name for c in source.columns}
+    declared = _declared_names(source)
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
@@ -164,7 +170,7 @@ def columns_to_count(source: Source, schema: T.StructType) -> list[str]:
     """Undeclared columns whose distinct count decides how they are inferred."""
     if source.undeclared_columns != "infer":
         return []
-    declared = {c.name for c in source.columns}
+    declared = _declared_names(source)
     return [f.name for f in schema.fields if f.name not in declared
             and isinstance(f.dataType, (T.StringType, *INTEGRAL_TYPES))]
 

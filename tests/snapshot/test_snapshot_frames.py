@@ -194,3 +194,14 @@ def test_holdings_without_an_as_of_date_give_no_take_up():
     schema = T.StructType([T.StructField("has_card", T.StringType()),
                            T.StructField("y", T.StringType())])
     assert sf.plan_columns(source, schema, {}, n_rows=2).derived == ()
+
+
+def test_the_row_position_of_a_key_less_table_is_not_a_column_of_the_bank():
+    source = _contract([{"name": "y", "role": "label", "product": "DEPOSIT"}]).snapshot
+    schema = T.StructType([T.StructField("y", T.StringType()),
+                           T.StructField("age", T.IntegerType()),
+                           T.StructField(sf.ROW_NUMBER, T.StringType())])
+    assert sf.columns_to_count(source, schema) == ["age"]
+    plan = sf.plan_columns(source, schema, {"age": 50, sf.ROW_NUMBER: 100}, n_rows=100)
+    assert [a.name for a in plan.attributes] == ["age"]
+    assert plan.ignored == ()
