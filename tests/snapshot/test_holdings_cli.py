@@ -21,9 +21,9 @@ from pyspark.sql import functions as F
 from segrec_spark import cli
 from segrec_spark.generate.holdings import PRODUCTS, write_holdings
 from segrec_spark.tables import read_table, table_path
+from tests.snapshot.own_config import ROOT, own_data_config
 from tests.snapshot.test_snapshot_cli import _auc
 
-ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "conf/contracts/example_holdings.yaml"
 
 
@@ -33,20 +33,11 @@ def holdings_run(tmp_path_factory, spark):
     files = write_holdings(tmp / "files", clients=1500, months=4, seed=5)
     contract = yaml.safe_load(CONTRACT.read_text())
     contract["sources"]["holdings"]["location"] = str(files.table)
-    (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
-    conf = yaml.safe_load((ROOT / "conf/own_data.yaml").read_text())
-    conf["paths"] = {"contract": str(tmp / "contract.yaml"), "root": str(tmp / "lake"),
-                     "landing": str(tmp / "landing"), "ground_truth": str(tmp / "none"),
-                     "reports": str(tmp / "reports")}
-    conf["mlflow"] = {"tracking_uri": f"sqlite:///{tmp}/mlflow/mlflow.db",
-                      "artifact_location": str(tmp / "mlflow" / "artifacts")}
-    conf["spark"] = {"master": "local[2]", "shuffle_partitions": 2}
-    conf["segmentation"] = {"k_min": 2, "k_max": 3}
-    conf["propensity"].update({"validation": "split", "pooled": "never",
-                               "learners": ["logistic_regression", "random_forest"],
-                               "num_trees": [40], "max_depth": [5], "lr_reg_param": [0.01]})
-    (tmp / "own.yaml").write_text(yaml.safe_dump(conf))
-    code = cli.main(["run", "--config", str(tmp / "own.yaml")])
+    config = own_data_config(tmp, contract, {
+        "validation": "split", "pooled": "never",
+        "learners": ["logistic_regression", "random_forest"], "num_trees": [40],
+        "max_depth": [5], "lr_reg_param": [0.01]})
+    code = cli.main(["run", "--config", str(config)])
     return code, tmp, files, {c["name"]: c["product"] for c in contract["sources"]["holdings"]
                               ["columns"] if c.get("role") == "holding"}
 

@@ -18,6 +18,7 @@ from segrec_spark import cli
 from segrec_spark.generate.marketing import write_marketing
 from segrec_spark.snapshot.job import with_row_numbers
 from segrec_spark.tables import read_table, table_path
+from tests.snapshot.own_config import own_data_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,20 +38,10 @@ def own_run(tmp_path_factory, spark):
     contract = yaml.safe_load((ROOT / "conf/contracts/example_snapshot.yaml").read_text())
     contract["sources"]["calls"]["location"] = str(files.train)
     contract["sources"]["calls"]["evaluation_location"] = str(files.test)
-    (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
-    conf = yaml.safe_load((ROOT / "conf/own_data.yaml").read_text())
-    conf["paths"] = {"contract": str(tmp / "contract.yaml"), "root": str(tmp / "lake"),
-                     "landing": str(tmp / "landing"), "ground_truth": str(tmp / "none"),
-                     "reports": str(tmp / "reports")}
-    conf["mlflow"] = {"tracking_uri": f"sqlite:///{tmp}/mlflow/mlflow.db",
-                      "artifact_location": str(tmp / "mlflow" / "artifacts")}
-    conf["spark"] = {"master": "local[2]", "shuffle_partitions": 2}
-    conf["segmentation"] = {"k_min": 2, "k_max": 3}
-    conf["propensity"].update({"validation": "split", "num_trees": [40], "max_depth": [6],
-                               "gbt_max_iter": [40], "gbt_max_depth": [3],
-                               "lr_reg_param": [0.01]})
-    (tmp / "own.yaml").write_text(yaml.safe_dump(conf))
-    code = cli.main(["run", "--config", str(tmp / "own.yaml")])
+    config = own_data_config(tmp, contract, {
+        "validation": "split", "num_trees": [40], "max_depth": [6], "gbt_max_iter": [40],
+        "gbt_max_depth": [3], "lr_reg_param": [0.01]})
+    code = cli.main(["run", "--config", str(config)])
     return code, tmp, files
 
 
