@@ -108,3 +108,27 @@ def test_a_number_column_with_blank_and_na_cells_is_a_number_feature(spark, tmp_
     got = {r["identity_id_hash"]: r["total"] for r in features.collect()}
     assert got["1"] == pytest.approx(11.5)
     assert [got["40"], got["41"], got["42"]] == [None, None, None]
+
+
+def test_a_product_without_an_outcome_is_named_in_a_warning(caplog):
+    from pyspark.sql import types as T
+
+    from segrec_spark.contract import contract_from_dict
+    from segrec_spark.snapshot import frames as sf
+    contract = contract_from_dict({
+        "products": [{"code": "DEPOSIT"}, {"code": "CARD"}, {"code": "LOAN"}],
+        "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
+            {"name": "y", "role": "label", "product": "DEPOSIT"},
+            {"name": "has_card", "role": "holding", "product": "CARD"}]}}}, "bank.yaml")
+    source = contract.snapshot
+    schema = T.StructType([T.StructField("y", T.StringType()),
+                           T.StructField("has_card", T.StringType())])
+    plan = sf.plan_columns(source, schema, {}, n_rows=10)
+    with caplog.at_level("WARNING", logger=job.log.name):
+        job._warn_unlabelled(source, plan, contract.product_codes)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2  # DEPOSIT has its label
+    assert "product CARD has no outcome" in warned[0]
+    assert "role time" in warned[0]
+    assert "product LOAN has no outcome" in warned[1]
+    assert "role label" in warned[1]
