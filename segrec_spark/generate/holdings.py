@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-# product column -> (intercept, weights on the attributes and holdings below)
+# The product columns (Santander's names), in the order of _take_up_logits' columns.
 PRODUCTS = ("ind_cco_fin_ult1", "ind_ctma_fin_ult1", "ind_ecue_fin_ult1", "ind_tjcr_fin_ult1",
             "ind_nomina_ult1", "ind_recibo_ult1")
 HEADER = ("fecha_dato", "ncodpers", "ind_empleado", "pais_residencia", "sexo", "age",
