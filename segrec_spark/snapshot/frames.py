@@ -205,10 +205,25 @@ def flag(column: Column, name: str) -> SparkColumn:
             .otherwise(F.lit(None).cast("double")))
 
 
-def as_of_column(plan: SnapshotPlan, default: dt.date) -> SparkColumn:
+def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
+                 dtype: T.DataType | None = None) -> SparkColumn:
+    """The row's as-of date: ``default`` without a time column; a delivered date or timestamp
+    as it is; else the text (or a number such as ``201501``, which the CSV reader reads as
+    one) parsed with the dialect's ``date_format``, then its ``timestamp_format``, then as an
+    ISO date (``2015-01-28``, ``2015-01``). NULL (a BAD_TIMESTAMP reject) when nothing parses
+    or the year is outside 1900-2199."""
     if plan.time is None:
         return F.lit(default).cast("date")
-    return F.to_date(F.col(f"`{plan.time}`"))
+    column = F.col(f"`{plan.time}`")
+    if isinstance(dtype, TEMPORAL_TYPES):
+        day = F.to_date(column)
+    else:
+        text = F.trim(column.cast("string"))
+        day = F.coalesce(
+            F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.date_format))),
+            F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.timestamp_format))),
+            text.try_cast("date"))
+    return F.when(F.year(day).between(1900, 2199), day)
 
 
 def key_column(plan: SnapshotPlan) -> SparkColumn:
@@ -243,7 +258,7 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
                    else F.lit(None).cast("double")).alias(f"label_{p.lower()}")
                   for p in products]
         key = key_column(plan)
-        as_of = as_of_column(plan, default_as_of)
+        as_of = as_of_column(plan, default_as_of, source, types.get(plan.time or ""))
         reject = (F.when(key.isNull() | (key == ""), F.lit("MISSING_KEY"))
                   .when(as_of.isNull(), F.lit("BAD_TIMESTAMP")))
         raw = [F.col(RAW_RECORD)] if RAW_RECORD in df.columns else []

@@ -229,7 +229,10 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
         raise InputDataError(f"snapshot {source.name}: counts do not add up (read {n_read}, "
                              f"accepted {accepted}, rejected {counts})")
     if accepted == 0:
-        raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts})")
+        hint = (f"; no value of the time column {plan.time!r} is a date in the dialect's "
+                f"date_format {source.dialect.date_format!r} (set it to the column's pattern, "
+                f"e.g. yyyyMM or dd/MM/yyyy)" if "BAD_TIMESTAMP" in counts and plan.time else "")
+        raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts}){hint}")
     dates = sorted(r[0] for r in conformed.filter(F.col("_reject").isNull())
                    .select(sf.AS_OF).distinct().collect())  # one row per as-of date
     features = sf.snapshot_features(conformed, plan, products)

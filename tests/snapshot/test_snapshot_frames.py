@@ -205,3 +205,20 @@ def test_the_row_position_of_a_key_less_table_is_not_a_column_of_the_bank():
     plan = sf.plan_columns(source, schema, {"age": 50, sf.ROW_NUMBER: 100}, n_rows=100)
     assert [a.name for a in plan.attributes] == ["age"]
     assert plan.ignored == ()
+
+
+def test_as_of_dates_parse_with_the_dialects_format_or_as_iso_dates(spark):
+    source = _contract([{"name": "y", "role": "label", "product": "DEPOSIT"},
+                        {"name": "month", "type": "date", "role": "time"}],
+                       dialect={"date_format": "yyyyMM"}).snapshot
+    df = spark.createDataFrame([(" 201501",), ("2015-02-28",), ("2015-03",), ("someday",),
+                                ("201599",), (None,)], "month string")
+    plan = sf.plan_columns(source, df.schema, {}, n_rows=6)
+    days = [r[0] for r in df.select(sf.as_of_column(plan, AS_OF, source, T.StringType()))
+            .collect()]
+    assert days == [dt.date(2015, 1, 1), dt.date(2015, 2, 28), dt.date(2015, 3, 1), None, None,
+                    None]
+    # A month the CSV reader read as a number parses the same; a year out of range is NULL.
+    numbers = spark.createDataFrame([(201501,), (99999999,)], "month int")
+    assert [r[0] for r in numbers.select(sf.as_of_column(plan, AS_OF, source, T.IntegerType()))
+            .collect()] == [dt.date(2015, 1, 1), None]

@@ -132,3 +132,17 @@ def test_a_product_without_an_outcome_is_named_in_a_warning(caplog):
     assert "role time" in warned[0]
     assert "product LOAN has no outcome" in warned[1]
     assert "role label" in warned[1]
+
+
+def test_as_of_dates_that_do_not_parse_name_the_column_and_the_format(spark, tmp_path):
+    (tmp_path / "train.csv").write_text("id,month,y\n1,201501,yes\n2,201501,no\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "month", "type": "date", "role": "time"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    message = str(err.value)
+    assert "no usable row (rejected: {'BAD_TIMESTAMP': 2})" in message
+    assert "time column 'month'" in message
+    assert "date_format 'yyyy-MM-dd'" in message
+    assert "\n" not in message
