@@ -78,13 +78,17 @@ def read_plan(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = No
         raise MissingTableError(f"train: gold.labels not found at {path} (run `segrec features` "
                                 f"or `segrec snapshot`)")
     labels = read_table(spark, path)
-    dates = [r[0] for r in labels.select("as_of_date").distinct().collect()]  # one per month
+    # Each as-of date and the label window its labels record (one row per month).
+    windows = {r[0]: r[1] for r in labels.groupBy("as_of_date").agg(
+        F.max("horizon_days") if "horizon_days" in labels.columns else F.lit(None)).collect()}
+    dates = list(windows)
     split_dates: list[dt.date] = []
     if "split" in labels.columns:
         split_dates = [r[0] for r in labels.where(F.col("split") == "evaluation")
                        .select("as_of_date").distinct().collect()]
     return training_plan(dates, split_dates, cfg.features.horizon_days, eval_as_of, train_as_of,
-                         snapshots=cfg.features.train_snapshots)
+                         snapshots=cfg.features.train_snapshots,
+                         windows={d: w for d, w in windows.items() if w is not None})
 
 
 def split_rows(labels: DataFrame, part: str, by_split: bool = True) -> DataFrame:

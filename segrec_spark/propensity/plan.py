@@ -5,8 +5,10 @@ Two layouts of gold.labels are supported, whoever wrote them:
 * **by date** (raw extracts, or a snapshot table with several as-of dates): the model is
   evaluated out of time on the latest labelled as-of date ``V`` (or ``--as-of``) and trained on
   the latest labelled as-of date at least one label horizon before it, so no training label
-  window overlaps the evaluation one. With ``snapshots`` = n > 1 the training rows are the
-  labelled snapshots of up to n such dates stacked, each one at least a horizon before the next
+  window overlaps the evaluation one (a date whose labels record their own window in
+  ``horizon_days``, as monthly holdings do, counts that window instead of the horizon). With
+  ``snapshots`` = n > 1 the training rows are the labelled snapshots of up to n such dates
+  stacked, each one at least a horizon before the next
   (so no two label windows overlap and no client-month is counted twice); the champion is
   refitted on as many dates ending at ``V`` (:attr:`TrainingPlan.champion_dates`);
 * **by split** (a snapshot table with a split column or a held-out file): training and
@@ -17,7 +19,7 @@ Two layouts of gold.labels are supported, whoever wrote them:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from segrec_spark.errors import InputDataError
@@ -44,25 +46,34 @@ class TrainingPlan:
 
 
 def spaced_dates(dates: Sequence[dt.date], latest: dt.date, horizon_days: int,
-                 count: int) -> tuple[dt.date, ...]:
-    """Up to ``count`` of ``dates``, oldest first: ``latest``, then each time the latest date at
-    least one horizon before the one taken last (label windows that do not overlap)."""
-    horizon = dt.timedelta(days=horizon_days)
+                 count: int, windows: Mapping[dt.date, int] | None = None) -> tuple[dt.date, ...]:
+    """Up to ``count`` of ``dates``, oldest first: ``latest``, then each time the latest date
+    whose label window ends by the one taken last (label windows that do not overlap)."""
     taken = [latest]
     for day in sorted(set(dates), reverse=True):
         if len(taken) >= count:
             break
-        if day + horizon <= taken[-1]:
+        if window_end(day, horizon_days, windows) <= taken[-1]:
             taken.append(day)
     return tuple(reversed(taken))
 
 
+def window_end(day: dt.date, horizon_days: int,
+               windows: Mapping[dt.date, int] | None = None) -> dt.date:
+    """The end of the label window of ``day``: its own length where gold.labels records one
+    (``windows``: as-of date -> horizon_days, e.g. a monthly holdings snapshot's days to the
+    next month), else one horizon."""
+    return day + dt.timedelta(days=(windows or {}).get(day, horizon_days))
+
+
 def training_plan(labelled_dates: Sequence[dt.date], split_dates: Sequence[dt.date],
                   horizon_days: int, eval_as_of: dt.date | None = None,
-                  train_as_of: dt.date | None = None, snapshots: int = 1) -> TrainingPlan:
+                  train_as_of: dt.date | None = None, snapshots: int = 1,
+                  windows: Mapping[dt.date, int] | None = None) -> TrainingPlan:
     """The plan for gold.labels with ``labelled_dates`` (as-of dates that have labels), of
     which ``split_dates`` also hold held-out (split = evaluation) rows; ``snapshots`` is the
-    most labelled dates stacked for training (``features.train_snapshots``)."""
+    most labelled dates stacked for training (``features.train_snapshots``); ``windows`` the
+    label window each date's labels record, where it is not ``horizon_days``."""
     dates = sorted(set(labelled_dates))
     if not dates:
         raise InputDataError("train: gold.labels has no labelled as_of_date (run `segrec "
@@ -73,8 +84,7 @@ def training_plan(labelled_dates: Sequence[dt.date], split_dates: Sequence[dt.da
                              f"as-of dates: {', '.join(map(str, dates))})")
     if train_as_of is None and evaluation in split_dates:
         return TrainingPlan(evaluation, evaluation, by_split=True)
-    horizon = dt.timedelta(days=horizon_days)
-    earlier = [d for d in dates if d + horizon <= evaluation]
+    earlier = [d for d in dates if window_end(d, horizon_days, windows) <= evaluation]
     train = train_as_of or (earlier[-1] if earlier else None)
     if train is None:
         raise InputDataError(
@@ -82,12 +92,14 @@ def training_plan(labelled_dates: Sequence[dt.date], split_dates: Sequence[dt.da
             f"at least {horizon_days} days before it; gold.labels has "
             f"{', '.join(map(str, dates))} (deliver more months, or declare a split column in "
             f"a snapshot)")
-    if train + horizon > evaluation:
+    if window_end(train, horizon_days, windows) > evaluation:
         raise InputDataError(f"train: the training as_of_date {train} must be at least one "
                              f"horizon ({horizon_days} days) before the evaluation date "
                              f"{evaluation}")
     if train not in dates:
         raise InputDataError(f"train: gold.labels has no labels at {train}")
     return TrainingPlan(train, evaluation, by_split=False,
-                        train_dates=spaced_dates(dates, train, horizon_days, snapshots),
-                        champion_dates=spaced_dates(dates, evaluation, horizon_days, snapshots))
+                        train_dates=spaced_dates(dates, train, horizon_days, snapshots,
+                                                 windows),
+                        champion_dates=spaced_dates(dates, evaluation, horizon_days, snapshots,
+                                                    windows))

@@ -57,3 +57,18 @@ def test_one_snapshot_or_too_few_dates_stack_what_there_is():
 def test_a_split_snapshot_is_never_stacked():
     plan = training_plan([JAN, FEB], [FEB], 30, snapshots=3)
     assert (plan.by_split, plan.train_dates, plan.champion_dates) == (True, (FEB,), (FEB,))
+
+
+def test_label_windows_recorded_per_date_replace_the_horizon():
+    """Monthly holdings record each month's window as the days to the next month: February's
+    28 days end on the evaluation date, so February trains though it is under 30 days before."""
+    feb, mar, apr = dt.date(2015, 2, 1), dt.date(2015, 3, 1), dt.date(2015, 4, 1)
+    windows = {feb: 28, mar: 31}
+    plan = training_plan([feb, mar], [], 30, windows=windows)
+    assert (plan.train_as_of, plan.eval_as_of) == (feb, mar)
+    with pytest.raises(InputDataError, match="needs an earlier labelled as_of_date"):
+        training_plan([feb, mar], [], 30)  # one horizon: February is too close
+    stacked = training_plan([feb, mar, apr], [], 30, snapshots=3, windows=windows)
+    assert (stacked.train_dates, stacked.champion_dates) == ((feb, mar), (feb, mar, apr))
+    # A window longer than the gap keeps the dates apart as before.
+    assert training_plan([feb, mar, apr], [], 30, windows={feb: 45, mar: 45}).train_as_of == feb
