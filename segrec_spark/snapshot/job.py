@@ -233,13 +233,13 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
                 f"date_format {source.dialect.date_format!r} (set it to the column's pattern, "
                 f"e.g. yyyyMM or dd/MM/yyyy)" if "BAD_TIMESTAMP" in counts and plan.time else "")
         raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts}){hint}")
-    dates = sorted(r[0] for r in conformed.filter(F.col("_reject").isNull())
-                   .select(sf.AS_OF).distinct().collect())  # one row per as-of date
+    usable = conformed.filter(F.col("_reject").isNull())
+    dates = sorted(r[0] for r in usable.select(sf.AS_OF).distinct().collect())  # one per date
     features = sf.snapshot_features(conformed, plan, products)
-    labels = sf.snapshot_labels(
-        conformed.filter(F.col("_reject").isNull())
-        .transform(sf.take_up_from_next_snapshot(plan.derived, dates)),
-        products, cfg.features.horizon_days, plan.derived)
+    # Take-ups read from the next month see only usable rows (never a repeated or erased key).
+    next_month = sf.take_up_from_next_snapshot(plan.derived, dates)
+    labels = sf.snapshot_labels(usable.transform(next_month), products,
+                                cfg.features.horizon_days, plan.derived)
     for name, frame in (("client_features", features), ("labels", labels)):
         path = table_path(cfg.paths.root, "gold", name)
         predicate = " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates)
