@@ -99,9 +99,13 @@ def trait_text(feature: Column, value: Column, z: Column) -> Column:
 
 
 def trait_family(feature: Column, value: Column) -> Column:
-    """One family per channel's activity (``app_*``), per holding and per attribute."""
+    """One family per channel's activity (``app_*``: the name's first ``_``-separated word,
+    in any letter case), per holding and per attribute; a name without ``_`` is a family of
+    its own (``Age`` and ``Annual_Income`` are two)."""
+    prefix = F.regexp_extract(F.lower(feature), r"^([a-z0-9]+)_", 1)
     return (F.when(feature.startswith("holds_") | value.isNotNull(), feature)
-            .otherwise(F.regexp_extract(feature, r"^([a-z0-9]+)_", 1)))
+            .when(prefix == "", F.lower(feature))
+            .otherwise(prefix))
 
 
 def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Sequence[str],

@@ -50,6 +50,17 @@ def test_traits_name_the_strongest_differences_one_per_family(spark):
     assert z_age == pytest.approx((1 - q) / math.sqrt(q * (1 - q)))
 
 
+def test_own_data_names_in_any_case_or_without_underscore_are_families_of_their_own(spark):
+    # A bank's own columns (Mall-customers-like): each differs, each is a trait.
+    rows = [(f"a{i}", 0, 20.0 + i % 2, 100.0 + i % 2, 90.0 + i % 2) for i in range(5)]
+    rows += [(f"b{i}", 1, 60.0 + i % 2, 20.0 + i % 2, 10.0 + i % 2) for i in range(5)]
+    assigned = spark.createDataFrame(rows, "identity_id_hash string, segment_id int, Age double, "
+                                           "Annual_Income_k double, Spending_Score double")
+    traits = segment_traits(assigned, *profile_columns(assigned))
+    words = sorted(r["trait"] for r in traits.where("segment_id = 0").collect())
+    assert words == ["high annual income k", "high spending score", "low age"]
+
+
 def test_description_and_top_limit(spark):
     assigned = _assigned(spark)
     traits = segment_traits(assigned, *profile_columns(assigned), top=1)
