@@ -196,6 +196,14 @@ class Contract:
         """The client-snapshot source, when the bank brings one instead of raw extracts."""
         return self.one_of_kind("snapshot")
 
+    @property
+    def segments_only(self) -> bool:
+        """A snapshot without an outcome (no label and no holding column): the pipeline segments
+        the clients and names the segments; no product is scored (docs/own-data.md)."""
+        source = self.snapshot
+        return source is not None and not any(c.role in ("label", "holding")
+                                              for c in source.columns)
+
     def values_of(self, source: Source, column: Column) -> tuple[str, ...]:
         """The value set of a column: declared, or implied by the catalogue for product roles."""
         if column.values:
@@ -208,7 +216,9 @@ class Contract:
 
     def check(self) -> None:
         """Cross-field checks of the whole contract (called by :func:`contract_from_dict`)."""
-        require(bool(self.products), "products", "the catalogue must declare at least one product")
+        require(bool(self.products) or self.segments_only, "products",
+                "the catalogue must declare at least one product (a snapshot without label or "
+                "holding columns may have none: it is segmented only)")
         codes = [p.code for p in self.products]
         dup = sorted({c for c in codes if codes.count(c) > 1})
         require(not dup, "products", f"duplicate product code(s) {dup}")
@@ -284,6 +294,7 @@ def _source(name: str, data: Any, defaults: Dialect, where: str) -> Source:
     dialect = {**defaults.__dict__, **(merged.pop("dialect", None) or {})}
     merged["dialect"] = dialect
     merged.setdefault("name", name)
+    merged.setdefault("columns", [])  # a snapshot may infer every column (Source.validate)
     return build(Source, merged, where)
 
 
@@ -301,6 +312,7 @@ def contract_from_dict(data: Mapping[str, Any], path: str = "<contract>") -> Con
         body["sources"] = {}
         body["dialect"] = dialect.__dict__
         body.setdefault("name", Path(path).stem)
+        body.setdefault("products", [])  # check() asks for one unless segmenting only
         contract = build(Contract, body)
         contract = Contract(**{**contract.__dict__, "sources": built, "path": path})
         contract.check()

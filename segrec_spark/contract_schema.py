@@ -84,6 +84,8 @@ class Dialect:
     date_format: str = "yyyy-MM-dd"
     time_zone: str = "UTC"
     list_separator: str = "|"
+    # The decimal mark of numbers: "." or "," (then "." and spaces are thousands separators)
+    decimal: str = "."
 
     def validate(self) -> None:
         require(len(self.delimiter) == 1, "delimiter",
@@ -93,6 +95,8 @@ class Dialect:
         require(len(self.list_separator) >= 1, "list_separator", "must not be empty")
         require(bool(self.timestamp_format.strip()), "timestamp_format", "must not be empty")
         require(bool(self.date_format.strip()), "date_format", "must not be empty")
+        require(self.decimal in (".", ","), "decimal",
+                f"the decimal mark is \".\" or \",\", found {self.decimal!r}")
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,9 @@ class Source:
     # snapshot: columns not declared become features by their type (numbers numeric, text
     # categorical; ids and free text are recognised and left out), or are ignored
     undeclared_columns: Literal["infer", "ignore"] = "infer"
+    # snapshot CSV without a header line (dialect header: false): the file's column names in
+    # file order; declared columns are among them, the rest are inferred
+    names: tuple[str, ...] = ()
     # snapshot without a key column: the key is the row's position in the file (1, 2, ...)
     max_categories: int = 100  # a text column with more distinct values is not categorical
 
@@ -239,6 +246,8 @@ class Source:
         require(bool(_CODE.match(self.name)), "name",
                 f"{self.name!r}: letters, digits and underscores only")
         if self.kind != "snapshot":
+            require(not self.names, "names", "only a snapshot source takes names (raw "
+                    "extracts without a header line are read in the order of their columns)")
             for i, c in enumerate(self.columns):
                 require(bool(_NAME.match(c.name)), f"columns[{i}].name",
                         f"{c.name!r} is not a plain column name (letters, digits, underscore, "
@@ -248,12 +257,22 @@ class Source:
                     "a snapshot of format table needs location: <database.table>")
             require(bool(self.location), "location", "a snapshot source needs its location "
                                                      "(a file, a folder or a table name)")
+            if self.names:
+                require(not self.dialect.header, "names", "names the columns of a file "
+                        "without a header line: set dialect header: false")
+                lowered = [n.lower() for n in self.names]
+                repeated = sorted({n for n in lowered if lowered.count(n) > 1})
+                require(not repeated, "names", f"repeats {repeated} (compared without case)")
+                unknown = [c.name for c in self.columns if c.name not in self.names]
+                require(not unknown, "columns", f"{', '.join(unknown)} not among names "
+                                                f"(the file's columns in order)")
             safe = [c.feature_name.lower() for c in self.columns]
             clash = sorted({n for n in safe if safe.count(n) > 1})
             require(not clash, "columns", f"column names {clash} are the same once non-word "
                                           f"characters become underscores")
         names = [c.name for c in self.columns]
-        require(bool(names), "columns", "must declare at least one column")
+        require(bool(names) or (self.kind == "snapshot" and self.undeclared_columns == "infer"),
+                "columns", "must declare at least one column")
         lowered = [n.lower() for n in names]
         dup = sorted({n for n in lowered if lowered.count(n) > 1})
         require(not dup, "columns", f"duplicate column name(s) {dup} (names are compared "
@@ -270,13 +289,14 @@ class Source:
                     f"more than one column with role {role}: {', '.join(having)}")
         for role in REQUIRED_ROLES[self.kind]:
             require(any(c.role == role for c in self.columns), "columns",
-                    f"a {self.kind} source needs a column with role {role}")
+                    f"{article(self.kind)} {self.kind} source needs a column with role {role}")
         if self.kind == "snapshot":
             has = {c.role for c in self.columns}
-            require("label" in has or {"holding", "time"} <= has, "columns",
-                    "a snapshot source needs a column with role label (a product's outcome), "
-                    "or columns with role holding and a column with role time (a take-up is "
-                    "then a product held at the next as-of date and not at this one)")
+            require("label" in has or "holding" not in has or "time" in has, "columns",
+                    "holding columns without a label need a column with role time (a take-up "
+                    "is then a product held at the next as-of date and not at this one); "
+                    "declare a column with role label for a product's outcome, or neither to "
+                    "segment the clients only")
         if self.kind == "events":
             require(bool(_CODE.match(self.channel)), "channel",
                     f"an events source needs a channel name (letters, digits, underscores), "
@@ -292,3 +312,8 @@ def safe_name(name: str) -> str:
     """``name`` as a plain column name: runs of non-word characters become one underscore."""
     cleaned = re.sub(r"[^0-9A-Za-z_]+", "_", name.strip()).strip("_") or "column"
     return f"c_{cleaned}" if cleaned[0].isdigit() else cleaned
+
+
+def article(word: str) -> str:
+    """"an" before a vowel ("an events source"), else "a"."""
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -62,18 +62,23 @@ def run(spark: SparkSession, cfg: Config, skip_generate: bool = False) -> Pipeli
 
 
 def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int = 10) -> str:
-    """Where everything is, and the top clients for the first product with rankings."""
+    """Where everything is, and the top clients for the first product with rankings (the
+    segments, when the contract declares no outcome)."""
     rankings_path = table_path(cfg.paths.root, "gold", "product_rankings")
+    segments_path = table_path(cfg.paths.root, "gold", "client_segments")
     lines = ["", "segrec_spark pipeline finished."]
     lines += [f"  {stage:<9} {secs:>7.1f} s" for stage, secs in result.seconds.items()]
     lines += [
         f"Delta root (bronze/silver/gold/ops): {cfg.paths.root}",
-        f"Rankings table: gold.product_rankings at {rankings_path}",
+        f"Segments table: gold.client_segments at {segments_path}" if cfg.contract.segments_only
+        else f"Rankings table: gold.product_rankings at {rankings_path}",
         f"Run report: {result.outputs.get('score', {}).get('report', cfg.paths.reports)}",
         f"MLflow UI: mlflow ui --backend-store-uri {cfg.mlflow.tracking_uri}",
         "SQL endpoint for BI: segrec serve-sql  (jdbc:hive2://"
         f"{cfg.sql.host}:{cfg.sql.port}/)",
     ]
+    if cfg.contract.segments_only:
+        return "\n".join(lines + segment_lines(spark, cfg))
     rankings = read_table(spark, rankings_path)
     latest = first_row(rankings.agg(F.max("as_of_date")))[0]
     product = first_row(rankings.filter(F.col("as_of_date") == latest)
@@ -88,6 +93,17 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
                      f"p={row['probability']:.3f}  {row['propensity_tier']:<20} "
                      f"{row['segment_name']}")
     return "\n".join(lines)
+
+
+def segment_lines(spark: SparkSession, cfg: Config) -> list[str]:
+    """The latest segments: size, share and what distinguishes each (k rows)."""
+    profiles = read_table(spark, table_path(cfg.paths.root, "gold", "segment_profiles"))
+    latest = first_row(profiles.agg(F.max("as_of_date")))[0]
+    rows = (profiles.filter(F.col("as_of_date") == latest).orderBy(F.desc("size"))
+            .select("segment_id", "size", "share", "description").collect())
+    return [f"Segments at {latest}:"] + [
+        f"  {r['segment_id']:>3}  {r['size']:>8} clients ({100 * r['share']:.1f} %)  "
+        f"{r['description']}" for r in rows]
 
 
 def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:

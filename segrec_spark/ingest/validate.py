@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import UNKNOWN, Column, Contract, Source
+from segrec_spark.decimals import with_decimal_point
 from segrec_spark.errors import InputDataError
 from segrec_spark.ingest.settings import IngestSettings
 
@@ -128,7 +129,7 @@ def parsed(source: Source, column: Column) -> SparkColumn:
     if column.type == "date":
         return local_time(source, column)
     if column.type in ("int", "long", "double"):
-        text = F.trim(value)
+        text = with_decimal_point(F.trim(value), source.dialect.decimal)
         number = text.try_cast(column.bronze_type)
         if column.type == "double":  # 1e309 overflows to Infinity: not a finite number either
             number = F.when(~F.isnan(number) & (F.abs(number) != F.lit(float("inf"))), number)

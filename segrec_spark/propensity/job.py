@@ -49,6 +49,7 @@ from segrec_spark.registry import (
 from segrec_spark.segmentation import model as seg
 from segrec_spark.tables import (
     delta_exists,
+    first_row,
     read_table,
     table_path,
 )
@@ -387,6 +388,42 @@ def products_to_train(cfg: Config, labels: DataFrame, as_of: dt.date | None = No
     return products
 
 
+def latest_feature_date(spark: SparkSession, cfg: Config, as_of: dt.date | None = None
+                        ) -> dt.date:
+    """``as_of``, or else the latest as_of_date gold.client_features holds."""
+    path = table_path(cfg.paths.root, "gold", "client_features")
+    if not delta_exists(spark, path):
+        raise MissingTableError(f"train: gold.client_features not found at {path} (run "
+                                f"`segrec snapshot`)")
+    latest = first_row(read_table(spark, path).agg(F.max("as_of_date")))[0]
+    if latest is None:
+        raise MissingTableError(f"train: gold.client_features at {path} has no rows")
+    return as_of or latest
+
+
+def run_segments_only(spark: SparkSession, cfg: Config, as_of: dt.date | None = None
+                      ) -> dict[str, Any]:
+    """A snapshot without outcomes (Contract.segments_only): fit, name and register the
+    segmentation on the latest as-of date's clients (or ``as_of``); no product model."""
+    began = time.monotonic()
+    as_of = latest_feature_date(spark, cfg, as_of)
+    features = read_gold_dates(spark, cfg, "client_features", [as_of])
+    experiment_id = configure_mlflow(cfg)
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"segment_{as_of.isoformat()}") as parent:
+        mlflow.log_params({"evaluation": "none (segments only)",
+                           "eval_as_of": as_of.isoformat()})
+        segmentation = tracking.train_segmentation(cfg, features, as_of)
+    summary: dict[str, Any] = {
+        "train_as_of": as_of, "eval_as_of": as_of, "train_dates": (as_of,),
+        "segmentation": {k: v for k, v in segmentation.items() if k != "model"},
+        "products": {}, "skipped": {}, "parent_run_id": parent.info.run_id,
+        "timings": {}, "seconds": round(time.monotonic() - began, 1)}
+    log.info("train: segments only (the snapshot declares no outcome): k=%d at %s in %.1f s",
+             segmentation["k"], as_of, summary["seconds"])
+    return summary
+
+
 def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         eval_as_of: dt.date | None = None) -> dict[str, Any]:
     """Train segmentation and every product's propensity model; return run ids and metrics.
@@ -396,6 +433,8 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
     {"rf"|"baseline"|"oracle"|"observable_ceiling": {metric: value}}, best_params, seconds}},
     "skipped": {product: reason}, "timings": {step: seconds}, "seconds"}.
     """
+    if cfg.contract.segments_only:
+        return run_segments_only(spark, cfg, eval_as_of)
     began = time.monotonic()
     timings: dict[str, float] = {}
 

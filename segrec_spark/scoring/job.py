@@ -243,6 +243,15 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
         F.lit(seg_version).alias("model_version"), F.lit(scored_at).alias("scored_at"))
     write_output(segments, cfg, "client_segments", as_of)
     write_migrations(spark, cfg, as_of)
+    result: dict[str, Any] = {"as_of_date": as_of, "model_versions": {},
+                              "segmentation_version": seg_version}
+    if cfg.contract.segments_only:  # no outcome declared: segments, personas and the report
+        register_views(spark)
+        segmented.unpersist()
+        if report:
+            result["report"] = write_report(spark, cfg, as_of)
+        log.info("score: segments only for %s (the snapshot declares no outcome)", as_of)
+        return result
 
     products = cfg.propensity.products or cfg.contract.product_codes
     check_tier_mode(cfg, products)
@@ -293,8 +302,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     register_views(spark)
     segmented.unpersist()
 
-    result: dict[str, Any] = {"as_of_date": as_of, "model_versions": versions,
-                              "segmentation_version": seg_version}
+    result["model_versions"] = versions
     if report:
         result["report"] = write_report(spark, cfg, as_of)
     log.info("score: published %d products for %s", len(versions), as_of)

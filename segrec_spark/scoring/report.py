@@ -214,15 +214,50 @@ def _rows(df: DataFrame | None, limit: int = 500) -> list[dict[str, Any]]:
     return [] if df is None else [r.asDict() for r in df.limit(limit).collect()]
 
 
+def _segment_sections(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[str]:
+    """Segment profiles (traits, sizes, product rates) and movement since the last scoring."""
+    parts: list[str] = []
+    parts.append("<h2>Segments</h2>")
+    profiles = _latest(_gold(spark, cfg, "segment_profiles"))
+    if profiles is not None:
+        segments = _rows(profiles.orderBy("segment_id"))
+        keep = [c for c in ("segment_id", "segment_name", "size", "share", "description")
+                if segments and c in segments[0]]
+        parts.append("<p>Each segment's strongest differences from all clients (docs/models.md)."
+                     "</p>" + _table(segments, keep))
+        by_product = segment_products(segments)
+        if by_product:
+            parts.append("<p>Holding rate / conversion rate in the label window, per product "
+                         "(rows) and segment (columns):</p>" + _table(by_product))
+
+    migration = _gold(spark, cfg, "segment_migration")
+    if migration is not None:
+        now = migration.filter(F.col("as_of_date") == F.lit(as_of))
+        flows = _rows(now.filter(F.col("movement") == "moved").orderBy(F.desc("clients")), 10)
+        since = first_row(now.agg(F.max("previous_as_of_date")))[0]
+        parts.append("<h3>Segment movement</h3><p>"
+                     + (f"Clients by their segment at {since} (the previous scoring) and now; "
+                        "segment ids carry over between models (docs/models.md).</p>"
+                        if since else "First scoring: every client joined.</p>")
+                     + _table(_rows(movement_totals(now).orderBy(F.desc("clients"))))
+                     + (_table(flows, ["from_segment_name", "to_segment_name", "clients",
+                                       "share_of_from_segment"]) if flows else ""))
+    return parts
+
+
 def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
+    parts = [f"<h1>segrec_spark run report — scoring as_of {as_of}</h1>",
+             f"<p>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from "
+             f"{html.escape(cfg.source)}; Delta root {html.escape(cfg.paths.root)}.</p>"]
+    if cfg.contract.segments_only:
+        parts.append("<p>Segments only: the data contract declares no outcome (no label or "
+                     "holding column), so no product is scored (docs/own-data.md).</p>")
+        return _page(as_of, parts + _segment_sections(spark, cfg, as_of))
     rankings = _gold(spark, cfg, "product_rankings")
     if rankings is None:
         raise ValueError("report: gold.product_rankings does not exist yet")
     rankings = rankings.filter(F.col("as_of_date") == F.lit(as_of))
     products = sorted(r[0] for r in rankings.select("product_code").distinct().collect())
-    parts = [f"<h1>segrec_spark run report — scoring as_of {as_of}</h1>",
-             f"<p>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from "
-             f"{html.escape(cfg.source)}; Delta root {html.escape(cfg.paths.root)}.</p>"]
 
     purchases = _future_purchases(spark, cfg, as_of)
     parts.append("<h2>Gains and lift per product</h2>")
@@ -248,29 +283,7 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     else:
         parts.append("<p><em>gold.model_metrics not found</em></p>")
 
-    parts.append("<h2>Segments</h2>")
-    profiles = _latest(_gold(spark, cfg, "segment_profiles"))
-    if profiles is not None:
-        segments = _rows(profiles.orderBy("segment_id"))
-        keep = [c for c in ("segment_id", "segment_name", "size", "share", "description")
-                if segments and c in segments[0]]
-        parts.append("<p>Each segment's strongest differences from all clients (docs/models.md)."
-                     "</p>" + _table(segments, keep))
-        parts.append("<p>Holding rate / conversion rate in the label window, per product (rows) "
-                     "and segment (columns):</p>" + _table(segment_products(segments)))
-
-    migration = _gold(spark, cfg, "segment_migration")
-    if migration is not None:
-        now = migration.filter(F.col("as_of_date") == F.lit(as_of))
-        flows = _rows(now.filter(F.col("movement") == "moved").orderBy(F.desc("clients")), 10)
-        since = first_row(now.agg(F.max("previous_as_of_date")))[0]
-        parts.append("<h3>Segment movement</h3><p>"
-                     + (f"Clients by their segment at {since} (the previous scoring) and now; "
-                        "segment ids carry over between models (docs/models.md).</p>"
-                        if since else "First scoring: every client joined.</p>")
-                     + _table(_rows(movement_totals(now).orderBy(F.desc("clients"))))
-                     + (_table(flows, ["from_segment_name", "to_segment_name", "clients",
-                                       "share_of_from_segment"]) if flows else ""))
+    parts += _segment_sections(spark, cfg, as_of)
 
     parts.append("<h2>Top feature importances</h2>")
     parts.append(importance_figure(_importances(cfg, products)))
@@ -313,6 +326,10 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         cols = [c for c in ("source", "delivery", "rows_read", "rows_accepted", "rows_quarantined",
                             "duplicates_dropped", "status") if c in audit.columns]
         parts.append(_table(_rows(audit.select(*cols)), cols))
+    return _page(as_of, parts)
+
+
+def _page(as_of: dt.date, parts: Sequence[str]) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<link rel='icon' href='data:,'><title>segrec_spark {as_of}</title>"

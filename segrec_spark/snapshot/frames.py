@@ -30,6 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.contract import UNKNOWN, Column, Source, safe_name
+from segrec_spark.decimals import with_decimal_point
 
 KEY = "identity_id_hash"
 AS_OF = "as_of_date"
@@ -145,11 +146,19 @@ def _inferred_kind(field: T.StructField, distinct: int, n_rows: int,
 MISSING_WORDS = ("", "na", "n/a", "nan", "null", "none", "?", "-")
 
 
-def number_text_counts(name: str) -> tuple[SparkColumn, SparkColumn, SparkColumn]:
+def text_number(name: str, decimal: str = ".") -> SparkColumn:
+    """The number a text column holds (NULL when it holds none), written with ``decimal`` as
+    its decimal mark (``dialect.decimal``)."""
+    return with_decimal_point(F.trim(F.col(f"`{name}`").cast("string")), decimal
+                              ).try_cast("double")
+
+
+def number_text_counts(name: str, decimal: str = "."
+                       ) -> tuple[SparkColumn, SparkColumn, SparkColumn]:
     """Aggregates over a text column: rows holding a number, rows holding a number with a
     fraction, rows holding neither a number nor a missing word (:data:`MISSING_WORDS`)."""
     text = F.trim(F.col(f"`{name}`"))
-    number = F.expr(f"try_cast(trim(`{name}`) AS DOUBLE)")
+    number = text_number(name, decimal)
     missing = text.isNull() | F.lower(text).isin(*MISSING_WORDS)
     return (F.count_if(number.isNotNull()), F.count_if(number != F.floor(number)),
             F.count_if(number.isNull() & ~missing))
@@ -175,7 +184,7 @@ def columns_to_count(source: Source, schema: T.StructType) -> list[str]:
             and isinstance(f.dataType, (T.StringType, *INTEGRAL_TYPES))]
 
 
-def _numeric(name: str, dtype: T.DataType) -> SparkColumn:
+def _numeric(name: str, dtype: T.DataType, decimal: str = ".") -> SparkColumn:
     col = F.col(f"`{name}`")
     if isinstance(dtype, TEMPORAL_TYPES):
         return F.datediff(col.cast("date"), F.lit(dt.date(1970, 1, 1))).cast("double")
@@ -186,7 +195,7 @@ def _numeric(name: str, dtype: T.DataType) -> SparkColumn:
     # text declared numeric: a number, or a yes/no word, else NULL (imputed by the model)
     text = F.lower(F.trim(col.cast("string")))
     return (F.when(text.isin(*TRUE_WORDS[2:]), 1.0).when(text.isin(*FALSE_WORDS[2:]), 0.0)
-            .otherwise(F.expr(f"try_cast(trim(`{name}`) AS DOUBLE)")))
+            .otherwise(text_number(name, decimal)))
 
 
 def _categorical(name: str) -> SparkColumn:
@@ -249,7 +258,8 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
     when the row cannot be used: no key, no as-of date)."""
     def transform(df: DataFrame) -> DataFrame:
         types = {f.name: f.dataType for f in df.schema.fields}
-        attrs = [(_numeric(a.source_name, types[a.source_name]) if a.kind == "numeric"
+        attrs = [(_numeric(a.source_name, types[a.source_name], source.dialect.decimal)
+                  if a.kind == "numeric"
                   else _categorical(a.source_name)).alias(a.name) for a in plan.attributes]
         holds = [(F.coalesce(flag(plan.holdings[p], plan.holdings[p].name), F.lit(0.0))
                   if p in plan.holdings else F.lit(0.0)).cast("int").alias(f"holds_{p.lower()}")
@@ -329,6 +339,11 @@ def snapshot_labels(conformed: DataFrame, products: Sequence[str],
         if product in derived:
             return F.datediff(F.col(NEXT_AS_OF), F.col(AS_OF))
         return F.lit(horizon_days)
+    if not products:  # segments only: no label row, but the slice is still replaced
+        return (conformed.filter(F.lit(False))
+                .select(AS_OF, KEY, F.lit(None).cast("string").alias("product_code"),
+                        F.lit(None).cast("int").alias("label"),
+                        F.lit(None).cast("int").alias("horizon_days"), SPLIT))
     per_product = F.array(*(F.struct(F.lit(p).alias("product_code"),
                                      F.col(f"holds_{p.lower()}").alias("held"),
                                      F.col(f"label_{p.lower()}").alias("label"),

@@ -67,8 +67,29 @@ def read_delivered(spark: SparkSession, source: Source, location: str) -> DataFr
     """The snapshot as delivered, with the file's own types (CSV: inferred from the values);
     a byte-order mark or stray spaces around a header name are dropped."""
     df = _read(spark, source, location)
+    if source.format == "csv" and not source.dialect.header:
+        return headerless_named(df, source, location)
     clean = [c.lstrip("\ufeff").strip() for c in df.columns]
     return df.toDF(*clean) if clean != df.columns else df
+
+
+def headerless_named(df: DataFrame, source: Source, location: str) -> DataFrame:
+    """A CSV file without a header line (dialect ``header: false``) takes the source's
+    ``names`` (every column, in file order), else the declared columns' names in the order they
+    are declared. Where every declared name is one of Spark's positional names (``_c0`` is the
+    first column), the columns keep those, and the rest are inferred."""
+    declared = [c.name for c in source.columns]
+    if not source.names and set(declared) <= set(df.columns):
+        return df
+    names, what = ((list(source.names), "names") if source.names
+                   else (declared, "declared column(s)"))
+    if len(names) != len(df.columns):
+        raise InputDataError(
+            f"snapshot {source.name}: {location} has no header line (dialect header: false) "
+            f"and {len(df.columns)} columns, but the contract has {len(names)} {what}: list "
+            f"every column in file order in names, or name columns by position (_c0 is the "
+            f"first)")
+    return df.toDF(*names)
 
 
 def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
@@ -80,12 +101,21 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         if source.format == "parquet":
             return spark.read.parquet(location)
         d = source.dialect
-        return (spark.read.option("header", d.header).option("sep", d.delimiter)
-                .option("quote", d.quote).option("escape", d.escape)
-                .option("encoding", d.encoding).option("multiLine", d.multiline)
-                .option("inferSchema", True).option("dateFormat", d.date_format)
-                .option("timestampFormat", d.timestamp_format)
-                .option("mode", "PERMISSIVE").csv(location))
+        reader = (spark.read.option("header", d.header).option("sep", d.delimiter)
+                  .option("quote", d.quote).option("escape", d.escape)
+                  .option("encoding", d.encoding).option("multiLine", d.multiline)
+                  .option("dateFormat", d.date_format)
+                  .option("timestampFormat", d.timestamp_format)
+                  .option("mode", "PERMISSIVE"))
+        inferred = reader.option("inferSchema", True).csv(location)
+        if d.decimal == ".":
+            return inferred
+        # A decimal comma: the reader took 1.234 for a fraction and 1,5 for text; every
+        # column it read as a number is read as text instead (sf.text_number parses it).
+        return reader.schema(T.StructType([
+            T.StructField(f.name, T.StringType() if isinstance(f.dataType, T.NumericType)
+                          else f.dataType, True) for f in inferred.schema.fields])
+            ).csv(location)
     except AnalysisException as exc:
         message = str(exc).splitlines()[0]
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as "
@@ -119,7 +149,23 @@ def check_declared_columns(df: DataFrame, source: Source, location: str,
                and not (optional_labels and c.role in ("label", "split"))]
     if missing:
         raise InputDataError(f"snapshot {source.name}: {location} lacks declared column(s) "
-                             f"{', '.join(missing)} (found: {', '.join(df.columns)})")
+                             f"{', '.join(missing)} (found: {', '.join(df.columns)})"
+                             f"{_header_hint(df.columns, source)}")
+
+
+def _header_hint(names: Sequence[str], source: Source) -> str:
+    """A header line made of numbers or true/false is a data row read as a header."""
+    def is_value(name: str) -> bool:
+        text = name.strip().lower()
+        try:
+            float(text)
+            return True
+        except ValueError:
+            return text in ("true", "false")
+    if not source.dialect.header or not any(is_value(n) for n in names):
+        return ""
+    return ("; the first line looks like a data row: if the file has no header line, set "
+            "dialect header: false and list the file's columns in order in names")
 
 
 def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[DataFrame, Source]:
@@ -192,7 +238,7 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
         # One pass; approximate counts are enough to tell ids and free text from categories;
         # text columns are also checked for numbers with empty cells.
         numbers = [agg.alias(f"t{i}_{j}") for i, c in enumerate(texts)
-                   for j, agg in enumerate(sf.number_text_counts(c))]
+                   for j, agg in enumerate(sf.number_text_counts(c, source.dialect.decimal))]
         row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
                                  for i, c in enumerate(counted)), *numbers))
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
@@ -264,6 +310,16 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
 
 def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:
     """A product of the catalogue with no outcome in the table cannot be trained: say why."""
+    if not plan.labels and not plan.derived and not plan.holdings:
+        if products:
+            log.warning("snapshot %s: no label or holding column, so the product(s) %s of the "
+                        "catalogue have no outcome: the clients are segmented only (declare a "
+                        "column of role label to score a product)", source.name,
+                        ", ".join(products))
+        else:
+            log.info("snapshot %s: no label or holding column: the clients are segmented only, "
+                     "no product is scored", source.name)
+        return
     for product in products:
         if product in plan.labels or product in plan.derived:
             continue

@@ -1,6 +1,7 @@
 """Validation rules, duplicates and typing of ingest, on tiny hand-written frames."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -155,6 +156,28 @@ def test_number_rules(spark):
     ])
     assert_df_equality(reasons(clients, "clients"), expected(spark, [
         (K, "BAD_NUMBER"), (K2, "BAD_NUMBER")], "identity_id_hash"), ignore_nullable=True)
+
+
+def test_numbers_with_a_decimal_comma_parse_under_that_dialect(spark):
+    web = dataclasses.replace(SOURCES["web"], dialect=dataclasses.replace(
+        SOURCES["web"].dialect, delimiter=";", decimal=","))
+    df = text_frame(spark, "web", [
+        {"event_id": "comma", "time_on_page_sec": "1,5"},
+        {"event_id": "thousands", "time_on_page_sec": "1.234,5"},
+        {"event_id": "spaced", "time_on_page_sec": "1 234"},
+        {"event_id": "text", "time_on_page_sec": "abc"},
+    ])
+    flagged = df.transform(flag_rejects(CONTRACT, web, JAN, FLAG))
+    assert_df_equality(flagged.select("event_id", "_reject_reason"), expected(spark, [
+        ("comma", None), ("thousands", None), ("spaced", None), ("text", "BAD_NUMBER"),
+    ]), ignore_nullable=True)
+    typed = (flagged.filter(F.col("_reject_reason").isNull())
+             .withColumn("_row_hash", F.lit("h")).withColumn("_delivery", F.lit("2026-01"))
+             .withColumn("_batch_id", F.lit("web/2026-01"))
+             .withColumn("_ingested_at", F.lit(dt.datetime(2026, 2, 1)))
+             .transform(typed_bronze(CONTRACT, web)))
+    assert sorted(r[0] for r in typed.select("time_on_page_sec").collect()) == [1.5, 1234.0,
+                                                                                 1234.5]
 
 
 def test_unknown_category_is_rejected_only_under_reject_policy(spark):

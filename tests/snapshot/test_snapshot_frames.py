@@ -145,14 +145,29 @@ def test_split_column_values(spark):
       {"name": "y", "role": "label", "product": "CARD"}],
      "bank.yaml: sources.snap.columns: column names ['a_b'] are the same once non-word"),
     ([{"name": "has_card", "role": "holding", "product": "CARD"}],
-     "bank.yaml: sources.snap.columns: a snapshot source needs a column with role label (a "
-     "product's outcome), or columns with role holding and a column with role time"),
+     "bank.yaml: sources.snap.columns: holding columns without a label need a column with "
+     "role time"),
 ])
 def test_contract_errors_name_file_and_field(columns, message):
     with pytest.raises(ConfigError) as err:
         _contract(columns)
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ({"names": ["id", "y"]},
+     "bank.yaml: sources.snap.names: names the columns of a file without a header line: set "
+     "dialect header: false"),
+    ({"names": ["id", "Y"], "dialect": {"header": False}},
+     "bank.yaml: sources.snap.columns: y not among names"),
+    ({"names": ["id", "y", "ID"], "dialect": {"header": False}},
+     "bank.yaml: sources.snap.names: repeats ['id']"),
+])
+def test_names_of_a_file_without_a_header_are_checked(source, message):
+    with pytest.raises(ConfigError) as err:
+        _contract([{"name": "y", "role": "label", "product": "DEPOSIT"}], **source)
+    assert str(err.value).startswith(message)
 
 
 def test_take_up_is_read_from_the_next_snapshots_holdings(spark):
@@ -222,3 +237,47 @@ def test_as_of_dates_parse_with_the_dialects_format_or_as_iso_dates(spark):
     numbers = spark.createDataFrame([(201501,), (99999999,)], "month int")
     assert [r[0] for r in numbers.select(sf.as_of_column(plan, AS_OF, source, T.IntegerType()))
             .collect()] == [dt.date(2015, 1, 1), None]
+
+
+def test_a_snapshot_without_any_outcome_is_segmented_only():
+    only_key = {"sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
+        {"name": "id", "type": "string", "role": "key"}]}}}
+    contract = contract_from_dict(only_key, "bank.yaml")
+    assert contract.segments_only
+    assert contract.product_codes == ()
+    assert not _contract([{"name": "y", "role": "label", "product": "DEPOSIT"}]).segments_only
+    raw = {"sources": {"web": {"kind": "events", "channel": "web", "location": "web",
+                               "columns": [{"name": "id", "type": "key", "role": "key"},
+                                           {"name": "ts", "type": "timestamp", "role": "time"}]}}}
+    with pytest.raises(ConfigError, match=r"bank.yaml: products: the catalogue must declare at "
+                                          r"least one product"):
+        contract_from_dict(raw, "bank.yaml")
+
+
+def test_no_product_gives_no_label_row_with_the_labels_columns(spark):
+    conformed = spark.createDataFrame(
+        [(dt.date(2026, 1, 31), "1", None, None)],
+        "as_of_date date, identity_id_hash string, split string, _reject string")
+    labels = sf.snapshot_labels(conformed, [], 30)
+    assert labels.count() == 0
+    assert labels.columns == ["as_of_date", "identity_id_hash", "product_code", "label",
+                              "horizon_days", "split"]
+
+
+def test_text_numbers_follow_the_decimal_mark(spark):
+    df = spark.createDataFrame([("1.234,5",), ("1 234,5",), ("12,0",), (" 7 ",), ("abc",), ("",),
+                                (None,)], "v string")
+    comma = [r[0] for r in df.select(sf.text_number("v", ",")).collect()]
+    assert comma == [1234.5, 1234.5, 12.0, 7.0, None, None, None]
+    point = [r[0] for r in df.select(sf.text_number("v")).collect()]
+    assert point == [None, None, None, 7.0, None, None, None]
+
+
+def test_a_snapshot_may_declare_no_column_and_infer_them_all():
+    contract = contract_from_dict({"sources": {"snap": {"kind": "snapshot",
+                                                        "location": "x.csv"}}}, "bank.yaml")
+    assert contract.segments_only
+    assert contract.snapshot.columns == ()
+    with pytest.raises(ConfigError, match="sources.snap.columns: must declare at least one"):
+        contract_from_dict({"sources": {"snap": {"kind": "snapshot", "location": "x.csv",
+                                                 "undeclared_columns": "ignore"}}}, "bank.yaml")

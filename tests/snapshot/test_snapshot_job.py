@@ -134,6 +134,26 @@ def test_a_product_without_an_outcome_is_named_in_a_warning(caplog):
     assert "role label" in warned[1]
 
 
+def test_products_listed_without_any_outcome_are_named_as_segmented_only(caplog):
+    from pyspark.sql import types as T
+
+    from segrec_spark.contract import contract_from_dict
+    from segrec_spark.snapshot import frames as sf
+    contract = contract_from_dict({
+        "products": [{"code": "DEPOSIT"}, {"code": "CARD"}],
+        "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
+            {"name": "id", "type": "string", "role": "key"}]}}}, "bank.yaml")
+    assert contract.segments_only
+    schema = T.StructType([T.StructField("id", T.StringType())])
+    plan = sf.plan_columns(contract.snapshot, schema, {}, n_rows=10)
+    with caplog.at_level("INFO", logger=job.log.name):
+        job._warn_unlabelled(contract.snapshot, plan, contract.product_codes)
+    [record] = caplog.records
+    assert record.levelname == "WARNING"
+    assert "product(s) DEPOSIT, CARD of the catalogue have no outcome" in record.getMessage()
+    assert "segmented only" in record.getMessage()
+
+
 def test_as_of_dates_that_do_not_parse_name_the_column_and_the_format(spark, tmp_path):
     (tmp_path / "train.csv").write_text("id,month,y\n1,201501,yes\n2,201501,no\n")
     cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
@@ -146,3 +166,100 @@ def test_as_of_dates_that_do_not_parse_name_the_column_and_the_format(spark, tmp
     assert "time column 'month'" in message
     assert "date_format 'yyyy-MM-dd'" in message
     assert "\n" not in message
+
+
+HEADERLESS = "".join(f"{i},{20 + i},{'TRUE' if i % 3 == 0 else 'FALSE'}\n" for i in range(1, 13))
+
+
+def test_a_file_without_a_header_takes_the_declared_names_in_order(spark, tmp_path):
+    (tmp_path / "train.csv").write_text(HEADERLESS)
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "age", "type": "double", "role": "numeric"},
+                             {"name": "bought", "role": "label", "product": "DEPOSIT",
+                              "positive": ["TRUE"]}],
+                  dialect={"header": False})
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"]) == (12, 12)
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    bought = {r["identity_id_hash"] for r in labels.where("label = 1").collect()}
+    assert bought == {"3", "6", "9", "12"}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert {r["identity_id_hash"]: r["age"] for r in features.collect()}["5"] == 25.0
+
+
+def test_a_file_without_a_header_can_name_its_columns_by_position(spark, tmp_path):
+    (tmp_path / "train.csv").write_text(HEADERLESS)
+    cfg = _config(tmp_path, [{"name": "_c0", "type": "long", "role": "key"},
+                             {"name": "_c2", "role": "label", "product": "DEPOSIT",
+                              "positive": ["true"]}],
+                  dialect={"header": False})
+    summary = job.run(spark, cfg)
+    assert summary["accepted"] == 12
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert labels.where("label = 1").count() == 4
+
+
+def test_a_file_without_a_header_and_too_few_declared_columns_is_refused(spark, tmp_path):
+    (tmp_path / "train.csv").write_text(HEADERLESS)
+    cfg = _config(tmp_path, [{"name": "bought", "role": "label", "product": "DEPOSIT"}],
+                  dialect={"header": False})
+    with pytest.raises(InputDataError, match=r"train.csv has no header line \(dialect header: "
+                       r"false\) and 3 columns, but the contract has 1 declared column\(s\): list "
+                       r"every column in file order in names"):
+        job.run(spark, cfg)
+
+
+def test_a_file_without_a_header_takes_its_names_and_infers_the_rest(spark, tmp_path):
+    (tmp_path / "train.csv").write_text(HEADERLESS)
+    cfg = _config(tmp_path, [{"name": "bought", "role": "label", "product": "DEPOSIT",
+                              "positive": ["TRUE"]}],
+                  dialect={"header": False}, names=["id", "age", "bought"])
+    summary = job.run(spark, cfg)
+    assert summary["accepted"] == 12
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert "age" in features.columns
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert labels.where("label = 1").count() == 4
+
+
+def test_a_data_row_read_as_the_header_is_named_as_the_likely_cause(spark, tmp_path):
+    (tmp_path / "train.csv").write_text(HEADERLESS)
+    cfg = _config(tmp_path, [{"name": "bought", "role": "label", "product": "DEPOSIT"}])
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    message = str(err.value)
+    assert "lacks declared column(s) bought" in message
+    assert "the first line looks like a data row" in message
+    assert "set dialect header: false" in message
+    assert "\n" not in message
+
+
+def test_a_held_out_file_without_the_label_column_is_scored_not_labelled(spark, tmp_path):
+    # A competition's test file: the same columns without the outcome.
+    (tmp_path / "train.csv").write_text("id,age,y\n1,30,yes\n2,40,no\n3,50,no\n")
+    (tmp_path / "test.csv").write_text("id,age\n4,35\n5,45\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  evaluation_location=str(tmp_path / "test.csv"))
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"]) == (5, 5)
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert sorted(r["identity_id_hash"] for r in labels.collect()) == ["1", "2", "3"]
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert sorted(r["identity_id_hash"] for r in features.collect()) == ["1", "2", "3", "4", "5"]
+
+
+def test_numbers_with_a_decimal_comma_are_numbers_under_that_dialect(spark, tmp_path):
+    # A continental export: ";" between fields, "," before the decimals, "." between thousands.
+    (tmp_path / "train.csv").write_text(
+        "id;balance;rate;age;y\n1;1.234,50;0,5;30;yes\n2;12,25;1,25;40;no\n"
+        "3;;2,0;30;no\n4;1.000;3,5;40;yes\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  dialect={"delimiter": ";", "decimal": ","})
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert {"balance": "double", "rate": "double"}.items() <= dict(features.dtypes).items()
+    got = {r["identity_id_hash"]: (r["balance"], r["rate"], r["age"]) for r in features.collect()}
+    assert got == {"1": (1234.5, 0.5, 30.0), "2": (12.25, 1.25, 40.0), "3": (None, 2.0, 30.0),
+                   "4": (1000.0, 3.5, 40.0)}
