@@ -15,6 +15,17 @@ def _png(fig: Any) -> str:
             + base64.b64encode(buf.getvalue()).decode() + "'>")
 
 
+def feature_label(name: str) -> str:
+    """A model input as a reader knows it: ``__imputed_balance`` is ``balance``,
+    ``__missing_balance`` is ``balance missing``, ``job_onehot_admin`` is ``job = admin``."""
+    if name.startswith("__imputed_"):
+        return name[len("__imputed_"):]
+    if name.startswith("__missing_"):
+        return f"{name[len('__missing_'):]} missing"
+    column, onehot, value = name.partition("_onehot_")
+    return f"{column} = {value}" if onehot else name
+
+
 def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
     import matplotlib
 
@@ -83,7 +94,7 @@ def importance_figure(importances: dict[str, list[dict[str, Any]]], top: int = 1
     fig, axes = plt.subplots(rows_n, cols, figsize=(11, 2.6 * rows_n), squeeze=False)
     for ax, product in zip(axes.flat, products, strict=False):
         items = importances[product][:top][::-1]
-        ax.barh([i["feature"] for i in items], [i["importance"] for i in items])
+        ax.barh([feature_label(i["feature"]) for i in items], [i["importance"] for i in items])
         ax.set_title(product, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(products):]:

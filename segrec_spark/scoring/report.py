@@ -4,10 +4,11 @@ Contents: gains and lift charts per product, model vs baseline vs oracle (ROC-AU
 and capture in the top decile), segment profiles and movement between segments since the
 previous scoring (gold.segment_migration), top feature importances, propensity tier sizes
 with expected (and, on generated data, observed) conversions, the campaign plan's expected
-profit against audience size, and ingest audit counts. The layout fits a 1366 px laptop screen:
-wide tables scroll inside their own box, charts shrink to the page. Only small aggregates
-reach the driver; the charts are PNGs embedded as base64 so the file can be mailed or opened
-anywhere.
+profit against audience size, and ingest audit counts (a client snapshot: its columns' use and
+quarantined rows; with no outcome declared, the segments only). The layout fits a 1366 px
+laptop screen: wide tables scroll inside their own box, charts shrink to the page. Only small
+aggregates reach the driver; the charts are PNGs embedded as base64 so the file can be mailed
+or opened anywhere.
 
 Gains charts: on generated data the held-out "future" month of sales (ground truth, written
 aside by the generator and never used for training or scoring) gives a true out-of-time check of
@@ -117,6 +118,19 @@ def segment_products(segments: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
         f"segment {row['segment_id']}": f"{pct(row.get(f'holding_rate_{code}'))} / "
                                         f"{pct(row.get(f'conversion_rate_{code}'))}"
         for row in segments}} for code in codes]
+
+
+def snapshot_column_use(columns: DataFrame, shown: int = 12) -> DataFrame:
+    """ops.snapshot_columns per use: how many columns, and the first ``shown`` names (sorted;
+    "..." when there are more)."""
+    names = F.sort_array(F.collect_list("column"))
+    return (columns.groupBy("used_as")
+            .agg(F.count("*").alias("columns"), names.alias("_names"))
+            .select("used_as", "columns", F.concat(
+                F.concat_ws(", ", F.slice("_names", 1, shown)),
+                F.when(F.size("_names") > shown, F.lit(", ...")).otherwise(F.lit("")))
+                .alias("names"))
+            .orderBy(F.desc("columns"), "used_as"))
 
 
 def movement_totals(migration: DataFrame) -> DataFrame:
@@ -245,6 +259,34 @@ def _segment_sections(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[
     return parts
 
 
+def _input_sections(spark: SparkSession, cfg: Config) -> list[str]:
+    """What was read: the ingest audit of raw extracts, or what a snapshot's columns were used
+    as and its quarantined rows per reason (ops.snapshot_columns, ops.snapshot_quarantine)."""
+    audit_path = table_path(cfg.paths.root, "ops", "ingest_audit")
+    if delta_exists(spark, audit_path):
+        audit = read_table(spark, audit_path).orderBy("source", "delivery")
+        cols = [c for c in ("source", "delivery", "rows_read", "rows_accepted", "rows_quarantined",
+                            "duplicates_dropped", "status") if c in audit.columns]
+        return ["<h2>Ingest audit</h2>", _table(_rows(audit.select(*cols)), cols)]
+    columns = _ops(spark, cfg, "snapshot_columns")
+    if columns is None:
+        return []
+    parts = ["<h2>Snapshot columns</h2><p>What the delivered columns were used as (every "
+             "column: ops.snapshot_columns; docs/own-data.md).</p>",
+             _table(_rows(snapshot_column_use(columns)), ["used_as", "columns", "names"])]
+    quarantine = _ops(spark, cfg, "snapshot_quarantine")
+    if quarantine is not None:
+        counts = _rows(quarantine.groupBy("source", "reason").count().orderBy("source", "reason"))
+        parts.append("<p>Rows set aside in ops.snapshot_quarantine, per reason: "
+                     + ("none" if not counts else "") + "</p>"
+                     + (_table(counts, ["source", "reason", "count"]) if counts else ""))
+    return parts
+
+
+def _ops(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
+    return read_table_if_exists(spark, table_path(cfg.paths.root, "ops", name))
+
+
 def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     parts = [f"<h1>segrec_spark run report — scoring as_of {as_of}</h1>",
              f"<p>Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from "
@@ -252,7 +294,8 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     if cfg.contract.segments_only:
         parts.append("<p>Segments only: the data contract declares no outcome (no label or "
                      "holding column), so no product is scored (docs/own-data.md).</p>")
-        return _page(as_of, parts + _segment_sections(spark, cfg, as_of))
+        return _page(as_of, parts + _segment_sections(spark, cfg, as_of)
+                     + _input_sections(spark, cfg))
     rankings = _gold(spark, cfg, "product_rankings")
     if rankings is None:
         raise ValueError("report: gold.product_rankings does not exist yet")
@@ -319,13 +362,7 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     else:
         parts.append("<p><em>gold.campaign_plan not found</em></p>")
 
-    parts.append("<h2>Ingest audit</h2>")
-    audit_path = table_path(cfg.paths.root, "ops", "ingest_audit")
-    if delta_exists(spark, audit_path):
-        audit = read_table(spark, audit_path).orderBy("source", "delivery")
-        cols = [c for c in ("source", "delivery", "rows_read", "rows_accepted", "rows_quarantined",
-                            "duplicates_dropped", "status") if c in audit.columns]
-        parts.append(_table(_rows(audit.select(*cols)), cols))
+    parts += _input_sections(spark, cfg)
     return _page(as_of, parts)
 
 

@@ -222,7 +222,8 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
         for p, c in plan.holdings.items()]
     rows += [(name, None, "key") for name in [plan.key] if name]
     rows += [(name, None, "as_of_date") for name in [plan.time] if name]
-    rows += [(name, None, "split") for name in [plan.split] if name]
+    rows += [(name, None, "split") for name in [plan.split]
+             if name and name != SPLIT_FROM_FILE]  # ours: which file the row came from
     rows += [(name, None, "ignored") for name in plan.ignored]
     return spark.createDataFrame(rows, "column string, feature string, used_as string")
 

@@ -5,8 +5,13 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
-from segrec_spark.scoring.charts import gains_figure
-from segrec_spark.scoring.report import movement_totals, realised_gains, tier_sizes
+from segrec_spark.scoring.charts import feature_label, gains_figure
+from segrec_spark.scoring.report import (
+    movement_totals,
+    realised_gains,
+    snapshot_column_use,
+    tier_sizes,
+)
 
 D = dt.date(2026, 4, 1)
 
@@ -59,3 +64,21 @@ def test_movement_totals_add_the_flows_of_each_movement(spark):
         "movement string, clients long, share double")
     assert_df_equality(movement_totals(migration), expected, ignore_row_order=True,
                        ignore_nullable=True)
+
+
+def test_feature_labels_read_as_the_delivered_columns():
+    assert feature_label("__imputed_balance") == "balance"
+    assert feature_label("__missing_balance") == "balance missing"
+    assert feature_label("job_onehot_admin.") == "job = admin."
+    assert feature_label("app_events_30d") == "app_events_30d"
+
+
+def test_snapshot_column_use_counts_and_names_each_use(spark):
+    columns = spark.createDataFrame(
+        [(f"v{i:02d}", f"v{i:02d}", "numeric") for i in range(14)]
+        + [("id", None, "key"), ("y", "y", "label of DEPOSIT")],
+        "column string, feature string, used_as string")
+    got = {r["used_as"]: (r["columns"], r["names"])
+           for r in snapshot_column_use(columns, shown=3).collect()}
+    assert got == {"numeric": (14, "v00, v01, v02, ..."), "key": (1, "id"),
+                   "label of DEPOSIT": (1, "y")}

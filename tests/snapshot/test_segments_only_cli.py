@@ -68,6 +68,7 @@ def test_segments_are_named_by_what_sets_them_apart_and_no_product_is_scored(spa
         assert not delta_exists(spark, table_path(root, "gold", table)), table
     report = next((tmp / "reports").glob("run_report_*.html")).read_text()
     assert "Segments only" in report
+    assert "Snapshot columns" in report  # what each delivered column was used as
     assert described[cash_segment] in report
 
 
