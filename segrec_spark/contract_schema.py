@@ -183,6 +183,9 @@ class Source:
     # snapshot: columns not declared become features by their type (numbers numeric, text
     # categorical; ids and free text are recognised and left out), or are ignored
     undeclared_columns: Literal["infer", "ignore"] = "infer"
+    # snapshot: the share of clients held out to evaluate the models when the table holds
+    # out none itself (one as-of date, no split column, no labelled held-out file); 0 = never
+    holdout_share: float = 0.2
     # snapshot CSV without a header line (dialect header: false): the file's column names in
     # file order; declared columns are among them, the rest are inferred
     names: tuple[str, ...] = ()
@@ -257,6 +260,11 @@ class Source:
                     "a snapshot of format table needs location: <database.table>")
             require(bool(self.location), "location", "a snapshot source needs its location "
                                                      "(a file, a folder or a table name)")
+            require(bool(self.split_evaluation), "split_evaluation",
+                    "needs at least one value that marks a held-out row")
+            require(0 <= self.holdout_share < 1, "holdout_share",
+                    f"a share of the clients from 0 (none) to below 1, found "
+                    f"{self.holdout_share}")
             if self.names:
                 require(not self.dialect.header, "names", "names the columns of a file "
                         "without a header line: set dialect header: false")

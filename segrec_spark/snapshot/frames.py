@@ -251,6 +251,22 @@ def split_column(plan: SnapshotPlan, source: Source) -> SparkColumn:
             .when(text.isin(*evaluation), F.lit(EVALUATION)).otherwise(F.lit(None)))
 
 
+def held_out_by_key(share: float, salt: str = "segrec-holdout"
+                    ) -> Callable[[DataFrame], DataFrame]:
+    """Factory: snapshot rows -> the same rows with ``split`` evaluation for a ``share`` of the
+    clients, train for the others; for a table that holds out nothing itself (one file, no
+    split column, one as-of date). The choice is a hash of the key, so a client is held out
+    on every run; a row already marked evaluation (from a held-out file) keeps it."""
+    threshold = int(round(share * 10_000))
+
+    def transform(df: DataFrame) -> DataFrame:
+        bucket = F.pmod(F.xxhash64(F.col(KEY), F.lit(salt)), F.lit(10_000))
+        return df.withColumn(SPLIT, F.when(F.col(SPLIT) == EVALUATION, F.lit(EVALUATION))
+                             .when(bucket < threshold, F.lit(EVALUATION))
+                             .otherwise(F.lit(TRAIN)))
+    return transform
+
+
 def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[str],
                        default_as_of: dt.date) -> Callable[[DataFrame], DataFrame]:
     """Factory: delivered snapshot -> one typed row per client with keys, attributes, holdings,

@@ -20,7 +20,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,18 +108,35 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
                   .option("timestampFormat", d.timestamp_format)
                   .option("mode", "PERMISSIVE"))
         inferred = reader.option("inferSchema", True).csv(location)
-        if d.decimal == ".":
-            return inferred
-        # A decimal comma: the reader took 1.234 for a fraction and 1,5 for text; every
-        # column it read as a number is read as text instead (sf.text_number parses it).
-        return reader.schema(T.StructType([
-            T.StructField(f.name, T.StringType() if isinstance(f.dataType, T.NumericType)
-                          else f.dataType, True) for f in inferred.schema.fields])
-            ).csv(location)
+        schema = text_schema(inferred.schema, source)
+        return inferred if schema is None else reader.schema(schema).csv(location)
     except AnalysisException as exc:
         message = str(exc).splitlines()[0]
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as "
                              f"{source.format}: {message}") from None
+
+
+def text_schema(inferred: T.StructType, source: Source) -> T.StructType | None:
+    """The inferred CSV schema with some number columns read as text instead, or None when
+    none needs it: a declared key, category or text column (the reader made ``00012345`` the
+    number 12345, and the bank's key is the text), and under a decimal comma every number
+    column (the reader took ``1.234`` for a fraction; sf.text_number parses it)."""
+    d = source.dialect
+    names = [f.name.lstrip("\ufeff").strip() for f in inferred.fields]
+    if not d.header:
+        declared = [c.name for c in source.columns]
+        if source.names and len(source.names) == len(names):
+            names = list(source.names)
+        elif not set(declared) <= set(names) and len(declared) == len(names):
+            names = declared
+    text = {c.name for c in source.columns
+            if c.role in ("key", "categorical") or c.type in ("string", "category")}
+    as_text = [isinstance(f.dataType, T.NumericType) and (d.decimal == "," or name in text)
+               for f, name in zip(inferred.fields, names, strict=True)]
+    if not any(as_text):
+        return None
+    return T.StructType([T.StructField(f.name, T.StringType() if text_ else f.dataType, True)
+                         for f, text_ in zip(inferred.fields, as_text, strict=True)])
 
 
 def with_row_numbers(df: DataFrame, prefix: str = "") -> DataFrame:
@@ -185,11 +202,14 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
         held = with_row_numbers(held, EVALUATION_PREFIX)
     if source.key_column is not None:
         _refuse_shared_keys(df, held, source, held_location)
+    declared_split = source.role_column("split")
+    if declared_split is not None:
+        # Rows of the held-out file are held out, whatever their split column says (or lacks).
+        held = held.withColumn(declared_split, F.lit(source.split_evaluation[0]))
+        return df.unionByName(held, allowMissingColumns=True), source
     both = (df.withColumn(SPLIT_FROM_FILE, F.lit("train"))
             .unionByName(held.withColumn(SPLIT_FROM_FILE, F.lit("evaluation")),
                          allowMissingColumns=True))
-    if source.role_column("split") is not None:
-        return both, source
     split = Column(name=SPLIT_FROM_FILE, type="string", role="split")
     return both, _with_column(source, split)
 
@@ -282,6 +302,9 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
         raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts}){hint}")
     usable = conformed.filter(F.col("_reject").isNull())
     dates = sorted(r[0] for r in usable.select(sf.AS_OF).distinct().collect())  # one per date
+    held_out = _automatic_holdout(usable, source, plan, dates)
+    if held_out is not None:
+        usable = usable.transform(held_out)
     features = sf.snapshot_features(conformed, plan, products)
     # Take-ups read from the next month see only usable rows (never a repeated or erased key).
     next_month = sf.take_up_from_next_snapshot(plan.derived, dates)
@@ -307,6 +330,23 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
              ", ".join(plan.derived) or "none", ", ".join(plan.ignored) or "none",
              ", ".join(map(str, dates)), summary["seconds"])
     return summary
+
+
+def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
+                       dates: Sequence[dt.date]) -> Callable[[DataFrame], DataFrame] | None:
+    """``sf.held_out_by_key`` when the table gives the model nothing to be evaluated on: labels
+    at one as-of date, none of them held out (no split column, no held-out file, or a held-out
+    file without labels); else None. ``sources.<name>.holdout_share`` 0 turns it off."""
+    if not plan.labels or len(dates) != 1 or source.holdout_share == 0:
+        return None
+    labelled = F.coalesce(*(F.col(f"label_{p.lower()}") for p in plan.labels)).isNotNull()
+    held = first_row(usable.agg(F.count_if(labelled & (F.col(sf.SPLIT) == sf.EVALUATION))))[0]
+    if held:
+        return None
+    log.info("snapshot %s: no held-out labelled row: %.0f %% of the clients (by a hash of the "
+             "key, the same on every run) are held out to evaluate the models "
+             "(sources.%s.holdout_share)", source.name, 100 * source.holdout_share, source.name)
+    return sf.held_out_by_key(source.holdout_share)
 
 
 def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:

@@ -281,3 +281,17 @@ def test_a_snapshot_may_declare_no_column_and_infer_them_all():
     with pytest.raises(ConfigError, match="sources.snap.columns: must declare at least one"):
         contract_from_dict({"sources": {"snap": {"kind": "snapshot", "location": "x.csv",
                                                  "undeclared_columns": "ignore"}}}, "bank.yaml")
+
+
+def test_clients_are_held_out_by_a_hash_of_their_key(spark):
+    rows = [(f"c{i}", None) for i in range(2000)] + [("from_test_file", "evaluation")]
+    df = spark.createDataFrame(rows, "identity_id_hash string, split string")
+    first = {r[0]: r[1] for r in df.transform(sf.held_out_by_key(0.2)).collect()}
+    again = {r[0]: r[1] for r in df.transform(sf.held_out_by_key(0.2)).collect()}
+    assert first == again  # the same clients on every run
+    assert first["from_test_file"] == "evaluation"
+    held = sum(1 for k, v in first.items() if v == "evaluation" and k != "from_test_file")
+    assert 300 <= held <= 500  # 20 % of 2,000, give or take the hash
+    assert set(first.values()) == {"train", "evaluation"}
+    none = df.transform(sf.held_out_by_key(0.0)).where("split = 'evaluation'").count()
+    assert none == 1

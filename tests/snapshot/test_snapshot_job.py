@@ -263,3 +263,68 @@ def test_numbers_with_a_decimal_comma_are_numbers_under_that_dialect(spark, tmp_
     got = {r["identity_id_hash"]: (r["balance"], r["rate"], r["age"]) for r in features.collect()}
     assert got == {"1": (1234.5, 0.5, 30.0), "2": (12.25, 1.25, 40.0), "3": (None, 2.0, 30.0),
                    "4": (1000.0, 3.5, 40.0)}
+
+
+def test_one_labelled_file_holds_out_a_share_of_its_clients(spark, tmp_path):
+    rows = "".join(f"{i},{20 + i % 50},{'yes' if i % 4 == 0 else 'no'}\n" for i in range(1, 401))
+    (tmp_path / "train.csv").write_text("id,age,y\n" + rows)
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    job.run(spark, cfg)
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    first = {r["identity_id_hash"]: r["split"] for r in labels.collect()}
+    assert len(first) == 400
+    held = sum(1 for v in first.values() if v == "evaluation")
+    assert 40 <= held <= 120  # holdout_share 0.2 of 400
+    job.run(spark, cfg)  # a re-run holds out the same clients
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert {r["identity_id_hash"]: r["split"] for r in labels.collect()} == first
+
+
+def test_a_declared_split_is_kept_and_nothing_more_is_held_out(spark, tmp_path):
+    (tmp_path / "train.csv").write_text(
+        "id,part,y\n" + "".join(f"{i},{'test' if i <= 5 else 'train'},{'yes' if i % 2 else 'no'}\n"
+                                 for i in range(1, 41)))
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "part", "role": "split"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    job.run(spark, cfg)
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    held = sorted(int(r["identity_id_hash"]) for r in labels.where("split = 'evaluation'")
+                  .collect())
+    assert held == [1, 2, 3, 4, 5]
+
+
+def test_a_declared_key_keeps_its_leading_zeros(spark, tmp_path):
+    # The reader would make 00012 the number 12: the bank's key is the text.
+    (tmp_path / "train.csv").write_text("id,branch,age,y\n00012,007,30,yes\n00013,007,40,no\n"
+                                        "14,010,50,no\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "branch", "type": "category", "role": "categorical"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {r["identity_id_hash"]: (r["branch"], r["age"]) for r in features.collect()}
+    assert got == {"00012": ("007", 30.0), "00013": ("007", 40.0), "14": ("010", 50.0)}
+
+
+def test_held_out_file_rows_are_held_out_whatever_their_split_column_says(spark, tmp_path):
+    # A split column in the training file (train / validation) and a separate test file
+    # without it: the test file's rows must never be trained on.
+    (tmp_path / "train.csv").write_text(
+        "id,part,y\n" + "".join(f"{i},{'validation' if i <= 4 else 'train'},"
+                                 f"{'yes' if i % 2 else 'no'}\n" for i in range(1, 21)))
+    (tmp_path / "test.csv").write_text("id,y\n101,yes\n102,no\n")
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "part", "role": "split"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  evaluation_location=str(tmp_path / "test.csv"))
+    summary = job.run(spark, cfg)
+    assert "_segrec_split" not in summary["ignored"]
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    held = sorted(int(r["identity_id_hash"]) for r in labels.where("split = 'evaluation'")
+                  .collect())
+    assert held == [1, 2, 3, 4, 101, 102]
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert "_segrec_split" not in features.columns
