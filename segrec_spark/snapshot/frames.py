@@ -115,8 +115,37 @@ def plan_columns(source: Source, schema: T.StructType,
     time = source.role_column("time")
     return SnapshotPlan(
         key=source.key_column, time=time, split=source.role_column("split"),
-        labels=labels, holdings=holdings, attributes=tuple(attributes), ignored=tuple(ignored),
+        labels=labels, holdings=holdings, attributes=distinct_feature_names(attributes),
+        ignored=tuple(ignored),
         derived=tuple(p for p in holdings if p not in labels) if time else ())
+
+
+# Column names the pipeline itself gives (gold tables, model frames; compared in lower case,
+# as Spark resolves names): a feature of the same name would be ambiguous. Feature names start
+# with a letter or digit (contract_schema.safe_name), so the "_"/"__" names cannot clash.
+RESERVED_NAMES = frozenset({KEY, AS_OF, SPLIT, "label", "class_weight", "probability",
+                            "features", "prediction", "rawprediction", "segment_id",
+                            "segment_name", "product_code", "horizon_days", "pooled_product",
+                            "rf_probability", "rf_probability_prior_corrected"})
+RESERVED_PREFIXES = ("holds_", "label_")
+
+
+def distinct_feature_names(attributes: Sequence[Attribute]) -> tuple[Attribute, ...]:
+    """``attributes`` with feature names the pipeline does not use and that differ from each
+    other in lower case: a reserved name gets ``c_`` in front (``split`` -> ``c_split``), a
+    repeat a number after it (``a.b`` and ``a_b`` -> ``a_b``, ``a_b_2``)."""
+    taken: set[str] = set()
+    named = []
+    for attribute in attributes:
+        name = attribute.name
+        if name.lower() in RESERVED_NAMES or name.lower().startswith(RESERVED_PREFIXES):
+            name = f"c_{name}"
+        base, n = name, 2
+        while name.lower() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.lower())
+        named.append(Attribute(attribute.source_name, name, attribute.kind))
+    return tuple(named)
 
 
 def looks_like_id(distinct: int, n_rows: int) -> bool:

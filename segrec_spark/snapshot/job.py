@@ -73,23 +73,32 @@ def read_delivered(spark: SparkSession, source: Source, location: str) -> DataFr
     return df.toDF(*clean) if clean != df.columns else df
 
 
-def headerless_named(df: DataFrame, source: Source, location: str) -> DataFrame:
-    """A CSV file without a header line (dialect ``header: false``) takes the source's
-    ``names`` (every column, in file order), else the declared columns' names in the order they
-    are declared. Where every declared name is one of Spark's positional names (``_c0`` is the
-    first column), the columns keep those, and the rest are inferred."""
+def headerless_names(columns: Sequence[str], source: Source) -> list[str] | None:
+    """The names of a CSV file's columns when it has no header line (dialect ``header:
+    false``; ``columns``: Spark's positional names): the source's ``names`` (every column, in
+    file order), else the declared columns' names in the order they are declared; Spark's own
+    where every declared name is one of them (``_c0`` is the first column, the rest are
+    inferred). None when the count differs from the file's."""
     declared = [c.name for c in source.columns]
-    if not source.names and set(declared) <= set(df.columns):
-        return df
-    names, what = ((list(source.names), "names") if source.names
-                   else (declared, "declared column(s)"))
-    if len(names) != len(df.columns):
+    if not source.names and set(declared) <= set(columns):
+        return list(columns)
+    names = list(source.names) or declared
+    return names if len(names) == len(columns) else None
+
+
+def headerless_named(df: DataFrame, source: Source, location: str) -> DataFrame:
+    """``df`` read from a file without a header line, its columns named by
+    :func:`headerless_names`; a count that differs from the file's is one line."""
+    names = headerless_names(df.columns, source)
+    if names is None:
+        given, what = ((len(source.names), "names") if source.names
+                       else (len(source.columns), "declared column(s)"))
         raise InputDataError(
             f"snapshot {source.name}: {location} has no header line (dialect header: false) "
-            f"and {len(df.columns)} columns, but the contract has {len(names)} {what}: list "
+            f"and {len(df.columns)} columns, but the contract has {given} {what}: list "
             f"every column in file order in names, or name columns by position (_c0 is the "
             f"first)")
-    return df.toDF(*names)
+    return df.toDF(*names) if names != df.columns else df
 
 
 def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
@@ -124,11 +133,7 @@ def text_schema(inferred: T.StructType, source: Source) -> T.StructType | None:
     d = source.dialect
     names = [f.name.lstrip("\ufeff").strip() for f in inferred.fields]
     if not d.header:
-        declared = [c.name for c in source.columns]
-        if source.names and len(source.names) == len(names):
-            names = list(source.names)
-        elif not set(declared) <= set(names) and len(declared) == len(names):
-            names = declared
+        names = headerless_names(names, source) or names
     text = {c.name for c in source.columns
             if c.role in ("key", "categorical") or c.type in ("string", "category")}
     as_text = [isinstance(f.dataType, T.NumericType) and (d.decimal == "," or name in text)

@@ -295,3 +295,14 @@ def test_clients_are_held_out_by_a_hash_of_their_key(spark):
     assert set(first.values()) == {"train", "evaluation"}
     none = df.transform(sf.held_out_by_key(0.0)).where("split = 'evaluation'").count()
     assert none == 1
+
+
+def test_inferred_names_never_clash_with_the_pipelines_or_each_other():
+    source = _contract([{"name": "y", "role": "label", "product": "DEPOSIT"}]).snapshot
+    schema = T.StructType([T.StructField(n, T.DoubleType()) for n in
+                           ("split", "Label", "a.b", "a_b", "holds_card", "Segment_ID", "age")]
+                          + [T.StructField("y", T.StringType())])
+    plan = sf.plan_columns(source, schema, {}, n_rows=10)
+    assert {a.source_name: a.name for a in plan.attributes} == {
+        "split": "c_split", "Label": "c_Label", "a.b": "a_b", "a_b": "a_b_2",
+        "holds_card": "c_holds_card", "Segment_ID": "c_Segment_ID", "age": "age"}
