@@ -26,12 +26,13 @@ role            meaning
 key             the client key (``key.column``); checked against ``key.pattern``
 cookie          events: an anonymous visitor id, linked to a client by logged-in events
 event_id        the natural id of a row (event, agreement, contact)
-time            the date or timestamp that places a row in time (and in its delivery's month)
+time            the date or timestamp that places a row in time (and in its delivery's month;
+                a snapshot's as-of date; a transaction's date in a log, ``grain: transactions``)
 event_type      events: what happened (category)
 product_area    events: the product area the event is about (category; values = the catalogue's
                 areas plus ``extra_areas``)
 duration        events: seconds spent (numeric)
-amount          events / sales: a money amount (numeric)
+amount          events / sales / a snapshot of grain transactions: a money amount (numeric)
 product         sales / campaigns: a product code of the catalogue (category)
 status          sales: the agreement's status (category); ``label_statuses`` count as a take-up
 outcome         campaigns: the furthest funnel step a contact reached (category, ordered)

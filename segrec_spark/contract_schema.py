@@ -33,7 +33,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "clients": frozenset({"key", "time", "holdings", "numeric", "categorical", "ignore"}),
     "consent": frozenset({"key", "event_id", "time", "opt_out", "ignore"}),
     "snapshot": frozenset({"key", "time", "label", "holding", "split", "numeric", "categorical",
-                           "ignore"}),
+                           "amount", "ignore"}),
 }
 REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "events": ("time",),
@@ -114,6 +114,9 @@ class Column:
     product: str = ""
     positive: tuple[str, ...] = ()
     description: str = ""
+    # snapshot: a Spark SQL expression over the delivered columns that computes this column
+    # (e.g. "Quantity * UnitPrice"); the column itself is then not delivered
+    expression: str = ""
 
     @property
     def kind(self) -> str:
@@ -191,11 +194,19 @@ class Source:
     names: tuple[str, ...] = ()
     # snapshot without a key column: the key is the row's position in the file (1, 2, ...)
     max_categories: int = 100  # a text column with more distinct values is not categorical
+    # snapshot: "client" (one row per client and as-of date) or "transactions" (one row per
+    # transaction of a client: the rows are summed up per client, and the clients segmented)
+    grain: Literal["client", "transactions"] = "client"
 
     @property
     def family(self) -> str:
         """The channel of an events source, else the kind (ingest's historic grouping)."""
         return self.channel if self.kind == "events" else self.kind
+
+    @property
+    def delivered_columns(self) -> tuple[Column, ...]:
+        """The declared columns the table itself holds (not computed by an expression)."""
+        return tuple(c for c in self.columns if not c.expression)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -251,6 +262,10 @@ class Source:
         if self.kind != "snapshot":
             require(not self.names, "names", "only a snapshot source takes names (raw "
                     "extracts without a header line are read in the order of their columns)")
+            require(self.grain == "client", "grain", "only a snapshot source has a grain")
+            computed = [c.name for c in self.columns if c.expression]
+            require(not computed, "columns", f"{', '.join(computed)}: only the columns of a "
+                    f"snapshot source may be computed by an expression")
             for i, c in enumerate(self.columns):
                 require(bool(_NAME.match(c.name)), f"columns[{i}].name",
                         f"{c.name!r} is not a plain column name (letters, digits, underscore, "
@@ -271,7 +286,7 @@ class Source:
                 lowered = [n.lower() for n in self.names]
                 repeated = sorted({n for n in lowered if lowered.count(n) > 1})
                 require(not repeated, "names", f"repeats {repeated} (compared without case)")
-                unknown = [c.name for c in self.columns if c.name not in self.names]
+                unknown = [c.name for c in self.delivered_columns if c.name not in self.names]
                 require(not unknown, "columns", f"{', '.join(unknown)} not among names "
                                                 f"(the file's columns in order)")
             safe = [c.feature_name.lower() for c in self.columns]
@@ -298,6 +313,12 @@ class Source:
         for role in REQUIRED_ROLES[self.kind]:
             require(any(c.role == role for c in self.columns), "columns",
                     f"{article(self.kind)} {self.kind} source needs a column with role {role}")
+        if self.kind == "snapshot" and self.grain == "transactions":
+            self._validate_transactions()
+        elif self.kind == "snapshot":
+            require(self.role_column("amount") is None, "columns",
+                    "role amount is for a snapshot of grain transactions (a client table's "
+                    "amounts are numeric columns)")
         if self.kind == "snapshot":
             has = {c.role for c in self.columns}
             require("label" in has or "holding" not in has or "time" in has, "columns",
@@ -314,6 +335,19 @@ class Source:
         else:
             require(not self.channel, "channel", f"only events sources have a channel, "
                                                  f"found {self.channel!r} on a {self.kind} source")
+
+
+    def _validate_transactions(self) -> None:
+        """A transaction log: a key, a time and no outcome (it is segmented only)."""
+        require(self.key_column is not None and self.role_column("time") is not None,
+                "columns", "a snapshot of grain transactions needs a column with role key "
+                "(the client) and one with role time (the transaction's date)")
+        outcome = [c.name for c in self.columns if c.role in ("label", "holding", "split")]
+        require(not outcome, "columns", f"{', '.join(outcome)}: a snapshot of grain "
+                f"transactions is segmented only (no label, holding or split column); put "
+                f"outcomes in a client table (grain client)")
+        require(self.evaluation_location is None, "evaluation_location",
+                "a snapshot of grain transactions has no held-out table (it is segmented only)")
 
 
 def safe_name(name: str) -> str:

@@ -9,6 +9,12 @@ The contract's snapshot source declares which column is which (see
 :mod:`segrec_spark.contract`); undeclared columns are inferred from their type when
 ``undeclared_columns: infer``.
 
+A snapshot of grain ``transactions`` is a transaction log instead (one row per purchase,
+payment or invoice line of a client, with a key and a date): its rows are summed up per client
+(:func:`per_client_from_transactions`: how many transactions, on how many days, days since the
+last and the first, the amount's total and average, every other number's average, every text
+column's most frequent value) at one as-of date, the day after the latest transaction.
+
 The output has exactly the shape the features stage writes for raw extracts, so training and
 scoring do not care where the features came from:
 
@@ -38,6 +44,7 @@ SPLIT = "split"
 ROW_NUMBER = "_row_number"
 RAW_RECORD = "_raw_record"
 NEXT_AS_OF = "_next_as_of"
+AMOUNT = "_amount"
 TRAIN, EVALUATION = "train", "evaluation"
 TRUE_WORDS = ("1", "1.0", "true", "t", "yes", "y")
 FALSE_WORDS = ("0", "0.0", "false", "f", "no", "n")
@@ -57,6 +64,28 @@ class Attribute:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """A per-client feature of a transaction log: the statistic (a key of :data:`SUMMARIES`)
+    and its feature name."""
+
+    statistic: str
+    name: str
+
+
+# The per-client summaries of a transaction log: feature name (before the amount column's name
+# for the amount's), and what it says (ops.snapshot_columns).
+SUMMARIES: dict[str, str] = {
+    "transactions": "transactions of the client",
+    "active_days": "days with a transaction",
+    "recency_days": "days from the last transaction to the as-of date",
+    "tenure_days": "days from the first transaction to the as-of date",
+    "total": "the client's total amount",
+    "average": "the client's average amount per transaction",
+}
+AMOUNT_SUMMARIES = ("total", "average")
+
+
+@dataclass(frozen=True)
 class SnapshotPlan:
     """What each column of a delivered snapshot is used for (declared or inferred)."""
 
@@ -70,6 +99,15 @@ class SnapshotPlan:
     # Products with a holding column and no label column in a table with an as-of date: their
     # take-up is read from the client's holding at the next as-of date (monthly holdings files).
     derived: tuple[str, ...] = ()
+    # grain transactions: the amount column (role amount), and the per-client summaries of the
+    # transactions (:data:`SUMMARIES`) by feature name
+    amount: str | None = None
+    summaries: tuple[Summary, ...] = ()
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """gold.client_features' attribute columns: the summaries, then the attributes."""
+        return (*(s.name for s in self.summaries), *(a.name for a in self.attributes))
 
 
 def _declared_names(source: Source) -> set[str]:
@@ -113,11 +151,26 @@ def plan_columns(source: Source, schema: T.StructType,
     labels = {c.product: c for c in _declared(source, "label")}
     holdings = {c.product: c for c in _declared(source, "holding")}
     time = source.role_column("time")
+    amount = source.role_column("amount")
+    summaries = transaction_summaries(amount) if source.grain == "transactions" else ()
+    # Summaries come first: an attribute named like one (a column "transactions") is renamed.
+    named = distinct_feature_names([*(Attribute(s.statistic, s.name, "numeric")
+                                      for s in summaries), *attributes])
     return SnapshotPlan(
         key=source.key_column, time=time, split=source.role_column("split"),
-        labels=labels, holdings=holdings, attributes=distinct_feature_names(attributes),
+        labels=labels, holdings=holdings, attributes=named[len(summaries):],
         ignored=tuple(ignored),
-        derived=tuple(p for p in holdings if p not in labels) if time else ())
+        derived=tuple(p for p in holdings if p not in labels) if time else (),
+        amount=amount,
+        summaries=tuple(Summary(a.source_name, a.name) for a in named[:len(summaries)]))
+
+
+def transaction_summaries(amount: str | None) -> tuple[Summary, ...]:
+    """The per-client summaries of a transaction log; the amount's (``<amount>_total``,
+    ``<amount>_average``) when it has an amount column."""
+    counts = [Summary(s, s) for s in SUMMARIES if s not in AMOUNT_SUMMARIES]
+    money = [Summary(s, f"{safe_name(amount)}_{s}") for s in AMOUNT_SUMMARIES] if amount else []
+    return (*counts, *money)
 
 
 # Column names the pipeline itself gives (gold tables, model frames; compared in lower case,
@@ -317,7 +370,9 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
         reject = (F.when(key.isNull() | (key == ""), F.lit("MISSING_KEY"))
                   .when(as_of.isNull(), F.lit("BAD_TIMESTAMP")))
         raw = [F.col(RAW_RECORD)] if RAW_RECORD in df.columns else []
-        return df.select(as_of.alias(AS_OF), key.alias(KEY), *attrs, *holds, *labels,
+        amount = ([_numeric(plan.amount, types[plan.amount], source.dialect.decimal)
+                   .alias(AMOUNT)] if plan.amount else [])
+        return df.select(as_of.alias(AS_OF), key.alias(KEY), *attrs, *amount, *holds, *labels,
                          split_column(plan, source).alias(SPLIT), reject.alias("_reject"), *raw)
     return transform
 
@@ -339,8 +394,42 @@ def snapshot_features(conformed: DataFrame, plan: SnapshotPlan,
                       products: Sequence[str]) -> DataFrame:
     """gold.client_features rows of the accepted snapshot rows."""
     return (conformed.filter(F.col("_reject").isNull())
-            .select(AS_OF, KEY, *(a.name for a in plan.attributes),
+            .select(AS_OF, KEY, *plan.feature_names,
                     *(f"holds_{p.lower()}" for p in products)))
+
+
+def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: Sequence[str]
+                                 ) -> Callable[[DataFrame], DataFrame]:
+    """Factory: accepted rows of a transaction log (conformed: ``as_of_date`` is the day of
+    the transaction) -> one row per client at ``as_of`` (the day after the latest transaction),
+    in the shape of a client snapshot's conformed rows:
+
+    * the summaries (:data:`SUMMARIES`): transactions, days with one, days since the last and
+      since the first, and the amount's total and average per transaction (a missing amount
+      counts in neither);
+    * each numeric attribute's average over the client's transactions (NULL when it is
+      missing on every one), each categorical attribute's most frequent value (ties: the
+      first in sort order);
+    * no product held, no label, no split, no reject."""
+    day = F.col(AS_OF)
+    statistics = {"transactions": F.count(F.lit(1)), "active_days": F.count_distinct(day),
+                  "recency_days": F.datediff(F.lit(as_of), F.max(day)),
+                  "tenure_days": F.datediff(F.lit(as_of), F.min(day)),
+                  "total": F.sum(AMOUNT), "average": F.avg(AMOUNT)}
+
+    def transform(df: DataFrame) -> DataFrame:
+        summaries = [statistics[s.statistic].cast("double").alias(s.name)
+                     for s in plan.summaries]
+        attributes = [(F.avg(a.name) if a.kind == "numeric" else F.mode(a.name, True))
+                      .alias(a.name) for a in plan.attributes]
+        return (df.groupBy(KEY).agg(*summaries, *attributes)
+                .select(F.lit(as_of).alias(AS_OF), KEY, *plan.feature_names,
+                        *(F.lit(0).alias(f"holds_{p.lower()}") for p in products),
+                        *(F.lit(None).cast("double").alias(f"label_{p.lower()}")
+                          for p in products),
+                        F.lit(None).cast("string").alias(SPLIT),
+                        F.lit(None).cast("string").alias("_reject")))
+    return transform
 
 
 def take_up_from_next_snapshot(products: Collection[str],

@@ -68,9 +68,29 @@ def read_delivered(spark: SparkSession, source: Source, location: str) -> DataFr
     a byte-order mark or stray spaces around a header name are dropped."""
     df = _read(spark, source, location)
     if source.format == "csv" and not source.dialect.header:
-        return headerless_named(df, source, location)
-    clean = [c.lstrip("\ufeff").strip() for c in df.columns]
-    return df.toDF(*clean) if clean != df.columns else df
+        df = headerless_named(df, source, location)
+    else:
+        clean = [c.lstrip("\ufeff").strip() for c in df.columns]
+        df = df.toDF(*clean) if clean != df.columns else df
+    return with_computed_columns(df, source, location)
+
+
+def with_computed_columns(df: DataFrame, source: Source, location: str) -> DataFrame:
+    """``df`` with the declared columns that have an ``expression`` (Spark SQL over the
+    delivered columns, e.g. ``Quantity * UnitPrice``) computed; an expression Spark cannot
+    parse or resolve is one line naming the column."""
+    for column in source.columns:
+        if not column.expression:
+            continue
+        try:
+            # withColumn resolves the expression against the delivered columns at once
+            df = df.withColumn(column.name, F.expr(column.expression))
+        except AnalysisException as exc:
+            message = str(exc).strip().splitlines()[0]
+            raise InputDataError(
+                f"snapshot {source.name}: column {column.name}: the expression "
+                f"{column.expression!r} cannot be computed on {location}: {message}") from None
+    return df
 
 
 def headerless_names(columns: Sequence[str], source: Source) -> list[str] | None:
@@ -79,7 +99,7 @@ def headerless_names(columns: Sequence[str], source: Source) -> list[str] | None
     file order), else the declared columns' names in the order they are declared; Spark's own
     where every declared name is one of them (``_c0`` is the first column, the rest are
     inferred). None when the count differs from the file's."""
-    declared = [c.name for c in source.columns]
+    declared = [c.name for c in source.delivered_columns]
     if not source.names and set(declared) <= set(columns):
         return list(columns)
     names = list(source.names) or declared
@@ -92,7 +112,7 @@ def headerless_named(df: DataFrame, source: Source, location: str) -> DataFrame:
     names = headerless_names(df.columns, source)
     if names is None:
         given, what = ((len(source.names), "names") if source.names
-                       else (len(source.columns), "declared column(s)"))
+                       else (len(source.delivered_columns), "declared column(s)"))
         raise InputDataError(
             f"snapshot {source.name}: {location} has no header line (dialect header: false) "
             f"and {len(df.columns)} columns, but the contract has {given} {what}: list "
@@ -239,14 +259,20 @@ def _with_column(source: Source, column: Any) -> Source:
 
 
 def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
-    rows: list[tuple[str, str | None, str]] = [(a.source_name, a.name, a.kind)
-                                               for a in plan.attributes]
+    per_client = {"numeric": " (the client's average)",
+                  "categorical": " (the client's most frequent value)"} if plan.summaries else {}
+    rows: list[tuple[str, str | None, str]] = [
+        (a.source_name, a.name, a.kind + per_client.get(a.kind, "")) for a in plan.attributes]
     rows += [(c.name, c.feature_name, f"label of {p}") for p, c in plan.labels.items()]
     rows += [(c.name, c.feature_name, f"holding of {p}" + (
         "; take-up = held at the next as-of date" if p in plan.derived else ""))
         for p, c in plan.holdings.items()]
     rows += [(name, None, "key") for name in [plan.key] if name]
-    rows += [(name, None, "as_of_date") for name in [plan.time] if name]
+    rows += [(name, None, "transaction date" if plan.summaries else "as_of_date")
+             for name in [plan.time] if name]
+    rows += [(plan.amount or plan.time or "", s.name, f"per client: {sf.SUMMARIES[s.statistic]}")
+             for s in plan.summaries]
+    rows += [(name, None, "amount") for name in [plan.amount] if name]
     rows += [(name, None, "split") for name in [plan.split]
              if name and name != SPLIT_FROM_FILE]  # ours: which file the row came from
     rows += [(name, None, "ignored") for name in plan.ignored]
@@ -285,9 +311,10 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     _warn_unlabelled(source, plan, products)
     default_as_of = _default_as_of(source)
     erased = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
+    transactions = source.grain == "transactions"  # many rows per client, summed up below
     conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
                  .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
-                 .transform(sf.without_duplicate_keys)
+                 .transform((lambda df: df) if transactions else sf.without_duplicate_keys)
                  .transform(with_forgotten_flag(erased, sf.KEY, None))
                  .withColumn("_reject", F.when(F.col(FORGOTTEN_FLAG), F.lit(FORGOTTEN))
                              .otherwise(F.col("_reject")))
@@ -302,15 +329,21 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
                              f"accepted {accepted}, rejected {counts})")
     if accepted == 0:
         hint = (f"; no value of the time column {plan.time!r} is a date in the dialect's "
-                f"date_format {source.dialect.date_format!r} (set it to the column's pattern, "
+                f"date_format {source.dialect.date_format!r} or timestamp_format "
+                f"{source.dialect.timestamp_format!r} (set one to the column's pattern, "
                 f"e.g. yyyyMM or dd/MM/yyyy)" if "BAD_TIMESTAMP" in counts and plan.time else "")
         raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts}){hint}")
     usable = conformed.filter(F.col("_reject").isNull())
-    dates = sorted(r[0] for r in usable.select(sf.AS_OF).distinct().collect())  # one per date
+    if transactions:  # one row per client, at the day after the latest transaction
+        latest = first_row(usable.agg(F.max(sf.AS_OF)))[0]
+        dates = [latest + dt.timedelta(days=1)]
+        usable = usable.transform(sf.per_client_from_transactions(plan, dates[0], products))
+    else:
+        dates = sorted(r[0] for r in usable.select(sf.AS_OF).distinct().collect())  # per date
     held_out = _automatic_holdout(usable, source, plan, dates)
     if held_out is not None:
         usable = usable.transform(held_out)
-    features = sf.snapshot_features(conformed, plan, products)
+    features = sf.snapshot_features(usable, plan, products)
     # Take-ups read from the next month see only usable rows (never a repeated or erased key).
     next_month = sf.take_up_from_next_snapshot(plan.derived, dates)
     labels = sf.snapshot_labels(usable.transform(next_month), products,
@@ -329,9 +362,11 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
                "labels": sorted(plan.labels), "derived_labels": list(plan.derived),
                "ignored": list(plan.ignored), "seconds": round(time.monotonic() - began, 1)}
     log.info("snapshot %s: read %d rows, accepted %d, quarantined %s, forgotten %d; %d "
-             "attribute(s), labels for %s, take-up from the next as-of date for %s, ignored "
+             "attribute(s)%s, labels for %s, take-up from the next as-of date for %s, ignored "
              "%s; as-of %s (%.1f s)", source.name, n_read, accepted, counts or "none",
-             forgotten, len(plan.attributes), ", ".join(sorted(plan.labels)) or "none",
+             forgotten, len(plan.attributes),
+             f" and {len(plan.summaries)} per-client summaries of the transactions"
+             if plan.summaries else "", ", ".join(sorted(plan.labels)) or "none",
              ", ".join(plan.derived) or "none", ", ".join(plan.ignored) or "none",
              ", ".join(map(str, dates)), summary["seconds"])
     return summary

@@ -306,3 +306,107 @@ def test_inferred_names_never_clash_with_the_pipelines_or_each_other():
     assert {a.source_name: a.name for a in plan.attributes} == {
         "split": "c_split", "Label": "c_Label", "a.b": "a_b", "a_b": "a_b_2",
         "holds_card": "c_holds_card", "Segment_ID": "c_Segment_ID", "age": "age"}
+
+
+def _transactions_contract(columns, **source):
+    return contract_from_dict({"sources": {"log": {
+        "kind": "snapshot", "grain": "transactions", "location": "x.csv", "columns": columns,
+        **source}}}, "bank.yaml")
+
+
+LOG_KEY_TIME = [{"name": "client", "role": "key"},
+                {"name": "booked", "type": "date", "role": "time"}]
+
+
+def test_a_transaction_log_is_summed_up_per_client(spark):
+    source = _transactions_contract(
+        [*LOG_KEY_TIME, {"name": "amount", "type": "double", "role": "amount"}]).snapshot
+    schema = T.StructType([
+        T.StructField("client", T.StringType()), T.StructField("booked", T.DateType()),
+        T.StructField("amount", T.DoubleType()), T.StructField("qty", T.IntegerType()),
+        T.StructField("channel", T.StringType()),
+        T.StructField("transactions", T.IntegerType())])  # the bank's own column of that name
+    day = dt.date
+    rows = [("a", day(2024, 1, 1), 10.0, 1, "card", 7),
+            ("a", day(2024, 1, 1), 20.0, 3, "web", 7),
+            ("a", day(2024, 3, 1), None, 2, "web", 7),
+            ("b", day(2024, 3, 30), 100.0, None, "card", 1),
+            (None, day(2024, 3, 30), 5.0, 1, "card", 1)]  # no client: rejected, not summed
+    df = spark.createDataFrame(rows, schema)
+    plan = sf.plan_columns(source, df.schema, {"channel": 2, "qty": 3, "transactions": 2}, 5)
+    assert plan.feature_names == ("transactions", "active_days", "recency_days", "tenure_days",
+                                  "amount_total", "amount_average", "qty", "channel",
+                                  "transactions_2")
+    as_of = day(2024, 3, 31)
+    conformed = df.transform(sf.conformed_snapshot(plan, source, (), AS_OF))
+    assert {r["_reject"] for r in conformed.collect()} == {None, "MISSING_KEY"}
+    clients = (conformed.filter("_reject IS NULL")
+               .transform(sf.per_client_from_transactions(plan, as_of, ())))
+    features = sf.snapshot_features(clients, plan, ())
+    expected = spark.createDataFrame(
+        [(as_of, "a", 3.0, 2.0, 30.0, 90.0, 30.0, 15.0, 2.0, "web", 7.0),
+         (as_of, "b", 1.0, 1.0, 1.0, 1.0, 100.0, 100.0, None, "card", 1.0)],
+        "as_of_date date, identity_id_hash string, transactions double, active_days double, "
+        "recency_days double, tenure_days double, amount_total double, amount_average double, "
+        "qty double, channel string, transactions_2 double")
+    assert_df_equality(features, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_the_summaries_take_the_amount_columns_name_and_rename_a_clashing_column():
+    source = _transactions_contract(
+        [*LOG_KEY_TIME, {"name": "Amount (EUR)", "type": "double", "role": "amount"}]).snapshot
+    schema = T.StructType([T.StructField("client", T.StringType()),
+                           T.StructField("booked", T.DateType()),
+                           T.StructField("Amount (EUR)", T.DoubleType()),
+                           T.StructField("Recency_Days", T.DoubleType())])
+    plan = sf.plan_columns(source, schema, {}, 10)
+    assert plan.feature_names == ("transactions", "active_days", "recency_days", "tenure_days",
+                                  "Amount_EUR_total", "Amount_EUR_average", "Recency_Days_2")
+    assert plan.amount == "Amount (EUR)"
+
+
+def test_a_transaction_log_without_an_amount_has_the_counts_only():
+    source = _transactions_contract(LOG_KEY_TIME).snapshot
+    schema = T.StructType([T.StructField("client", T.StringType()),
+                           T.StructField("booked", T.DateType())])
+    plan = sf.plan_columns(source, schema, {}, 10)
+    assert plan.feature_names == ("transactions", "active_days", "recency_days", "tenure_days")
+
+
+@pytest.mark.parametrize(("columns", "source", "message"), [
+    ([{"name": "client", "role": "key"}], {},
+     "bank.yaml: sources.log.columns: a snapshot of grain transactions needs a column with role "
+     "key (the client) and one with role time"),
+    ([*LOG_KEY_TIME, {"name": "y", "role": "label", "product": "CARD"}], {},
+     "bank.yaml: sources.log.columns: y: a snapshot of grain transactions is segmented only"),
+    (LOG_KEY_TIME, {"evaluation_location": "y.csv"},
+     "bank.yaml: sources.log.evaluation_location: a snapshot of grain transactions has no "
+     "held-out table"),
+])
+def test_a_transaction_log_needs_a_key_and_a_time_and_has_no_outcome(columns, source,
+                                                                      message):
+    with pytest.raises(ConfigError) as err:
+        contract_from_dict({"products": [{"code": "CARD"}], "sources": {"log": {
+            "kind": "snapshot", "grain": "transactions", "location": "x.csv",
+            "columns": columns, **source}}}, "bank.yaml")
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ({"kind": "snapshot", "location": "x.csv",
+      "columns": [{"name": "amount", "type": "double", "role": "amount"}]},
+     "bank.yaml: sources.s.columns: role amount is for a snapshot of grain transactions"),
+    ({"kind": "clients", "columns": [{"name": "id", "role": "key"}], "grain": "transactions"},
+     "bank.yaml: sources.s.grain: only a snapshot source has a grain"),
+    ({"kind": "clients", "columns": [
+        {"name": "id", "role": "key"},
+        {"name": "age", "type": "int", "role": "numeric", "expression": "2024 - born"}]},
+     "bank.yaml: sources.s.columns: age: only the columns of a snapshot source may be "
+     "computed"),
+])
+def test_grain_amount_and_expressions_belong_to_snapshots(source, message):
+    with pytest.raises(ConfigError) as err:
+        contract_from_dict({"key": {"column": "id"}, "products": [{"code": "CARD"}],
+                            "sources": {"s": source}}, "bank.yaml")
+    assert str(err.value).startswith(message)

@@ -328,3 +328,55 @@ def test_held_out_file_rows_are_held_out_whatever_their_split_column_says(spark,
     assert held == [1, 2, 3, 4, 101, 102]
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
     assert "_segrec_split" not in features.columns
+
+
+def _log_config(tmp, columns, **source):
+    contract = {"sources": {"log": {"kind": "snapshot", "grain": "transactions",
+                                    "location": str(tmp / "log.csv"), "columns": columns,
+                                    **source}}}
+    (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
+    return make_config(tmp, f"paths.contract={tmp / 'contract.yaml'}")
+
+
+LOG_COLUMNS = [{"name": "client", "role": "key"},
+               {"name": "booked", "type": "timestamp", "role": "time"},
+               {"name": "amount", "type": "double", "role": "amount",
+                "expression": "qty * price"}]
+
+
+def test_a_transaction_log_becomes_one_row_per_client_and_counts_add_up(spark, tmp_path):
+    (tmp_path / "log.csv").write_text(
+        "client,booked,qty,price\n"
+        "007,30/12/2024 10:00,2,5.0\n007,31/12/2024 18:30,1,1.5\n"
+        "8,01/06/2024 09:00,1,100\n,01/06/2024 09:00,1,1\n9,31/02/2024 10:00,1,1\n")
+    cfg = _log_config(tmp_path, LOG_COLUMNS, dialect={"timestamp_format": "dd/MM/yyyy HH:mm"})
+    summary = job.run(spark, cfg)
+    assert summary["rows_read"] == 5
+    assert summary["accepted"] == 3  # transactions; the clients are two
+    assert summary["quarantined"] == {"MISSING_KEY": 1, "BAD_TIMESTAMP": 1}
+    assert summary["as_of_dates"] == [dt.date(2025, 1, 1)]  # the day after the latest
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    rows = {r["identity_id_hash"]: r for r in features.collect()}
+    assert set(rows) == {"007", "8"}  # the key keeps its leading zeros
+    assert (rows["007"]["transactions"], rows["007"]["amount_total"],
+            rows["007"]["recency_days"], rows["007"]["tenure_days"]) == (2.0, 11.5, 1.0, 2.0)
+    assert (rows["8"]["amount_average"], rows["8"]["recency_days"]) == (100.0, 214.0)
+    columns = {r["feature"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["recency_days"] == "per client: days from the last transaction to the as-of date"
+    assert columns["price"] == "numeric (the client's average)"
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert labels.count() == 0
+
+
+def test_an_expression_spark_cannot_compute_is_one_line_naming_the_column(spark, tmp_path):
+    (tmp_path / "log.csv").write_text("client,booked,qty,price\n1,30/12/2024 10:00,2,5.0\n")
+    columns = [*LOG_COLUMNS[:2], {**LOG_COLUMNS[2], "expression": "qty * unit_price"}]
+    cfg = _log_config(tmp_path, columns)
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    message = str(err.value)
+    assert message.startswith("snapshot log: column amount: the expression 'qty * unit_price' "
+                              "cannot be computed on ")
+    assert "unit_price" in message.split("cannot be computed on ")[1]
+    assert "\n" not in message

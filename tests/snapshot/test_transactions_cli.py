@@ -1,0 +1,72 @@
+"""A transaction log without any outcome (one row per purchase, many per client): ``segrec
+run`` through conf/contracts/example_transactions.yaml sums each client's transactions up and
+segments the clients; no product is scored.
+
+The log (segrec_spark.generate.transactions) has three planted kinds of client (weekly small
+buyers, a few large purchases, lapsed since spring): each must land in a segment of its own,
+and its rows without a client or with an impossible date in quarantine."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import functions as F
+
+from segrec_spark import cli
+from segrec_spark.generate.transactions import KINDS, read_kinds, write_transactions
+from segrec_spark.tables import delta_exists, read_table, table_path
+from tests.snapshot.own_config import own_data_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def transactions_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("transactions")
+    written = write_transactions(tmp / "files", per_kind=60)
+    contract = yaml.safe_load((ROOT / "conf/contracts/example_transactions.yaml").read_text())
+    contract["sources"]["purchases"]["location"] = str(written.table)
+    config = own_data_config(tmp, contract, {})
+    code = cli.main(["run", "--config", str(config)])
+    return code, tmp, written, read_kinds(written.kinds)
+
+
+@pytest.mark.integration  # snapshot (transactions) -> train (segmentation) -> score
+def test_each_planted_kind_of_client_gets_a_segment_of_its_own(spark, transactions_run):
+    code, tmp, _, kinds = transactions_run
+    assert code == 0
+    root = str(tmp / "lake")
+    segments = read_table(spark, table_path(root, "gold", "client_segments"))
+    found = {r["identity_id_hash"]: r["segment_id"]
+             for r in segments.select("identity_id_hash", "segment_id").collect()}
+    assert set(found) == set(kinds)  # one row per client, not per transaction
+    majority = {}
+    for kind in KINDS:
+        seg, n = Counter(found[c] for c, k in kinds.items() if k == kind).most_common(1)[0]
+        assert n >= 0.9 * sum(1 for k in kinds.values() if k == kind), kind
+        majority[kind] = seg
+    assert len(set(majority.values())) == len(KINDS)
+    profiles = {r["segment_id"]: r["description"].lower()
+                for r in read_table(spark, table_path(root, "gold", "segment_profiles")).collect()}
+    assert "high recency days" in profiles[majority["lapsed"]]
+    assert "high transactions" in profiles[majority["regulars"]] or \
+        "high active days" in profiles[majority["regulars"]]
+    for table in ("product_rankings", "model_metrics", "campaign_plan"):
+        assert not delta_exists(spark, table_path(root, "gold", table)), table
+
+
+@pytest.mark.integration  # every line is accepted, or quarantined with its reason
+def test_rows_without_a_client_or_a_date_are_quarantined_and_counts_add_up(spark,
+                                                                           transactions_run):
+    _, tmp, written, _ = transactions_run
+    quarantine = read_table(spark, table_path(str(tmp / "lake"), "ops", "snapshot_quarantine"))
+    reasons = Counter(r["reason"] for r in quarantine.collect())
+    assert reasons == {"MISSING_KEY": 5, "BAD_TIMESTAMP": 1}
+    assert sum(reasons.values()) == written.rejected
+    features = read_table(spark, table_path(str(tmp / "lake"), "gold", "client_features"))
+    accepted = features.agg(F.sum("transactions")).first()[0]
+    assert accepted + sum(reasons.values()) == written.rows
+    report = next((tmp / "reports").glob("run_report_*.html")).read_text()
+    assert "per client: days from the last transaction to the as-of date" in report
