@@ -17,7 +17,8 @@ Role = Literal["key", "cookie", "event_id", "time", "event_type", "product_area"
                "amount", "product", "status", "outcome", "holdings", "numeric", "categorical",
                "opt_out", "ignore", "label", "holding", "split"]
 SourceKind = Literal["events", "sales", "campaigns", "clients", "consent", "snapshot"]
-Format = Literal["csv", "parquet", "delta", "table"]
+Format = Literal["csv", "json", "parquet", "delta", "table"]
+RAW_FORMATS = ("csv", "parquet", "delta")  # what ingest reads month by month
 
 SINGLE_ROLES: frozenset[str] = frozenset({
     "key", "cookie", "event_id", "time", "event_type", "product_area", "duration", "amount",
@@ -263,6 +264,9 @@ class Source:
             require(not self.names, "names", "only a snapshot source takes names (raw "
                     "extracts without a header line are read in the order of their columns)")
             require(self.grain == "client", "grain", "only a snapshot source has a grain")
+            require(self.format in RAW_FORMATS, "format",
+                    f"a {self.kind} source is delivered as {', '.join(RAW_FORMATS)}, found "
+                    f"{self.format!r} (json and table are read for a snapshot source)")
             computed = [c.name for c in self.columns if c.expression]
             require(not computed, "columns", f"{', '.join(computed)}: only the columns of a "
                     f"snapshot source may be computed by an expression")

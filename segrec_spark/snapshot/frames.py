@@ -45,6 +45,7 @@ ROW_NUMBER = "_row_number"
 RAW_RECORD = "_raw_record"
 NEXT_AS_OF = "_next_as_of"
 AMOUNT = "_amount"
+CORRUPT_RECORD = "_corrupt_record"  # a JSON line that does not parse (Spark's name for it)
 TRAIN, EVALUATION = "train", "evaluation"
 TRUE_WORDS = ("1", "1.0", "true", "t", "yes", "y")
 FALSE_WORDS = ("0", "0.0", "false", "f", "no", "n")
@@ -113,7 +114,7 @@ class SnapshotPlan:
 def _declared_names(source: Source) -> set[str]:
     """The contract's columns and the row position added for a key-less table (ours, not the
     bank's: never inferred, counted or reported as ignored)."""
-    return {c.name for c in source.columns} | {ROW_NUMBER}
+    return {c.name for c in source.columns} | {ROW_NUMBER, CORRUPT_RECORD}
 
 
 def _declared(source: Source, role: str) -> list[Column]:
@@ -367,7 +368,10 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
                   for p in products]
         key = key_column(plan)
         as_of = as_of_column(plan, default_as_of, source, types.get(plan.time or ""))
-        reject = (F.when(key.isNull() | (key == ""), F.lit("MISSING_KEY"))
+        malformed = (F.col(CORRUPT_RECORD).isNotNull() if CORRUPT_RECORD in df.columns
+                     else F.lit(False))
+        reject = (F.when(malformed, F.lit("MALFORMED_ROW"))
+                  .when(key.isNull() | (key == ""), F.lit("MISSING_KEY"))
                   .when(as_of.isNull(), F.lit("BAD_TIMESTAMP")))
         raw = [F.col(RAW_RECORD)] if RAW_RECORD in df.columns else []
         amount = ([_numeric(plan.amount, types[plan.amount], source.dialect.decimal)
@@ -375,6 +379,26 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
         return df.select(as_of.alias(AS_OF), key.alias(KEY), *attrs, *amount, *holds, *labels,
                          split_column(plan, source).alias(SPLIT), reject.alias("_reject"), *raw)
     return transform
+
+
+def flattened_structs(df: DataFrame) -> DataFrame:
+    """``df`` with every nested object (struct) column replaced by its fields, named with the
+    path joined by dots (``value.amount``; nested objects again, to any depth); other columns
+    (lists included) as they are."""
+    def columns(prefix: str, dtype: T.StructType, path: SparkColumn | None
+                ) -> list[SparkColumn]:
+        out: list[SparkColumn] = []
+        for field in dtype.fields:
+            name = f"{prefix}.{field.name}" if prefix else field.name
+            col = F.col(f"`{field.name}`") if path is None else path.getField(field.name)
+            if isinstance(field.dataType, T.StructType):
+                out += columns(name, field.dataType, col)
+            else:
+                out.append(col.alias(name))
+        return out
+    if not any(isinstance(f.dataType, T.StructType) for f in df.schema.fields):
+        return df
+    return df.select(*columns("", df.schema, None))
 
 
 def raw_record(columns: Sequence[str]) -> SparkColumn:

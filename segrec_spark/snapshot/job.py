@@ -129,6 +129,8 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
             return spark.read.format("delta").load(location)
         if source.format == "parquet":
             return spark.read.parquet(location)
+        if source.format == "json":
+            return _read_json(spark, source, location)
         d = source.dialect
         reader = (spark.read.option("header", d.header).option("sep", d.delimiter)
                   .option("quote", d.quote).option("escape", d.escape)
@@ -143,6 +145,23 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         message = str(exc).splitlines()[0]
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as "
                              f"{source.format}: {message}") from None
+
+
+def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:
+    """JSON lines (one object per line), or a file holding one JSON array or one object over
+    several lines (read whole when line by line finds no object); nested objects become dotted
+    columns (``value.amount``), and a line that is not JSON keeps its text in ``_corrupt_record``
+    (quarantined as MALFORMED_ROW)."""
+    d = source.dialect
+    reader = (spark.read.option("encoding", d.encoding).option("dateFormat", d.date_format)
+              .option("timestampFormat", d.timestamp_format).option("mode", "PERMISSIVE")
+              .option("columnNameOfCorruptRecord", sf.CORRUPT_RECORD))
+    first = spark.read.text(location).limit(1).collect()  # one line
+    whole = d.multiline or (bool(first) and first[0][0].lstrip("\ufeff ").startswith("["))
+    df = reader.option("multiLine", whole).json(location)
+    if not whole and df.columns == [sf.CORRUPT_RECORD]:  # one object written over lines
+        df = reader.option("multiLine", True).json(location)
+    return df.transform(sf.flattened_structs)
 
 
 def text_schema(inferred: T.StructType, source: Source) -> T.StructType | None:

@@ -410,3 +410,15 @@ def test_grain_amount_and_expressions_belong_to_snapshots(source, message):
         contract_from_dict({"key": {"column": "id"}, "products": [{"code": "CARD"}],
                             "sources": {"s": source}}, "bank.yaml")
     assert str(err.value).startswith(message)
+
+
+def test_nested_objects_become_dotted_columns(spark):
+    df = spark.createDataFrame(
+        [("p1", ("offer", (10.5, "EUR")), [1, 2])],
+        "person string, value struct<kind: string, money: struct<amount: double, "
+        "currency: string>>, tags array<int>")
+    expected = spark.createDataFrame(
+        [("p1", "offer", 10.5, "EUR", [1, 2])],
+        "person string, `value.kind` string, `value.money.amount` double, "
+        "`value.money.currency` string, tags array<int>")
+    assert_df_equality(sf.flattened_structs(df), expected, ignore_nullable=True)

@@ -380,3 +380,35 @@ def test_an_expression_spark_cannot_compute_is_one_line_naming_the_column(spark,
                               "cannot be computed on ")
     assert "unit_price" in message.split("cannot be computed on ")[1]
     assert "\n" not in message
+
+
+def test_json_lines_with_nested_objects_and_a_broken_line(spark, tmp_path):
+    (tmp_path / "train.json").write_text(
+        '{"id": "01", "y": "yes", "profile": {"age": 30, "city": "Porto"}}\n'
+        '{"id": "02", "y": "no", "profile": {"age": 41, "city": "Braga"}}\n'
+        '{"id": "03", "y": "no", "profile": {"age": 52\n'
+        '{"id": "04", "y": "no", "profile": {"age": 23, "city": "Porto"}}\n')
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  format="json", location=str(tmp_path / "train.json"))
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"]) == (4, 3)
+    assert summary["quarantined"] == {"MALFORMED_ROW": 1}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert {"profile_age", "profile_city"} <= set(features.columns)
+    assert sorted(r["identity_id_hash"] for r in features.collect()) == ["01", "02", "04"]
+    quarantine = read_table(spark, table_path(cfg.paths.root, "ops", "snapshot_quarantine"))
+    assert quarantine.first()["raw_record"].endswith('\\"age\\": 52"}')  # the line as read
+
+
+def test_a_json_array_file_is_read_whole(spark, tmp_path):
+    (tmp_path / "train.json").write_text(
+        '[\n  {"id": 1, "y": true, "age": 30},\n  {"id": 2, "y": false, "age": 40}\n]\n')
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  format="json", location=str(tmp_path / "train.json"))
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"]) == (2, 2)
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert sorted((r["identity_id_hash"], r["label"]) for r in labels.collect()) == [
+        ("1", 1), ("2", 0)]
