@@ -84,6 +84,22 @@ def highest_segment_id(features: DataFrame, cfg: Config) -> int:
     return -1 if top is None else int(top)
 
 
+def delivered_names(cfg: Config, features: DataFrame) -> dict[str, str]:
+    """Feature -> the words of the snapshot column it was delivered as (ops.snapshot_columns;
+    profiles.delivered_words), so that segments read in the bank's own names; empty for raw
+    extracts, whose features are the pipeline's."""
+    source = cfg.contract.snapshot
+    path = table_path(cfg.paths.root, "ops", "snapshot_columns")
+    table = read_table_if_exists(features.sparkSession, path) if source is not None else None
+    if source is None or table is None:
+        return {}
+    attribute = F.col("used_as").startswith("numeric") | F.col("used_as").startswith("categorical")
+    rows = (table.filter((F.col("source") == source.name) & F.col("feature").isNotNull()
+                         & attribute)
+            .select("column", "feature").collect())  # one row per delivered column
+    return {r["feature"]: profiles_.delivered_words(r["column"]) for r in rows}
+
+
 def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
                        labels: DataFrame | None = None,
                        products: Sequence[str] = ()) -> dict[str, Any]:
@@ -99,7 +115,8 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
                                   first_fresh_id=highest_segment_id(features, cfg) + 1
                                   if settings.continuity else 0)
     assigned = seg.assign_segments(fitted.model, features).cache()
-    traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features))
+    traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features),
+                                      names=delivered_names(cfg, features))
     profiles = profiles_.segment_profiles(assigned, fitted.columns).transform(
         lambda p: profiles_.with_traits(p, traits))
     if labels is not None and products:

@@ -20,7 +20,8 @@ column expressions: k x features numbers, nothing per client reaches the driver.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -88,14 +89,28 @@ def _words(name: Column) -> Column:
     return F.lower(F.regexp_replace(name, "_", " "))
 
 
-def trait_text(feature: Column, value: Column, z: Column) -> Column:
-    """'holds mortgage' / 'no mortgage', 'age band 26-35', 'high app events 30d' / 'low ...'."""
+def delivered_words(column: str) -> str:
+    """A delivered column's name as the words of a trait: underscores are spaces, a name in
+    capitals is lower case, the rest as the bank wrote it (``Spending Score (1-100)``,
+    ``CASH_ADVANCE`` -> ``cash advance``)."""
+    words = re.sub(r"\s+", " ", column.replace("_", " ")).strip()
+    return words.lower() if words.upper() == words else words
+
+
+def trait_text(feature: Column, value: Column, z: Column,
+               names: Mapping[str, str] | None = None) -> Column:
+    """'holds mortgage' / 'no mortgage', 'age band 26-35', 'high app events 30d' / 'low ...';
+    a feature in ``names`` (feature -> words, :func:`delivered_words`) reads as those words."""
     held = F.regexp_extract(feature, r"^holds_(.+)$", 1)
+    words = _words(feature)
+    if names:
+        words = F.coalesce(F.create_map(*(F.lit(x) for pair in sorted(names.items())
+                                          for x in pair))[feature], words)
     return (F.when(held != "", F.concat(F.when(z > 0, F.lit("holds ")).otherwise(F.lit("no ")),
                                         _words(held)))
-            .when(value.isNotNull(), F.concat(_words(feature), F.lit(" "), value))
+            .when(value.isNotNull(), F.concat(words, F.lit(" "), value))
             .otherwise(F.concat(F.when(z > 0, F.lit("high ")).otherwise(F.lit("low ")),
-                                _words(feature))))
+                                words)))
 
 
 def trait_family(feature: Column, value: Column) -> Column:
@@ -109,9 +124,11 @@ def trait_family(feature: Column, value: Column) -> Column:
 
 
 def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Sequence[str],
-                   top: int = 5, threshold: float = 0.2) -> DataFrame:
+                   top: int = 5, threshold: float = 0.2,
+                   names: Mapping[str, str] | None = None) -> DataFrame:
     """Per segment its ``top`` strongest differences from the population (:data:`TRAIT_COLUMNS`,
-    ``trait_rank`` 1 = strongest). ``assigned`` holds ``segment_id`` and the columns."""
+    ``trait_rank`` 1 = strongest). ``assigned`` holds ``segment_id`` and the columns;
+    ``names`` gives features the words of the bank's own column names (:func:`trait_text`)."""
     parts = [_numeric_differences(assigned, numeric)] if numeric else []
     if categorical:
         parts.append(_category_differences(assigned, categorical))
@@ -131,7 +148,8 @@ def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Seq
     ranked = best_of_family.withColumn("trait_rank", F.row_number().over(
         Window.partitionBy(SEGMENT_ID).orderBy(strongest, F.col("feature"), F.col("value"))))
     return (ranked.filter(F.col("trait_rank") <= top)
-            .withColumn("trait", trait_text(F.col("feature"), F.col("value"), F.col("z")))
+            .withColumn("trait", trait_text(F.col("feature"), F.col("value"), F.col("z"),
+                                            names))
             .select(F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
                     F.col("trait_rank").cast("int").alias("trait_rank"), "feature", "value",
                     F.col("z").cast("double").alias("z"), "trait"))

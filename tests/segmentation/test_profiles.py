@@ -8,6 +8,7 @@ import pytest
 from segrec_spark.segmentation.profiles import (
     _numeric_differences,
     conversion_rates,
+    delivered_words,
     profile_columns,
     segment_traits,
     with_traits,
@@ -59,6 +60,28 @@ def test_own_data_names_in_any_case_or_without_underscore_are_families_of_their_
     traits = segment_traits(assigned, *profile_columns(assigned))
     words = sorted(r["trait"] for r in traits.where("segment_id = 0").collect())
     assert words == ["high annual income k", "high spending score", "low age"]
+
+
+def test_traits_read_in_the_banks_own_column_names(spark):
+    rows = [(f"a{i}", 0, 20.0 + i % 2, 90.0 + i % 2, "Female") for i in range(5)]
+    rows += [(f"b{i}", 1, 60.0 + i % 2, 10.0 + i % 2, "Male") for i in range(5)]
+    assigned = spark.createDataFrame(rows, "identity_id_hash string, segment_id int, "
+                                           "AGE double, Spending_Score_1_100 double, "
+                                           "Gender string")
+    names = {"AGE": delivered_words("AGE"),
+             "Spending_Score_1_100": delivered_words("Spending Score (1-100)"),
+             "Gender": delivered_words("Gender")}
+    traits = segment_traits(assigned, *profile_columns(assigned), names=names)
+    words = sorted(r["trait"] for r in traits.where("segment_id = 0").collect())
+    assert words == ["Gender Female", "high Spending Score (1-100)", "low age"]
+
+
+@pytest.mark.parametrize(("column", "words"), [
+    ("Spending Score (1-100)", "Spending Score (1-100)"), ("CASH_ADVANCE", "cash advance"),
+    ("profile.age", "profile.age"), ("TransactionAmount (INR)", "TransactionAmount (INR)"),
+    ("emp_var_rate", "emp var rate"), ("  a__b ", "a b")])
+def test_delivered_words(column, words):
+    assert delivered_words(column) == words
 
 
 def test_description_and_top_limit(spark):
