@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -360,6 +361,9 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
              *(f"{metrics[k]['roc_auc']:.3f}" if k in metrics else "n/a"
                for k in ("observable_ceiling", "oracle")),
              decision.reason, seconds)
+    warning = leak_warning(product, metrics["rf"]["roc_auc"], importances)
+    if warning:
+        log.warning(warning)
     log.debug("propensity %s: parameters %s", product, best)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
             "best_params": best, "learner": selection.learner, "seconds": seconds,
@@ -367,6 +371,23 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
             "scope": "pooled" if use_pooled else "product",
             "promoted": decision.promoted, "reason": decision.reason,
             "incumbent": incumbent_metrics}
+
+
+LEAK_AUC = 0.995  # a held-out ROC-AUC from here on is rare in marketing data
+
+
+def leak_warning(product: str, auc: float | None, importances: Sequence[tuple[str, float]],
+                 threshold: float = LEAK_AUC) -> str | None:
+    """One line when the held-out ROC-AUC is almost perfect: a campaign's response is seldom
+    that predictable, and the usual cause is a column written after the outcome (the amount
+    spent, a status or a call's duration), which cannot be known when the offer is chosen.
+    Names the three columns the model leans on most (``importances``, highest first)."""
+    if auc is None or math.isnan(auc) or auc < threshold:
+        return None
+    top = ", ".join(f"{name} ({value:.2f})" for name, value in importances[:3])
+    return (f"propensity {product}: held-out ROC-AUC {auc:.4f} is almost perfect; check that "
+            f"no column is known only after the outcome (an amount spent, a status, a call's "
+            f"duration) and declare such a column role ignore. The model leans most on: {top}")
 
 
 def products_to_train(cfg: Config, labels: DataFrame, as_of: dt.date | None = None) -> list[str]:
