@@ -245,14 +245,24 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
     write_migrations(spark, cfg, as_of)
     result: dict[str, Any] = {"as_of_date": as_of, "model_versions": {},
                               "segmentation_version": seg_version}
-    if cfg.contract.segments_only:  # no outcome declared: segments, personas and the report
-        register_views(spark)
-        segmented.unpersist()
-        if report:
-            result["report"] = write_report(spark, cfg, as_of)
+    if not cfg.contract.segments_only:  # else no outcome declared: segments and the report
+        result["model_versions"] = publish_products(spark, cfg, as_of, features, segmented,
+                                                    scored_at)
+    register_views(spark)
+    segmented.unpersist()
+    if report:
+        result["report"] = write_report(spark, cfg, as_of)
+    if cfg.contract.segments_only:
         log.info("score: segments only for %s (the snapshot declares no outcome)", as_of)
-        return result
+    else:
+        log.info("score: published %d products for %s", len(result["model_versions"]), as_of)
+    return result
 
+
+def publish_products(spark: SparkSession, cfg: Config, as_of: dt.date, features: DataFrame,
+                     segmented: DataFrame, scored_at: dt.datetime) -> dict[str, str]:
+    """Score every product with its champion and write gold.product_rankings,
+    gold.campaign_plan and gold.next_best_offer at ``as_of``; return product -> version."""
     products = cfg.propensity.products or cfg.contract.product_codes
     check_tier_mode(cfg, products)
     check_eligibility_rules(features, {p: cfg.contract.product(p) for p in products},
@@ -299,14 +309,7 @@ def run(spark: SparkSession, cfg: Config, as_of: dt.date | None = None,
                          read_evaluation(spark, cfg, as_of))
     write_output(plan, cfg, "campaign_plan", as_of, scored)
     write_output(next_best_offers(published, s.top_n_offers), cfg, "next_best_offer", as_of)
-    register_views(spark)
-    segmented.unpersist()
-
-    result["model_versions"] = versions
-    if report:
-        result["report"] = write_report(spark, cfg, as_of)
-    log.info("score: published %d products for %s", len(versions), as_of)
-    return result
+    return versions
 
 
 def main(spark: SparkSession, cfg: Config, args: argparse.Namespace) -> None:
