@@ -202,8 +202,8 @@ class Contract:
         """A snapshot without an outcome (no label and no holding column): the pipeline segments
         the clients and names the segments; no product is scored (docs/own-data.md)."""
         source = self.snapshot
-        return source is not None and not any(c.role in ("label", "holding")
-                                              for c in source.columns)
+        return source is not None and not source.outcome_product and not any(
+            c.role in ("label", "holding") for c in source.columns)
 
     def values_of(self, source: Source, column: Column) -> tuple[str, ...]:
         """The value set of a column: declared, or implied by the catalogue for product roles."""
@@ -245,6 +245,10 @@ class Contract:
                 require(not c.product or c.product in codes,
                         f"sources.{name}.columns[{i}].product",
                         f"{c.product!r} is not a product of the catalogue ({', '.join(codes)})")
+            require(not source.outcome_product or source.outcome_product in codes,
+                    f"sources.{name}.outcome_product",
+                    f"{source.outcome_product!r} is not a product of the catalogue "
+                    f"({', '.join(codes)})")
             if source.kind == "snapshot":
                 labelled = [c.product for c in source.columns if c.role == "label"]
                 twice = sorted({p for p in labelled if labelled.count(p) > 1})

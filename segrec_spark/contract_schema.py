@@ -198,6 +198,10 @@ class Source:
     # snapshot: "client" (one row per client and as-of date) or "transactions" (one row per
     # transaction of a client: the rows are summed up per client, and the clients segmented)
     grain: Literal["client", "transactions"] = "client"
+    # grain transactions: a product of the catalogue whose outcome is "buys again": a client
+    # with a transaction in the outcome_days after an as-of date took it up (docs/own-data.md)
+    outcome_product: str = ""
+    outcome_days: int = 90
 
     @property
     def family(self) -> str:
@@ -264,6 +268,8 @@ class Source:
             require(not self.names, "names", "only a snapshot source takes names (raw "
                     "extracts without a header line are read in the order of their columns)")
             require(self.grain == "client", "grain", "only a snapshot source has a grain")
+            require(not self.outcome_product, "outcome_product",
+                    "only a snapshot of grain transactions has an outcome_product")
             require(self.format in RAW_FORMATS, "format",
                     f"a {self.kind} source is delivered as {', '.join(RAW_FORMATS)}, found "
                     f"{self.format!r} (json and table are read for a snapshot source)")
@@ -320,6 +326,9 @@ class Source:
         if self.kind == "snapshot" and self.grain == "transactions":
             self._validate_transactions()
         elif self.kind == "snapshot":
+            require(not self.outcome_product, "outcome_product",
+                    "only a snapshot of grain transactions has an outcome_product (a client "
+                    "table declares a column of role label)")
             require(self.role_column("amount") is None, "columns",
                     "role amount is for a snapshot of grain transactions (a client table's "
                     "amounts are numeric columns)")
@@ -348,10 +357,15 @@ class Source:
                 "(the client) and one with role time (the transaction's date)")
         outcome = [c.name for c in self.columns if c.role in ("label", "holding", "split")]
         require(not outcome, "columns", f"{', '.join(outcome)}: a snapshot of grain "
-                f"transactions is segmented only (no label, holding or split column); put "
-                f"outcomes in a client table (grain client)")
+                f"transactions has no label, holding or split column (its outcome, if any, "
+                f"is a later transaction: outcome_product); put outcomes in a client table "
+                f"(grain client)")
         require(self.evaluation_location is None, "evaluation_location",
-                "a snapshot of grain transactions has no held-out table (it is segmented only)")
+                "a snapshot of grain transactions has no held-out table (its outcome, "
+                "outcome_product, is evaluated on a later as-of date)")
+        require(self.outcome_days >= 1, "outcome_days",
+                f"the days after an as-of date in which a transaction is a take-up, at least "
+                f"1, found {self.outcome_days}")
 
 
 def safe_name(name: str) -> str:

@@ -456,6 +456,33 @@ def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: S
     return transform
 
 
+def outcome_cutoffs(first_day: dt.date, score_date: dt.date, days: int,
+                    count: int) -> list[dt.date]:
+    """The labelled as-of dates of a transaction log with a buy-again outcome, oldest first:
+    ``score_date`` (the day after the latest transaction) minus 1, 2, .. ``count`` times
+    ``days``, so that each label window [date, date + days) ends by the next date and the last
+    by ``score_date``; only dates with a transaction before them (``first_day`` < date)."""
+    cutoffs = [score_date - dt.timedelta(days=k * days) for k in range(count, 0, -1)]
+    return [d for d in cutoffs if d > first_day]
+
+
+def with_bought_again(transactions: DataFrame, product: str, as_of: dt.date, days: int
+                      ) -> Callable[[DataFrame], DataFrame]:
+    """Factory: one row per client at ``as_of`` (:func:`per_client_from_transactions`) -> the
+    same rows with ``label_<product>`` 1.0 for a client with a transaction of
+    ``transactions`` (accepted rows, ``as_of_date`` = the transaction's day) in the ``days``
+    from ``as_of`` on, else 0.0."""
+    window = (F.col(AS_OF) >= F.lit(as_of)) & (F.col(AS_OF) < F.lit(as_of + dt.timedelta(days)))
+    label = f"label_{product.lower()}"
+
+    def transform(clients: DataFrame) -> DataFrame:
+        again = (transactions.filter(window).select(KEY).distinct()
+                 .withColumn("_again", F.lit(1.0)))
+        return (clients.join(again, on=KEY, how="left")
+                .withColumn(label, F.coalesce(F.col("_again"), F.lit(0.0))).drop("_again"))
+    return transform
+
+
 def take_up_from_next_snapshot(products: Collection[str],
                                dates: Sequence[dt.date]) -> Callable[[DataFrame], DataFrame]:
     """Factory: accepted snapshot rows -> the same rows with ``label_<p>`` of each of

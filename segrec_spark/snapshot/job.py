@@ -353,10 +353,9 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
                 f"e.g. yyyyMM or dd/MM/yyyy)" if "BAD_TIMESTAMP" in counts and plan.time else "")
         raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts}){hint}")
     usable = conformed.filter(F.col("_reject").isNull())
-    if transactions:  # one row per client, at the day after the latest transaction
-        latest = first_row(usable.agg(F.max(sf.AS_OF)))[0]
-        dates = [latest + dt.timedelta(days=1)]
-        usable = usable.transform(sf.per_client_from_transactions(plan, dates[0], products))
+    if transactions:  # one row per client and as-of date
+        usable, dates = _clients_of_transactions(usable, source, plan, products,
+                                                 cfg.features.train_snapshots + 1)
     else:
         dates = sorted(r[0] for r in usable.select(sf.AS_OF).distinct().collect())  # per date
     held_out = _automatic_holdout(usable, source, plan, dates)
@@ -366,7 +365,8 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     # Take-ups read from the next month see only usable rows (never a repeated or erased key).
     next_month = sf.take_up_from_next_snapshot(plan.derived, dates)
     labels = sf.snapshot_labels(usable.transform(next_month), products,
-                                cfg.features.horizon_days, plan.derived)
+                                source.outcome_days if transactions
+                                else cfg.features.horizon_days, plan.derived)
     for name, frame in (("client_features", features), ("labels", labels)):
         path = table_path(cfg.paths.root, "gold", name)
         predicate = " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates)
@@ -385,10 +385,53 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
              "%s; as-of %s (%.1f s)", source.name, n_read, accepted, counts or "none",
              forgotten, len(plan.attributes),
              f" and {len(plan.summaries)} per-client summaries of the transactions"
-             if plan.summaries else "", ", ".join(sorted(plan.labels)) or "none",
+             if plan.summaries else "",
+             ", ".join(sorted(plan.labels) or [source.outcome_product]) or "none",
              ", ".join(plan.derived) or "none", ", ".join(plan.ignored) or "none",
              ", ".join(map(str, dates)), summary["seconds"])
     return summary
+
+
+def _clients_of_transactions(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
+                             products: Sequence[str], labelled: int
+                             ) -> tuple[DataFrame, list[dt.date]]:
+    """A transaction log's accepted rows -> one row per client and as-of date, and the dates.
+
+    The scoring date is the day after the latest transaction. With ``outcome_product``, up to
+    ``labelled`` earlier dates, ``outcome_days`` apart, each summing up the transactions before
+    it and labelled by whether the client transacted in the ``outcome_days`` after it
+    (sf.outcome_cutoffs, sf.with_bought_again): training and out-of-time evaluation dates. With
+    one labelled date only, a share of the clients is held out instead (holdout_share)."""
+    first, latest = first_row(usable.agg(F.min(sf.AS_OF), F.max(sf.AS_OF)))
+    score_date = latest + dt.timedelta(days=1)
+    product, days = source.outcome_product, source.outcome_days
+    cutoffs = sf.outcome_cutoffs(first, score_date, days, labelled) if product else []
+    if product and not cutoffs:
+        raise InputDataError(
+            f"snapshot {source.name}: the log runs from {first} to {latest}, so no client has "
+            f"a transaction before {score_date - dt.timedelta(days=days)} to be labelled by "
+            f"one in the {days} days after it (outcome_days): deliver a longer log or shorten "
+            f"outcome_days")
+    frames = []
+    for day in [*cutoffs, score_date]:
+        clients = (usable.filter(F.col(sf.AS_OF) < F.lit(day))
+                   .transform(sf.per_client_from_transactions(plan, day, products)))
+        if day != score_date:
+            clients = clients.transform(sf.with_bought_again(usable, product, day, days))
+        frames.append(clients)
+    clients = frames[0]
+    for frame in frames[1:]:
+        clients = clients.unionByName(frame)
+    if len(cutoffs) == 1 and source.holdout_share > 0:
+        log.info("snapshot %s: one labelled as-of date (%s): %.0f %% of the clients (by a hash "
+                 "of the key) are held out to evaluate the %s model (sources.%s.holdout_share)",
+                 source.name, cutoffs[0], 100 * source.holdout_share, product, source.name)
+        clients = clients.transform(sf.held_out_by_key(source.holdout_share))
+    elif cutoffs:
+        log.info("snapshot %s: %s taken up = a transaction within %d days of the as-of date; "
+                 "labelled at %s, scored at %s", source.name, product, days,
+                 ", ".join(map(str, cutoffs)), score_date)
+    return clients, [*cutoffs, score_date]
 
 
 def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
@@ -410,6 +453,10 @@ def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
 
 def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:
     """A product of the catalogue with no outcome in the table cannot be trained: say why."""
+    if source.outcome_product:  # a transaction log's buy-again outcome
+        plan = dataclasses.replace(plan, labels={source.outcome_product: Column(
+            name=source.role_column("time") or "", role="label",
+            product=source.outcome_product)})
     if not plan.labels and not plan.derived and not plan.holdings:
         if products:
             log.warning("snapshot %s: no label or holding column, so the product(s) %s of the "

@@ -378,7 +378,8 @@ def test_a_transaction_log_without_an_amount_has_the_counts_only():
      "bank.yaml: sources.log.columns: a snapshot of grain transactions needs a column with role "
      "key (the client) and one with role time"),
     ([*LOG_KEY_TIME, {"name": "y", "role": "label", "product": "CARD"}], {},
-     "bank.yaml: sources.log.columns: y: a snapshot of grain transactions is segmented only"),
+     "bank.yaml: sources.log.columns: y: a snapshot of grain transactions has no label, "
+     "holding or split column"),
     (LOG_KEY_TIME, {"evaluation_location": "y.csv"},
      "bank.yaml: sources.log.evaluation_location: a snapshot of grain transactions has no "
      "held-out table"),
@@ -422,3 +423,45 @@ def test_nested_objects_become_dotted_columns(spark):
         "person string, `value.kind` string, `value.money.amount` double, "
         "`value.money.currency` string, tags array<int>")
     assert_df_equality(sf.flattened_structs(df), expected, ignore_nullable=True)
+
+
+def test_buy_again_dates_are_outcome_days_apart_and_end_at_the_scoring_date():
+    score = dt.date(2025, 1, 1)
+    assert sf.outcome_cutoffs(dt.date(2024, 1, 1), score, 90, 4) == [
+        dt.date(2024, 1, 7), dt.date(2024, 4, 6), dt.date(2024, 7, 5), dt.date(2024, 10, 3)]
+    # a date needs a transaction before it
+    assert sf.outcome_cutoffs(dt.date(2024, 6, 1), score, 90, 4) == [
+        dt.date(2024, 7, 5), dt.date(2024, 10, 3)]
+    assert sf.outcome_cutoffs(dt.date(2024, 12, 1), score, 90, 4) == []
+
+
+def test_a_client_who_transacts_within_the_window_bought_again(spark):
+    day = dt.date
+    transactions = spark.createDataFrame(
+        [("a", day(2024, 1, 5)), ("a", day(2024, 2, 1)), ("b", day(2024, 1, 9)),
+         ("b", day(2024, 3, 1)), ("c", day(2024, 1, 2))],  # c: before, not after
+        "identity_id_hash string, as_of_date date")
+    clients = spark.createDataFrame([("a",), ("b",), ("c",)], "identity_id_hash string")
+    got = clients.transform(sf.with_bought_again(transactions, "AGAIN", day(2024, 1, 10), 30))
+    expected = spark.createDataFrame([("a", 1.0), ("b", 0.0), ("c", 0.0)],
+                                     "identity_id_hash string, label_again double")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ({"kind": "snapshot", "location": "x.csv", "outcome_product": "CARD",
+      "columns": [{"name": "y", "role": "label", "product": "CARD"}]},
+     "bank.yaml: sources.s.outcome_product: only a snapshot of grain transactions has an "
+     "outcome_product"),
+    ({"kind": "snapshot", "grain": "transactions", "location": "x.csv",
+      "outcome_product": "LOAN", "columns": LOG_KEY_TIME},
+     "bank.yaml: sources.s.outcome_product: 'LOAN' is not a product of the catalogue"),
+    ({"kind": "snapshot", "grain": "transactions", "location": "x.csv",
+      "outcome_product": "CARD", "outcome_days": 0, "columns": LOG_KEY_TIME},
+     "bank.yaml: sources.s.outcome_days: the days after an as-of date"),
+])
+def test_a_buy_again_outcome_belongs_to_a_transaction_log(source, message):
+    with pytest.raises(ConfigError) as err:
+        contract_from_dict({"products": [{"code": "CARD"}], "sources": {"s": source}},
+                           "bank.yaml")
+    assert str(err.value).startswith(message)

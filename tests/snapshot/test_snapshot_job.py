@@ -412,3 +412,50 @@ def test_a_json_array_file_is_read_whole(spark, tmp_path):
     labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
     assert sorted((r["identity_id_hash"], r["label"]) for r in labels.collect()) == [
         ("1", 1), ("2", 0)]
+
+
+def _log_with_outcome(tmp, days):
+    (tmp / "log.csv").write_text(
+        "client,booked,qty,price\n"
+        "a,2024-01-05,1,1\nb,2024-01-06,1,1\nd,2024-01-20,1,1\nc,2024-02-10,1,1\n"
+        "d,2024-02-15,1,1\na,2024-03-20,1,1\nc,2024-03-25,1,1\ne,2024-03-31,1,1\n")
+    contract = {"products": [{"code": "AGAIN"}],
+                "sources": {"log": {"kind": "snapshot", "grain": "transactions",
+                                    "outcome_product": "AGAIN", "outcome_days": days,
+                                    "location": str(tmp / "log.csv"),
+                                    "columns": LOG_COLUMNS[:2]}}}
+    (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
+    return make_config(tmp, f"paths.contract={tmp / 'contract.yaml'}",
+                       "features.train_snapshots=3")
+
+
+def test_a_buy_again_outcome_labels_earlier_dates_out_of_time(spark, tmp_path):
+    cfg = _log_with_outcome(tmp_path, 30)
+    summary = job.run(spark, cfg)
+    day = dt.date
+    # 2024-04-01 (the day after the last transaction) minus 30, 60, ...: only dates with a
+    # transaction before them
+    assert summary["as_of_dates"] == [day(2024, 2, 1), day(2024, 3, 2), day(2024, 4, 1)]
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    got = {(r["as_of_date"], r["identity_id_hash"]): (r["label"], r["horizon_days"], r["split"])
+           for r in labels.collect()}
+    assert got == {(day(2024, 2, 1), "a"): (0, 30, None), (day(2024, 2, 1), "b"): (0, 30, None),
+                   (day(2024, 2, 1), "d"): (1, 30, None),  # again on 02-15
+                   (day(2024, 3, 2), "a"): (1, 30, None), (day(2024, 3, 2), "b"): (0, 30, None),
+                   (day(2024, 3, 2), "c"): (1, 30, None), (day(2024, 3, 2), "d"): (0, 30, None)}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    scored = features.where("as_of_date = '2024-04-01'")
+    assert sorted(r["identity_id_hash"] for r in scored.collect()) == ["a", "b", "c", "d", "e"]
+    # a feature of a date sums up the transactions before it only
+    d_feb = features.where("as_of_date = '2024-02-01' AND identity_id_hash = 'd'").first()
+    assert (d_feb["transactions"], d_feb["recency_days"]) == (1.0, 12.0)
+
+
+def test_a_log_too_short_for_its_outcome_window_is_one_line(spark, tmp_path):
+    cfg = _log_with_outcome(tmp_path, 120)
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    message = str(err.value)
+    assert message.startswith("snapshot log: the log runs from 2024-01-05 to 2024-03-31, so no "
+                              "client has a transaction before 2023-12-03")
+    assert "\n" not in message

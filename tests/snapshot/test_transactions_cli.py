@@ -70,3 +70,42 @@ def test_rows_without_a_client_or_a_date_are_quarantined_and_counts_add_up(spark
     assert accepted + sum(reasons.values()) == written.rows
     report = next((tmp / "reports").glob("run_report_*.html")).read_text()
     assert "per client: days from the last transaction to the as-of date" in report
+
+
+@pytest.fixture(scope="module")
+def buy_again_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("buy_again")
+    written = write_transactions(tmp / "files", per_kind=60)
+    contract = yaml.safe_load((ROOT / "conf/contracts/example_transactions.yaml").read_text())
+    contract["products"] = [{"code": "BUYS_AGAIN", "name": "Buys again within 60 days",
+                             "margin": 20, "contact_cost": 1}]
+    log = contract["sources"]["purchases"]
+    log.update({"location": str(written.table), "outcome_product": "BUYS_AGAIN",
+                "outcome_days": 60})
+    config = own_data_config(tmp, contract, {})
+    code = cli.main(["run", "--config", str(config)])
+    return code, tmp, read_kinds(written.kinds)
+
+
+@pytest.mark.integration  # snapshot (transactions, buy-again outcome) -> train -> score
+def test_a_buy_again_outcome_is_trained_out_of_time_and_ranks_the_regulars_first(
+        spark, buy_again_run):
+    code, tmp, kinds = buy_again_run
+    assert code == 0
+    root = str(tmp / "lake")
+    metrics = read_table(spark, table_path(root, "gold", "model_metrics"))
+    assert metrics.where("product_code = 'BUYS_AGAIN'").count() > 0
+    rankings = read_table(spark, table_path(root, "gold", "product_rankings"))
+    assert {str(r[0]) for r in rankings.select("as_of_date").distinct().collect()} == {
+        "2025-01-01"}  # scored the day after the last transaction
+    p = {r["identity_id_hash"]: r["probability"] for r in rankings.collect()}
+    assert set(p) == set(kinds)  # every client with an accepted transaction is ranked
+
+    def mean(kind):
+        scores = [p[c] for c, k in kinds.items() if k == kind]
+        return sum(scores) / len(scores)
+    # weekly buyers come back, clients lapsed since spring do not
+    assert mean("regulars") > mean("big_spenders") > mean("lapsed")
+    labels = read_table(spark, table_path(root, "gold", "labels"))
+    assert sorted(str(r[0]) for r in labels.select("as_of_date").distinct().collect()) == [
+        "2024-05-06", "2024-07-05", "2024-09-03", "2024-11-02"]
