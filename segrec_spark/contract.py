@@ -8,8 +8,9 @@ A contract file (YAML, ``conf/contracts/*.yaml``) declares
 * ``products``: the product catalogue (code, display name, the product area that events map
   to, optional margin and contact cost), any number of products;
 * ``sources``: each source's kind (``events`` of a named channel, ``sales``, ``campaigns``,
-  ``clients``, ``consent``), format (``csv``, ``parquet``, ``delta``), optional location, and
-  its columns with type and role.
+  ``clients``, ``consent``, or one ``snapshot`` instead of them all), format (``csv``,
+  ``parquet``, ``delta``; a snapshot also ``json`` and ``table``), optional location, and its
+  columns with type and role.
 
 The code reads names, value sets and roles from a :class:`Contract`; it never spells a bank's
 columns, products or categories. The synthetic bank of the generator is one contract,
@@ -37,8 +38,14 @@ product         sales / campaigns: a product code of the catalogue (category)
 status          sales: the agreement's status (category); ``label_statuses`` count as a take-up
 outcome         campaigns: the furthest funnel step a contact reached (category, ordered)
 holdings        clients: the products a client holds, ``dialect.list_separator``-separated
-numeric         clients / snapshot: a numeric attribute that becomes a feature
-categorical     clients / snapshot: a categorical attribute that becomes a feature
+numeric         clients / snapshot: a numeric attribute that becomes a feature (in a transaction
+                log, ``grain: transactions``: the client's average)
+categorical     clients / snapshot: a categorical attribute that becomes a feature (in a
+                transaction log: the client's most frequent value)
+label           snapshot: a product's outcome (took it up: yes/no, or its ``positive`` values)
+holding         snapshot: the product is held at the as-of date
+split           snapshot: which rows train and which are held out (``split_train``,
+                ``split_evaluation``)
 opt_out         consent: true when the client refuses marketing contact (1/0, true/false, Y/N,
                 yes/no); the latest row before the as-of date holds
 ignore          kept in bronze, never a feature (ids, free text, urls)

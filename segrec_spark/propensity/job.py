@@ -384,10 +384,11 @@ def leak_warning(product: str, auc: float | None, importances: Sequence[tuple[st
     Names the three columns the model leans on most (``importances``, highest first)."""
     if auc is None or math.isnan(auc) or auc < threshold:
         return None
-    top = ", ".join(f"{name} ({value:.2f})" for name, value in importances[:3])
+    top = ", ".join(f"{pm.feature_label(name)} ({value:.2f})"
+                    for name, value in importances[:3])
     return (f"propensity {product}: held-out ROC-AUC {auc:.4f} is almost perfect; check that "
-            f"no column is known only after the outcome (an amount spent, a status, a call's "
-            f"duration) and declare such a column role ignore. The model leans most on: {top}")
+            f"no column is known only after the outcome (an amount spent, a status set on "
+            f"purchase) and declare such a column role ignore. The model leans most on: {top}")
 
 
 def products_to_train(cfg: Config, labels: DataFrame, as_of: dt.date | None = None) -> list[str]:

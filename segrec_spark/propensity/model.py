@@ -420,6 +420,17 @@ def score(model: PipelineModel, features_with_segment_df: DataFrame) -> DataFram
         vector_to_array(F.col(PROBABILITY)).getItem(1).cast("double").alias(PROBABILITY))
 
 
+def feature_label(name: str) -> str:
+    """A model input as a reader knows it: ``__imputed_balance`` is ``balance``,
+    ``__missing_balance`` is ``balance missing``, ``job_onehot_admin`` is ``job = admin``."""
+    if name.startswith("__imputed_"):
+        return name[len("__imputed_"):]
+    if name.startswith("__missing_"):
+        return f"{name[len('__missing_'):]} missing"
+    column, onehot, value = name.partition("_onehot_")
+    return f"{column} = {value}" if onehot else name
+
+
 def feature_importances(model: PipelineModel, df: DataFrame) -> list[tuple[str, float]]:
     """(feature name, importance) of the model's learner, highest first (trees: Spark's
     importances; logistic regression: shares of the absolute coefficients); names from the

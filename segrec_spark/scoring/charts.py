@@ -7,23 +7,14 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from segrec_spark.propensity.model import feature_label
+
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     return ("<img alt='chart' src='data:image/png;base64,"
             + base64.b64encode(buf.getvalue()).decode() + "'>")
-
-
-def feature_label(name: str) -> str:
-    """A model input as a reader knows it: ``__imputed_balance`` is ``balance``,
-    ``__missing_balance`` is ``balance missing``, ``job_onehot_admin`` is ``job = admin``."""
-    if name.startswith("__imputed_"):
-        return name[len("__imputed_"):]
-    if name.startswith("__missing_"):
-        return f"{name[len('__missing_'):]} missing"
-    column, onehot, value = name.partition("_onehot_")
-    return f"{column} = {value}" if onehot else name
 
 
 def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> str:

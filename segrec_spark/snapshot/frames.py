@@ -422,6 +422,23 @@ def snapshot_features(conformed: DataFrame, plan: SnapshotPlan,
                     *(f"holds_{p.lower()}" for p in products)))
 
 
+def _most_frequent(name: str) -> SparkColumn:
+    """A text column's most frequent known value (ties: the first in sort order); UNKNOWN
+    only when no value is known."""
+    known = F.when(F.col(name) != F.lit(UNKNOWN), F.col(name))
+    return F.coalesce(F.mode(known, True), F.lit(UNKNOWN))
+
+
+def future_rows_rejected(today: dt.date) -> Callable[[DataFrame], DataFrame]:
+    """Factory: conformed transaction rows -> the same, a row dated after ``today`` marked
+    FUTURE_DATE (a mistyped year would otherwise move the log's as-of date and every
+    client's recency)."""
+    def transform(df: DataFrame) -> DataFrame:
+        return df.withColumn("_reject", F.coalesce(F.col("_reject"), F.when(
+            F.col(AS_OF) > F.lit(today), F.lit("FUTURE_DATE"))))
+    return transform
+
+
 def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: Sequence[str]
                                  ) -> Callable[[DataFrame], DataFrame]:
     """Factory: accepted rows of a transaction log (conformed: ``as_of_date`` is the day of
@@ -432,8 +449,8 @@ def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: S
       since the first, and the amount's total and average per transaction (a missing amount
       counts in neither);
     * each numeric attribute's average over the client's transactions (NULL when it is
-      missing on every one), each categorical attribute's most frequent value (ties: the
-      first in sort order);
+      missing on every one), each categorical attribute's most frequent known value (ties:
+      the first in sort order; UNKNOWN when none is known);
     * no product held, no label, no split, no reject."""
     day = F.col(AS_OF)
     statistics = {"transactions": F.count(F.lit(1)), "active_days": F.count_distinct(day),
@@ -444,7 +461,7 @@ def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: S
     def transform(df: DataFrame) -> DataFrame:
         summaries = [statistics[s.statistic].cast("double").alias(s.name)
                      for s in plan.summaries]
-        attributes = [(F.avg(a.name) if a.kind == "numeric" else F.mode(a.name, True))
+        attributes = [(F.avg(a.name) if a.kind == "numeric" else _most_frequent(a.name))
                       .alias(a.name) for a in plan.attributes]
         return (df.groupBy(KEY).agg(*summaries, *attributes)
                 .select(F.lit(as_of).alias(AS_OF), KEY, *plan.feature_names,

@@ -1,13 +1,16 @@
 """The ``segrec snapshot`` stage: a bank's own client snapshot -> gold features and labels.
 
 Replaces ingest and features when the contract declares a ``snapshot`` source. Reads the table
-(CSV with the contract's dialect, Parquet, a Delta folder, or a catalog table), plus the
-optional held-out table, decides each column's use (:func:`frames.plan_columns`), and writes
+(CSV with the contract's dialect, JSON, Parquet, a Delta folder, or a catalog table), plus the
+optional held-out table, computes the columns declared with an ``expression``, decides each
+column's use (:func:`frames.plan_columns`); a transaction log (``grain: transactions``) is
+summed up per client and as-of date first (:func:`_clients_of_transactions`). It writes
 
 * ``gold.client_features`` and ``gold.labels``, one slice per as_of_date (replaceWhere), the
   same shapes the features stage writes, so ``segrec train`` and ``segrec score`` run unchanged;
-* ``ops.snapshot_quarantine``: rows without a key or an as-of date, and repeated keys, with the
-  reason and the raw row as JSON;
+* ``ops.snapshot_quarantine``: rows without a key or an as-of date, repeated keys, JSON lines
+  that do not parse (MALFORMED_ROW) and transactions dated after the run (FUTURE_DATE), with
+  the reason and the raw row as JSON;
 * ``ops.snapshot_columns``: what every delivered column was used as (declared or inferred).
 
 Counts add up: rows read = rows accepted + rows quarantined + rows of forgotten clients (keys
@@ -24,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -79,9 +83,15 @@ def with_computed_columns(df: DataFrame, source: Source, location: str) -> DataF
     """``df`` with the declared columns that have an ``expression`` (Spark SQL over the
     delivered columns, e.g. ``Quantity * UnitPrice``) computed; an expression Spark cannot
     parse or resolve is one line naming the column."""
+    delivered = {c.lower() for c in df.columns}
     for column in source.columns:
         if not column.expression:
             continue
+        if column.name.lower() in delivered:
+            raise InputDataError(
+                f"snapshot {source.name}: column {column.name}: {location} holds a column of "
+                f"that name; an expression computes a column the file does not hold (give it "
+                f"another name)")
         try:
             # withColumn resolves the expression against the delivered columns at once
             df = df.withColumn(column.name, F.expr(column.expression))
@@ -156,8 +166,10 @@ def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:
     reader = (spark.read.option("encoding", d.encoding).option("dateFormat", d.date_format)
               .option("timestampFormat", d.timestamp_format).option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", sf.CORRUPT_RECORD))
-    first = spark.read.text(location).limit(1).collect()  # one line
-    whole = d.multiline or (bool(first) and first[0][0].lstrip("\ufeff ").startswith("["))
+    text = F.regexp_replace(F.col("value"), r"^[\s\x{FEFF}]+", "")
+    first = (spark.read.text(location).select(F.substring(text, 1, 1).alias("c"))
+             .filter(F.col("c") != "").limit(1).collect())  # one character
+    whole = d.multiline or (bool(first) and first[0]["c"] == "[")
     df = reader.option("multiLine", whole).json(location)
     if not whole and df.columns == [sf.CORRUPT_RECORD]:  # one object written over lines
         df = reader.option("multiLine", True).json(location)
@@ -289,8 +301,8 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     rows += [(name, None, "key") for name in [plan.key] if name]
     rows += [(name, None, "transaction date" if plan.summaries else "as_of_date")
              for name in [plan.time] if name]
-    rows += [(plan.amount or plan.time or "", s.name, f"per client: {sf.SUMMARIES[s.statistic]}")
-             for s in plan.summaries]
+    rows += [((plan.amount if s.statistic in sf.AMOUNT_SUMMARIES else plan.time) or "", s.name,
+              f"per client: {sf.SUMMARIES[s.statistic]}") for s in plan.summaries]
     rows += [(name, None, "amount") for name in [plan.amount] if name]
     rows += [(name, None, "split") for name in [plan.split]
              if name and name != SPLIT_FROM_FILE]  # ours: which file the row came from
@@ -325,7 +337,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     source = snapshot_source(cfg)
     delivered, source = delivered_frame(spark, cfg, source)
     delivered = delivered.cache()
-    plan, n_read = _plan(delivered, source)
+    plan, n_read = _computed(lambda: _plan(delivered, source), source)
     products = cfg.contract.product_codes
     _warn_unlabelled(source, plan, products)
     default_as_of = _default_as_of(source)
@@ -333,7 +345,8 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     transactions = source.grain == "transactions"  # many rows per client, summed up below
     conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
                  .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
-                 .transform((lambda df: df) if transactions else sf.without_duplicate_keys)
+                 .transform(sf.future_rows_rejected(dt.date.today()) if transactions
+                            else sf.without_duplicate_keys)
                  .transform(with_forgotten_flag(erased, sf.KEY, None))
                  .withColumn("_reject", F.when(F.col(FORGOTTEN_FLAG), F.lit(FORGOTTEN))
                              .otherwise(F.col("_reject")))
@@ -390,6 +403,24 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
              ", ".join(plan.derived) or "none", ", ".join(plan.ignored) or "none",
              ", ".join(map(str, dates)), summary["seconds"])
     return summary
+
+
+def _computed(action: Callable[[], Any], source: Source) -> Any:
+    """``action()`` (the first pass over the delivered rows); a row on which a column's
+    ``expression`` fails (a text cell cast to a number, a division by zero) is one line
+    naming the expressions instead of a Java stack."""
+    computed = [c for c in source.columns if c.expression]
+    try:
+        return action()
+    except PySparkException as exc:
+        if not computed:
+            raise
+        message = str(exc).strip().splitlines()[0]
+        names = ", ".join(f"{c.name} = {c.expression!r}" for c in computed)
+        raise InputDataError(
+            f"snapshot {source.name}: computing {names} failed on a row: {message} (the "
+            f"expression sees the columns as read; try_cast, try_divide and the like give NULL "
+            f"instead of failing)") from None
 
 
 def _clients_of_transactions(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
@@ -453,10 +484,17 @@ def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
 
 def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:
     """A product of the catalogue with no outcome in the table cannot be trained: say why."""
-    if source.outcome_product:  # a transaction log's buy-again outcome
-        plan = dataclasses.replace(plan, labels={source.outcome_product: Column(
-            name=source.role_column("time") or "", role="label",
-            product=source.outcome_product)})
+    if source.grain == "transactions":  # its only outcome: a later transaction
+        others = [p for p in products if p != source.outcome_product]
+        if others:
+            log.warning("snapshot %s: product(s) %s have no outcome in a transaction log, so "
+                        "no model scores them: the log's one outcome is its outcome_product "
+                        "(%s)", source.name, ", ".join(others),
+                        source.outcome_product or "none declared")
+        elif not products:
+            log.info("snapshot %s: no outcome_product: the clients are segmented only, no "
+                     "product is scored", source.name)
+        return
     if not plan.labels and not plan.derived and not plan.holdings:
         if products:
             log.warning("snapshot %s: no label or holding column, so the product(s) %s of the "

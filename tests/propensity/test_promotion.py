@@ -85,11 +85,12 @@ def test_model_metrics_say_which_model_is_which(spark, two_trainings):
 
 
 def test_an_almost_perfect_held_out_auc_is_named_as_a_likely_leak():
-    importances = [("spend", 0.91), ("recency", 0.05), ("__missing_age", 0.02), ("x", 0.01)]
+    importances = [("__imputed_spend", 0.91), ("channel_onehot_Web", 0.05),
+                   ("__missing_age", 0.02), ("x", 0.01)]
     message = job.leak_warning("CONVERSION", 0.9991, importances)
     assert message is not None
     assert message.startswith("propensity CONVERSION: held-out ROC-AUC 0.9991 is almost perfect")
-    assert message.endswith("leans most on: spend (0.91), recency (0.05), __missing_age (0.02)")
+    assert message.endswith("leans most on: spend (0.91), channel = Web (0.05), age missing (0.02)")
     assert "\n" not in message
     assert job.leak_warning("CONVERSION", 0.93, importances) is None
     assert job.leak_warning("CONVERSION", float("nan"), importances) is None

@@ -5,7 +5,8 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
-from segrec_spark.scoring.charts import feature_label, gains_figure
+from segrec_spark.propensity.model import feature_label
+from segrec_spark.scoring.charts import gains_figure
 from segrec_spark.scoring.report import (
     movement_totals,
     realised_gains,

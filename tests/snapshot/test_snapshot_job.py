@@ -459,3 +459,50 @@ def test_a_log_too_short_for_its_outcome_window_is_one_line(spark, tmp_path):
     assert message.startswith("snapshot log: the log runs from 2024-01-05 to 2024-03-31, so no "
                               "client has a transaction before 2023-12-03")
     assert "\n" not in message
+
+
+def test_an_expression_failing_on_a_row_is_one_line_naming_it(spark, tmp_path):
+    (tmp_path / "log.csv").write_text("client,booked,qty,price\n1,2024-12-30,2,n/a\n")
+    columns = [*LOG_COLUMNS[:2], {**LOG_COLUMNS[2], "expression": "qty * cast(price as double)"}]
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, _log_config(tmp_path, columns))
+    message = str(err.value)
+    assert message.startswith("snapshot log: computing amount = 'qty * cast(price as double)' "
+                              "failed on a row: ")
+    assert "try_cast" in message
+    assert "\n" not in message
+
+
+def test_an_expression_may_not_replace_a_delivered_column(spark, tmp_path):
+    (tmp_path / "log.csv").write_text("client,booked,qty,amount\n1,2024-12-30,2,3\n")
+    columns = [*LOG_COLUMNS[:2], {**LOG_COLUMNS[2], "expression": "qty * 2"}]
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, _log_config(tmp_path, columns))
+    assert str(err.value).startswith("snapshot log: column amount: ")
+    assert "holds a column of that name" in str(err.value)
+
+
+def test_a_transaction_dated_in_the_future_is_quarantined_not_the_as_of_date(spark, tmp_path):
+    (tmp_path / "log.csv").write_text("client,booked,qty,price,channel\n"
+                                      "1,2024-12-30,2,1,\n1,2024-12-31,2,1,\n"
+                                      "1,2024-12-29,2,1,web\n2,2104-12-30,1,1,web\n")
+    cfg = _log_config(tmp_path, LOG_COLUMNS)
+    summary = job.run(spark, cfg)
+    assert summary["quarantined"] == {"FUTURE_DATE": 1}
+    assert summary["as_of_dates"] == [dt.date(2025, 1, 1)]
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    # two blank channels and one web: the most frequent known value
+    assert [(r["identity_id_hash"], r["channel"]) for r in features.collect()] == [("1", "web")]
+    columns = {r["feature"]: r["column"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert (columns["recency_days"], columns["amount_total"]) == ("booked", "amount")
+
+
+def test_a_json_array_after_blank_lines_is_read_whole(spark, tmp_path):
+    (tmp_path / "train.json").write_text(
+        '\n\n\t[{"id": 1, "y": true, "age": 30},\n {"id": 2, "y": false, "age": 40}]\n')
+    cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  format="json", location=str(tmp_path / "train.json"))
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"], summary["quarantined"]) == (2, 2, {})
