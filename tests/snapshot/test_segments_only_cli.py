@@ -6,7 +6,6 @@ The table (segrec_spark.generate.portfolio) has three planted kinds of client (r
 draw cash, instalment buyers, dormant cards): each must land in a segment of its own."""
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from pyspark.sql import functions as F
 from segrec_spark import cli
 from segrec_spark.generate.portfolio import KINDS, read_kinds, write_portfolio
 from segrec_spark.tables import delta_exists, read_table, table_path
-from tests.snapshot.own_config import own_data_config
+from tests.snapshot.own_config import own_data_config, segment_of_each_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,12 +42,7 @@ def test_every_client_gets_one_segment_and_the_planted_kinds_are_found(spark, se
     assert {r["identity_id_hash"] for r in rows} == set(kinds)
     found = {r["identity_id_hash"]: r["segment_id"] for r in rows}
     # Each planted kind lands (almost) whole in a segment of its own.
-    majority = {}
-    for kind in KINDS:
-        seg, n = Counter(found[c] for c, k in kinds.items() if k == kind).most_common(1)[0]
-        assert n >= 0.9 * sum(1 for k in kinds.values() if k == kind), kind
-        majority[kind] = seg
-    assert len(set(majority.values())) == len(KINDS)
+    segment_of_each_kind(found, kinds, KINDS)
 
 
 @pytest.mark.integration  # snapshot -> train (segmentation only) -> score through the CLI

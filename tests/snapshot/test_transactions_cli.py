@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from segrec_spark import cli
 from segrec_spark.generate.transactions import KINDS, read_kinds, write_transactions
 from segrec_spark.tables import delta_exists, read_table, table_path
-from tests.snapshot.own_config import own_data_config
+from tests.snapshot.own_config import own_data_config, segment_of_each_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,12 +42,7 @@ def test_each_planted_kind_of_client_gets_a_segment_of_its_own(spark, transactio
     found = {r["identity_id_hash"]: r["segment_id"]
              for r in segments.select("identity_id_hash", "segment_id").collect()}
     assert set(found) == set(kinds)  # one row per client, not per transaction
-    majority = {}
-    for kind in KINDS:
-        seg, n = Counter(found[c] for c, k in kinds.items() if k == kind).most_common(1)[0]
-        assert n >= 0.9 * sum(1 for k in kinds.values() if k == kind), kind
-        majority[kind] = seg
-    assert len(set(majority.values())) == len(KINDS)
+    majority = segment_of_each_kind(found, kinds, KINDS)
     profiles = {r["segment_id"]: r["description"].lower()
                 for r in read_table(spark, table_path(root, "gold", "segment_profiles")).collect()}
     assert "high recency days" in profiles[majority["lapsed"]]
