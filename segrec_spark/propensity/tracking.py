@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from segrec_spark.config import Config
+from segrec_spark.contract import safe_name
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.propensity import evaluation as ev
 from segrec_spark.propensity import model as pm
@@ -94,10 +95,19 @@ def delivered_names(cfg: Config, features: DataFrame) -> dict[str, str]:
     if source is None or table is None:
         return {}
     attribute = F.col("used_as").startswith("numeric") | F.col("used_as").startswith("categorical")
+    summary = F.col("used_as").startswith("per client")  # a transaction log's
     rows = (table.filter((F.col("source") == source.name) & F.col("feature").isNotNull()
-                         & attribute)
-            .select("column", "feature").collect())  # one row per delivered column
-    return {r["feature"]: profiles_.delivered_words(r["column"]) for r in rows}
+                         & (attribute | summary))
+            .select("column", "feature", summary.alias("summary"))
+            .collect())  # one row per delivered column and summary
+    names = {}
+    for r in rows:
+        if not r["summary"]:
+            names[r["feature"]] = profiles_.delivered_words(r["column"])
+        elif r["feature"].startswith(f"{safe_name(r['column'])}_"):  # the amount's total, ...
+            statistic = r["feature"][len(safe_name(r["column"])) + 1:]
+            names[r["feature"]] = f"{profiles_.delivered_words(r['column'])} {statistic}"
+    return names
 
 
 def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,

@@ -9,6 +9,7 @@ import yaml
 from segrec_spark.errors import InputDataError
 from segrec_spark.propensity.learners import uses_cv
 from segrec_spark.propensity.settings import PropensitySettings
+from segrec_spark.propensity.tracking import delivered_names
 from segrec_spark.segmentation import model as seg
 from segrec_spark.snapshot import job
 from segrec_spark.tables import read_table, table_path
@@ -506,3 +507,17 @@ def test_a_json_array_after_blank_lines_is_read_whole(spark, tmp_path):
                   format="json", location=str(tmp_path / "train.json"))
     summary = job.run(spark, cfg)
     assert (summary["rows_read"], summary["accepted"], summary["quarantined"]) == (2, 2, {})
+
+
+def test_segment_words_use_the_delivered_names_of_a_logs_columns(spark, tmp_path):
+    (tmp_path / "log.csv").write_text("client,booked,qty,UNIT_PRICE\n1,2024-12-30,2,1.5\n")
+    columns = [*LOG_COLUMNS[:2], {**LOG_COLUMNS[2], "name": "Amount (EUR)",
+                                  "expression": "qty * UNIT_PRICE"}]
+    cfg = _log_config(tmp_path, columns)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    names = delivered_names(cfg, features)
+    assert names["Amount_EUR_total"] == "Amount (EUR) total"
+    assert names["Amount_EUR_average"] == "Amount (EUR) average"
+    assert names["UNIT_PRICE"] == "unit price"
+    assert "recency_days" not in names  # the summaries' own words
