@@ -26,8 +26,9 @@ scoring do not care where the features came from:
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column as SparkColumn
@@ -62,6 +63,9 @@ class Attribute:
     source_name: str
     name: str
     kind: str  # "numeric" | "categorical"
+    # a text column read as numbers: its cells that held neither a number nor a missing word
+    # (``#N/A``, a description line under the header), read as missing values
+    stray_cells: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,16 +127,18 @@ def _declared(source: Source, role: str) -> list[Column]:
 
 def plan_columns(source: Source, schema: T.StructType,
                  distinct_counts: dict[str, int], n_rows: int,
-                 numeric_text: Collection[str] = ()) -> SnapshotPlan:
+                 numeric_text: Mapping[str, int] | Collection[str] = ()) -> SnapshotPlan:
     """Decide every column's use from the contract and, for undeclared ones, their type.
 
     An undeclared column becomes a numeric feature when it is a number (or a date, as days
     since 1970-01-01) or boolean, or text whose every value is a number or blank
-    (``numeric_text``, see :func:`number_text_counts`: a number column with a few empty cells,
-    which the CSV reader reads as text); a categorical one when it is other text with at most
+    (``numeric_text``, see :func:`numeric_text_columns`: a number column with a few empty or
+    stray text cells, which the CSV reader reads as text; a mapping gives each column's stray
+    cells); a categorical one when it is other text with at most
     ``source.max_categories`` distinct values; a whole-number or text column with a distinct
     value on (almost) every row is an id and is ignored, as is longer free text."""
     declared = _declared_names(source)
+    stray = numeric_text if isinstance(numeric_text, Mapping) else {}
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
@@ -146,7 +152,8 @@ def plan_columns(source: Source, schema: T.StructType,
             if kind is None:
                 ignored.append(field.name)
             else:
-                attributes.append(Attribute(field.name, safe_name(field.name), kind))
+                attributes.append(Attribute(field.name, safe_name(field.name), kind,
+                                            stray.get(field.name, 0) if kind == "numeric" else 0))
     else:
         ignored += [f.name for f in schema.fields if f.name not in declared]
     labels = {c.product: c for c in _declared(source, "label")}
@@ -198,7 +205,7 @@ def distinct_feature_names(attributes: Sequence[Attribute]) -> tuple[Attribute, 
         while name.lower() in taken:
             name, n = f"{base}_{n}", n + 1
         taken.add(name.lower())
-        named.append(Attribute(attribute.source_name, name, attribute.kind))
+        named.append(dataclasses.replace(attribute, name=name))
     return tuple(named)
 
 
@@ -247,14 +254,22 @@ def number_text_counts(name: str, decimal: str = "."
             F.count_if(number.isNull() & ~missing))
 
 
+# A text column whose cells are numbers but for at most this share of its non-empty cells is a
+# number column with stray text (``#N/A``, ``n.a.``, a description line under the header): the
+# stray cells are read as missing values and counted in ops.snapshot_columns. Above it, the
+# column is text (a category or free text), e.g. codes that are mostly numbers.
+STRAY_TEXT_SHARE = 0.01
+
+
 def numeric_text_columns(counts: dict[str, tuple[int, int, int]],
-                         distinct_counts: dict[str, int], n_rows: int) -> set[str]:
-    """Text columns to read as numbers (:func:`number_text_counts` of each): at least one
-    number and nothing else but missing words, i.e. a number column with empty or "NA" cells,
+                         distinct_counts: dict[str, int], n_rows: int) -> dict[str, int]:
+    """Text columns to read as numbers (:func:`number_text_counts` of each), with their stray
+    cells: at least one number, and besides missing words at most :data:`STRAY_TEXT_SHARE` of
+    the non-empty cells other text, i.e. a number column with empty, "NA" or stray cells,
     which the CSV reader reads as text. Whole numbers with a distinct value on almost every
     row are an id, as in a number column."""
-    return {name for name, (numbers, fractions, other) in counts.items()
-            if numbers > 0 and other == 0
+    return {name: other for name, (numbers, fractions, other) in counts.items()
+            if numbers > 0 and other <= STRAY_TEXT_SHARE * (numbers + other)
             and (fractions > 0 or not looks_like_id(distinct_counts.get(name, 0), n_rows))}
 
 

@@ -293,7 +293,8 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     per_client = {"numeric": " (the client's average)",
                   "categorical": " (the client's most frequent value)"} if plan.summaries else {}
     rows: list[tuple[str, str | None, str]] = [
-        (a.source_name, a.name, a.kind + per_client.get(a.kind, "")) for a in plan.attributes]
+        (a.source_name, a.name, a.kind + per_client.get(a.kind, "") + _stray_note(a))
+        for a in plan.attributes]
     rows += [(c.name, c.feature_name, f"label of {p}") for p, c in plan.labels.items()]
     rows += [(c.name, c.feature_name, f"holding of {p}" + (
         "; take-up = held at the next as-of date" if p in plan.derived else ""))
@@ -310,13 +311,18 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     return spark.createDataFrame(rows, "column string, feature string, used_as string")
 
 
+def _stray_note(attribute: sf.Attribute) -> str:
+    n = attribute.stray_cells
+    return f"; {n} cell{'s' if n != 1 else ''} not a number read as missing" if n else ""
+
+
 def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     """The column plan and the number of rows read (counted once, on the cached frame)."""
     counted = sf.columns_to_count(source, df.schema)
     texts = [c for c in counted if isinstance(df.schema[c].dataType, T.StringType)]
     n_rows = df.count()
     distinct: dict[str, int] = {}
-    numeric_text: set[str] = set()
+    numeric_text: dict[str, int] = {}
     if counted:
         # One pass; approximate counts are enough to tell ids and free text from categories;
         # text columns are also checked for numbers with empty cells.
@@ -328,7 +334,14 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
         numeric_text = sf.numeric_text_columns(
             {c: (int(row[f"t{i}_0"]), int(row[f"t{i}_1"]), int(row[f"t{i}_2"]))
              for i, c in enumerate(texts)}, distinct, n_rows)
-    return sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text), n_rows
+    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text)
+    for a in plan.attributes:
+        if a.stray_cells:
+            log.warning("snapshot %s: column %s holds numbers and %d cell(s) of other text; "
+                        "read as a number column, those cells as missing values (declare it "
+                        "role: categorical to keep it as text)", source.name, a.source_name,
+                        a.stray_cells)
+    return plan, n_rows
 
 
 def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:

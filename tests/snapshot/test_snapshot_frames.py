@@ -76,9 +76,10 @@ def test_text_of_numbers_with_missing_cells_is_numeric_unless_whole_number_ids(s
     assert counts["mixed"] == (4, 0, 1)  # "a" is neither
     distinct = {"amount": 2, "ident": 5, "mixed": 5, "n": 5}
     # 5 of 5 rows distinct but n_rows too few to be an id; with 21 rows ident is one
-    assert sf.numeric_text_columns(counts, distinct, n_rows=5) == {"amount", "ident", "n"}
+    assert sf.numeric_text_columns(counts, distinct, n_rows=5) == {"amount": 0, "ident": 0,
+                                                                  "n": 0}
     assert sf.numeric_text_columns(counts, {**distinct, "ident": 21}, n_rows=21) == {
-        "amount", "n"}
+        "amount": 0, "n": 0}
     schema = T.StructType([T.StructField(c, T.StringType()) for c in df.columns])
     source = _contract([{"name": "n", "role": "label", "product": "DEPOSIT"}]).snapshot
     plan = sf.plan_columns(source, schema, {"amount": 2, "ident": 21, "mixed": 5}, 21,
@@ -86,6 +87,20 @@ def test_text_of_numbers_with_missing_cells_is_numeric_unless_whole_number_ids(s
     assert [(a.name, a.kind) for a in plan.attributes] == [("amount", "numeric"),
                                                            ("mixed", "categorical")]
     assert plan.ignored == ("ident",)
+
+
+def test_a_number_column_with_a_few_stray_text_cells_stays_numeric():
+    # (numbers, numbers with a fraction, other text): a description line under the header or
+    # "#N/A" in 10 of 1,000 cells; codes that are numbers in 98 % of the cells stay text
+    counts = {"income": (990, 300, 10), "codes": (980, 0, 20), "one_in_two": (1, 0, 1)}
+    distinct = {"income": 700, "codes": 6, "one_in_two": 2}
+    assert sf.numeric_text_columns(counts, distinct, n_rows=1000) == {"income": 10}
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in counts])
+    source = _contract([{"name": "y", "role": "label", "product": "DEPOSIT"}]).snapshot
+    plan = sf.plan_columns(source, schema, distinct, 1000, numeric_text={"income": 10})
+    assert [(a.name, a.kind, a.stray_cells) for a in plan.attributes] == [
+        ("income", "numeric", 10), ("codes", "categorical", 0),
+        ("one_in_two", "categorical", 0)]
 
 
 def test_snapshot_features_and_labels(spark):

@@ -70,6 +70,25 @@ def test_forgotten_keys_are_dropped_counted_and_never_quarantined(spark, tmp_pat
     assert quarantine.count() == 0
 
 
+def test_a_description_line_under_the_header_leaves_the_number_columns_numeric(
+        spark, tmp_path):
+    lines = ["id,income,y", "Client number,Yearly income in EUR,Took the deposit"]
+    lines += [f"{i},{1000 + 10 * (i % 30)},{'yes' if i % 4 == 0 else 'no'}" for i in range(1, 121)]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0, undeclared_columns="infer")
+    summary = job.run(spark, cfg)
+    assert summary["rows_read"] == summary["accepted"] == 121
+    columns = {r["column"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["income"] == "numeric; 1 cell not a number read as missing"
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    incomes = {r["identity_id_hash"]: r["income"] for r in features.collect()}
+    assert incomes["Client number"] is None
+    assert incomes["7"] == 1070.0
+
+
 def test_a_missing_declared_column_names_the_file(spark, tmp_path):
     (tmp_path / "train.csv").write_text("id,age\n1,30\n")
     cfg = _config(tmp_path, [{"name": "y", "role": "label", "product": "DEPOSIT"}])
