@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column as SparkColumn
@@ -108,6 +109,9 @@ class SnapshotPlan:
     # transactions (:data:`SUMMARIES`) by feature name
     amount: str | None = None
     summaries: tuple[Summary, ...] = ()
+    # delivered columns an outcome's expression reads (a label computed as ``offer = 'card'``
+    # or ``spend > 0``), left out of the features: column -> the computed outcome column
+    outcome_inputs: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -119,6 +123,27 @@ def _declared_names(source: Source) -> set[str]:
     """The contract's columns and the row position added for a key-less table (ours, not the
     bank's: never inferred, counted or reported as ignored)."""
     return {c.name for c in source.columns} | {ROW_NUMBER, CORRUPT_RECORD}
+
+
+# String literals of a Spark SQL expression ('...' or "..."), which name no column.
+_SQL_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def outcome_inputs(source: Source, names: Iterable[str]) -> dict[str, str]:
+    """The columns among ``names`` that an expression of a label, holding or split column
+    reads, each with the computed column's name: they carry the outcome (``offer = 'card'``,
+    ``spend > 0``), so a model must not see them. A name counts when it stands in the
+    expression outside string literals, alone or in backticks, in any letter case."""
+    found: dict[str, str] = {}
+    for column in source.columns:
+        if column.role not in ("label", "holding", "split") or not column.expression:
+            continue
+        text = _SQL_STRING.sub(" ", column.expression)
+        for name in names:
+            bare = rf"(?<![\w.`]){re.escape(name)}(?![\w`])"
+            if re.search(rf"`{re.escape(name)}`|{bare}", text, re.IGNORECASE):
+                found.setdefault(name, column.name)
+    return found
 
 
 def _declared(source: Source, role: str) -> list[Column]:
@@ -138,13 +163,14 @@ def plan_columns(source: Source, schema: T.StructType,
     ``source.max_categories`` distinct values; a whole-number or text column with a distinct
     value on (almost) every row is an id and is ignored, as is longer free text."""
     declared = _declared_names(source)
+    inputs = outcome_inputs(source, [f.name for f in schema.fields if f.name not in declared])
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
     if source.undeclared_columns == "infer":
         for field in schema.fields:
-            if field.name in declared:
+            if field.name in declared or field.name in inputs:
                 continue
             kind = ("numeric" if field.name in numeric_text else
                     _inferred_kind(field, distinct_counts.get(field.name, 0), n_rows,
@@ -155,7 +181,8 @@ def plan_columns(source: Source, schema: T.StructType,
                 attributes.append(Attribute(field.name, safe_name(field.name), kind,
                                             stray.get(field.name, 0) if kind == "numeric" else 0))
     else:
-        ignored += [f.name for f in schema.fields if f.name not in declared]
+        ignored += [f.name for f in schema.fields
+                    if f.name not in declared and f.name not in inputs]
     labels = {c.product: c for c in _declared(source, "label")}
     holdings = {c.product: c for c in _declared(source, "holding")}
     time = source.role_column("time")
@@ -170,7 +197,8 @@ def plan_columns(source: Source, schema: T.StructType,
         ignored=tuple(ignored),
         derived=tuple(p for p in holdings if p not in labels) if time else (),
         amount=amount,
-        summaries=tuple(Summary(a.source_name, a.name) for a in named[:len(summaries)]))
+        summaries=tuple(Summary(a.source_name, a.name) for a in named[:len(summaries)]),
+        outcome_inputs=inputs)
 
 
 def transaction_summaries(amount: str | None) -> tuple[Summary, ...]:

@@ -308,6 +308,8 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     rows += [(name, None, "split") for name in [plan.split]
              if name and name != SPLIT_FROM_FILE]  # ours: which file the row came from
     rows += [(name, None, "ignored") for name in plan.ignored]
+    rows += [(name, None, f"outcome: read by the expression of {computed} (not a feature)")
+             for name, computed in plan.outcome_inputs.items()]
     return spark.createDataFrame(rows, "column string, feature string, used_as string")
 
 

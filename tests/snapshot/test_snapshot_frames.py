@@ -480,3 +480,22 @@ def test_a_buy_again_outcome_belongs_to_a_transaction_log(source, message):
         contract_from_dict({"products": [{"code": "CARD"}], "sources": {"s": source}},
                            "bank.yaml")
     assert str(err.value).startswith(message)
+
+
+def test_the_columns_an_outcome_expression_reads_are_not_features():
+    source = _contract([
+        {"name": "took_card", "role": "label", "product": "CARD",
+         "expression": "lower(`Offer Taken`) = 'card' OR spend > 0"},
+        {"name": "took_deposit", "role": "label", "product": "DEPOSIT",
+         "expression": "offer_2 = 'spend'"},
+        {"name": "amount", "type": "double", "role": "numeric", "expression": "age * 2"},
+    ]).snapshot
+    names = ["Offer Taken", "spend", "spend_total", "offer", "offer_2", "age"]
+    # "spend" inside a string literal and "offer" inside "offer_2" are not reads of them
+    assert sf.outcome_inputs(source, names) == {
+        "Offer Taken": "took_card", "spend": "took_card", "offer_2": "took_deposit"}
+    schema = T.StructType([T.StructField(n, T.StringType()) for n in names])
+    plan = sf.plan_columns(source, schema, dict.fromkeys(names, 5), 1000)
+    assert [a.source_name for a in plan.attributes] == ["amount", "spend_total", "offer", "age"]
+    assert plan.outcome_inputs == {"Offer Taken": "took_card", "spend": "took_card",
+                                   "offer_2": "took_deposit"}

@@ -301,6 +301,38 @@ def test_one_labelled_file_holds_out_a_share_of_its_clients(spark, tmp_path):
     assert {r["identity_id_hash"]: r["split"] for r in labels.collect()} == first
 
 
+def test_labels_computed_from_the_product_taken_and_that_column_left_out(spark, tmp_path):
+    # One column names the offer each client took: one label per product, by expression.
+    (tmp_path / "train.csv").write_text(
+        "id,age,offer,spend\n1,30,Card,120.5\n2,40,deposit,0\n3,50,,0\n4,60,card,9\n")
+    contract = {"products": [{"code": "CARD"}, {"code": "DEPOSIT"}],
+                "sources": {"calls": {
+                    "kind": "snapshot", "location": str(tmp_path / "train.csv"),
+                    "holdout_share": 0, "undeclared_columns": "infer",
+                    "columns": [
+                        {"name": "id", "role": "key"},
+                        {"name": "took_card", "role": "label", "product": "CARD",
+                         "expression": "lower(offer) = 'card' AND spend > 0"},
+                        {"name": "took_deposit", "role": "label", "product": "DEPOSIT",
+                         "expression": "coalesce(lower(`offer`) = 'deposit', false)"}]}}}
+    (tmp_path / "contract.yaml").write_text(yaml.safe_dump(contract))
+    cfg = make_config(tmp_path, f"paths.contract={tmp_path / 'contract.yaml'}")
+    job.run(spark, cfg)
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    got = {(r["identity_id_hash"], r["product_code"]): r["label"] for r in labels.collect()}
+    assert got == {("1", "CARD"): 1, ("2", "CARD"): 0, ("3", "CARD"): 0, ("4", "CARD"): 1,
+                   ("1", "DEPOSIT"): 0, ("2", "DEPOSIT"): 1, ("3", "DEPOSIT"): 0,
+                   ("4", "DEPOSIT"): 0}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert "age" in features.columns
+    assert "offer" not in features.columns
+    assert "spend" not in features.columns
+    columns = {r["column"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["offer"] == "outcome: read by the expression of took_card (not a feature)"
+    assert columns["spend"] == "outcome: read by the expression of took_card (not a feature)"
+
+
 def test_a_declared_split_is_kept_and_nothing_more_is_held_out(spark, tmp_path):
     (tmp_path / "train.csv").write_text(
         "id,part,y\n" + "".join(f"{i},{'test' if i <= 5 else 'train'},{'yes' if i % 2 else 'no'}\n"
