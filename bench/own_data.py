@@ -127,11 +127,12 @@ def segrec_auc(tmp: Path, files, test: pd.DataFrame) -> tuple[float, float]:
 
 
 def file_contract(train: Path, test: Path, label: str, positives: tuple[str, ...],
-                  delimiter: str, key: str | None) -> dict:
+                  delimiter: str, key: str | None, ignore: tuple[str, ...] = ()) -> dict:
     """The shortest contract docs/own-data.md allows for two files: the label, the key if any,
-    every other column inferred."""
+    the columns to leave out (written after the outcome), every other column inferred."""
     columns = [{"name": label, "role": "label", "product": "OUTCOME",
-                "positive": list(positives)}]
+                "positive": list(positives)},
+               *({"name": name, "role": "ignore"} for name in ignore)]
     if key:
         columns.insert(0, {"name": key, "role": "key"})
     return {"name": "own_files",
@@ -143,16 +144,16 @@ def file_contract(train: Path, test: Path, label: str, positives: tuple[str, ...
 
 
 def compare_files(train_file: Path, test_file: Path, label: str, positives: tuple[str, ...],
-                  delimiter: str, key: str | None) -> dict:
+                  delimiter: str, key: str | None, ignore: tuple[str, ...] = ()) -> dict:
     """segrec's held-out AUC on two files against scikit-learn's defaults on the same columns."""
     read = {"sep": delimiter, "encoding": "utf-8-sig", "skipinitialspace": True}
     train, test = pd.read_csv(train_file, **read), pd.read_csv(test_file, **read)
-    reference = sklearn_aucs(train, test, label, (key,) if key else (), positives)
+    reference = sklearn_aucs(train, test, label, (*((key,) if key else ()), *ignore), positives)
     keys = (test[key] if key else
             pd.Series([f"evaluation-{i}" for i in range(1, len(test) + 1)]))
     with tempfile.TemporaryDirectory() as folder:
         contract = file_contract(train_file.resolve(), test_file.resolve(), label, positives,
-                                 delimiter, key)
+                                 delimiter, key, ignore)
         scores, seconds = run_own_data(Path(folder), contract)
     outcome = positive(test[label], positives)
     auc = held_out_auc(scores, keys, outcome)
@@ -181,10 +182,14 @@ def main() -> None:
                         help="--files: comma-separated outcome values that mean yes")
     parser.add_argument("--delimiter", default=",", help="--files: the field delimiter")
     parser.add_argument("--key", help="--files: the client key column (default: row position)")
+    parser.add_argument("--ignore", default="",
+                        help="--files: comma-separated columns to leave out (role: ignore), "
+                             "e.g. ones written after the outcome")
     args = parser.parse_args()
     if args.files:
         row = compare_files(*args.files, args.label, tuple(args.positive.split(",")),
-                            args.delimiter, args.key)
+                            args.delimiter, args.key,
+                            tuple(c for c in args.ignore.split(",") if c))
         print("own-data files: " + ", ".join(
             f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         write_json(args.out, row)

@@ -28,6 +28,15 @@ def test_the_contract_for_two_files_is_accepted_with_or_without_a_key(key):
     assert (source.key_column == "customer_id") == (key is not None)
 
 
+def test_columns_written_after_the_outcome_are_declared_ignored():
+    data = own.file_contract(Path("/d/train.csv"), Path("/d/test.csv"), "visit", ("1",), ",",
+                             None, ("conversion", "spend"))
+
+    (source,) = contract_from_dict(data).sources.values()
+    assert {c.name: c.role for c in source.columns} == {
+        "visit": "label", "conversion": "ignore", "spend": "ignore"}
+
+
 def test_outcomes_are_compared_without_case_or_surrounding_spaces():
     values = pd.Series([" Yes", "no", "YES ", "1", None])
 
