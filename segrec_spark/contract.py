@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -201,8 +201,22 @@ class Contract:
 
     @property
     def snapshot(self) -> Source | None:
-        """The client-snapshot source, when the bank brings one instead of raw extracts."""
-        return self.one_of_kind("snapshot")
+        """The client-snapshot source, when the bank brings one instead of raw extracts: the
+        client table when a transaction log comes beside it (:attr:`snapshot_log`)."""
+        snapshots = self.of_kind("snapshot")
+        if len(snapshots) == 2:
+            return next(s for s in snapshots if s.grain != "transactions")
+        return snapshots[0] if snapshots else None
+
+    @property
+    def snapshot_log(self) -> Source | None:
+        """A transaction log delivered beside the client table (two snapshot sources), whose
+        per-client summaries join the table's attributes; None otherwise (a log alone is
+        :attr:`snapshot`)."""
+        snapshots = self.of_kind("snapshot")
+        if len(snapshots) != 2:
+            return None
+        return next((s for s in snapshots if s.grain == "transactions"), None)
 
     @property
     def segments_only(self) -> bool:
@@ -211,6 +225,20 @@ class Contract:
         source = self.snapshot
         return source is not None and not source.outcome_product and not any(
             c.role in ("label", "holding") for c in source.columns)
+
+    def _check_snapshots(self, snapshots: Sequence[Source]) -> None:
+        """One snapshot source, or a client table and a transaction log beside it."""
+        names = ", ".join(s.name for s in snapshots)
+        logs = [s for s in snapshots if s.grain == "transactions"]
+        require(len(snapshots) <= 1 or (len(snapshots) == 2 and len(logs) == 1), "sources",
+                f"at most one snapshot source, or a client table and a transaction log (grain "
+                f"transactions) beside it; found {names}")
+        if len(snapshots) == 2:
+            log = logs[0]
+            require(not log.outcome_product, f"sources.{log.name}.outcome_product",
+                    "a transaction log beside a client table adds features to it; the "
+                    "outcomes are the client table's label columns (leave out "
+                    "outcome_product, or deliver the log alone)")
 
     def values_of(self, source: Source, column: Column) -> tuple[str, ...]:
         """The value set of a column: declared, or implied by the catalogue for product roles."""
@@ -273,10 +301,11 @@ class Contract:
             require(not orphan, "extra_areas",
                     f"product area(s) {orphan} appear in events but no product has them; "
                     f"map them to a product (products[].area) or list them in extra_areas")
-        for kind in ("sales", "campaigns", "clients", "consent", "snapshot"):
+        for kind in ("sales", "campaigns", "clients", "consent"):
             having = [s.name for s in self.of_kind(kind)]
             require(len(having) <= 1, "sources",
                     f"at most one {kind} source, found {', '.join(having)}")
+        self._check_snapshots(snapshots)
         sales = self.one_of_kind("sales")
         if sales is not None and self.label_statuses:
             status = sales.role_column("status")

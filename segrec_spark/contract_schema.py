@@ -182,8 +182,9 @@ class Source:
     # snapshot: a second table of held-out rows (same columns; label columns may be empty
     # or absent), scored and evaluated but never trained on
     evaluation_location: str | None = None
-    # snapshot without a time column: the as-of date of every row
-    as_of_date: str = "2000-01-01"
+    # snapshot without a time column: the as-of date of every row (empty: 2000-01-01, or
+    # beside a transaction log the day after its latest transaction)
+    as_of_date: str = ""
     # snapshot: columns not declared become features by their type (numbers numeric, text
     # categorical; ids and free text are recognised and left out), or are ignored
     undeclared_columns: Literal["infer", "ignore"] = "infer"

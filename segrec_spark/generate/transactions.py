@@ -13,6 +13,11 @@ client are planted, each with its own rhythm, so a segmentation can be checked a
 Each client's kind is written to ``kinds.csv`` beside the log, never into it. The own-data
 path runs it through ``conf/contracts/example_transactions.yaml`` (docs/own-data.md,
 "Transaction logs"). Python's ``random`` only (no Spark): the file stands for a bank's export.
+
+:func:`write_client_table` adds ``clients.csv``, the client table a log comes beside: an age
+and a campaign's response per client (a loan offer), whose odds depend on the client's kind
+only, so only the log can tell who responds; and a few clients without any transaction
+(``conf/contracts/example_clients_and_log.yaml``).
 """
 from __future__ import annotations
 
@@ -73,6 +78,30 @@ def write_transactions(folder: Path, per_kind: int = 100, seed: int = 11) -> Tra
     return TransactionLog(table, truth, len(kinds), len(lines), MISSING_KEY_ROWS + 1)
 
 
+# The loan offer's response rate per kind (clients without a transaction: "dormant").
+RESPONSE = {"regulars": 0.25, "big_spenders": 0.6, "lapsed": 0.05, "dormant": 0.05}
+DORMANT = 20  # clients in the table without any transaction in the log
+
+
+def write_client_table(log: TransactionLog, seed: int = 12) -> Path:
+    """``clients.csv`` beside the log: ``ClientId`` (the log's ``ClientRef``), ``Age`` (the
+    same spread for every kind) and ``TookLoan`` (yes/no, at the kind's :data:`RESPONSE`
+    rate); :data:`DORMANT` more clients with no transaction, added to ``kinds.csv`` as
+    ``dormant``."""
+    rng = random.Random(seed)
+    kinds = read_kinds(log.kinds)
+    dormant = {f"D{i + 1:06d}": "dormant" for i in range(DORMANT)}
+    rows = [(client, str(rng.randint(20, 70)),
+             "yes" if rng.random() < RESPONSE[kind] else "no")
+            for client, kind in [*kinds.items(), *dormant.items()]]
+    table = log.table.parent / "clients.csv"
+    with table.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("ClientId", "Age", "TookLoan"), *rows])
+    with log.kinds.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("ClientRef", "kind"), *kinds.items(), *dormant.items()])
+    return table
+
+
 def read_kinds(path: Path) -> dict[str, str]:
     """Client reference -> planted kind, from ``kinds.csv``."""
     with path.open() as handle:
@@ -85,5 +114,6 @@ if __name__ == "__main__":  # python -m segrec_spark.generate.transactions FOLDE
     written = write_transactions(
         Path(sys.argv[1] if len(sys.argv) > 1 else "data/example_transactions"),
         per_kind=int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
-    print(f"wrote {written.table} ({written.rows} rows, {written.clients} clients) and "
-          f"{written.kinds}")
+    clients = write_client_table(written)
+    print(f"wrote {written.table} ({written.rows} rows, {written.clients} clients), "
+          f"{clients} ({written.clients + DORMANT} clients) and {written.kinds}")

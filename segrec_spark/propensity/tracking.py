@@ -90,13 +90,14 @@ def delivered_names(cfg: Config, features: DataFrame) -> dict[str, str]:
     profiles.delivered_words), so that segments read in the bank's own names; empty for raw
     extracts, whose features are the pipeline's."""
     source = cfg.contract.snapshot
+    sources = [s.name for s in (source, cfg.contract.snapshot_log) if s is not None]
     path = table_path(cfg.paths.root, "ops", "snapshot_columns")
     table = read_table_if_exists(features.sparkSession, path) if source is not None else None
     if source is None or table is None:
         return {}
     attribute = F.col("used_as").startswith("numeric") | F.col("used_as").startswith("categorical")
     summary = F.col("used_as").startswith("per client")  # a transaction log's
-    rows = (table.filter((F.col("source") == source.name) & F.col("feature").isNotNull()
+    rows = (table.filter(F.col("source").isin(*sources) & F.col("feature").isNotNull()
                          & (attribute | summary))
             .select("column", "feature", summary.alias("summary"))
             .collect())  # one row per delivered column and summary

@@ -516,6 +516,55 @@ def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: S
     return transform
 
 
+def unknown_clients_rejected(known: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Factory: conformed rows of a transaction log delivered beside a client table -> the
+    same, a row whose client is not among ``known`` (the table's accepted keys, column
+    ``identity_id_hash``) marked UNKNOWN_CLIENT: its features would join no client."""
+    keys = known.select(F.col(KEY).alias("_known")).distinct()
+
+    def transform(df: DataFrame) -> DataFrame:
+        return (df.join(keys, F.col(KEY) == F.col("_known"), "left")
+                .withColumn("_reject", F.coalesce(F.col("_reject"), F.when(
+                    F.col("_known").isNull(), F.lit("UNKNOWN_CLIENT"))))
+                .drop("_known"))
+    return transform
+
+
+def beside_client_table(table: SnapshotPlan, log: SnapshotPlan) -> SnapshotPlan:
+    """``log``'s plan with feature names that differ from the client table's (the table keeps
+    its names; a log summary or attribute named like one gets a number)."""
+    named = distinct_feature_names([*table.attributes,
+                                    *(Attribute(s.statistic, s.name, "numeric")
+                                      for s in log.summaries),
+                                    *(dataclasses.replace(a, name=safe_name(a.source_name))
+                                      for a in log.attributes)])  # named afresh
+    summaries = named[len(table.attributes):len(table.attributes) + len(log.summaries)]
+    return dataclasses.replace(
+        log, attributes=named[len(table.attributes) + len(log.summaries):],
+        summaries=tuple(Summary(a.source_name, a.name) for a in summaries))
+
+
+def with_log_features(transactions: DataFrame, log: SnapshotPlan, dates: Sequence[dt.date]
+                      ) -> Callable[[DataFrame], DataFrame]:
+    """Factory: conformed client rows -> the same with the per-client features of the accepted
+    ``transactions`` of a log (:func:`per_client_from_transactions`), at each row's as-of
+    date from the transactions before it. A client without one has 0 transactions, active
+    days and total amount, and no value (NULL, imputed by the model) for the rest."""
+    zero: dict[str, bool | float | int | str] = {s.name: 0.0 for s in log.summaries
+            if s.statistic in ("transactions", "active_days", "total")}
+
+    def transform(clients: DataFrame) -> DataFrame:
+        per_date = [transactions.filter(F.col(AS_OF) < F.lit(day))
+                    .transform(per_client_from_transactions(log, day, ()))
+                    .select(AS_OF, KEY, *log.feature_names) for day in dates]
+        features = per_date[0]
+        for frame in per_date[1:]:
+            features = features.unionByName(frame)
+        return (clients.join(features, on=[AS_OF, KEY], how="left")
+                .fillna(zero))
+    return transform
+
+
 def outcome_cutoffs(first_day: dt.date, score_date: dt.date, days: int,
                     count: int) -> list[dt.date]:
     """The labelled as-of dates of a transaction log with a buy-again outcome, oldest first:

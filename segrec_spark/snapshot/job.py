@@ -346,42 +346,95 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     return plan, n_rows
 
 
-def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
-    """Write gold.client_features, gold.labels and the snapshot's ops tables; return counts."""
-    began = time.monotonic()
-    source = snapshot_source(cfg)
+@dataclasses.dataclass
+class _Table:
+    """One delivered snapshot source, conformed (cached) and counted."""
+
+    source: Source
+    plan: sf.SnapshotPlan
+    delivered: DataFrame
+    conformed: DataFrame
+    n_read: int
+    accepted: int = 0
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    forgotten: int = 0
+
+    @property
+    def usable(self) -> DataFrame:
+        return self.conformed.filter(F.col("_reject").isNull())
+
+    def unpersist(self) -> None:
+        self.conformed.unpersist()
+        self.delivered.unpersist()
+
+
+def _read_table(spark: SparkSession, cfg: Config, source: Source
+                ) -> tuple[DataFrame, Source, sf.SnapshotPlan, int]:
     delivered, source = delivered_frame(spark, cfg, source)
     delivered = delivered.cache()
     plan, n_read = _computed(lambda: _plan(delivered, source), source)
-    products = cfg.contract.product_codes
-    _warn_unlabelled(source, plan, products)
-    default_as_of = _default_as_of(source)
-    erased = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
-    transactions = source.grain == "transactions"  # many rows per client, summed up below
-    conformed = (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
-                 .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
-                 .transform(sf.future_rows_rejected(dt.date.today()) if transactions
-                            else sf.without_duplicate_keys)
-                 .transform(with_forgotten_flag(erased, sf.KEY, None))
-                 .withColumn("_reject", F.when(F.col(FORGOTTEN_FLAG), F.lit(FORGOTTEN))
-                             .otherwise(F.col("_reject")))
-                 .drop(FORGOTTEN_FLAG)
-                 .cache())
+    return delivered, source, plan, n_read
+
+
+def _conformed(delivered: DataFrame, source: Source, plan: sf.SnapshotPlan,
+               products: Sequence[str], default_as_of: dt.date, erased: DataFrame | None
+               ) -> DataFrame:
+    """Typed rows with ``_reject``: no key, no date, a repeated key (a client table) or a
+    date after today (a log); an erased client's rows are FORGOTTEN, never quarantined."""
+    transactions = source.grain == "transactions"  # many rows per client, summed up later
+    return (delivered.withColumn(sf.RAW_RECORD, sf.raw_record(delivered.columns))
+            .transform(sf.conformed_snapshot(plan, source, products, default_as_of))
+            .transform(sf.future_rows_rejected(dt.date.today()) if transactions
+                       else sf.without_duplicate_keys)
+            .transform(with_forgotten_flag(erased, sf.KEY, None))
+            .withColumn("_reject", F.when(F.col(FORGOTTEN_FLAG), F.lit(FORGOTTEN))
+                        .otherwise(F.col("_reject")))
+            .drop(FORGOTTEN_FLAG))
+
+
+def _counted(table: _Table) -> _Table:
+    """``table`` with its conformed rows cached and counted; counts must add up, and a table
+    with no usable row stops the run in one line."""
+    source, plan, conformed = table.source, table.plan, table.conformed.cache()
     counts = {r["_reject"] or "ACCEPTED": int(r["n"]) for r in
               conformed.groupBy("_reject").agg(F.count("*").alias("n")).collect()}  # few rows
     accepted = counts.pop("ACCEPTED", 0)
     forgotten = counts.pop(FORGOTTEN, 0)  # erased clients (segrec forget): not quarantined
-    if accepted + sum(counts.values()) + forgotten != n_read:
-        raise InputDataError(f"snapshot {source.name}: counts do not add up (read {n_read}, "
-                             f"accepted {accepted}, rejected {counts})")
+    if accepted + sum(counts.values()) + forgotten != table.n_read:
+        raise InputDataError(f"snapshot {source.name}: counts do not add up (read "
+                             f"{table.n_read}, accepted {accepted}, rejected {counts})")
     if accepted == 0:
         hint = (f"; no value of the time column {plan.time!r} is a date in the dialect's "
                 f"date_format {source.dialect.date_format!r} or timestamp_format "
                 f"{source.dialect.timestamp_format!r} (set one to the column's pattern, "
                 f"e.g. yyyyMM or dd/MM/yyyy)" if "BAD_TIMESTAMP" in counts and plan.time else "")
         raise InputDataError(f"snapshot {source.name}: no usable row (rejected: {counts}){hint}")
-    usable = conformed.filter(F.col("_reject").isNull())
-    if transactions:  # one row per client and as-of date
+    return dataclasses.replace(table, conformed=conformed, accepted=accepted, counts=counts,
+                               forgotten=forgotten)
+
+
+def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
+    """Write gold.client_features, gold.labels and the snapshot's ops tables; return counts."""
+    began = time.monotonic()
+    products = cfg.contract.product_codes
+    erased = read_table_if_exists(spark, table_path(cfg.paths.root, "ops", TOMBSTONES))
+    delivered, source, plan, n_read = _read_table(spark, cfg, snapshot_source(cfg))
+    _warn_unlabelled(source, plan, products)
+    log_rows, log_latest = None, None
+    if cfg.contract.snapshot_log is not None:  # a transaction log beside the client table
+        log_delivered, log_source, log_plan, log_read = _read_table(
+            spark, cfg, cfg.contract.snapshot_log)
+        log_plan = sf.beside_client_table(plan, log_plan)
+        log_rows = _Table(log_source, log_plan, log_delivered, _conformed(
+            log_delivered, log_source, log_plan, (), dt.date(2000, 1, 1), erased), log_read)
+        log_latest = first_row(log_rows.usable.agg(F.max(sf.AS_OF)))[0]
+    table = _counted(_Table(source, plan, delivered, _conformed(
+        delivered, source, plan, products, _default_as_of(source, log_latest), erased), n_read))
+    if log_rows is not None:
+        log_rows = _counted(dataclasses.replace(log_rows, conformed=log_rows.conformed.transform(
+            sf.unknown_clients_rejected(table.usable))))
+    usable = table.usable
+    if source.grain == "transactions":  # one row per client and as-of date
         usable, dates = _clients_of_transactions(usable, source, plan, products,
                                                  cfg.features.train_snapshots + 1)
     else:
@@ -389,29 +442,45 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     held_out = _automatic_holdout(usable, source, plan, dates)
     if held_out is not None:
         usable = usable.transform(held_out)
-    features = sf.snapshot_features(usable, plan, products)
+    features_plan = plan
+    if log_rows is not None:
+        usable = usable.transform(sf.with_log_features(log_rows.usable, log_rows.plan, dates))
+        features_plan = dataclasses.replace(
+            plan, attributes=(*plan.attributes, *log_rows.plan.attributes),
+            summaries=log_rows.plan.summaries)
+    features = sf.snapshot_features(usable, features_plan, products)
     # Take-ups read from the next month see only usable rows (never a repeated or erased key).
     next_month = sf.take_up_from_next_snapshot(plan.derived, dates)
     labels = sf.snapshot_labels(usable.transform(next_month), products,
-                                source.outcome_days if transactions
+                                source.outcome_days if source.grain == "transactions"
                                 else cfg.features.horizon_days, plan.derived)
     for name, frame in (("client_features", features), ("labels", labels)):
         path = table_path(cfg.paths.root, "gold", name)
         predicate = " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates)
         write_slice(frame, path, predicate, partition_by=["as_of_date"], merge_schema=True)
         register_table(spark, "gold", name, path)
-    _write_ops(spark, cfg, source, plan, conformed)
-    conformed.unpersist()
-    delivered.unpersist()
-    summary = {"rows_read": n_read, "accepted": accepted, "quarantined": counts,
-               "forgotten": forgotten,
+    for written in (table, log_rows):
+        if written is not None:
+            _write_ops(spark, cfg, written.source, written.plan, written.conformed)
+            written.unpersist()
+    summary = {"rows_read": n_read, "accepted": table.accepted, "quarantined": table.counts,
+               "forgotten": table.forgotten,
                "as_of_dates": dates, "attributes": len(plan.attributes),
                "labels": sorted(plan.labels), "derived_labels": list(plan.derived),
                "ignored": list(plan.ignored), "seconds": round(time.monotonic() - began, 1)}
+    if log_rows is not None:
+        summary["log"] = {"rows_read": log_rows.n_read, "accepted": log_rows.accepted,
+                          "quarantined": log_rows.counts, "forgotten": log_rows.forgotten,
+                          "features": list(log_rows.plan.feature_names)}
+        log.info("snapshot %s (transaction log beside %s): read %d rows, accepted %d, "
+                 "quarantined %s, forgotten %d; %d per-client feature(s) at each as-of date",
+                 log_rows.source.name, source.name, log_rows.n_read, log_rows.accepted,
+                 log_rows.counts or "none", log_rows.forgotten,
+                 len(log_rows.plan.feature_names))
     log.info("snapshot %s: read %d rows, accepted %d, quarantined %s, forgotten %d; %d "
              "attribute(s)%s, labels for %s, take-up from the next as-of date for %s, ignored "
-             "%s; as-of %s (%.1f s)", source.name, n_read, accepted, counts or "none",
-             forgotten, len(plan.attributes),
+             "%s; as-of %s (%.1f s)", source.name, n_read, table.accepted,
+             table.counts or "none", table.forgotten, len(plan.attributes),
              f" and {len(plan.summaries)} per-client summaries of the transactions"
              if plan.summaries else "",
              ", ".join(sorted(plan.labels) or [source.outcome_product]) or "none",
@@ -531,7 +600,11 @@ def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[s
                     "by no model: %s", source.name, product, why)
 
 
-def _default_as_of(source: Source) -> dt.date:
+def _default_as_of(source: Source, log_latest: dt.date | None = None) -> dt.date:
+    """The as-of date of a table without a time column: its ``as_of_date``; when it has none,
+    the day after the latest transaction of the log beside it, else 2000-01-01."""
+    if not source.as_of_date:
+        return log_latest + dt.timedelta(days=1) if log_latest else dt.date(2000, 1, 1)
     try:
         return dt.date.fromisoformat(source.as_of_date)
     except ValueError:

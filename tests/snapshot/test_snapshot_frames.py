@@ -428,6 +428,51 @@ def test_grain_amount_and_expressions_belong_to_snapshots(source, message):
     assert str(err.value).startswith(message)
 
 
+TABLE = {"kind": "snapshot", "location": "c.csv", "columns": [{"name": "id", "role": "key"}]}
+LOG = {"kind": "snapshot", "grain": "transactions", "location": "t.csv",
+       "columns": [{"name": "id", "role": "key"}, {"name": "d", "type": "date", "role": "time"}]}
+
+
+def test_a_client_table_and_a_log_beside_it_are_one_snapshot_and_its_log():
+    contract = contract_from_dict({"products": [{"code": "CARD"}],
+                                   "sources": {"log": LOG, "table": TABLE}}, "bank.yaml")
+    assert contract.snapshot.name == "table"
+    assert contract.snapshot_log.name == "log"
+    alone = contract_from_dict({"products": [{"code": "CARD"}], "sources": {"log": LOG}},
+                               "bank.yaml")
+    assert (alone.snapshot.name, alone.snapshot_log) == ("log", None)
+
+
+@pytest.mark.parametrize(("sources", "message"), [
+    ({"a": TABLE, "b": TABLE}, "bank.yaml: sources: at most one snapshot source, or a client "
+                               "table and a transaction log (grain transactions) beside it; "
+                               "found a, b"),
+    ({"a": LOG, "b": LOG}, "bank.yaml: sources: at most one snapshot source"),
+    ({"a": TABLE, "b": {**LOG, "outcome_product": "CARD"}},
+     "bank.yaml: sources.b.outcome_product: a transaction log beside a client table adds "
+     "features to it"),
+])
+def test_snapshot_sources_beyond_a_table_and_its_log_are_refused(sources, message):
+    with pytest.raises(ConfigError) as err:
+        contract_from_dict({"products": [{"code": "CARD"}], "sources": sources}, "bank.yaml")
+    assert str(err.value).startswith(message)
+
+
+def test_a_logs_features_are_renamed_where_the_client_table_has_the_name():
+    table = sf.plan_columns(_contract([]).snapshot, T.StructType(
+        [T.StructField("transactions", T.DoubleType())]), {}, 10)
+    log_source = contract_from_dict({"products": [{"code": "CARD"}], "sources": {"log": {
+        **LOG, "columns": [*LOG["columns"], {"name": "eur", "type": "double", "role": "amount"},
+                           {"name": "transactions", "type": "double", "role": "numeric"}]}}},
+        "bank.yaml").snapshot
+    log = sf.plan_columns(log_source, T.StructType([]), {}, 10)
+    renamed = sf.beside_client_table(table, log)
+    assert [s.name for s in renamed.summaries] == [
+        "transactions_2", "active_days", "recency_days", "tenure_days", "eur_total",
+        "eur_average"]
+    assert [a.name for a in renamed.attributes] == ["transactions_3"]
+
+
 def test_nested_objects_become_dotted_columns(spark):
     df = spark.createDataFrame(
         [("p1", ("offer", (10.5, "EUR")), [1, 2])],

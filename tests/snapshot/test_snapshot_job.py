@@ -301,6 +301,73 @@ def test_one_labelled_file_holds_out_a_share_of_its_clients(spark, tmp_path):
     assert {r["identity_id_hash"]: r["split"] for r in labels.collect()} == first
 
 
+def _table_and_log_config(tmp, *columns):
+    contract = {"products": [{"code": "DEPOSIT"}],
+                "sources": {
+                    "clients": {"kind": "snapshot", "location": str(tmp / "clients.csv"),
+                                "holdout_share": 0,
+                                "columns": [{"name": "id", "role": "key"},
+                                            {"name": "y", "role": "label",
+                                             "product": "DEPOSIT"}, *columns]},
+                    "payments": {"kind": "snapshot", "grain": "transactions",
+                                 "location": str(tmp / "payments.csv"),
+                                 "columns": [{"name": "client", "role": "key"},
+                                             {"name": "day", "type": "date", "role": "time"},
+                                             {"name": "eur", "type": "double",
+                                              "role": "amount"}]}}}
+    (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
+    return make_config(tmp, f"paths.contract={tmp / 'contract.yaml'}")
+
+
+def test_a_log_beside_the_client_table_adds_each_clients_summaries(spark, tmp_path):
+    (tmp_path / "clients.csv").write_text("id,age,y\n1,30,yes\n2,40,no\n3,50,no\n")
+    (tmp_path / "payments.csv").write_text(
+        "client,day,eur,age,channel\n1,2024-03-01,10,7,app\n1,2024-03-09,30,9,app\n"
+        "2,2024-01-10,5,1,web\n9,2024-03-05,1,1,web\n,2024-03-05,1,1,web\n")
+    cfg = _table_and_log_config(tmp_path)
+    summary = job.run(spark, cfg)
+    assert summary["as_of_dates"] == [dt.date(2024, 3, 10)]  # the day after the latest
+    assert (summary["rows_read"], summary["accepted"]) == (3, 3)
+    assert (summary["log"]["rows_read"], summary["log"]["accepted"]) == (5, 3)
+    assert summary["log"]["quarantined"] == {"UNKNOWN_CLIENT": 1, "MISSING_KEY": 1}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    rows = {r["identity_id_hash"]: r.asDict() for r in features.collect()}
+    assert set(rows) == {"1", "2", "3"}
+    one, three = rows["1"], rows["3"]
+    assert (one["age"], one["transactions"], one["eur_total"], one["recency_days"],
+            one["age_2"], one["channel"]) == (30.0, 2.0, 40.0, 1.0, 8.0, "app")
+    # no transaction: none counted, nothing known of the rest (imputed by the model)
+    assert (three["transactions"], three["active_days"], three["eur_total"]) == (0.0, 0.0, 0.0)
+    assert (three["recency_days"], three["eur_average"], three["channel"]) == (None, None, None)
+    quarantine = read_table(spark, table_path(cfg.paths.root, "ops", "snapshot_quarantine"))
+    assert sorted((r["source"], r["reason"]) for r in quarantine.collect()) == [
+        ("payments", "MISSING_KEY"), ("payments", "UNKNOWN_CLIENT")]
+    columns = {(r["source"], r["feature"]): r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns[("payments", "age_2")] == "numeric (the client's average)"
+    assert columns[("clients", "age")] == "numeric"
+    names = delivered_names(cfg, features)  # segments read in both sources' own names
+    assert (names["age"], names["age_2"], names["eur_total"]) == ("age", "age", "eur total")
+
+
+def test_a_log_beside_a_monthly_table_sums_up_only_the_transactions_before_each_month(
+        spark, tmp_path):
+    (tmp_path / "clients.csv").write_text(
+        "id,month,y\n1,2024-02-01,no\n1,2024-03-01,yes\n2,2024-03-01,no\n")
+    (tmp_path / "payments.csv").write_text(
+        "client,day,eur\n1,2024-01-15,10\n1,2024-02-01,30\n1,2024-02-20,5\n")
+    cfg = _table_and_log_config(tmp_path, {"name": "month", "type": "date", "role": "time"})
+    summary = job.run(spark, cfg)
+    assert summary["as_of_dates"] == [dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {(r["identity_id_hash"], r["as_of_date"]): (r["transactions"], r["eur_total"])
+           for r in features.collect()}
+    # on 1 February only the January payment is before the as-of date
+    assert got == {("1", dt.date(2024, 2, 1)): (1.0, 10.0),
+                   ("1", dt.date(2024, 3, 1)): (3.0, 45.0),
+                   ("2", dt.date(2024, 3, 1)): (0.0, 0.0)}
+
+
 def test_labels_computed_from_the_product_taken_and_that_column_left_out(spark, tmp_path):
     # One column names the offer each client took: one label per product, by expression.
     (tmp_path / "train.csv").write_text(

@@ -15,7 +15,13 @@ import yaml
 from pyspark.sql import functions as F
 
 from segrec_spark import cli
-from segrec_spark.generate.transactions import KINDS, read_kinds, write_transactions
+from segrec_spark.generate.transactions import (
+    DORMANT,
+    KINDS,
+    read_kinds,
+    write_client_table,
+    write_transactions,
+)
 from segrec_spark.tables import delta_exists, read_table, table_path
 from tests.snapshot.own_config import own_data_config, segment_of_each_kind
 
@@ -104,3 +110,44 @@ def test_a_buy_again_outcome_is_trained_out_of_time_and_ranks_the_regulars_first
     labels = read_table(spark, table_path(root, "gold", "labels"))
     assert sorted(str(r[0]) for r in labels.select("as_of_date").distinct().collect()) == [
         "2024-05-06", "2024-07-05", "2024-09-03", "2024-11-02"]
+
+
+@pytest.fixture(scope="module")
+def table_and_log_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("table_and_log")
+    written = write_transactions(tmp / "files", per_kind=100)
+    clients = write_client_table(written)
+    contract = yaml.safe_load(
+        (ROOT / "conf/contracts/example_clients_and_log.yaml").read_text())
+    contract["sources"]["clients"]["location"] = str(clients)
+    contract["sources"]["purchases"]["location"] = str(written.table)
+    config = own_data_config(tmp, contract, {"learners": ["logistic_regression"]})
+    code = cli.main(["run", "--config", str(config)])
+    return code, tmp, written, read_kinds(written.kinds)
+
+
+@pytest.mark.integration  # snapshot (client table + log) -> train -> score
+def test_a_client_table_learns_from_the_log_beside_it(spark, table_and_log_run):
+    code, tmp, written, kinds = table_and_log_run
+    assert code == 0
+    root = str(tmp / "lake")
+    features = read_table(spark, table_path(root, "gold", "client_features"))
+    rows = {r["identity_id_hash"]: r for r in features.collect()}
+    assert set(rows) == set(kinds)  # every client of the table, the dormant ones included
+    dormant = [c for c, k in kinds.items() if k == "dormant"]
+    assert len(dormant) == DORMANT
+    assert all(rows[c]["transactions"] == 0 for c in dormant)
+    assert {str(r["as_of_date"]) for r in rows.values()} == {"2025-01-01"}
+    rankings = read_table(spark, table_path(root, "gold", "product_rankings"))
+    p = {r["identity_id_hash"]: r["probability"] for r in rankings.collect()}
+
+    def mean(kind):
+        scores = [p[c] for c, k in kinds.items() if k == kind]
+        return sum(scores) / len(scores)
+    # the response depends on the kind only, which only the log tells
+    assert mean("big_spenders") > mean("regulars") > mean("lapsed")
+    quarantine = read_table(spark, table_path(root, "ops", "snapshot_quarantine"))
+    reasons = Counter((r["source"], r["reason"]) for r in quarantine.collect())
+    assert reasons == {("purchases", "MISSING_KEY"): 5, ("purchases", "BAD_TIMESTAMP"): 1}
+    accepted = features.agg(F.sum("transactions")).first()[0]
+    assert accepted + sum(reasons.values()) == written.rows
