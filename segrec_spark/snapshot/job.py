@@ -454,9 +454,12 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     labels = sf.snapshot_labels(usable.transform(next_month), products,
                                 source.outcome_days if source.grain == "transactions"
                                 else cfg.features.horizon_days, plan.derived)
+    # A log alone is the whole history each time: every as-of date derived from it is
+    # replaced, so a log that has grown leaves no dates of its shorter self behind.
+    predicate = (None if source.grain == "transactions" else
+                 " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates))
     for name, frame in (("client_features", features), ("labels", labels)):
         path = table_path(cfg.paths.root, "gold", name)
-        predicate = " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates)
         write_slice(frame, path, predicate, partition_by=["as_of_date"], merge_schema=True)
         register_table(spark, "gold", name, path)
     for written in (table, log_rows):

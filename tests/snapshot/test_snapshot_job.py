@@ -570,6 +570,22 @@ def test_a_buy_again_outcome_labels_earlier_dates_out_of_time(spark, tmp_path):
     assert (d_feb["transactions"], d_feb["recency_days"]) == (1.0, 12.0)
 
 
+def test_a_log_that_has_grown_replaces_every_date_of_its_shorter_self(spark, tmp_path):
+    cfg = _log_with_outcome(tmp_path, 30)
+    job.run(spark, cfg)
+    with (tmp_path / "log.csv").open("a") as log_file:
+        log_file.write("b,2024-04-09,1,1\n")  # the log delivered again, a week longer
+    summary = job.run(spark, cfg)
+    day = dt.date
+    assert summary["as_of_dates"] == [day(2024, 1, 11), day(2024, 2, 10), day(2024, 3, 11),
+                                      day(2024, 4, 10)]
+    for name in ("client_features", "labels"):
+        table = read_table(spark, table_path(cfg.paths.root, "gold", name))
+        dates = sorted(r[0] for r in table.select("as_of_date").distinct().collect())
+        assert dates == (summary["as_of_dates"] if name == "client_features"
+                         else summary["as_of_dates"][:3]), name
+
+
 def test_a_log_too_short_for_its_outcome_window_is_one_line(spark, tmp_path):
     cfg = _log_with_outcome(tmp_path, 120)
     with pytest.raises(InputDataError) as err:
