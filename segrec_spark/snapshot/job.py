@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -142,7 +143,8 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         if source.format == "json":
             return _read_json(spark, source, location)
         d = source.dialect
-        reader = (spark.read.option("header", d.header).option("sep", d.delimiter)
+        delimiter = _delimiter(spark, source, location)
+        reader = (spark.read.option("header", d.header).option("sep", delimiter)
                   .option("quote", d.quote).option("escape", d.escape)
                   .option("encoding", d.encoding).option("multiLine", d.multiline)
                   .option("dateFormat", d.date_format)
@@ -155,6 +157,36 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         message = str(exc).splitlines()[0]
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as "
                              f"{source.format}: {message}") from None
+
+
+# Field delimiters a CSV export is commonly written with.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniffed_delimiter(first_line: str, declared: str, quote: str = '"') -> str | None:
+    """The delimiter a CSV file is written with when it is not the declared one: None when
+    ``first_line`` (outside quoted fields) holds the declared delimiter, else the most frequent
+    of :data:`DELIMITERS` in it (None when it holds none: a one-column file)."""
+    bare = re.sub(f"{re.escape(quote)}[^{re.escape(quote)}]*{re.escape(quote)}", "", first_line)
+    if declared in bare:
+        return None
+    counts = {c: bare.count(c) for c in DELIMITERS if c != declared}
+    best = max(counts, key=lambda c: counts[c])
+    return best if counts[best] else None
+
+
+def _delimiter(spark: SparkSession, source: Source, location: str) -> str:
+    """The declared delimiter, or the one the file's first line is written with when it does
+    not hold the declared one (a tab-separated export read with the default ``,``), logged."""
+    declared = source.dialect.delimiter
+    first = spark.read.text(location).first()
+    found = sniffed_delimiter(first[0] if first else "", declared, source.dialect.quote)
+    if found is None:
+        return declared
+    log.warning("snapshot %s: the first line of %s holds no %r but %r: read with %r (set "
+                "sources.%s.dialect.delimiter to say so)", source.name, location, declared,
+                found, found, source.name)
+    return found
 
 
 def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:

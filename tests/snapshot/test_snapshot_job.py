@@ -89,6 +89,28 @@ def test_a_description_line_under_the_header_leaves_the_number_columns_numeric(
     assert incomes["7"] == 1070.0
 
 
+@pytest.mark.parametrize(("line", "declared", "found"), [
+    ("id\tage\ty", ",", "\t"),  # a tab-separated export read with the default
+    ('id;"a, b";y', ",", ";"),  # a comma inside quotes is not a delimiter
+    ("id,age;x,y", ",", None),  # the declared delimiter is there: kept
+    ("id", ",", None),  # one column
+    ("id|age|y", ";", "|"),
+])
+def test_the_delimiter_a_file_is_written_with(line, declared, found):
+    assert job.sniffed_delimiter(line, declared) == found
+
+
+def test_a_tab_separated_file_is_read_without_declaring_its_delimiter(spark, tmp_path):
+    (tmp_path / "train.csv").write_text("id\tage\ty\n1\t30\tyes\n2\t40\tno\n3\t50\tno\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0)
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"]) == (3, 3)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert sorted(r["age"] for r in features.collect()) == [30.0, 40.0, 50.0]
+
+
 def test_a_missing_declared_column_names_the_file(spark, tmp_path):
     (tmp_path / "train.csv").write_text("id,age\n1,30\n")
     cfg = _config(tmp_path, [{"name": "y", "role": "label", "product": "DEPOSIT"}])
