@@ -189,7 +189,7 @@ def main() -> None:
     if args.files:
         row = compare_files(*args.files, args.label, tuple(args.positive.split(",")),
                             args.delimiter, args.key,
-                            tuple(c for c in args.ignore.split(",") if c))
+                            tuple(c.strip() for c in args.ignore.split(",") if c.strip()))
         print("own-data files: " + ", ".join(
             f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         write_json(args.out, row)

@@ -204,8 +204,9 @@ class Contract:
         """The client-snapshot source, when the bank brings one instead of raw extracts: the
         client table when a transaction log comes beside it (:attr:`snapshot_log`)."""
         snapshots = self.of_kind("snapshot")
-        if len(snapshots) == 2:
-            return next(s for s in snapshots if s.grain != "transactions")
+        tables = [s for s in snapshots if s.grain != "transactions"]
+        if len(snapshots) == 2 and tables:
+            return tables[0]
         return snapshots[0] if snapshots else None
 
     @property
@@ -235,6 +236,10 @@ class Contract:
                 f"transactions) beside it; found {names}")
         if len(snapshots) == 2:
             log = logs[0]
+            table = next(s for s in snapshots if s is not log)
+            require(table.key_column is not None, f"sources.{table.name}.columns",
+                    "a client table beside a transaction log needs a column with role key "
+                    "(the log's rows join it by the client's key)")
             require(not log.outcome_product, f"sources.{log.name}.outcome_product",
                     "a transaction log beside a client table adds features to it; the "
                     "outcomes are the client table's label columns (leave out "

@@ -130,17 +130,17 @@ _SQL_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def outcome_inputs(source: Source, names: Iterable[str]) -> dict[str, str]:
-    """The columns among ``names`` that an expression of a label, holding or split column
-    reads, each with the computed column's name: they carry the outcome (``offer = 'card'``,
-    ``spend > 0``), so a model must not see them. A name counts when it stands in the
-    expression outside string literals, alone or in backticks, in any letter case."""
+    """The columns among ``names`` that an expression of a label column reads, each with the
+    label's name: they carry the outcome (``offer = 'card'``, ``spend > 0``), so a model must
+    not see them. A name counts when it stands in the expression outside string literals,
+    alone or in backticks, in any letter case, and not as a function (``year(...)``)."""
     found: dict[str, str] = {}
     for column in source.columns:
-        if column.role not in ("label", "holding", "split") or not column.expression:
+        if column.role != "label" or not column.expression:
             continue
         text = _SQL_STRING.sub(" ", column.expression)
         for name in names:
-            bare = rf"(?<![\w.`]){re.escape(name)}(?![\w`])"
+            bare = rf"(?<![\w.`]){re.escape(name)}(?![\w`])(?!\s*\()"
             if re.search(rf"`{re.escape(name)}`|{bare}", text, re.IGNORECASE):
                 found.setdefault(name, column.name)
     return found
@@ -400,7 +400,8 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
     when the row cannot be used: no key, no as-of date)."""
     def transform(df: DataFrame) -> DataFrame:
         types = {f.name: f.dataType for f in df.schema.fields}
-        attrs = [(_numeric(a.source_name, types[a.source_name], source.dialect.decimal)
+        attrs = [(text_number(a.source_name, source.dialect.decimal) if a.stray_cells
+                  else _numeric(a.source_name, types[a.source_name], source.dialect.decimal)
                   if a.kind == "numeric"
                   else _categorical(a.source_name)).alias(a.name) for a in plan.attributes]
         holds = [(F.coalesce(flag(plan.holdings[p], plan.holdings[p].name), F.lit(0.0))

@@ -4,13 +4,17 @@ Replaces ingest and features when the contract declares a ``snapshot`` source. R
 (CSV with the contract's dialect, JSON, Parquet, a Delta folder, or a catalog table), plus the
 optional held-out table, computes the columns declared with an ``expression``, decides each
 column's use (:func:`frames.plan_columns`); a transaction log (``grain: transactions``) is
-summed up per client and as-of date first (:func:`_clients_of_transactions`). It writes
+summed up per client and as-of date first (:func:`_clients_of_transactions`), and a log beside
+a client table joins the table's rows with its per-client features at each as-of date
+(:func:`frames.with_log_features`). It writes
 
-* ``gold.client_features`` and ``gold.labels``, one slice per as_of_date (replaceWhere), the
-  same shapes the features stage writes, so ``segrec train`` and ``segrec score`` run unchanged;
+* ``gold.client_features`` and ``gold.labels``, one slice per as_of_date (replaceWhere; whole
+  tables for dates derived from a log), the same shapes the features stage writes, so
+  ``segrec train`` and ``segrec score`` run unchanged;
 * ``ops.snapshot_quarantine``: rows without a key or an as-of date, repeated keys, JSON lines
-  that do not parse (MALFORMED_ROW) and transactions dated after the run (FUTURE_DATE), with
-  the reason and the raw row as JSON;
+  that do not parse (MALFORMED_ROW), transactions dated after the run (FUTURE_DATE) and log
+  rows of clients the table beside it does not hold (UNKNOWN_CLIENT), with the reason and the
+  raw row as JSON, per source;
 * ``ops.snapshot_columns``: what every delivered column was used as (declared or inferred).
 
 Counts add up: rows read = rows accepted + rows quarantined + rows of forgotten clients (keys
@@ -486,9 +490,11 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     labels = sf.snapshot_labels(usable.transform(next_month), products,
                                 source.outcome_days if source.grain == "transactions"
                                 else cfg.features.horizon_days, plan.derived)
-    # A log alone is the whole history each time: every as-of date derived from it is
-    # replaced, so a log that has grown leaves no dates of its shorter self behind.
-    predicate = (None if source.grain == "transactions" else
+    # A log is the whole history each time: every as-of date derived from it (a log alone's,
+    # or a table's dated by the log beside it) is replaced, so a log that has grown leaves no
+    # dates of its shorter self behind.
+    dated_by_log = log_rows is not None and plan.time is None and not source.as_of_date
+    predicate = (None if source.grain == "transactions" or dated_by_log else
                  " OR ".join(f"as_of_date = {sql_literal(d.isoformat())}" for d in dates))
     for name, frame in (("client_features", features), ("labels", labels)):
         path = table_path(cfg.paths.root, "gold", name)

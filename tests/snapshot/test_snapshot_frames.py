@@ -451,11 +451,19 @@ def test_a_client_table_and_a_log_beside_it_are_one_snapshot_and_its_log():
     ({"a": TABLE, "b": {**LOG, "outcome_product": "CARD"}},
      "bank.yaml: sources.b.outcome_product: a transaction log beside a client table adds "
      "features to it"),
+    ({"a": {**TABLE, "columns": [{"name": "age", "type": "int", "role": "numeric"}]}, "b": LOG},
+     "bank.yaml: sources.a.columns: a client table beside a transaction log needs a column "
+     "with role key"),
 ])
 def test_snapshot_sources_beyond_a_table_and_its_log_are_refused(sources, message):
     with pytest.raises(ConfigError) as err:
         contract_from_dict({"products": [{"code": "CARD"}], "sources": sources}, "bank.yaml")
     assert str(err.value).startswith(message)
+
+
+def test_two_logs_without_products_are_refused_for_being_two():
+    with pytest.raises(ConfigError, match="at most one snapshot source"):
+        contract_from_dict({"sources": {"a": LOG, "b": LOG}}, "bank.yaml")
 
 
 def test_a_logs_features_are_renamed_where_the_client_table_has_the_name():
@@ -532,15 +540,18 @@ def test_the_columns_an_outcome_expression_reads_are_not_features():
         {"name": "took_card", "role": "label", "product": "CARD",
          "expression": "lower(`Offer Taken`) = 'card' OR spend > 0"},
         {"name": "took_deposit", "role": "label", "product": "DEPOSIT",
-         "expression": "offer_2 = 'spend'"},
+         "expression": "offer_2 = 'spend' AND year(closed) > 2020"},
+        {"name": "test_row", "role": "split", "expression": "age > 60"},
         {"name": "amount", "type": "double", "role": "numeric", "expression": "age * 2"},
     ]).snapshot
-    names = ["Offer Taken", "spend", "spend_total", "offer", "offer_2", "age"]
-    # "spend" inside a string literal and "offer" inside "offer_2" are not reads of them
+    names = ["Offer Taken", "spend", "spend_total", "offer", "offer_2", "age", "year", "closed"]
+    # "spend" inside a string literal, "offer" inside "offer_2" and the function year() are
+    # not reads of those columns; a split's and an attribute's expressions carry no outcome
     assert sf.outcome_inputs(source, names) == {
-        "Offer Taken": "took_card", "spend": "took_card", "offer_2": "took_deposit"}
+        "Offer Taken": "took_card", "spend": "took_card", "offer_2": "took_deposit",
+        "closed": "took_deposit"}
     schema = T.StructType([T.StructField(n, T.StringType()) for n in names])
     plan = sf.plan_columns(source, schema, dict.fromkeys(names, 5), 1000)
-    assert [a.source_name for a in plan.attributes] == ["amount", "spend_total", "offer", "age"]
-    assert plan.outcome_inputs == {"Offer Taken": "took_card", "spend": "took_card",
-                                   "offer_2": "took_deposit"}
+    assert [a.source_name for a in plan.attributes] == ["amount", "spend_total", "offer", "age",
+                                                       "year"]
+    assert set(plan.outcome_inputs) == {"Offer Taken", "spend", "offer_2", "closed"}

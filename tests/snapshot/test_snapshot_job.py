@@ -73,19 +73,21 @@ def test_forgotten_keys_are_dropped_counted_and_never_quarantined(spark, tmp_pat
 def test_a_description_line_under_the_header_leaves_the_number_columns_numeric(
         spark, tmp_path):
     lines = ["id,income,y", "Client number,Yearly income in EUR,Took the deposit"]
-    lines += [f"{i},{1000 + 10 * (i % 30)},{'yes' if i % 4 == 0 else 'no'}" for i in range(1, 121)]
+    lines += [f"{i},{'yes' if i == 5 else 1000 + 10 * (i % 30)},{'yes' if i % 4 == 0 else 'no'}"
+              for i in range(1, 241)]
     (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
     cfg = _config(tmp_path, [{"name": "id", "role": "key"},
                              {"name": "y", "role": "label", "product": "DEPOSIT"}],
                   holdout_share=0, undeclared_columns="infer")
     summary = job.run(spark, cfg)
-    assert summary["rows_read"] == summary["accepted"] == 121
+    assert summary["rows_read"] == summary["accepted"] == 241
     columns = {r["column"]: r["used_as"] for r in read_table(
         spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
-    assert columns["income"] == "numeric; 1 cell not a number read as missing"
+    assert columns["income"] == "numeric; 2 cells not a number read as missing"
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
     incomes = {r["identity_id_hash"]: r["income"] for r in features.collect()}
     assert incomes["Client number"] is None
+    assert incomes["5"] is None  # a stray "yes" among numbers is no 1.0
     assert incomes["7"] == 1070.0
 
 
@@ -370,6 +372,22 @@ def test_a_log_beside_the_client_table_adds_each_clients_summaries(spark, tmp_pa
     assert columns[("clients", "age")] == "numeric"
     names = delivered_names(cfg, features)  # segments read in both sources' own names
     assert (names["age"], names["age_2"], names["eur_total"]) == ("age", "age", "eur total")
+
+
+def test_a_table_dated_by_the_log_beside_it_keeps_one_date_when_the_log_grows(
+        spark, tmp_path):
+    (tmp_path / "clients.csv").write_text("id,y\n1,yes\n2,no\n")
+    (tmp_path / "payments.csv").write_text("client,day,eur\n1,2024-03-01,10\n")
+    cfg = _table_and_log_config(tmp_path)
+    job.run(spark, cfg)
+    with (tmp_path / "payments.csv").open("a") as log_file:
+        log_file.write("2,2024-03-20,5\n")
+    summary = job.run(spark, cfg)
+    assert summary["as_of_dates"] == [dt.date(2024, 3, 21)]
+    for name in ("client_features", "labels"):
+        table = read_table(spark, table_path(cfg.paths.root, "gold", name))
+        assert [r[0] for r in table.select("as_of_date").distinct().collect()] == [
+            dt.date(2024, 3, 21)], name
 
 
 def test_a_log_beside_a_monthly_table_sums_up_only_the_transactions_before_each_month(
