@@ -67,6 +67,9 @@ class Attribute:
     # a text column read as numbers: its cells that held neither a number nor a missing word
     # (``#N/A``, a description line under the header), read as missing values
     stray_cells: int = 0
+    # a text column of numbers written with a decimal comma (``0,5``) in a file whose dialect
+    # says a point: "," (the dialect's decimal mark otherwise)
+    decimal: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,16 +155,18 @@ def _declared(source: Source, role: str) -> list[Column]:
 
 def plan_columns(source: Source, schema: T.StructType,
                  distinct_counts: dict[str, int], n_rows: int,
-                 numeric_text: Mapping[str, int] | Collection[str] = ()) -> SnapshotPlan:
+                 numeric_text: Mapping[str, int] | Collection[str] = (),
+                 comma_decimal: Collection[str] = ()) -> SnapshotPlan:
     """Decide every column's use from the contract and, for undeclared ones, their type.
 
     An undeclared column becomes a numeric feature when it is a number (or a date, as days
     since 1970-01-01) or boolean, or text whose every value is a number or blank
     (``numeric_text``, see :func:`numeric_text_columns`: a number column with a few empty or
     stray text cells, which the CSV reader reads as text; a mapping gives each column's stray
-    cells); a categorical one when it is other text with at most
-    ``source.max_categories`` distinct values; a whole-number or text column with a distinct
-    value on (almost) every row is an id and is ignored, as is longer free text."""
+    cells; ``comma_decimal`` those of them written with a decimal comma); a categorical one
+    when it is other text with at most ``source.max_categories`` distinct values; a
+    whole-number or text column with a distinct value on (almost) every row is an id and is
+    ignored, as is longer free text."""
     declared = _declared_names(source)
     inputs = outcome_inputs(source, [f.name for f in schema.fields if f.name not in declared])
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
@@ -178,8 +183,11 @@ def plan_columns(source: Source, schema: T.StructType,
             if kind is None:
                 ignored.append(field.name)
             else:
-                attributes.append(Attribute(field.name, safe_name(field.name), kind,
-                                            stray.get(field.name, 0) if kind == "numeric" else 0))
+                numeric = kind == "numeric"
+                attributes.append(Attribute(
+                    field.name, safe_name(field.name), kind,
+                    stray.get(field.name, 0) if numeric else 0,
+                    "," if numeric and field.name in comma_decimal else ""))
     else:
         ignored += [f.name for f in schema.fields
                     if f.name not in declared and f.name not in inputs]
@@ -301,6 +309,19 @@ def numeric_text_columns(counts: dict[str, tuple[int, int, int]],
             and (fractions > 0 or not looks_like_id(distinct_counts.get(name, 0), n_rows))}
 
 
+def comma_decimal_columns(point: dict[str, tuple[int, int, int]],
+                          comma: dict[str, tuple[int, int, int]],
+                          distinct_counts: dict[str, int], n_rows: int) -> dict[str, int]:
+    """Text columns (:func:`number_text_counts` of each, read with a point and with a comma as
+    the decimal mark) that are numbers written with a decimal comma, ``0,5``, in a file whose
+    dialect says a point, with their stray cells: numbers with a comma
+    (:func:`numeric_text_columns`) and not with a point."""
+    with_point = numeric_text_columns(point, distinct_counts, n_rows)
+    return {name: stray for name, stray in
+            numeric_text_columns(comma, distinct_counts, n_rows).items()
+            if name not in with_point and comma[name][1] > 0}
+
+
 def columns_to_count(source: Source, schema: T.StructType) -> list[str]:
     """Undeclared columns whose distinct count decides how they are inferred."""
     if source.undeclared_columns != "infer":
@@ -400,7 +421,8 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
     when the row cannot be used: no key, no as-of date)."""
     def transform(df: DataFrame) -> DataFrame:
         types = {f.name: f.dataType for f in df.schema.fields}
-        attrs = [(text_number(a.source_name, source.dialect.decimal) if a.stray_cells
+        attrs = [(text_number(a.source_name, a.decimal or source.dialect.decimal)
+                  if a.stray_cells or a.decimal
                   else _numeric(a.source_name, types[a.source_name], source.dialect.decimal)
                   if a.kind == "numeric"
                   else _categorical(a.source_name)).alias(a.name) for a in plan.attributes]

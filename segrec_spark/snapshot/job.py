@@ -147,8 +147,7 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         if source.format == "json":
             return _read_json(spark, source, location)
         d = source.dialect
-        delimiter = _delimiter(spark, source, location)
-        reader = (spark.read.option("header", d.header).option("sep", delimiter)
+        reader = (spark.read.option("header", d.header).option("sep", d.delimiter)
                   .option("quote", d.quote).option("escape", d.escape)
                   .option("encoding", d.encoding).option("multiLine", d.multiline)
                   .option("dateFormat", d.date_format)
@@ -179,18 +178,22 @@ def sniffed_delimiter(first_line: str, declared: str, quote: str = '"') -> str |
     return best if counts[best] else None
 
 
-def _delimiter(spark: SparkSession, source: Source, location: str) -> str:
-    """The declared delimiter, or the one the file's first line is written with when it does
-    not hold the declared one (a tab-separated export read with the default ``,``), logged."""
+def with_file_delimiter(spark: SparkSession, source: Source, location: str) -> Source:
+    """``source``, or (a CSV file whose first line does not hold the declared delimiter: a
+    tab-separated export read with the default ``,``) the source with the delimiter the file
+    is written with, logged."""
+    if source.format != "csv":
+        return source
     declared = source.dialect.delimiter
     first = spark.read.text(location).first()
     found = sniffed_delimiter(first[0] if first else "", declared, source.dialect.quote)
     if found is None:
-        return declared
+        return source
     log.warning("snapshot %s: the first line of %s holds no %r but %r: read with %r (set "
                 "sources.%s.dialect.delimiter to say so)", source.name, location, declared,
                 found, found, source.name)
-    return found
+    return dataclasses.replace(source, dialect=dataclasses.replace(source.dialect,
+                                                                   delimiter=found))
 
 
 def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:
@@ -281,6 +284,7 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
     """The snapshot (and the held-out table, marked by a split column) as one frame."""
     assert source.location is not None
     location = _location(cfg, source.location)
+    source = with_file_delimiter(spark, source, location)
     df = read_delivered(spark, source, location)
     check_declared_columns(df, source, location)
     if source.key_column is None:
@@ -351,7 +355,9 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
 
 def _stray_note(attribute: sf.Attribute) -> str:
     n = attribute.stray_cells
-    return f"; {n} cell{'s' if n != 1 else ''} not a number read as missing" if n else ""
+    comma = " (decimal comma)" if attribute.decimal == "," else ""
+    return comma + (f"; {n} cell{'s' if n != 1 else ''} not a number read as missing"
+                    if n else "")
 
 
 def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
@@ -361,18 +367,30 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     n_rows = df.count()
     distinct: dict[str, int] = {}
     numeric_text: dict[str, int] = {}
+    comma: dict[str, int] = {}
+    d = source.dialect
+    # In a file not separated by commas, a number may be written with a decimal comma
+    marks = {"t": d.decimal, **({"k": ","} if d.decimal == "." and d.delimiter != "," else {})}
     if counted:
         # One pass; approximate counts are enough to tell ids and free text from categories;
         # text columns are also checked for numbers with empty cells.
-        numbers = [agg.alias(f"t{i}_{j}") for i, c in enumerate(texts)
-                   for j, agg in enumerate(sf.number_text_counts(c, source.dialect.decimal))]
+        numbers = [agg.alias(f"{m}{i}_{j}") for m, mark in marks.items()
+                   for i, c in enumerate(texts)
+                   for j, agg in enumerate(sf.number_text_counts(c, mark))]
         row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
                                  for i, c in enumerate(counted)), *numbers))
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
-        numeric_text = sf.numeric_text_columns(
-            {c: (int(row[f"t{i}_0"]), int(row[f"t{i}_1"]), int(row[f"t{i}_2"]))
-             for i, c in enumerate(texts)}, distinct, n_rows)
-    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text)
+        counts = {m: {c: (int(row[f"{m}{i}_0"]), int(row[f"{m}{i}_1"]), int(row[f"{m}{i}_2"]))
+                      for i, c in enumerate(texts)} for m in marks}
+        numeric_text = sf.numeric_text_columns(counts["t"], distinct, n_rows)
+        if "k" in counts:
+            comma = sf.comma_decimal_columns(counts["t"], counts["k"], distinct, n_rows)
+            numeric_text.update(comma)
+    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text, comma)
+    if comma:
+        log.warning("snapshot %s: column(s) %s hold numbers written with a decimal comma "
+                    "(0,5): read so (set sources.%s.dialect.decimal: \",\" to say it for "
+                    "every column)", source.name, ", ".join(sorted(comma)), source.name)
     for a in plan.attributes:
         if a.stray_cells:
             log.warning("snapshot %s: column %s holds numbers and %d cell(s) of other text; "

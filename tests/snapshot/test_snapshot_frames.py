@@ -535,6 +535,16 @@ def test_a_buy_again_outcome_belongs_to_a_transaction_log(source, message):
     assert str(err.value).startswith(message)
 
 
+def test_numbers_with_a_decimal_comma_are_told_from_text_and_from_point_numbers():
+    # (numbers, with a fraction, other text) read with a point, then with a comma
+    point = {"rate": (40, 0, 60), "count": (100, 0, 0), "city": (0, 0, 100),
+             "codes": (50, 0, 50)}
+    comma = {"rate": (100, 60, 0), "count": (100, 0, 0), "city": (0, 0, 100),
+             "codes": (100, 0, 0)}  # "1,2" list codes, no fraction: not decimals
+    distinct = {"rate": 30, "count": 20, "city": 5, "codes": 4}
+    assert sf.comma_decimal_columns(point, comma, distinct, 100) == {"rate": 0}
+
+
 def test_the_columns_an_outcome_expression_reads_are_not_features():
     source = _contract([
         {"name": "took_card", "role": "label", "product": "CARD",

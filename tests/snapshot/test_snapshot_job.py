@@ -113,6 +113,22 @@ def test_a_tab_separated_file_is_read_without_declaring_its_delimiter(spark, tmp
     assert sorted(r["age"] for r in features.collect()) == [30.0, 40.0, 50.0]
 
 
+def test_a_semicolon_file_with_decimal_commas_is_read_without_declaring_either(spark,
+                                                                             tmp_path):
+    (tmp_path / "train.csv").write_text(
+        "id;rate;balance;y\n1;0,5;1.234,50;yes\n2;1,25;-20;no\n3;2;NA;no\n4;0,75;3,5;no\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {r["identity_id_hash"]: (r["rate"], r["balance"]) for r in features.collect()}
+    assert got == {"1": (0.5, 1234.5), "2": (1.25, -20.0), "3": (2.0, None), "4": (0.75, 3.5)}
+    columns = {r["column"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["rate"] == "numeric (decimal comma)"
+
+
 def test_a_missing_declared_column_names_the_file(spark, tmp_path):
     (tmp_path / "train.csv").write_text("id,age\n1,30\n")
     cfg = _config(tmp_path, [{"name": "y", "role": "label", "product": "DEPOSIT"}])
