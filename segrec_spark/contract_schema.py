@@ -71,6 +71,17 @@ REASONS: tuple[str, ...] = ("MISSING_KEY", "MALFORMED_KEY", "BAD_TIMESTAMP", "OU
                             "CONFLICTING_DUPLICATE")
 
 
+# The encodings Spark 4's CSV reader takes (by these names), and common other names of them;
+# windows-1252 (and cp1252) read as ISO-8859-1, which differs only in a few symbols (the euro
+# sign, curly quotes).
+SPARK_CHARSETS = ("utf-8", "iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "utf-32")
+CHARSET_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1",
+                   "iso8859-1": "iso-8859-1", "iso_8859_1": "iso-8859-1",
+                   "iso-8859-15": "iso-8859-1", "cp1252": "iso-8859-1",
+                   "windows-1252": "iso-8859-1", "ascii": "us-ascii", "utf16": "utf-16",
+                   "utf32": "utf-32"}
+
+
 @dataclass(frozen=True)
 class Dialect:
     """How a landing file is written. CSV settings apply to CSV sources only."""
@@ -88,7 +99,17 @@ class Dialect:
     # The decimal mark of numbers: "." or "," (then "." and spaces are thousands separators)
     decimal: str = "."
 
+    @property
+    def charset(self) -> str:
+        """The encoding by the name Spark's CSV reader takes (:data:`CHARSET_ALIASES`)."""
+        name = self.encoding.strip().lower()
+        return CHARSET_ALIASES.get(name, name)
+
     def validate(self) -> None:
+        require(self.charset in SPARK_CHARSETS, "encoding",
+                f"{self.encoding!r} is not an encoding Spark reads; use one of "
+                f"{', '.join(SPARK_CHARSETS)} (windows-1252 and latin1 are read as "
+                f"iso-8859-1)")
         require(len(self.delimiter) == 1, "delimiter",
                 f"must be one character, found {self.delimiter!r}")
         require(len(self.quote) == 1, "quote", f"must be one character, found {self.quote!r}")

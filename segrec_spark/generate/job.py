@@ -149,7 +149,7 @@ def write_landing_source(spark: SparkSession, landing: DataFrame, source: Source
         (observed.select(F.col("_delivery"), F.col("_line").alias(csv_header(source)))
          .write.mode("overwrite").partitionBy("_delivery")
          .option("header", dialect.header).option("sep", sep).option("quote", "\u0000")
-         .option("encoding", dialect.encoding)
+         .option("encoding", dialect.charset)
          .option("escapeQuotes", False).option("ignoreLeadingWhiteSpace", False)
          .option("ignoreTrailingWhiteSpace", False).csv(staging))
     elif source.format == "parquet":

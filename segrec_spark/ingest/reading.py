@@ -166,7 +166,7 @@ def union(frames: list[DataFrame]) -> DataFrame:
 def csv_options(dialect: Dialect) -> dict[str, str]:
     """Spark CSV reader options of ``dialect`` (quote doubled inside quotes by default)."""
     return {"sep": dialect.delimiter, "quote": dialect.quote, "escape": dialect.escape,
-            "encoding": dialect.encoding, "header": str(dialect.header).lower(),
+            "encoding": dialect.charset, "header": str(dialect.header).lower(),
             "multiLine": str(dialect.multiline).lower()}
 
 

@@ -149,7 +149,7 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         d = source.dialect
         reader = (spark.read.option("header", d.header).option("sep", d.delimiter)
                   .option("quote", d.quote).option("escape", d.escape)
-                  .option("encoding", d.encoding).option("multiLine", d.multiline)
+                  .option("encoding", d.charset).option("multiLine", d.multiline)
                   .option("dateFormat", d.date_format)
                   .option("timestampFormat", d.timestamp_format)
                   .option("mode", "PERMISSIVE"))
@@ -178,22 +178,35 @@ def sniffed_delimiter(first_line: str, declared: str, quote: str = '"') -> str |
     return best if counts[best] else None
 
 
-def with_file_delimiter(spark: SparkSession, source: Source, location: str) -> Source:
-    """``source``, or (a CSV file whose first line does not hold the declared delimiter: a
-    tab-separated export read with the default ``,``) the source with the delimiter the file
-    is written with, logged."""
+# The encoding a file that is not UTF-8 is read with: every byte is a character, and the
+# letters of Windows' Western European code page (windows-1252) are the same.
+SINGLE_BYTE_ENCODING = "ISO-8859-1"
+
+
+def with_file_dialect(spark: SparkSession, source: Source, location: str) -> Source:
+    """``source`` with the delimiter and encoding a CSV file is written with, where they are
+    not the declared ones (logged): the delimiter of the first line when it holds no declared
+    one (a tab-separated export read with the default ``,``), and ISO-8859-1 for a file
+    declared UTF-8 that holds bytes UTF-8 does not allow (an export in a Windows code page:
+    ``Médico`` would read ``M\ufffddico``)."""
     if source.format != "csv":
         return source
-    declared = source.dialect.delimiter
-    first = spark.read.text(location).first()
-    found = sniffed_delimiter(first[0] if first else "", declared, source.dialect.quote)
-    if found is None:
-        return source
-    log.warning("snapshot %s: the first line of %s holds no %r but %r: read with %r (set "
-                "sources.%s.dialect.delimiter to say so)", source.name, location, declared,
-                found, found, source.name)
-    return dataclasses.replace(source, dialect=dataclasses.replace(source.dialect,
-                                                                   delimiter=found))
+    d = source.dialect
+    lines = spark.read.text(location)
+    first = lines.first()
+    found = sniffed_delimiter(first[0] if first else "", d.delimiter, d.quote)
+    if found is not None:
+        log.warning("snapshot %s: the first line of %s holds no %r but %r: read with %r (set "
+                    "sources.%s.dialect.delimiter to say so)", source.name, location,
+                    d.delimiter, found, found, source.name)
+        d = dataclasses.replace(d, delimiter=found)
+    if d.charset == "utf-8" and (
+            lines.filter(~F.is_valid_utf8("value")).limit(1).count()):
+        log.warning("snapshot %s: %s is not UTF-8 (a byte no UTF-8 text holds): read as %s "
+                    "(set sources.%s.dialect.encoding to the file's encoding)", source.name,
+                    location, SINGLE_BYTE_ENCODING, source.name)
+        d = dataclasses.replace(d, encoding=SINGLE_BYTE_ENCODING)
+    return source if d == source.dialect else dataclasses.replace(source, dialect=d)
 
 
 def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:
@@ -202,7 +215,7 @@ def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:
     columns (``value.amount``), and a line that is not JSON keeps its text in ``_corrupt_record``
     (quarantined as MALFORMED_ROW)."""
     d = source.dialect
-    reader = (spark.read.option("encoding", d.encoding).option("dateFormat", d.date_format)
+    reader = (spark.read.option("encoding", d.charset).option("dateFormat", d.date_format)
               .option("timestampFormat", d.timestamp_format).option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", sf.CORRUPT_RECORD))
     text = F.regexp_replace(F.col("value"), r"^[\s\x{FEFF}]+", "")
@@ -284,7 +297,7 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
     """The snapshot (and the held-out table, marked by a split column) as one frame."""
     assert source.location is not None
     location = _location(cfg, source.location)
-    source = with_file_delimiter(spark, source, location)
+    source = with_file_dialect(spark, source, location)
     df = read_delivered(spark, source, location)
     check_declared_columns(df, source, location)
     if source.key_column is None:

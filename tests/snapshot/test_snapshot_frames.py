@@ -481,6 +481,17 @@ def test_a_logs_features_are_renamed_where_the_client_table_has_the_name():
     assert [a.name for a in renamed.attributes] == ["transactions_3"]
 
 
+def test_an_encoding_spark_cannot_read_is_refused_and_common_names_are_understood():
+    source = _contract([{"name": "y", "role": "label", "product": "CARD"}],
+                       dialect={"encoding": "Windows-1252"}).snapshot
+    assert source.dialect.charset == "iso-8859-1"
+    with pytest.raises(ConfigError) as err:
+        _contract([{"name": "y", "role": "label", "product": "CARD"}],
+                  dialect={"encoding": "cp850"})
+    assert str(err.value).startswith(
+        "bank.yaml: sources.snap.dialect.encoding: 'cp850' is not an encoding Spark reads")
+
+
 def test_nested_objects_become_dotted_columns(spark):
     df = spark.createDataFrame(
         [("p1", ("offer", (10.5, "EUR")), [1, 2])],

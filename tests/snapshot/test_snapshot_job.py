@@ -129,6 +129,17 @@ def test_a_semicolon_file_with_decimal_commas_is_read_without_declaring_either(s
     assert columns["rate"] == "numeric (decimal comma)"
 
 
+def test_a_file_in_a_windows_code_page_is_read_with_its_accents(spark, tmp_path):
+    (tmp_path / "train.csv").write_bytes(
+        "id,job,y\n1,Médico,yes\n2,Técnico,no\n3,Médico,no\n".encode("cp1252"))
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert sorted(r["job"] for r in features.collect()) == ["Médico", "Médico", "Técnico"]
+
+
 def test_a_missing_declared_column_names_the_file(spark, tmp_path):
     (tmp_path / "train.csv").write_text("id,age\n1,30\n")
     cfg = _config(tmp_path, [{"name": "y", "role": "label", "product": "DEPOSIT"}])
