@@ -224,8 +224,9 @@ class Contract:
         """A snapshot without an outcome (no label and no holding column): the pipeline segments
         the clients and names the segments; no product is scored (docs/own-data.md)."""
         source = self.snapshot
-        return source is not None and not source.outcome_product and not any(
-            c.role in ("label", "holding") for c in source.columns)
+        return (source is not None and not source.outcome_product
+                and not source.outcome_values
+                and not any(c.role in ("label", "holding") for c in source.columns))
 
     def _check_snapshots(self, snapshots: Sequence[Source]) -> None:
         """One snapshot source, or a client table and a transaction log beside it."""
@@ -240,7 +241,8 @@ class Contract:
             require(table.key_column is not None, f"sources.{table.name}.columns",
                     "a client table beside a transaction log needs a column with role key "
                     "(the log's rows join it by the client's key)")
-            require(not log.outcome_product, f"sources.{log.name}.outcome_product",
+            require(not log.outcome_product and not log.outcome_values,
+                    f"sources.{log.name}.outcome_product",
                     "a transaction log beside a client table adds features to it; the "
                     "outcomes are the client table's label columns (leave out "
                     "outcome_product, or deliver the log alone)")
@@ -289,6 +291,12 @@ class Contract:
                     f"sources.{name}.outcome_product",
                     f"{source.outcome_product!r} is not a product of the catalogue "
                     f"({', '.join(codes)})")
+            unknown = sorted(set(source.outcome_values) - set(codes))
+            require(not unknown, f"sources.{name}.outcome_values",
+                    f"{', '.join(unknown)}: not a product of the catalogue ({', '.join(codes)})")
+            require(source.outcome_product not in source.outcome_values,
+                    f"sources.{name}.outcome_values",
+                    f"{source.outcome_product} is the outcome_product already (any transaction)")
             if source.kind == "snapshot":
                 labelled = [c.product for c in source.columns if c.role == "label"]
                 twice = sorted({p for p in labelled if labelled.count(p) > 1})

@@ -224,6 +224,11 @@ class Source:
     # with a transaction in the outcome_days after an as-of date took it up (docs/own-data.md)
     outcome_product: str = ""
     outcome_days: int = 90
+    # grain transactions: products taken up by a transaction of a kind: a client with a
+    # transaction in the outcome_days after an as-of date whose outcome_column holds one of
+    # the product's outcome_values (compared without case or surrounding spaces) took it up
+    outcome_column: str = ""
+    outcome_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def family(self) -> str:
@@ -292,6 +297,8 @@ class Source:
             require(self.grain == "client", "grain", "only a snapshot source has a grain")
             require(not self.outcome_product, "outcome_product",
                     "only a snapshot of grain transactions has an outcome_product")
+            require(not self.outcome_column and not self.outcome_values, "outcome_column",
+                    "only a snapshot of grain transactions has an outcome_column")
             require(self.format in RAW_FORMATS, "format",
                     f"a {self.kind} source is delivered as {', '.join(RAW_FORMATS)}, found "
                     f"{self.format!r} (json and table are read for a snapshot source)")
@@ -348,6 +355,9 @@ class Source:
         if self.kind == "snapshot" and self.grain == "transactions":
             self._validate_transactions()
         elif self.kind == "snapshot":
+            require(not self.outcome_column and not self.outcome_values, "outcome_column",
+                    "only a snapshot of grain transactions has an outcome_column (a client "
+                    "table declares a column of role label)")
             require(not self.outcome_product, "outcome_product",
                     "only a snapshot of grain transactions has an outcome_product (a client "
                     "table declares a column of role label)")
@@ -385,6 +395,16 @@ class Source:
         require(self.evaluation_location is None, "evaluation_location",
                 "a snapshot of grain transactions has no held-out table (its outcome, "
                 "outcome_product, is evaluated on a later as-of date)")
+        require(bool(self.outcome_column) == bool(self.outcome_values), "outcome_values",
+                "outcome_column and outcome_values come together: the column of the log that "
+                "says what a transaction is, and per product the values that take it up")
+        for product, values in self.outcome_values.items():
+            require(bool(values) and all(str(v).strip() for v in values),
+                    f"outcome_values.{product}", "needs at least one non-empty value")
+        require(not self.outcome_column or self.outcome_column in
+                {c.name for c in self.columns} or self.undeclared_columns == "infer",
+                "outcome_column", f"{self.outcome_column!r} is not a declared column (and "
+                f"undeclared columns are ignored)")
         require(self.outcome_days >= 1, "outcome_days",
                 f"the days after an as-of date in which a transaction is a take-up, at least "
                 f"1, found {self.outcome_days}")

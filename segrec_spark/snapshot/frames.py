@@ -112,6 +112,10 @@ class SnapshotPlan:
     # transactions (:data:`SUMMARIES`) by feature name
     amount: str | None = None
     summaries: tuple[Summary, ...] = ()
+    # grain transactions with outcome_column: product -> the column's values (trimmed, lower
+    # case) whose transactions take it up; each gets a summary, the client's transactions of it
+    outcome_values: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    outcome_column: str | None = None
     # delivered columns an outcome's expression reads (a label computed as ``offer = 'card'``
     # or ``spend > 0``), left out of the features: column -> the computed outcome column
     outcome_inputs: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -195,7 +199,8 @@ def plan_columns(source: Source, schema: T.StructType,
     holdings = {c.product: c for c in _declared(source, "holding")}
     time = source.role_column("time")
     amount = source.role_column("amount")
-    summaries = transaction_summaries(amount) if source.grain == "transactions" else ()
+    summaries = (transaction_summaries(amount, list(source.outcome_values))
+                 if source.grain == "transactions" else ())
     # Summaries come first: an attribute named like one (a column "transactions") is renamed.
     named = distinct_feature_names([*(Attribute(s.statistic, s.name, "numeric")
                                       for s in summaries), *attributes])
@@ -206,15 +211,41 @@ def plan_columns(source: Source, schema: T.StructType,
         derived=tuple(p for p in holdings if p not in labels) if time else (),
         amount=amount,
         summaries=tuple(Summary(a.source_name, a.name) for a in named[:len(summaries)]),
-        outcome_inputs=inputs)
+        outcome_inputs=inputs, outcome_values=outcome_values(source),
+        outcome_column=source.outcome_column or None)
 
 
-def transaction_summaries(amount: str | None) -> tuple[Summary, ...]:
+# The statistic of a per-product summary: "of:<product>" (the client's transactions that take
+# the product up, :func:`transaction_summaries`).
+OF_PRODUCT = "of:"
+# Conformed rows of a log with an outcome_column: its value, trimmed, in lower case.
+OUTCOME_VALUE = "_outcome_value"
+
+
+def outcome_values(source: Source) -> dict[str, tuple[str, ...]]:
+    """``source.outcome_values`` as compared: trimmed, in lower case."""
+    return {p: tuple(str(v).strip().lower() for v in values)
+            for p, values in source.outcome_values.items()}
+
+
+def transaction_summaries(amount: str | None, products: Sequence[str] = ()
+                          ) -> tuple[Summary, ...]:
     """The per-client summaries of a transaction log; the amount's (``<amount>_total``,
-    ``<amount>_average``) when it has an amount column."""
+    ``<amount>_average``) when it has an amount column; per product of ``products`` (an
+    outcome_values product), the client's transactions of it (``transactions_<product>``)."""
     counts = [Summary(s, s) for s in SUMMARIES if s not in AMOUNT_SUMMARIES]
     money = [Summary(s, f"{safe_name(amount)}_{s}") for s in AMOUNT_SUMMARIES] if amount else []
-    return (*counts, *money)
+    kinds = [Summary(f"{OF_PRODUCT}{p}", f"transactions_{p.lower()}") for p in products]
+    return (*counts, *money, *kinds)
+
+
+def summary_text(summary: Summary, plan: SnapshotPlan) -> str:
+    """What a summary is (ops.snapshot_columns)."""
+    if summary.statistic.startswith(OF_PRODUCT):
+        product = summary.statistic[len(OF_PRODUCT):]
+        return (f"the client's transactions that take {product} up (outcome_values: "
+                f"{', '.join(plan.outcome_values[product])})")
+    return SUMMARIES[summary.statistic]
 
 
 # Column names the pipeline itself gives (gold tables, model frames; compared in lower case,
@@ -442,6 +473,9 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
         raw = [F.col(RAW_RECORD)] if RAW_RECORD in df.columns else []
         amount = ([_numeric(plan.amount, types[plan.amount], source.dialect.decimal)
                    .alias(AMOUNT)] if plan.amount else [])
+        if source.outcome_column:
+            amount.append(F.lower(F.trim(F.col(f"`{source.outcome_column}`").cast("string")))
+                          .alias(OUTCOME_VALUE))
         return df.select(as_of.alias(AS_OF), key.alias(KEY), *attrs, *amount, *holds, *labels,
                          split_column(plan, source).alias(SPLIT), reject.alias("_reject"), *raw)
     return transform
@@ -524,9 +558,14 @@ def per_client_from_transactions(plan: SnapshotPlan, as_of: dt.date, products: S
                   "tenure_days": F.datediff(F.lit(as_of), F.min(day)),
                   "total": F.sum(AMOUNT), "average": F.avg(AMOUNT)}
 
+    def statistic(summary: Summary) -> SparkColumn:
+        if summary.statistic.startswith(OF_PRODUCT):
+            values = plan.outcome_values[summary.statistic[len(OF_PRODUCT):]]
+            return F.count_if(F.col(OUTCOME_VALUE).isin(*values))
+        return statistics[summary.statistic]
+
     def transform(df: DataFrame) -> DataFrame:
-        summaries = [statistics[s.statistic].cast("double").alias(s.name)
-                     for s in plan.summaries]
+        summaries = [statistic(s).cast("double").alias(s.name) for s in plan.summaries]
         attributes = [(F.avg(a.name) if a.kind == "numeric" else _most_frequent(a.name))
                       .alias(a.name) for a in plan.attributes]
         return (df.groupBy(KEY).agg(*summaries, *attributes)
@@ -598,13 +637,16 @@ def outcome_cutoffs(first_day: dt.date, score_date: dt.date, days: int,
     return [d for d in cutoffs if d > first_day]
 
 
-def with_bought_again(transactions: DataFrame, product: str, as_of: dt.date, days: int
-                      ) -> Callable[[DataFrame], DataFrame]:
+def with_bought_again(transactions: DataFrame, product: str, as_of: dt.date, days: int,
+                      values: Sequence[str] | None = None) -> Callable[[DataFrame], DataFrame]:
     """Factory: one row per client at ``as_of`` (:func:`per_client_from_transactions`) -> the
     same rows with ``label_<product>`` 1.0 for a client with a transaction of
     ``transactions`` (accepted rows, ``as_of_date`` = the transaction's day) in the ``days``
-    from ``as_of`` on, else 0.0."""
+    from ``as_of`` on, else 0.0; with ``values``, only a transaction whose outcome column
+    (``_outcome_value``) holds one of them counts."""
     window = (F.col(AS_OF) >= F.lit(as_of)) & (F.col(AS_OF) < F.lit(as_of + dt.timedelta(days)))
+    if values is not None:
+        window = window & F.col(OUTCOME_VALUE).isin(*values)
     label = f"label_{product.lower()}"
 
     def transform(clients: DataFrame) -> DataFrame:

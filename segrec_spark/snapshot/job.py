@@ -355,8 +355,9 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
     rows += [(name, None, "key") for name in [plan.key] if name]
     rows += [(name, None, "transaction date" if plan.summaries else "as_of_date")
              for name in [plan.time] if name]
-    rows += [((plan.amount if s.statistic in sf.AMOUNT_SUMMARIES else plan.time) or "", s.name,
-              f"per client: {sf.SUMMARIES[s.statistic]}") for s in plan.summaries]
+    rows += [((plan.amount if s.statistic in sf.AMOUNT_SUMMARIES else
+               plan.outcome_column if s.statistic.startswith(sf.OF_PRODUCT) else plan.time)
+              or "", s.name, f"per client: {sf.summary_text(s, plan)}") for s in plan.summaries]
     rows += [(name, None, "amount") for name in [plan.amount] if name]
     rows += [(name, None, "split") for name in [plan.split]
              if name and name != SPLIT_FROM_FILE]  # ours: which file the row came from
@@ -555,7 +556,8 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
              table.counts or "none", table.forgotten, len(plan.attributes),
              f" and {len(plan.summaries)} per-client summaries of the transactions"
              if plan.summaries else "",
-             ", ".join(sorted(plan.labels) or [source.outcome_product]) or "none",
+             ", ".join(sorted(plan.labels) or [source.outcome_product, *plan.outcome_values]
+                       ).strip(", ") or "none",
              ", ".join(plan.derived) or "none", ", ".join(plan.ignored) or "none",
              ", ".join(map(str, dates)), summary["seconds"])
     return summary
@@ -591,9 +593,14 @@ def _clients_of_transactions(usable: DataFrame, source: Source, plan: sf.Snapsho
     one labelled date only, a share of the clients is held out instead (holdout_share)."""
     first, latest = first_row(usable.agg(F.min(sf.AS_OF), F.max(sf.AS_OF)))
     score_date = latest + dt.timedelta(days=1)
-    product, days = source.outcome_product, source.outcome_days
-    cutoffs = sf.outcome_cutoffs(first, score_date, days, labelled) if product else []
-    if product and not cutoffs:
+    days = source.outcome_days
+    # product -> the outcome values whose transactions take it up (None: any transaction)
+    outcomes: dict[str, tuple[str, ...] | None] = {
+        **({source.outcome_product: None} if source.outcome_product else {}),
+        **plan.outcome_values}
+    product = ", ".join(outcomes)
+    cutoffs = sf.outcome_cutoffs(first, score_date, days, labelled) if outcomes else []
+    if outcomes and not cutoffs:
         raise InputDataError(
             f"snapshot {source.name}: the log runs from {first} to {latest}, so no client has "
             f"a transaction before {score_date - dt.timedelta(days=days)} to be labelled by "
@@ -603,8 +610,8 @@ def _clients_of_transactions(usable: DataFrame, source: Source, plan: sf.Snapsho
     for day in [*cutoffs, score_date]:
         clients = (usable.filter(F.col(sf.AS_OF) < F.lit(day))
                    .transform(sf.per_client_from_transactions(plan, day, products)))
-        if day != score_date:
-            clients = clients.transform(sf.with_bought_again(usable, product, day, days))
+        for code, values in outcomes.items() if day != score_date else ():
+            clients = clients.transform(sf.with_bought_again(usable, code, day, days, values))
         frames.append(clients)
     clients = frames[0]
     for frame in frames[1:]:
@@ -640,13 +647,15 @@ def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
 
 def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:
     """A product of the catalogue with no outcome in the table cannot be trained: say why."""
-    if source.grain == "transactions":  # its only outcome: a later transaction
-        others = [p for p in products if p != source.outcome_product]
+    if source.grain == "transactions":  # its only outcomes: later transactions
+        others = [p for p in products
+                  if p != source.outcome_product and p not in source.outcome_values]
         if others:
             log.warning("snapshot %s: product(s) %s have no outcome in a transaction log, so "
-                        "no model scores them: the log's one outcome is its outcome_product "
-                        "(%s)", source.name, ", ".join(others),
-                        source.outcome_product or "none declared")
+                        "no model scores them: a log's outcomes are its outcome_product (%s) "
+                        "and the products of its outcome_values (%s)", source.name,
+                        ", ".join(others), source.outcome_product or "none declared",
+                        ", ".join(source.outcome_values) or "none declared")
         elif not products:
             log.info("snapshot %s: no outcome_product: the clients are segmented only, no "
                      "product is scored", source.name)

@@ -398,6 +398,12 @@ def test_a_transaction_log_without_an_amount_has_the_counts_only():
     (LOG_KEY_TIME, {"evaluation_location": "y.csv"},
      "bank.yaml: sources.log.evaluation_location: a snapshot of grain transactions has no "
      "held-out table"),
+    (LOG_KEY_TIME, {"outcome_column": "kind"},
+     "bank.yaml: sources.log.outcome_values: outcome_column and outcome_values come together"),
+    (LOG_KEY_TIME, {"outcome_column": "kind", "outcome_values": {"LOAN": ["loan"]}},
+     "bank.yaml: sources.log.outcome_values: LOAN: not a product of the catalogue (CARD)"),
+    (LOG_KEY_TIME, {"outcome_column": "kind", "outcome_values": {"CARD": [" "]}},
+     "bank.yaml: sources.log.outcome_values.CARD: needs at least one non-empty value"),
 ])
 def test_a_transaction_log_needs_a_key_and_a_time_and_has_no_outcome(columns, source,
                                                                       message):

@@ -637,6 +637,45 @@ def test_a_buy_again_outcome_labels_earlier_dates_out_of_time(spark, tmp_path):
     assert (d_feb["transactions"], d_feb["recency_days"]) == (1.0, 12.0)
 
 
+def test_a_log_labels_each_product_by_the_kind_of_transaction_that_takes_it_up(
+        spark, tmp_path):
+    (tmp_path / "log.csv").write_text(
+        "client,booked,kind\n"
+        "a,2024-01-05,Food\na,2024-02-10, travel \nb,2024-01-06,food\nb,2024-02-03,FOOD\n"
+        "c,2024-01-20,Travel\nc,2024-03-31,Food\n")
+    contract = {"products": [{"code": "TRAVEL"}, {"code": "FOOD"}],
+                "sources": {"log": {"kind": "snapshot", "grain": "transactions",
+                                    "location": str(tmp_path / "log.csv"), "outcome_days": 30,
+                                    "outcome_column": "kind",
+                                    "outcome_values": {"TRAVEL": ["Travel"], "FOOD": ["food"]},
+                                    "columns": LOG_COLUMNS[:2]}}}
+    (tmp_path / "contract.yaml").write_text(yaml.safe_dump(contract))
+    cfg = make_config(tmp_path, f"paths.contract={tmp_path / 'contract.yaml'}",
+                      "features.train_snapshots=3")
+    summary = job.run(spark, cfg)
+    day = dt.date
+    assert summary["as_of_dates"] == [day(2024, 2, 1), day(2024, 3, 2), day(2024, 4, 1)]
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    got = {(r["as_of_date"], r["identity_id_hash"], r["product_code"]): r["label"]
+           for r in labels.collect()}
+    assert got == {
+        (day(2024, 2, 1), "a", "TRAVEL"): 1, (day(2024, 2, 1), "a", "FOOD"): 0,
+        (day(2024, 2, 1), "b", "TRAVEL"): 0, (day(2024, 2, 1), "b", "FOOD"): 1,
+        (day(2024, 2, 1), "c", "TRAVEL"): 0, (day(2024, 2, 1), "c", "FOOD"): 0,
+        (day(2024, 3, 2), "a", "TRAVEL"): 0, (day(2024, 3, 2), "a", "FOOD"): 0,
+        (day(2024, 3, 2), "b", "TRAVEL"): 0, (day(2024, 3, 2), "b", "FOOD"): 0,
+        (day(2024, 3, 2), "c", "TRAVEL"): 0, (day(2024, 3, 2), "c", "FOOD"): 1}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    feb = {r["identity_id_hash"]: (r["transactions_travel"], r["transactions_food"])
+           for r in features.where("as_of_date = '2024-02-01'").collect()}
+    assert feb == {"a": (0.0, 1.0), "b": (0.0, 1.0), "c": (1.0, 0.0)}  # before 1 February
+    columns = {r["feature"]: (r["column"], r["used_as"]) for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["transactions_travel"] == (
+        "kind", "per client: the client's transactions that take TRAVEL up (outcome_values: "
+        "travel)")
+
+
 def test_a_log_that_has_grown_replaces_every_date_of_its_shorter_self(spark, tmp_path):
     cfg = _log_with_outcome(tmp_path, 30)
     job.run(spark, cfg)

@@ -79,10 +79,13 @@ def buy_again_run(tmp_path_factory):
     written = write_transactions(tmp / "files", per_kind=60)
     contract = yaml.safe_load((ROOT / "conf/contracts/example_transactions.yaml").read_text())
     contract["products"] = [{"code": "BUYS_AGAIN", "name": "Buys again within 60 days",
-                             "margin": 20, "contact_cost": 1}]
+                             "margin": 20, "contact_cost": 1},
+                            {"code": "ONLINE", "name": "Buys online within 60 days",
+                             "margin": 5, "contact_cost": 1}]
     log = contract["sources"]["purchases"]
     log.update({"location": str(written.table), "outcome_product": "BUYS_AGAIN",
-                "outcome_days": 60})
+                "outcome_days": 60, "outcome_column": "Channel",
+                "outcome_values": {"ONLINE": ["online"]}})
     config = own_data_config(tmp, contract, {})
     code = cli.main(["run", "--config", str(config)])
     return code, tmp, read_kinds(written.kinds)
@@ -99,14 +102,29 @@ def test_a_buy_again_outcome_is_trained_out_of_time_and_ranks_the_regulars_first
     rankings = read_table(spark, table_path(root, "gold", "product_rankings"))
     assert {str(r[0]) for r in rankings.select("as_of_date").distinct().collect()} == {
         "2025-01-01"}  # scored the day after the last transaction
-    p = {r["identity_id_hash"]: r["probability"] for r in rankings.collect()}
+    p = {r["identity_id_hash"]: r["probability"]
+         for r in rankings.where("product_code = 'BUYS_AGAIN'").collect()}
     assert set(p) == set(kinds)  # every client with an accepted transaction is ranked
+    online = {r["identity_id_hash"]: r["probability"]
+              for r in rankings.where("product_code = 'ONLINE'").collect()}
 
-    def mean(kind):
-        scores = [p[c] for c, k in kinds.items() if k == kind]
-        return sum(scores) / len(scores)
+    def mean(kind, scores=p):
+        mine = [scores[c] for c, k in kinds.items() if k == kind]
+        return sum(mine) / len(mine)
     # weekly buyers come back, clients lapsed since spring do not
     assert mean("regulars") > mean("big_spenders") > mean("lapsed")
+    # ONLINE is labelled from the channel of the later transactions: big spenders buy online
+    # most (a few purchases, mostly online), weekly buyers now and then, the lapsed never
+    online_labels = read_table(spark, table_path(root, "gold", "labels")).where(
+        "product_code = 'ONLINE'").collect()
+    rate = {kind: sum(r["label"] for r in online_labels if kinds[r["identity_id_hash"]] == kind)
+            / sum(1 for r in online_labels if kinds[r["identity_id_hash"]] == kind)
+            for kind in KINDS}
+    assert rate["big_spenders"] > rate["regulars"] > rate["lapsed"] == 0
+    assert mean("lapsed", online) < min(mean("regulars", online), mean("big_spenders", online))
+    auc = {(r["product_code"], r["role"]): r["value"] for r in metrics.collect()
+           if r["metric"] == "roc_auc"}
+    assert auc[("ONLINE", "champion")] > auc[("ONLINE", "baseline")]
     labels = read_table(spark, table_path(root, "gold", "labels"))
     assert sorted(str(r[0]) for r in labels.select("as_of_date").distinct().collect()) == [
         "2024-05-06", "2024-07-05", "2024-09-03", "2024-11-02"]
