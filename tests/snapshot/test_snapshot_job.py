@@ -401,6 +401,7 @@ def test_a_log_beside_the_client_table_adds_each_clients_summaries(spark, tmp_pa
     assert (names["age"], names["age_2"], names["eur_total"]) == ("age", "age", "eur total")
 
 
+@pytest.mark.integration  # two snapshot runs
 def test_a_table_dated_by_the_log_beside_it_keeps_one_date_when_the_log_grows(
         spark, tmp_path):
     (tmp_path / "clients.csv").write_text("id,y\n1,yes\n2,no\n")
@@ -676,6 +677,7 @@ def test_a_log_labels_each_product_by_the_kind_of_transaction_that_takes_it_up(
         "travel)")
 
 
+@pytest.mark.integration  # two snapshot runs
 def test_a_log_that_has_grown_replaces_every_date_of_its_shorter_self(spark, tmp_path):
     cfg = _log_with_outcome(tmp_path, 30)
     job.run(spark, cfg)
