@@ -89,7 +89,8 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
             .collect())
     lines.append(f"Top {top} clients for {product} at {latest}:")
     for row in best:
-        lines.append(f"  {row['rank']:>3}  {row['identity_id_hash'][:16]}…  "
+        key = row["identity_id_hash"]
+        lines.append(f"  {row['rank']:>3}  {key[:16] + '…' if len(key) > 17 else key:<17}  "
                      f"p={row['probability']:.3f}  {row['propensity_tier']:<20} "
                      f"{row['segment_name']}")
     return "\n".join(lines)

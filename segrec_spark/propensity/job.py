@@ -352,7 +352,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s%s chosen (%s segment); AUC model=%.3f baseline=%.3f observable "
+    log.info("propensity %s: %s%s chosen (%s the K-Means segment as a feature); AUC "
+             "model=%.3f baseline=%.3f observable "
              "ceiling=%s oracle=%s; %s (%.1f s)",
              product, "pooled " if use_pooled else "", selection.learner,
              "with" if selection.spec.segment else "without",

@@ -105,19 +105,31 @@ def tier_summary(rankings: DataFrame, purchases: DataFrame | None = None) -> Dat
     return summary.withColumn("tier_order", order)
 
 
+def any_holding(segments: Sequence[dict[str, Any]]) -> bool:
+    """Whether any segment holds any product (a snapshot without holding columns holds none)."""
+    return any((value or 0) > 0 for row in segments for c, value in row.items()
+               if c.startswith("holding_rate_"))
+
+
 def segment_products(segments: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per product, one cell per segment: "holding rate / conversion rate" in per cent (k
-    profile rows, already on the driver)."""
+    """Per product, one cell per segment: "holding rate / conversion rate" in per cent, or the
+    conversion rate alone when no segment holds any product (k profile rows, already on the
+    driver)."""
     codes = sorted({c.split("_rate_", 1)[1] for row in segments[:1] for c in row
                     if c.startswith(("holding_rate_", "conversion_rate_"))})
+    holdings = any_holding(segments)
 
     def pct(value: Any) -> str:
         return "-" if value is None else f"{100 * value:.1f}%"
 
-    return [{"product": code.upper(), **{
-        f"segment {row['segment_id']}": f"{pct(row.get(f'holding_rate_{code}'))} / "
-                                        f"{pct(row.get(f'conversion_rate_{code}'))}"
-        for row in segments}} for code in codes]
+    def cell(row: dict[str, Any], code: str) -> str:
+        conversion = pct(row.get(f"conversion_rate_{code}"))
+        return (f"{pct(row.get(f'holding_rate_{code}'))} / {conversion}" if holdings
+                else conversion)
+
+    return [{"product": code.upper(),
+             **{f"segment {row['segment_id']}": cell(row, code) for row in segments}}
+            for code in codes]
 
 
 def snapshot_column_use(columns: DataFrame, shown: int = 12) -> DataFrame:
@@ -241,8 +253,10 @@ def _segment_sections(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[
                      "</p>" + _table(segments, keep))
         by_product = segment_products(segments)
         if by_product:
-            parts.append("<p>Holding rate / conversion rate in the label window, per product "
-                         "(rows) and segment (columns):</p>" + _table(by_product))
+            rates = ("Holding rate / conversion rate" if any_holding(segments)
+                     else "Conversion rate")
+            parts.append(f"<p>{rates} in the label window, per product (rows) and segment "
+                         f"(columns):</p>" + _table(by_product))
 
     migration = _gold(spark, cfg, "segment_migration")
     if migration is not None:
@@ -313,15 +327,18 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         top = [r for r in gains if r["decile"] == 1]
         parts.append(_table(top, ["product_code", "clients", "buyers", "capture", "lift"]))
     else:
-        parts.append("<p>No held-out future sales available: see the out-of-time evaluation "
-                     "below and the gains charts logged with each training run in MLflow.</p>")
+        parts.append("<p>No sales after the as-of date to compare the published ranking "
+                     "with (only raw extracts with a later month have them): see the held-out "
+                     "evaluation below and the gains charts logged with each training run in "
+                     "MLflow.</p>")
 
     metrics = _latest(_gold(spark, cfg, "model_metrics"))
-    parts.append("<h2>Model vs baseline vs oracle (out-of-time evaluation)</h2>")
+    parts.append("<h2>Model vs baseline vs oracle (held-out evaluation)</h2>")
     if metrics is not None:
         rows = _rows(model_metrics_table(metrics))
         parts.append("<p>ROC-AUC, PR-AUC, and lift and capture rate in the top 10 % of scores, "
-                     "on the held-out month.</p>")
+                     "on rows no model was trained on: the latest labelled month (out of "
+                     "time), or the held-out clients or file of a single snapshot.</p>")
         parts.append(_table(rows, filled_columns(rows)))
     else:
         parts.append("<p><em>gold.model_metrics not found</em></p>")

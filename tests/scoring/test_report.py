@@ -10,6 +10,7 @@ from segrec_spark.scoring.charts import gains_figure
 from segrec_spark.scoring.report import (
     movement_totals,
     realised_gains,
+    segment_products,
     snapshot_column_use,
     tier_sizes,
 )
@@ -83,3 +84,13 @@ def test_snapshot_column_use_counts_and_names_each_use(spark):
            for r in snapshot_column_use(columns, shown=3).collect()}
     assert got == {"numeric": (14, "v00, v01, v02, ..."), "key": (1, "id"),
                    "label of DEPOSIT": (1, "y")}
+
+
+def test_segment_cells_show_holding_rates_only_where_a_product_is_held():
+    held = [{"segment_id": 0, "holding_rate_card": 0.25, "conversion_rate_card": 0.01},
+            {"segment_id": 1, "holding_rate_card": 0.0, "conversion_rate_card": 0.02}]
+    assert segment_products(held) == [
+        {"product": "CARD", "segment 0": "25.0% / 1.0%", "segment 1": "0.0% / 2.0%"}]
+    none_held = [{**row, "holding_rate_card": 0.0} for row in held]
+    assert segment_products(none_held) == [
+        {"product": "CARD", "segment 0": "1.0%", "segment 1": "2.0%"}]
