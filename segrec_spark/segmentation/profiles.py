@@ -49,17 +49,25 @@ def profile_columns(df: DataFrame) -> tuple[list[str], list[str]]:
 
 
 def _numeric_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Per segment and column the z-score of the segment's mean against all clients, and for
+    a yes/no column (only 0, 1 or empty) the segment's share of 1s (``share``, else NULL)."""
+    def double(c: str) -> Column:
+        return F.col(f"`{c}`").cast("double")
     overall = assigned.agg(
-        *[F.avg(F.col(c).cast("double")).alias(f"m_{i}") for i, c in enumerate(columns)],
-        *[F.stddev_pop(F.col(c).cast("double")).alias(f"s_{i}") for i, c in enumerate(columns)])
+        *[F.avg(double(c)).alias(f"m_{i}") for i, c in enumerate(columns)],
+        *[F.stddev_pop(double(c)).alias(f"s_{i}") for i, c in enumerate(columns)],
+        *[F.bool_and(double(c).isNull() | double(c).isin(0.0, 1.0)).alias(f"b_{i}")
+          for i, c in enumerate(columns)])
     per_segment = assigned.groupBy(SEGMENT_ID).agg(
-        *[F.avg(F.col(c).cast("double")).alias(f"c_{i}") for i, c in enumerate(columns)])
+        *[F.avg(double(c)).alias(f"c_{i}") for i, c in enumerate(columns)])
     z = [F.when(F.col(f"s_{i}") > F.lit(1e-12), (F.col(f"c_{i}") - F.col(f"m_{i}"))
                 / F.col(f"s_{i}")) for i in range(len(columns))]
+    share = [F.when(F.col(f"b_{i}"), F.col(f"c_{i}")) for i in range(len(columns))]
     stacked = F.explode(F.arrays_zip(F.array(*[F.lit(c) for c in columns]).alias("feature"),
-                                     F.array(*z).alias("z")))
+                                     F.array(*z).alias("z"), F.array(*share).alias("share")))
     return (per_segment.crossJoin(overall).select(SEGMENT_ID, stacked.alias("d"))
-            .select(SEGMENT_ID, "d.feature", F.lit(None).cast("string").alias("value"), "d.z"))
+            .select(SEGMENT_ID, "d.feature", F.lit(None).cast("string").alias("value"), "d.z",
+                    F.col("d.share").cast("double").alias("share")))
 
 
 def _category_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
@@ -82,7 +90,8 @@ def _category_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFr
                            (value_count / total).alias("p"))
     z = F.when((F.col("p") > 0) & (F.col("p") < 1),
                (F.col("p_seg") - F.col("p")) / F.sqrt(F.col("p") * (F.lit(1.0) - F.col("p"))))
-    return shares.select(SEGMENT_ID, "feature", "value", z.alias("z"))
+    return shares.select(SEGMENT_ID, "feature", "value", z.alias("z"),
+                         F.lit(None).cast("double").alias("share"))
 
 
 def _words(name: Column) -> Column:
@@ -98,17 +107,23 @@ def delivered_words(column: str) -> str:
 
 
 def trait_text(feature: Column, value: Column, z: Column,
-               names: Mapping[str, str] | None = None) -> Column:
-    """'holds mortgage' / 'no mortgage', 'age band 26-35', 'high app events 30d' / 'low ...';
-    a feature in ``names`` (feature -> words, :func:`delivered_words`) reads as those words."""
+               names: Mapping[str, str] | None = None,
+               share: Column | None = None) -> Column:
+    """'holds mortgage' / 'no mortgage', 'age band 26-35', 'high app events 30d' / 'low ...',
+    and for a yes/no column its share of yes in the segment, 'newbie 85 %' (``share``); a
+    feature in ``names`` (feature -> words, :func:`delivered_words`) reads as those words."""
     held = F.regexp_extract(feature, r"^holds_(.+)$", 1)
     words = _words(feature)
     if names:
         words = F.coalesce(F.create_map(*(F.lit(x) for pair in sorted(names.items())
                                           for x in pair))[feature], words)
+    share = F.lit(None).cast("double") if share is None else share
     return (F.when(held != "", F.concat(F.when(z > 0, F.lit("holds ")).otherwise(F.lit("no ")),
                                         _words(held)))
             .when(value.isNotNull(), F.concat(words, F.lit(" "), value))
+            .when(share.isNotNull(),
+                  F.concat(words, F.lit(" "), F.round(F.lit(100.0) * share).cast("int")
+                           .cast("string"), F.lit(" %")))
             .otherwise(F.concat(F.when(z > 0, F.lit("high ")).otherwise(F.lit("low ")),
                                 words)))
 
@@ -149,7 +164,7 @@ def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Seq
         Window.partitionBy(SEGMENT_ID).orderBy(strongest, F.col("feature"), F.col("value"))))
     return (ranked.filter(F.col("trait_rank") <= top)
             .withColumn("trait", trait_text(F.col("feature"), F.col("value"), F.col("z"),
-                                            names))
+                                            names, F.col("share")))
             .select(F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
                     F.col("trait_rank").cast("int").alias("trait_rank"), "feature", "value",
                     F.col("z").cast("double").alias("z"), "trait"))

@@ -120,3 +120,17 @@ def test_numeric_differences_are_the_population_z_scores_with_nulls_and_empty_se
     assert got[0] == pytest.approx((2.0 - mean) / sd)
     assert got[1] == pytest.approx((12.0 - mean) / sd)
     assert got[2] is None
+
+
+def test_a_yes_no_column_reads_as_its_share_of_yes_in_the_segment(spark):
+    # Hillstrom-like 0/1 flags: 'newbie 100 %' says more than 'high newbie'
+    rows = [(f"a{i}", 0, 1, 20.0 + i) for i in range(6)]
+    rows += [(f"b{i}", 1, 0 if i < 3 else 1, 80.0 + i) for i in range(4)]
+    rows += [("b9", 1, None, 90.0)]
+    assigned = spark.createDataFrame(rows, "identity_id_hash string, segment_id int, "
+                                           "newbie int, history double")
+    traits = {(r["segment_id"], r["feature"]): r["trait"]
+              for r in segment_traits(assigned, *profile_columns(assigned)).collect()}
+    assert traits[(0, "newbie")] == "newbie 100 %"
+    assert traits[(1, "newbie")] == "newbie 25 %"  # 1 of the 4 known
+    assert traits[(0, "history")] == "low history"  # not a yes/no column
