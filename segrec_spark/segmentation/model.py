@@ -24,7 +24,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import PCA, SQLTransformer, StandardScaler, VectorAssembler
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -221,19 +221,26 @@ def choose_k(df: DataFrame, columns: Sequence[str],
 # --- centroid profile and persona names -----------------------------------------------------------
 
 def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
-    """(cluster, feature, z, level) per cluster and behavioural feature.
+    """(cluster, feature, z, level, share) per cluster and behavioural feature.
 
     ``z`` = cluster mean of log1p(feature) minus the overall mean, in overall (population)
     standard deviations, i.e. the centroid in the scaler's space; null for a feature that does not
     vary (it says nothing about the cluster). ``level`` = the cluster mean of log1p(feature), an
-    absolute activity level. ``clustered`` must hold the log columns and the cluster column.
+    absolute activity level. ``share`` = for a yes/no feature (only 0, 1 or empty) the cluster's
+    share of 1s, else null. ``clustered`` must hold the columns, their log columns and the
+    cluster column.
     """
+    def raw(c: str) -> Column:
+        return F.col(f"`{c}`").cast("double")
     overall = clustered.agg(
         *[F.avg(_log_column(c)).alias(f"m_{i}") for i, c in enumerate(columns)],
         *[F.stddev_pop(_log_column(c)).alias(f"s_{i}") for i, c in enumerate(columns)],
+        *[F.bool_and(raw(c).isNull() | raw(c).isin(0.0, 1.0)).alias(f"b_{i}")
+          for i, c in enumerate(columns)],
     )
     per_cluster = clustered.groupBy(F.col(CLUSTER).alias("cluster")).agg(
-        *[F.avg(_log_column(c)).alias(f"c_{i}") for i, c in enumerate(columns)])
+        *[F.avg(_log_column(c)).alias(f"c_{i}") for i, c in enumerate(columns)],
+        *[F.avg(raw(c)).alias(f"r_{i}") for i, c in enumerate(columns)])
     joined = per_cluster.crossJoin(overall)
     varies = [F.col(f"s_{i}") > F.lit(1e-12) for i in range(len(columns))]
     z_exprs = [F.when(varies[i], (F.col(f"c_{i}") - F.col(f"m_{i}")) / F.col(f"s_{i}"))
@@ -242,10 +249,13 @@ def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
         F.array(*[F.lit(c) for c in columns]).alias("feature"),
         F.array(*z_exprs).alias("z"),
         F.array(*[F.col(f"c_{i}") for i in range(len(columns))]).alias("level"),
+        F.array(*[F.when(F.col(f"b_{i}"), F.col(f"r_{i}")) for i in range(len(columns))]
+                ).alias("share"),
     ))
     return (joined.select(F.col("cluster").cast("int").alias("cluster"), stacked.alias("fz"))
             .select("cluster", F.col("fz.feature").alias("feature"), F.col("fz.z").alias("z"),
-                    F.col("fz.level").alias("level")))
+                    F.col("fz.level").alias("level"),
+                    F.col("fz.share").cast("double").alias("share")))
 
 
 def segment_order(sizes: Mapping[int, int]) -> dict[int, int]:
@@ -363,12 +373,16 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
         data.unpersist()
     z_by_cluster: dict[int, dict[str, float | None]] = {c: {} for c, n in sizes.items() if n}
     levels: dict[int, dict[str, float]] = {c: {} for c in z_by_cluster}
+    shares: dict[int, dict[str, float]] = {c: {} for c in z_by_cluster}
     for row in z_rows:
         if row["cluster"] in z_by_cluster:
             z_by_cluster[row["cluster"]][row["feature"]] = row["z"]
             levels[row["cluster"]][row["feature"]] = float(row["level"])
+            if row["share"] is not None:
+                shares[row["cluster"]][row["feature"]] = float(row["share"])
     behavioural = bool(behavioural_columns(features, prefixes))
-    personas = {c: persona_name(z, levels[c]) if behavioural else distinguishing_name(z)
+    personas = {c: persona_name(z, levels[c]) if behavioural
+                else distinguishing_name(z, shares=shares[c])
                 for c, z in z_by_cluster.items()}
     continued: dict[int, Continuation] = {}
     if previous_names or first_fresh_id:

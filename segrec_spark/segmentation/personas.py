@@ -143,15 +143,24 @@ def persona_name(z: Mapping[str, float | None], levels: Mapping[str, float] | No
 
 
 def distinguishing_name(z: Mapping[str, float | None], top: int = 2,
-                        threshold: float = 0.25) -> str:
+                        threshold: float = 0.25,
+                        shares: Mapping[str, float] | None = None) -> str:
     """A name from what sets a segment apart: its ``top`` features furthest from the average
-    (z-score at least ``threshold``), with direction, e.g. "high balance, low age"; used when
-    the features are a bank's own attributes rather than channel activity."""
+    (z-score at least ``threshold``), with direction, e.g. "high balance, low age", and a
+    yes/no feature (in ``shares``: the segment's share of yes) as that share, "newbie 100 %";
+    used when the features are a bank's own attributes rather than channel activity."""
     ranked = sorted(((abs(v), f, v) for f, v in z.items() if v is not None and abs(v) >= threshold),
                     reverse=True)[:top]
     if not ranked:
         return "average profile"
-    return ", ".join(f"{'high' if v > 0 else 'low'} {f.replace('_', ' ')}" for _, f, v in ranked)
+    shares = shares or {}
+
+    def words(feature: str, value: float) -> str:
+        name = feature.replace("_", " ")
+        if feature in shares:
+            return f"{name} {round(100 * shares[feature])} %"
+        return f"{'high' if value > 0 else 'low'} {name}"
+    return ", ".join(words(f, v) for _, f, v in ranked)
 
 
 def unique_names(names: Mapping[int, str]) -> dict[int, str]:

@@ -158,14 +158,25 @@ def test_assign_segments_names_a_missing_feature_column(spark, fitted):
         seg.assign_segments(fitted.model, _features(spark).drop("app_events_30d"))
 
 
+def test_a_banks_own_segment_is_named_by_its_strongest_differences_yes_no_as_shares():
+    z = {"balance": 1.5, "newbie": -1.2, "age": 0.1}
+    assert seg.distinguishing_name(z) == "high balance, low newbie"
+    assert seg.distinguishing_name(z, shares={"newbie": 0.04}) == "high balance, newbie 4 %"
+    assert seg.distinguishing_name({"age": 0.1}) == "average profile"
+
+
 def test_centroid_zscores_against_hand_computed_values(spark):
     # log columns as the pipeline writes them; a: overall mean 1, population std 1; b constant.
+    # The raw columns beside them: a is a yes/no column (its share of 1s per cluster), b not.
     clustered = spark.createDataFrame(
-        [(0, 0.0, 3.0), (0, 0.0, 3.0), (1, 2.0, 3.0), (1, 2.0, 3.0)],
-        f"{seg.CLUSTER} int, {seg.LOG_PREFIX}a double, {seg.LOG_PREFIX}b double")
+        [(0, 0, 5.0, 0.0, 3.0), (0, 0, 5.0, 0.0, 3.0), (1, 1, 5.0, 2.0, 3.0),
+         (1, None, 5.0, 2.0, 3.0)],
+        f"{seg.CLUSTER} int, a int, b double, {seg.LOG_PREFIX}a double, "
+        f"{seg.LOG_PREFIX}b double")
     expected = spark.createDataFrame(
-        [(0, "a", -1.0, 0.0), (0, "b", None, 3.0), (1, "a", 1.0, 2.0), (1, "b", None, 3.0)],
-        "cluster int, feature string, z double, level double")
+        [(0, "a", -1.0, 0.0, 0.0), (0, "b", None, 3.0, None), (1, "a", 1.0, 2.0, 1.0),
+         (1, "b", None, 3.0, None)],
+        "cluster int, feature string, z double, level double, share double")
     assert_df_equality(seg.centroid_zscores(clustered, ["a", "b"]), expected,
                        ignore_row_order=True, ignore_nullable=True)
 
