@@ -38,7 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segrec_spark.contract import UNKNOWN, Column, Source, safe_name
-from segrec_spark.decimals import with_decimal_point
+from segrec_spark.decimals import number_as_written
 
 KEY = "identity_id_hash"
 AS_OF = "as_of_date"
@@ -70,6 +70,9 @@ class Attribute:
     # a text column of numbers written with a decimal comma (``0,5``) in a file whose dialect
     # says a point: "," (the dialect's decimal mark otherwise)
     decimal: str = ""
+    # a text column of dates (``27/01/2010``): the format its cells were read with
+    # (:data:`DATE_FORMATS`); the feature is the day as days since 1970-01-01
+    date_format: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,20 +163,25 @@ def _declared(source: Source, role: str) -> list[Column]:
 def plan_columns(source: Source, schema: T.StructType,
                  distinct_counts: dict[str, int], n_rows: int,
                  numeric_text: Mapping[str, int] | Collection[str] = (),
-                 comma_decimal: Collection[str] = ()) -> SnapshotPlan:
+                 comma_decimal: Collection[str] = (),
+                 text_dates: Mapping[str, tuple[str, int, tuple[str, ...]]] | None = None
+                 ) -> SnapshotPlan:
     """Decide every column's use from the contract and, for undeclared ones, their type.
 
     An undeclared column becomes a numeric feature when it is a number (or a date, as days
     since 1970-01-01) or boolean, or text whose every value is a number or blank
     (``numeric_text``, see :func:`numeric_text_columns`: a number column with a few empty or
     stray text cells, which the CSV reader reads as text; a mapping gives each column's stray
-    cells; ``comma_decimal`` those of them written with a decimal comma); a categorical one
+    cells; ``comma_decimal`` those of them written with a decimal comma), or text dates
+    (``text_dates``, :func:`date_text_columns`: days since 1970-01-01); a categorical one
     when it is other text with at most ``source.max_categories`` distinct values; a
     whole-number or text column with a distinct value on (almost) every row is an id and is
     ignored, as is longer free text."""
     declared = _declared_names(source)
     inputs = outcome_inputs(source, [f.name for f in schema.fields if f.name not in declared])
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
+    dates = {name: found for name, found in (text_dates or {}).items()
+             if name not in numeric_text}
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
@@ -181,11 +189,15 @@ def plan_columns(source: Source, schema: T.StructType,
         for field in schema.fields:
             if field.name in declared or field.name in inputs:
                 continue
-            kind = ("numeric" if field.name in numeric_text else
+            kind = ("numeric" if field.name in numeric_text or field.name in dates else
                     _inferred_kind(field, distinct_counts.get(field.name, 0), n_rows,
                                    source.max_categories))
             if kind is None:
                 ignored.append(field.name)
+            elif field.name in dates:
+                date_format, stray_dates, _ = dates[field.name]
+                attributes.append(Attribute(field.name, safe_name(field.name), kind,
+                                            stray_dates, date_format=date_format))
             else:
                 numeric = kind == "numeric"
                 attributes.append(Attribute(
@@ -303,19 +315,20 @@ def _inferred_kind(field: T.StructField, distinct: int, n_rows: int,
 MISSING_WORDS = ("", "na", "n/a", "nan", "null", "none", "?", "-")
 
 
-def text_number(name: str, decimal: str = ".") -> SparkColumn:
+def text_number(name: str, decimal: str = ".", grouping: bool = True) -> SparkColumn:
     """The number a text column holds (NULL when it holds none), written with ``decimal`` as
-    its decimal mark (``dialect.decimal``)."""
-    return with_decimal_point(F.trim(F.col(f"`{name}`").cast("string")), decimal
-                              ).try_cast("double")
+    its decimal mark (``dialect.decimal``), maybe with a currency or percent sign, grouped
+    thousands, a negative in parentheses or a trailing minus (:func:`number_as_written`)."""
+    return number_as_written(F.trim(F.col(f"`{name}`").cast("string")), decimal, grouping
+                             ).try_cast("double")
 
 
-def number_text_counts(name: str, decimal: str = "."
+def number_text_counts(name: str, decimal: str = ".", grouping: bool = True
                        ) -> tuple[SparkColumn, SparkColumn, SparkColumn]:
     """Aggregates over a text column: rows holding a number, rows holding a number with a
     fraction, rows holding neither a number nor a missing word (:data:`MISSING_WORDS`)."""
     text = F.trim(F.col(f"`{name}`"))
-    number = text_number(name, decimal)
+    number = text_number(name, decimal, grouping)
     missing = text.isNull() | F.lower(text).isin(*MISSING_WORDS)
     return (F.count_if(number.isNotNull()), F.count_if(number != F.floor(number)),
             F.count_if(number.isNull() & ~missing))
@@ -338,6 +351,57 @@ def numeric_text_columns(counts: dict[str, tuple[int, int, int]],
     return {name: other for name, (numbers, fractions, other) in counts.items()
             if numbers > 0 and other <= STRAY_TEXT_SHARE * (numbers + other)
             and (fractions > 0 or not looks_like_id(distinct_counts.get(name, 0), n_rows))}
+
+
+# Dates as exports write them in text, tried in this order on a cell's first word (a time after
+# it is left out): ISO with "-" or "/", day first (most of the world), month first (the US),
+# with dots (central Europe), with a month name (``27-Jan-2010``). A column whose dates read
+# both day and month first (no day above 12) is read day first, with a warning.
+DATE_FORMATS = ("yyyy-M-d", "yyyy/M/d", "d/M/yyyy", "M/d/yyyy", "d-M-yyyy", "M-d-yyyy",
+                "d.M.yyyy", "d-MMM-yyyy")
+
+
+def text_date(name: str, date_format: str) -> SparkColumn:
+    """The date a text cell of column ``name`` starts with, read with ``date_format`` (NULL
+    when it holds none); a time after it (``27/01/2010 14:33``, ``2010-01-27T14:33``) is
+    left out."""
+    word = F.substring_index(F.trim(F.col(f"`{name}`").cast("string")), " ", 1)
+    if date_format.startswith("y"):
+        word = F.substring_index(word, "T", 1)
+    return F.to_date(F.try_to_timestamp(word, F.lit(date_format)))
+
+
+# What a date of :data:`DATE_FORMATS` looks like (a cheap first test, before parsing).
+DATE_SHAPE = ("^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4}"
+              "|[0-9]{1,2}-[A-Za-z]{3}-[0-9]{4})([ T].*)?$")
+
+
+def date_shaped_count(name: str) -> SparkColumn:
+    """Aggregate over a text column: the rows shaped like a date (:data:`DATE_SHAPE`)."""
+    return F.count_if(F.trim(F.col(f"`{name}`").cast("string")).rlike(DATE_SHAPE))
+
+
+def date_text_counts(name: str, formats: Sequence[str]) -> list[SparkColumn]:
+    """Aggregates over a text column: the rows holding a date of each of ``formats``."""
+    return [F.count_if(text_date(name, f).isNotNull()) for f in formats]
+
+
+def date_text_columns(parsed: Mapping[str, Sequence[int]], non_missing: Mapping[str, int],
+                      formats: Sequence[str]) -> dict[str, tuple[str, int, tuple[str, ...]]]:
+    """Text columns of dates, from :func:`date_text_counts` of each (``parsed``, in the order
+    of ``formats``) and its cells that are not a missing word: the first format that reads
+    them all but for at most :data:`STRAY_TEXT_SHARE` (stray cells, read as missing), with
+    those stray cells and the other formats that read them as well (an ambiguous order)."""
+    found = {}
+    for name, counts in parsed.items():
+        total = non_missing.get(name, 0)
+        fit = [f for f, n in zip(formats, counts, strict=True)
+               if n > 0 and total - n <= STRAY_TEXT_SHARE * total]
+        if fit:
+            best = max(fit, key=lambda f: parsed[name][list(formats).index(f)])
+            n = counts[list(formats).index(best)]
+            found[name] = (best, total - n, tuple(f for f in fit if f != best))
+    return found
 
 
 def comma_decimal_columns(point: dict[str, tuple[int, int, int]],
@@ -396,7 +460,8 @@ def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
                  dtype: T.DataType | None = None) -> SparkColumn:
     """The row's as-of date: ``default`` without a time column; a delivered date or timestamp
     as it is; else the text (or a number such as ``201501``, which the CSV reader reads as
-    one) parsed with the dialect's ``date_format``, then its ``timestamp_format``, then as an
+    one) parsed with the dialect's ``date_format`` (on the whole text, then on its first
+    word: ``27/01/2024 14:33``), then its ``timestamp_format``, then as an
     ISO date (``2015-01-28``, ``2015-01``). NULL (a BAD_TIMESTAMP reject) when nothing parses
     or the year is outside 1900-2199."""
     if plan.time is None:
@@ -408,6 +473,7 @@ def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
         text = F.trim(column.cast("string"))
         day = F.coalesce(
             F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.date_format))),
+            text_date(plan.time, source.dialect.date_format),  # a time after the date
             F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.timestamp_format))),
             text.try_cast("date"))
     return F.when(F.year(day).between(1900, 2199), day)
@@ -452,7 +518,10 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
     when the row cannot be used: no key, no as-of date)."""
     def transform(df: DataFrame) -> DataFrame:
         types = {f.name: f.dataType for f in df.schema.fields}
-        attrs = [(text_number(a.source_name, a.decimal or source.dialect.decimal)
+        attrs = [(F.datediff(text_date(a.source_name, a.date_format),
+                             F.lit(dt.date(1970, 1, 1))).cast("double")
+                  if a.date_format
+                  else text_number(a.source_name, a.decimal or source.dialect.decimal)
                   if a.stray_cells or a.decimal
                   else _numeric(a.source_name, types[a.source_name], source.dialect.decimal)
                   if a.kind == "numeric"

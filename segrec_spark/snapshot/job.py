@@ -369,8 +369,11 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
 
 def _stray_note(attribute: sf.Attribute) -> str:
     n = attribute.stray_cells
-    comma = " (decimal comma)" if attribute.decimal == "," else ""
-    return comma + (f"; {n} cell{'s' if n != 1 else ''} not a number read as missing"
+    comma = (" (decimal comma)" if attribute.decimal == "," else
+             f" (dates {attribute.date_format}, as days since 1970-01-01)"
+             if attribute.date_format else "")
+    what = "a date" if attribute.date_format else "a number"
+    return comma + (f"; {n} cell{'s' if n != 1 else ''} not {what} read as missing"
                     if n else "")
 
 
@@ -382,36 +385,69 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     distinct: dict[str, int] = {}
     numeric_text: dict[str, int] = {}
     comma: dict[str, int] = {}
+    dates: dict[str, tuple[str, int, tuple[str, ...]]] = {}
     d = source.dialect
-    # In a file not separated by commas, a number may be written with a decimal comma
-    marks = {"t": d.decimal, **({"k": ","} if d.decimal == "." and d.delimiter != "," else {})}
+    # In a file not separated by commas, a number may be written with a decimal comma ("k"):
+    # "3,983" is then 3.983, not 3983 (as with thousands grouped, "t"), unless it also reads as
+    # a number with a point and no grouping ("p").
+    comma_too = d.decimal == "." and d.delimiter != ","
+    marks = {"t": (d.decimal, True), **({"k": (",", True), "p": (".", False)} if comma_too
+                                        else {})}
     if counted:
         # One pass; approximate counts are enough to tell ids and free text from categories;
         # text columns are also checked for numbers with empty cells.
-        numbers = [agg.alias(f"{m}{i}_{j}") for m, mark in marks.items()
+        numbers = [agg.alias(f"{m}{i}_{j}") for m, (mark, grouping) in marks.items()
                    for i, c in enumerate(texts)
-                   for j, agg in enumerate(sf.number_text_counts(c, mark))]
+                   for j, agg in enumerate(sf.number_text_counts(c, mark, grouping))]
+        shapes = [sf.date_shaped_count(c).alias(f"s{i}") for i, c in enumerate(texts)]
         row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
-                                 for i, c in enumerate(counted)), *numbers))
+                                 for i, c in enumerate(counted)), *numbers, *shapes))
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
         counts = {m: {c: (int(row[f"{m}{i}_0"]), int(row[f"{m}{i}_1"]), int(row[f"{m}{i}_2"]))
                       for i, c in enumerate(texts)} for m in marks}
         numeric_text = sf.numeric_text_columns(counts["t"], distinct, n_rows)
         if "k" in counts:
-            comma = sf.comma_decimal_columns(counts["t"], counts["k"], distinct, n_rows)
+            comma = sf.comma_decimal_columns(counts["p"], counts["k"], distinct, n_rows)
             numeric_text.update(comma)
-    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text, comma)
+        dates = _text_dates(df, source, {c: row[f"s{i}"] for i, c in enumerate(texts)},
+                            {c: n + other for c, (n, _, other) in counts["t"].items()
+                             if c not in numeric_text})
+    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text, comma, dates)
     if comma:
         log.warning("snapshot %s: column(s) %s hold numbers written with a decimal comma "
                     "(0,5): read so (set sources.%s.dialect.decimal: \",\" to say it for "
                     "every column)", source.name, ", ".join(sorted(comma)), source.name)
     for a in plan.attributes:
-        if a.stray_cells:
+        if a.stray_cells and not a.date_format:
             log.warning("snapshot %s: column %s holds numbers and %d cell(s) of other text; "
                         "read as a number column, those cells as missing values (declare it "
                         "role: categorical to keep it as text)", source.name, a.source_name,
                         a.stray_cells)
     return plan, n_rows
+
+
+def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
+                non_missing: dict[str, int]) -> dict[str, tuple[str, int, tuple[str, ...]]]:
+    """Text columns of dates (sf.date_text_columns), read with the dialect's date_format or
+    one of sf.DATE_FORMATS; a second pass over the columns whose cells are shaped like dates
+    (a few at most), logged."""
+    share = 1 - sf.STRAY_TEXT_SHARE
+    candidates = [c for c, n in non_missing.items() if n and shaped.get(c, 0) >= share * n]
+    if not candidates:
+        return {}
+    formats = list(dict.fromkeys([source.dialect.date_format, *sf.DATE_FORMATS]))
+    row = first_row(df.agg(*(agg.alias(f"d{i}_{j}") for i, c in enumerate(candidates)
+                             for j, agg in enumerate(sf.date_text_counts(c, formats)))))
+    parsed = {c: [int(row[f"d{i}_{j}"]) for j in range(len(formats))]
+              for i, c in enumerate(candidates)}
+    dates = sf.date_text_columns(parsed, non_missing, formats)
+    for name, (date_format, stray, others) in sorted(dates.items()):
+        also = (f"; its dates read as {', '.join(others)} too: set sources.{source.name}"
+                f".dialect.date_format to choose" if others else "")
+        log.warning("snapshot %s: column %s holds dates (%s): read as days since 1970-01-01, "
+                    "%d cell(s) not a date as missing%s", source.name, name, date_format,
+                    stray, also)
+    return dates
 
 
 @dataclasses.dataclass
@@ -441,7 +477,35 @@ def _read_table(spark: SparkSession, cfg: Config, source: Source
     delivered, source = delivered_frame(spark, cfg, source)
     delivered = delivered.cache()
     plan, n_read = _computed(lambda: _plan(delivered, source), source)
-    return delivered, source, plan, n_read
+    return delivered, _with_time_format(delivered, source, plan.time), plan, n_read
+
+
+def _with_time_format(delivered: DataFrame, source: Source, time: str | None) -> Source:
+    """``source`` with the date format its text time column is written in, where the dialect's
+    date_format and timestamp_format read fewer of its cells than one of sf.DATE_FORMATS
+    (``27/01/2024`` under the default ``yyyy-MM-dd``), logged; else ``source`` as it is."""
+    if time is None or not isinstance(delivered.schema[time].dataType, T.StringType):
+        return source
+    plan = sf.SnapshotPlan(key=None, time=time, split=None, labels={}, holdings={},
+                           attributes=(), ignored=())
+    declared = sf.as_of_column(plan, dt.date(2000, 1, 1), source, T.StringType())
+    formats = list(sf.DATE_FORMATS)
+    row = first_row(delivered.agg(F.count_if(declared.isNotNull()).alias("declared"), *(
+        F.count_if(F.year(sf.text_date(time, f)).between(1900, 2199)).alias(f"f{i}")
+        for i, f in enumerate(formats))))
+    counts = [int(row[f"f{i}"]) for i in range(len(formats))]
+    best = max(counts)
+    if best <= int(row["declared"]):
+        return source
+    chosen = formats[counts.index(best)]
+    also = [f for f, n in zip(formats, counts, strict=True) if n == best and f != chosen]
+    log.warning("snapshot %s: the time column %s is written %s, not in the dialect's "
+                "date_format %r: read so%s", source.name, time, chosen,
+                source.dialect.date_format,
+                f" (its dates read as {', '.join(also)} too: set sources.{source.name}"
+                f".dialect.date_format to choose)" if also else "")
+    return dataclasses.replace(source, dialect=dataclasses.replace(source.dialect,
+                                                                   date_format=chosen))
 
 
 def _conformed(delivered: DataFrame, source: Source, plan: sf.SnapshotPlan,

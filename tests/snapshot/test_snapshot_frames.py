@@ -288,6 +288,51 @@ def test_text_numbers_follow_the_decimal_mark(spark):
     assert point == [None, None, None, 7.0, None, None, None]
 
 
+def test_numbers_as_exports_write_them(spark):
+    df = spark.createDataFrame([("$3,983.17",), ("18.2%",), ("(1,234.50)",), ("-$12",),
+                                ("1'234'567",), ("€ 250",), ("1,5",), ("12,34",), ("1,234,5",),
+                                ("$",), ("-",)], "v string")
+    point = [r[0] for r in df.select(sf.text_number("v")).collect()]
+    assert point == [3983.17, 18.2, -1234.5, -12.0, 1234567.0, 250.0, None, None, None, None,
+                     None]
+    comma = spark.createDataFrame([("1.234,50-",), ("(2,5)",), ("12,5 %",)], "v string")
+    assert [r[0] for r in comma.select(sf.text_number("v", ",")).collect()] == [
+        -1234.5, -2.5, 12.5]
+    # without grouping (how a file not separated by commas is first read): "3,983" is no number
+    grouped = spark.createDataFrame([("3,983",)], "v string")
+    assert grouped.select(sf.text_number("v", ".", grouping=False)).first()[0] is None
+
+
+def test_text_dates_are_read_with_the_format_that_fits_them_all():
+    formats = ["yyyy-MM-dd", *sf.DATE_FORMATS]
+    at = {f: i for i, f in enumerate(formats)}
+
+    def parsed(**counts):
+        row = [0] * len(formats)
+        for fmt, n in counts.items():
+            row[at[fmt.replace("_", "/")]] = n
+        return row
+    found = sf.date_text_columns(
+        {"opened": parsed(**{"d_M_yyyy": 100}),           # 27/01/2010: day first only
+         "us": parsed(**{"d_M_yyyy": 40, "M_d_yyyy": 100}),  # 1/13/2010: month first
+         "both": parsed(**{"d_M_yyyy": 100, "M_d_yyyy": 100}),  # no day above 12
+         "stray": parsed(**{"d_M_yyyy": 995}),            # 5 cells of other text in 1,000
+         "text": parsed(**{"d_M_yyyy": 90})},             # a tenth not dates: text
+        {"opened": 100, "us": 100, "both": 100, "stray": 1000, "text": 100}, formats)
+    assert found == {"opened": ("d/M/yyyy", 0, ()), "us": ("M/d/yyyy", 0, ()),
+                     "both": ("d/M/yyyy", 0, ("M/d/yyyy",)), "stray": ("d/M/yyyy", 5, ())}
+
+
+def test_text_dates_are_days_since_1970(spark):
+    df = spark.createDataFrame([("27/01/2010",), ("2/1/1970 14:33",), ("",)], "v string")
+    got = [r[0] for r in df.select(sf.text_date("v", "d/M/yyyy")).collect()]
+    assert got == [dt.date(2010, 1, 27), dt.date(1970, 1, 2), None]
+    iso = spark.createDataFrame([("2010-01-27T14:33:00",), ("27-Jan-2010",)], "v string")
+    assert [r[0] for r in iso.select(sf.text_date("v", "yyyy-M-d")).collect()] == [
+        dt.date(2010, 1, 27), None]
+    assert iso.select(sf.text_date("v", "d-MMM-yyyy")).collect()[1][0] == dt.date(2010, 1, 27)
+
+
 def test_a_snapshot_may_declare_no_column_and_infer_them_all():
     contract = contract_from_dict({"sources": {"snap": {"kind": "snapshot",
                                                         "location": "x.csv"}}}, "bank.yaml")
