@@ -83,6 +83,9 @@ class FeatureSpec:
     categorical: tuple[str, ...]
     segment: str | None
     nullable: tuple[str, ...] = ()  # numeric columns with a null in training: get an indicator
+    # numeric columns with no value at all in training (a column a bank leaves blank, a log
+    # column never filled): no median to impute, nothing to learn; left out of the model
+    empty: tuple[str, ...] = ()
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -114,14 +117,16 @@ def feature_spec(df: DataFrame, use_segment: bool = True) -> FeatureSpec:
 
 def _null_flags(numeric: Sequence[str]) -> list[str]:
     # SQL text: one call into the JVM for the whole projection, not several per column.
-    quoted = (f"`{c.replace('`', '``')}`" for c in numeric)
+    quoted = [f"`{c.replace('`', '``')}`" for c in numeric]
     return [f"max({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS n{i}"
-            for i, q in enumerate(quoted)]
+            for i, q in enumerate(quoted)] + [
+        f"min({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS e{i}" for i, q in enumerate(quoted)]
 
 
 def _with_nullable_from(spec: FeatureSpec, row: Row) -> FeatureSpec:
     nullable = tuple(c for i, c in enumerate(spec.numeric) if row[f"n{i}"])
-    return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable)
+    empty = tuple(c for i, c in enumerate(spec.numeric) if row[f"e{i}"])
+    return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable, empty)
 
 
 def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
@@ -229,9 +234,13 @@ class LabelCounts:
                 and g["as_of_date"] in wanted and _in_part(g, part)]
         flags = {c: any(g[f"n{j}"] for g in mine) for j, c in enumerate(self.numeric)}
         nullable = tuple(c for c in spec.numeric if flags[c])
+        blank = {c: bool(mine) and all(g[f"e{j}"] for g in mine)
+                 for j, c in enumerate(self.numeric)}
+        empty = tuple(c for c in spec.numeric if blank[c])
         return LabelledRows(sum(int(g["n"]) for g in mine),
                             int(sum(g[f"p{i}"] or 0 for g in mine)),
-                            FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable))
+                            FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable,
+                                        empty))
 
 
 def _in_part(group: Row, part: str) -> bool:
@@ -303,19 +312,22 @@ def numeric_stages(spec: FeatureSpec) -> tuple[list[Any], list[str]]:
     """Cast numerics to double, add missing indicators, impute nulls with the median.
 
     Every numeric column is imputed (not only those with nulls in training), so a null that
-    first appears when scoring is filled too instead of failing the vector assembly."""
-    if not spec.numeric:
+    first appears when scoring is filled too instead of failing the vector assembly. A column
+    with no value in training (``spec.empty``) is left out: it has no median and says nothing."""
+    numeric = [c for c in spec.numeric if c not in spec.empty]
+    if not numeric:
         return [], []
-    doubles = ", ".join(f"CAST(`{c}` AS DOUBLE) AS `{DOUBLE_PREFIX}{c}`" for c in spec.numeric)
+    doubles = ", ".join(f"CAST(`{c}` AS DOUBLE) AS `{DOUBLE_PREFIX}{c}`" for c in numeric)
+    nullable = [c for c in spec.nullable if c not in spec.empty]
     flags = "".join(f", CAST(`{c}` IS NULL OR isnan(CAST(`{c}` AS DOUBLE)) AS DOUBLE) "
-                    f"AS `{MISSING_PREFIX}{c}`" for c in spec.nullable)
+                    f"AS `{MISSING_PREFIX}{c}`" for c in nullable)
     stages: list[Any] = [
         SQLTransformer(statement=f"SELECT *, {doubles}{flags} FROM __THIS__"),
-        Imputer(strategy="median", inputCols=[f"{DOUBLE_PREFIX}{c}" for c in spec.numeric],
-                outputCols=[f"{IMPUTED_PREFIX}{c}" for c in spec.numeric]),
+        Imputer(strategy="median", inputCols=[f"{DOUBLE_PREFIX}{c}" for c in numeric],
+                outputCols=[f"{IMPUTED_PREFIX}{c}" for c in numeric]),
     ]
-    columns = [f"{IMPUTED_PREFIX}{c}" for c in spec.numeric]
-    columns += [f"{MISSING_PREFIX}{c}" for c in spec.nullable]
+    columns = [f"{IMPUTED_PREFIX}{c}" for c in numeric]
+    columns += [f"{MISSING_PREFIX}{c}" for c in nullable]
     return stages, columns
 
 

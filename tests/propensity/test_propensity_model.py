@@ -66,6 +66,22 @@ def test_missing_numbers_are_imputed_with_an_indicator_and_never_fail_scoring(sp
     assert "__missing_x" not in names
 
 
+@pytest.mark.parametrize("learner", ["logistic_regression", "random_forest"])
+def test_a_number_column_with_no_value_in_training_is_left_out(spark, learner):
+    rows = [(f"c{i}", None, float(i % 3), float(i % 2)) for i in range(40)]
+    df = spark.createDataFrame(rows, "identity_id_hash string, blank double, x double, "
+                                     "label double").transform(pm.with_class_weight(1.0))
+    spec = pm.count_labelled(pm.feature_spec(df), df).spec
+    assert (spec.empty, spec.nullable) == (("blank",), ("blank",))
+    pipeline, _ = learners.learner_pipeline(learner, spec, 1.0, PropensitySettings())
+    model = pipeline.fit(df)  # the median imputer would fail on a column of nulls alone
+    scoring = spark.createDataFrame([("n1", 5.0, 1.0, 0.0)],
+                                    "identity_id_hash string, blank double, x double, "
+                                    "label double")
+    assert 0.0 < pm.score(model, scoring).first()["probability"] < 1.0
+    assert not [n for n, _ in pm.feature_importances(model, df) if "blank" in n]
+
+
 def test_positive_weight_balances_and_caps():
     assert pm.positive_weight(10, 90, 100.0) == 9.0
     assert pm.positive_weight(1, 999, 50.0) == 50.0
