@@ -70,6 +70,7 @@ def sklearn_aucs(train: pd.DataFrame, test: pd.DataFrame, label: str = "y",
     """Held-out ROC-AUC of scikit-learn's default learners on the same columns."""
     both = pd.concat([train, test]).drop(columns=[label, *(c for c in drop if c in train)])
     x = pd.get_dummies(both, dtype=float)
+    x = x.loc[:, x.iloc[: len(train)].notna().any()]  # a column empty in training says nothing
     x = x.fillna(x.iloc[: len(train)].median())
     x_train, x_test = x.iloc[: len(train)], x.iloc[len(train):]
     y_train, y_test = positive(train[label], positives), positive(test[label], positives)
