@@ -24,7 +24,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import PCA, SQLTransformer, StandardScaler, VectorAssembler
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -220,6 +220,22 @@ def choose_k(df: DataFrame, columns: Sequence[str],
 
 # --- centroid profile and persona names -----------------------------------------------------------
 
+# Columns aggregated in one Spark aggregation by :func:`rows_by_column_chunks`. A few hundred
+# averages and deviations in one aggregation make generated code too large to compile, and
+# Spark runs it interpreted: 56 s for 369 columns of 76,020 clients against 21 s in chunks of 40
+# (docs/performance.md). The chunks are collected one by one: their union ran the driver out
+# of memory while planning.
+COLUMN_CHUNK = 50
+
+
+def rows_by_column_chunks(columns: Sequence[str],
+                          per_chunk: Callable[[Sequence[str]], DataFrame]) -> list[Row]:
+    """The rows of ``per_chunk`` over ``columns`` in chunks of :data:`COLUMN_CHUNK` (a few
+    rows per column: per segment and column)."""
+    return [row for i in range(0, len(columns), COLUMN_CHUNK)
+            for row in per_chunk(columns[i:i + COLUMN_CHUNK]).collect()]
+
+
 def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
     """(cluster, feature, z, level, share) per cluster and behavioural feature.
 
@@ -228,7 +244,7 @@ def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
     vary (it says nothing about the cluster). ``level`` = the cluster mean of log1p(feature), an
     absolute activity level. ``share`` = for a yes/no feature (only 0, 1 or empty) the cluster's
     share of 1s, else null. ``clustered`` must hold the columns, their log columns and the
-    cluster column.
+    cluster column. Many columns: collect :func:`centroid_zscore_rows` instead.
     """
     def raw(c: str) -> Column:
         return F.col(f"`{c}`").cast("double")
@@ -256,6 +272,11 @@ def centroid_zscores(clustered: DataFrame, columns: Sequence[str]) -> DataFrame:
             .select("cluster", F.col("fz.feature").alias("feature"), F.col("fz.z").alias("z"),
                     F.col("fz.level").alias("level"),
                     F.col("fz.share").cast("double").alias("share")))
+
+
+def centroid_zscore_rows(clustered: DataFrame, columns: Sequence[str]) -> list[Row]:
+    """The rows of :func:`centroid_zscores`, aggregated in chunks of columns (k x features)."""
+    return rows_by_column_chunks(list(columns), lambda chunk: centroid_zscores(clustered, chunk))
 
 
 def segment_order(sizes: Mapping[int, int]) -> dict[int, int]:
@@ -364,7 +385,7 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
             assign_segments(previous, data).withColumnRenamed(SEGMENT_ID, PREVIOUS))
         clustered = fitted.transform(both).cache()
         sizes = {int(r["cluster"]): int(r["size"]) for r in cluster_sizes(clustered).collect()}
-        z_rows = centroid_zscores(clustered, columns).collect()  # k x features: tiny
+        z_rows = centroid_zscore_rows(clustered, columns)  # k x features: tiny
         overlap = [] if previous is None else [  # k x previous k rows
             (int(r[CLUSTER]), int(r[PREVIOUS]), int(r["count"]))
             for r in clustered.groupBy(CLUSTER, PREVIOUS).count().collect()]

@@ -27,7 +27,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segrec_spark.segmentation.model import NUMERIC_TYPES, SEGMENT_ID, SEGMENT_NAME
+from segrec_spark.segmentation.model import (
+    NUMERIC_TYPES,
+    SEGMENT_ID,
+    SEGMENT_NAME,
+    rows_by_column_chunks,
+)
 from segrec_spark.segmentation.personas import CHANNEL_ACTIVITY
 
 TRAIT_COLUMNS = ("segment_id", "trait_rank", "feature", "value", "z", "trait")
@@ -50,7 +55,14 @@ def profile_columns(df: DataFrame) -> tuple[list[str], list[str]]:
 
 def _numeric_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Per segment and column the z-score of the segment's mean against all clients, and for
-    a yes/no column (only 0, 1 or empty) the segment's share of 1s (``share``, else NULL)."""
+    a yes/no column (only 0, 1 or empty) the segment's share of 1s (``share``, else NULL);
+    aggregated in chunks of columns (segmentation.model.rows_by_column_chunks)."""
+    rows = rows_by_column_chunks(list(columns), lambda chunk: _chunk_differences(assigned, chunk))
+    return assigned.sparkSession.createDataFrame(
+        rows, f"{SEGMENT_ID} int, feature string, value string, z double, share double")
+
+
+def _chunk_differences(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
     def double(c: str) -> Column:
         return F.col(f"`{c}`").cast("double")
     overall = assigned.agg(

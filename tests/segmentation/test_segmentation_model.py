@@ -181,6 +181,23 @@ def test_centroid_zscores_against_hand_computed_values(spark):
                        ignore_row_order=True, ignore_nullable=True)
 
 
+def test_many_columns_are_aggregated_in_chunks_to_the_same_rows(spark, monkeypatch):
+    columns = ["a", "b", "c"]
+    clustered = spark.createDataFrame(
+        [(i % 2, float(i), float(i * i % 5), float(i % 3), float(i), float(i * i % 5),
+          float(i % 3)) for i in range(12)],
+        f"{seg.CLUSTER} int, a double, b double, c double, {seg.LOG_PREFIX}a double, "
+        f"{seg.LOG_PREFIX}b double, {seg.LOG_PREFIX}c double")
+    whole = sorted(seg.centroid_zscores(clustered, columns).collect())
+    monkeypatch.setattr(seg, "COLUMN_CHUNK", 2)
+    chunks = []
+    real = seg.centroid_zscores
+    monkeypatch.setattr(seg, "centroid_zscores",
+                        lambda df, cols: chunks.append(list(cols)) or real(df, cols))
+    assert sorted(seg.centroid_zscore_rows(clustered, columns)) == whole
+    assert chunks == [["a", "b"], ["c"]]
+
+
 def test_naming_statement_round_trips_names_with_quotes(spark):
     names = {0: "it's big", 1: "small"}
     model = PipelineModel(stages=[SQLTransformer(
