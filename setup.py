@@ -24,6 +24,7 @@ setup(
         "pyarrow>=15",
         "numpy>=1.26",
         "matplotlib>=3.8",
+        "openpyxl>=3.1",  # a bank's own snapshot delivered as an Excel workbook (xlsx)
     ],
     extras_require={
         "dev": [

@@ -17,7 +17,7 @@ Role = Literal["key", "cookie", "event_id", "time", "event_type", "product_area"
                "amount", "product", "status", "outcome", "holdings", "numeric", "categorical",
                "opt_out", "ignore", "label", "holding", "split"]
 SourceKind = Literal["events", "sales", "campaigns", "clients", "consent", "snapshot"]
-Format = Literal["csv", "json", "parquet", "delta", "table"]
+Format = Literal["csv", "json", "parquet", "delta", "table", "xlsx"]
 RAW_FORMATS = ("csv", "parquet", "delta")  # what ingest reads month by month
 
 SINGLE_ROLES: frozenset[str] = frozenset({
@@ -98,6 +98,8 @@ class Dialect:
     list_separator: str = "|"
     # The decimal mark of numbers: "." or "," (then "." and spaces are thousands separators)
     decimal: str = "."
+    # An Excel workbook (format xlsx): the sheet read, by name; empty = the first sheet
+    sheet: str = ""
 
     @property
     def charset(self) -> str:
@@ -301,7 +303,7 @@ class Source:
                     "only a snapshot of grain transactions has an outcome_column")
             require(self.format in RAW_FORMATS, "format",
                     f"a {self.kind} source is delivered as {', '.join(RAW_FORMATS)}, found "
-                    f"{self.format!r} (json and table are read for a snapshot source)")
+                    f"{self.format!r} (json, table and xlsx are read for a snapshot source)")
             computed = [c.name for c in self.columns if c.expression]
             require(not computed, "columns", f"{', '.join(computed)}: only the columns of a "
                     f"snapshot source may be computed by an expression")

@@ -76,7 +76,7 @@ def read_delivered(spark: SparkSession, source: Source, location: str) -> DataFr
     """The snapshot as delivered, with the file's own types (CSV: inferred from the values);
     a byte-order mark or stray spaces around a header name are dropped."""
     df = _read(spark, source, location)
-    if source.format == "csv" and not source.dialect.header:
+    if source.format in ("csv", "xlsx") and not source.dialect.header:
         df = headerless_named(df, source, location)
     else:
         clean = [c.lstrip("\ufeff").strip() for c in df.columns]
@@ -146,6 +146,8 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
             return spark.read.parquet(location)
         if source.format == "json":
             return _read_json(spark, source, location)
+        if source.format == "xlsx":
+            return _read_excel(spark, source, location)
         d = source.dialect
         reader = (spark.read.option("header", d.header).option("sep", d.delimiter)
                   .option("quote", d.quote).option("escape", d.escape)
@@ -160,6 +162,38 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
         message = str(exc).splitlines()[0]
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as "
                              f"{source.format}: {message}") from None
+
+
+def _read_excel(spark: SparkSession, source: Source, location: str) -> DataFrame:
+    """An Excel workbook's sheet (``dialect.sheet``, else the first), read on the driver
+    (openpyxl) into text columns, so that numbers, dates and categories are inferred from the
+    values as a CSV file's are: a number cell as its digits, a date cell as
+    ``2010-01-27 00:00:00``, an empty cell empty. Without a header (``dialect.header:
+    false``) the columns take Spark's positional names (``_c0``, ...), as in a CSV file."""
+    import pandas as pd  # the workbook is read on the driver: a file it can open
+
+    d = source.dialect
+    try:
+        sheet = pd.read_excel(location, sheet_name=d.sheet or 0, header=0 if d.header else None,
+                              dtype=str, keep_default_na=False, engine="openpyxl")
+    except FileNotFoundError:
+        raise InputDataError(f"snapshot {source.name}: {location} does not exist") from None
+    except ValueError as exc:  # not a workbook, no such sheet
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputDataError(f"snapshot {source.name}: cannot read {location} as an Excel "
+                             f"workbook (xlsx): {first}") from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl's own errors on a damaged file
+        raise InputDataError(f"snapshot {source.name}: cannot read {location} as an Excel "
+                             f"workbook (xlsx): {type(exc).__name__}: {exc}") from None
+    names = ([str(c) for c in sheet.columns] if d.header
+             else [f"_c{i}" for i in range(len(sheet.columns))])
+    if not names:
+        raise InputDataError(f"snapshot {source.name}: {location}: the sheet "
+                             f"{d.sheet or '(first)'} holds no column")
+    schema = T.StructType([T.StructField(n, T.StringType(), True) for n in names])
+    cells = sheet.astype(object).where(sheet != "", None)
+    cells.columns = names
+    return spark.createDataFrame(cells, schema)
 
 
 # Field delimiters a CSV export is commonly written with.

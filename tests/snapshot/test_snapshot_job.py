@@ -155,6 +155,53 @@ def test_money_percentages_and_text_dates_are_features_as_exported(spark, tmp_pa
     assert columns["balance"] == "numeric"
 
 
+def test_an_excel_workbook_is_read_like_a_csv_file(spark, tmp_path):
+    import pandas as pd
+    clients = pd.DataFrame({
+        "id": [101, 102, 103, 104],
+        "age": [30, None, 52.5, 41],
+        "opened": pd.to_datetime(["2010-01-27", "2011-02-05", None, "1999-12-13"]),
+        "job": ["admin.", "", "technician", "admin."],
+        "y": ["yes", "no", "no", "yes"]})
+    with pd.ExcelWriter(tmp_path / "clients.xlsx") as book:
+        pd.DataFrame({"note": ["not this sheet"]}).to_excel(book, sheet_name="readme",
+                                                            index=False)
+        clients.to_excel(book, sheet_name="clients", index=False)
+    contract = {"products": [{"code": "DEPOSIT"}],
+                "sources": {"calls": {"kind": "snapshot", "format": "xlsx",
+                                      "location": str(tmp_path / "clients.xlsx"),
+                                      "dialect": {"sheet": "clients"}, "holdout_share": 0,
+                                      "columns": [{"name": "id", "role": "key"},
+                                                  {"name": "y", "role": "label",
+                                                   "product": "DEPOSIT"}]}}}
+    (tmp_path / "contract.yaml").write_text(yaml.safe_dump(contract))
+    cfg = make_config(tmp_path, f"paths.contract={tmp_path / 'contract.yaml'}")
+    summary = job.run(spark, cfg)
+    assert (summary["rows_read"], summary["accepted"]) == (4, 4)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {r["identity_id_hash"]: (r["age"], r["opened"], r["job"]) for r in features.collect()}
+    day = {d: float((d - dt.date(1970, 1, 1)).days) for d in (
+        dt.date(2010, 1, 27), dt.date(2011, 2, 5), dt.date(1999, 12, 13))}
+    assert got == {"101": (30.0, day[dt.date(2010, 1, 27)], "admin."),
+                   "102": (None, day[dt.date(2011, 2, 5)], "UNKNOWN"),
+                   "103": (52.5, None, "technician"),
+                   "104": (41.0, day[dt.date(1999, 12, 13)], "admin.")}
+    labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
+    assert sorted((r["identity_id_hash"], r["label"]) for r in labels.collect()) == [
+        ("101", 1), ("102", 0), ("103", 0), ("104", 1)]
+
+
+def test_a_file_that_is_no_workbook_is_named_in_one_line(spark, tmp_path):
+    (tmp_path / "train.csv").write_text("id,y\n1,yes\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  format="xlsx")
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    assert "train.csv as an Excel workbook (xlsx)" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_a_file_in_a_windows_code_page_is_read_with_its_accents(spark, tmp_path):
     (tmp_path / "train.csv").write_bytes(
         "id,job,y\n1,Médico,yes\n2,Técnico,no\n3,Médico,no\n".encode("cp1252"))
