@@ -35,7 +35,7 @@ def number_as_written(text: Column, decimal: str, grouping: bool = True) -> Colu
     decimal comma, :func:`with_decimal_point` drops the grouping points and spaces."""
     signs = F.trim(F.regexp_replace(text, f"[{NUMBER_SIGNS}]", ""))
     negative = F.regexp_replace(F.regexp_replace(signs, "^\\((.+)\\)$", "-$1"),
-                                "^([^-].*[0-9])-$", "-$1")
+                                "^([^-]*[0-9])-$", "-$1")
     if decimal == "." and grouping:
         negative = F.when(negative.rlike(POINT_GROUPING),
                           F.regexp_replace(negative, "[,']", "")).otherwise(negative)

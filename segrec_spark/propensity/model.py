@@ -83,9 +83,11 @@ class FeatureSpec:
     categorical: tuple[str, ...]
     segment: str | None
     nullable: tuple[str, ...] = ()  # numeric columns with a null in training: get an indicator
-    # numeric columns with no value at all in training (a column a bank leaves blank, a log
-    # column never filled): no median to impute, nothing to learn; left out of the model
-    empty: tuple[str, ...] = ()
+    # numeric columns with values on fewer than SPARSE_SHARE of the training rows (none at all:
+    # a column a bank leaves blank, a log column never filled): their values are left out of
+    # the model (a sampled or folded fit may hold none, and the median imputer fails on a
+    # column of nulls alone); their missing indicator stays and carries "has a value"
+    sparse: tuple[str, ...] = ()
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -115,25 +117,41 @@ def feature_spec(df: DataFrame, use_segment: bool = True) -> FeatureSpec:
     return FeatureSpec(numeric=numeric, categorical=categorical, segment=segment)
 
 
+# A numeric column with values on fewer than this share of the training rows is sparse
+# (FeatureSpec.sparse).
+SPARSE_SHARE = 0.01
+
+
 def _null_flags(numeric: Sequence[str]) -> list[str]:
     # SQL text: one call into the JVM for the whole projection, not several per column.
     quoted = [f"`{c.replace('`', '``')}`" for c in numeric]
     return [f"max({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS n{i}"
             for i, q in enumerate(quoted)] + [
-        f"min({q} IS NULL OR isnan(CAST({q} AS DOUBLE))) AS e{i}" for i, q in enumerate(quoted)]
+        f"count_if(NOT ({q} IS NULL OR isnan(CAST({q} AS DOUBLE)))) AS e{i}"
+        for i, q in enumerate(quoted)]
+
+
+def sparse_columns(numeric: Sequence[str], values: Sequence[int], n_rows: int
+                   ) -> tuple[str, ...]:
+    """The columns of ``numeric`` whose count of values (``values``, in order) is below
+    :data:`SPARSE_SHARE` of ``n_rows`` (at least one value needed)."""
+    return tuple(c for c, v in zip(numeric, values, strict=True)
+                 if v < max(1.0, SPARSE_SHARE * n_rows))
 
 
 def _with_nullable_from(spec: FeatureSpec, row: Row) -> FeatureSpec:
     nullable = tuple(c for i, c in enumerate(spec.numeric) if row[f"n{i}"])
-    empty = tuple(c for i, c in enumerate(spec.numeric) if row[f"e{i}"])
-    return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable, empty)
+    sparse = sparse_columns(spec.numeric, [int(row[f"e{i}"] or 0)
+                                           for i in range(len(spec.numeric))], int(row["n"]))
+    return FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable, sparse)
 
 
 def with_nullable(spec: FeatureSpec, train: DataFrame) -> FeatureSpec:
     """The spec with the numeric columns that have a null or NaN in ``train`` (one pass)."""
     if not spec.numeric:
         return spec
-    return _with_nullable_from(spec, first_row(train.selectExpr(*_null_flags(spec.numeric))))
+    return _with_nullable_from(spec, first_row(train.selectExpr(
+        "count(1) AS n", *_null_flags(spec.numeric))))
 
 
 @dataclass(frozen=True)
@@ -234,13 +252,13 @@ class LabelCounts:
                 and g["as_of_date"] in wanted and _in_part(g, part)]
         flags = {c: any(g[f"n{j}"] for g in mine) for j, c in enumerate(self.numeric)}
         nullable = tuple(c for c in spec.numeric if flags[c])
-        blank = {c: bool(mine) and all(g[f"e{j}"] for g in mine)
-                 for j, c in enumerate(self.numeric)}
-        empty = tuple(c for c in spec.numeric if blank[c])
-        return LabelledRows(sum(int(g["n"]) for g in mine),
+        values = {c: sum(int(g[f"e{j}"] or 0) for g in mine) for j, c in enumerate(self.numeric)}
+        n_rows = sum(int(g["n"]) for g in mine)
+        sparse = sparse_columns(spec.numeric, [values[c] for c in spec.numeric], n_rows)
+        return LabelledRows(n_rows,
                             int(sum(g[f"p{i}"] or 0 for g in mine)),
                             FeatureSpec(spec.numeric, spec.categorical, spec.segment, nullable,
-                                        empty))
+                                        sparse))
 
 
 def _in_part(group: Row, part: str) -> bool:
@@ -312,20 +330,20 @@ def numeric_stages(spec: FeatureSpec) -> tuple[list[Any], list[str]]:
     """Cast numerics to double, add missing indicators, impute nulls with the median.
 
     Every numeric column is imputed (not only those with nulls in training), so a null that
-    first appears when scoring is filled too instead of failing the vector assembly. A column
-    with no value in training (``spec.empty``) is left out: it has no median and says nothing."""
-    numeric = [c for c in spec.numeric if c not in spec.empty]
-    if not numeric:
+    first appears when scoring is filled too instead of failing the vector assembly. The
+    values of a sparse column (``spec.sparse``) are left out, its missing indicator kept."""
+    numeric = [c for c in spec.numeric if c not in spec.sparse]
+    nullable = list(spec.nullable)
+    if not numeric and not nullable:
         return [], []
-    doubles = ", ".join(f"CAST(`{c}` AS DOUBLE) AS `{DOUBLE_PREFIX}{c}`" for c in numeric)
-    nullable = [c for c in spec.nullable if c not in spec.empty]
-    flags = "".join(f", CAST(`{c}` IS NULL OR isnan(CAST(`{c}` AS DOUBLE)) AS DOUBLE) "
-                    f"AS `{MISSING_PREFIX}{c}`" for c in nullable)
-    stages: list[Any] = [
-        SQLTransformer(statement=f"SELECT *, {doubles}{flags} FROM __THIS__"),
-        Imputer(strategy="median", inputCols=[f"{DOUBLE_PREFIX}{c}" for c in numeric],
-                outputCols=[f"{IMPUTED_PREFIX}{c}" for c in numeric]),
-    ]
+    added = [f"CAST(`{c}` AS DOUBLE) AS `{DOUBLE_PREFIX}{c}`" for c in numeric]
+    added += [f"CAST(`{c}` IS NULL OR isnan(CAST(`{c}` AS DOUBLE)) AS DOUBLE) "
+              f"AS `{MISSING_PREFIX}{c}`" for c in nullable]
+    stages: list[Any] = [SQLTransformer(statement=f"SELECT *, {', '.join(added)} FROM __THIS__")]
+    if numeric:
+        stages.append(Imputer(strategy="median",
+                              inputCols=[f"{DOUBLE_PREFIX}{c}" for c in numeric],
+                              outputCols=[f"{IMPUTED_PREFIX}{c}" for c in numeric]))
     columns = [f"{IMPUTED_PREFIX}{c}" for c in numeric]
     columns += [f"{MISSING_PREFIX}{c}" for c in nullable]
     return stages, columns

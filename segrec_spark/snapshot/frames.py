@@ -180,8 +180,7 @@ def plan_columns(source: Source, schema: T.StructType,
     declared = _declared_names(source)
     inputs = outcome_inputs(source, [f.name for f in schema.fields if f.name not in declared])
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
-    dates = {name: found for name, found in (text_dates or {}).items()
-             if name not in numeric_text}
+    dates = dict(text_dates or {})  # a dotted date is no number, even under a decimal comma
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
@@ -192,12 +191,12 @@ def plan_columns(source: Source, schema: T.StructType,
             kind = ("numeric" if field.name in numeric_text or field.name in dates else
                     _inferred_kind(field, distinct_counts.get(field.name, 0), n_rows,
                                    source.max_categories))
-            if kind is None:
-                ignored.append(field.name)
-            elif field.name in dates:
+            if field.name in dates:
                 date_format, stray_dates, _ = dates[field.name]
-                attributes.append(Attribute(field.name, safe_name(field.name), kind,
+                attributes.append(Attribute(field.name, safe_name(field.name), "numeric",
                                             stray_dates, date_format=date_format))
+            elif kind is None:
+                ignored.append(field.name)
             else:
                 numeric = kind == "numeric"
                 attributes.append(Attribute(
@@ -381,6 +380,20 @@ def date_shaped_count(name: str) -> SparkColumn:
     return F.count_if(F.trim(F.col(f"`{name}`").cast("string")).rlike(DATE_SHAPE))
 
 
+def text_days(name: str, date_format: str) -> SparkColumn:
+    """A text date column's feature: days since 1970-01-01; NULL (missing) for no date or a
+    placeholder outside 1900-2199 (``9999-12-31``, an open end)."""
+    day = text_date(name, date_format)
+    return F.when(F.year(day).between(1900, 2199),
+                  F.datediff(day, F.lit(dt.date(1970, 1, 1))).cast("double"))
+
+
+def lenient_format(date_format: str) -> str:
+    """``date_format`` reading one-digit days and months too (``MM/dd/yyyy`` -> ``M/d/yyyy``):
+    a declared format's order, tried before :data:`DATE_FORMATS` so it wins their ties."""
+    return date_format.replace("MM", "M").replace("dd", "d")
+
+
 def date_text_counts(name: str, formats: Sequence[str]) -> list[SparkColumn]:
     """Aggregates over a text column: the rows holding a date of each of ``formats``."""
     return [F.count_if(text_date(name, f).isNotNull()) for f in formats]
@@ -406,12 +419,17 @@ def date_text_columns(parsed: Mapping[str, Sequence[int]], non_missing: Mapping[
 
 def comma_decimal_columns(point: dict[str, tuple[int, int, int]],
                           comma: dict[str, tuple[int, int, int]],
-                          distinct_counts: dict[str, int], n_rows: int) -> dict[str, int]:
+                          distinct_counts: dict[str, int], n_rows: int,
+                          grouped: dict[str, tuple[int, int, int]] | None = None
+                          ) -> dict[str, int]:
     """Text columns (:func:`number_text_counts` of each, read with a point and with a comma as
     the decimal mark) that are numbers written with a decimal comma, ``0,5``, in a file whose
     dialect says a point, with their stray cells: numbers with a comma
-    (:func:`numeric_text_columns`) and not with a point."""
-    with_point = numeric_text_columns(point, distinct_counts, n_rows)
+    (:func:`numeric_text_columns`) and not with a point, nor with a point and thousands
+    grouped by commas and a fraction (``grouped``: ``1,234.50`` is not 1.23450)."""
+    with_point = set(numeric_text_columns(point, distinct_counts, n_rows))
+    with_point |= {name for name in numeric_text_columns(grouped or {}, distinct_counts, n_rows)
+                   if (grouped or {})[name][1] > 0}
     return {name: stray for name, stray in
             numeric_text_columns(comma, distinct_counts, n_rows).items()
             if name not in with_point and comma[name][1] > 0}
@@ -460,8 +478,8 @@ def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
                  dtype: T.DataType | None = None) -> SparkColumn:
     """The row's as-of date: ``default`` without a time column; a delivered date or timestamp
     as it is; else the text (or a number such as ``201501``, which the CSV reader reads as
-    one) parsed with the dialect's ``date_format`` (on the whole text, then on its first
-    word: ``27/01/2024 14:33``), then its ``timestamp_format``, then as an
+    one) parsed with the dialect's ``date_format``, then its ``timestamp_format``, then the
+    ``date_format`` on its first word (``27/01/2024 14:33``), then as an
     ISO date (``2015-01-28``, ``2015-01``). NULL (a BAD_TIMESTAMP reject) when nothing parses
     or the year is outside 1900-2199."""
     if plan.time is None:
@@ -473,8 +491,8 @@ def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
         text = F.trim(column.cast("string"))
         day = F.coalesce(
             F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.date_format))),
-            text_date(plan.time, source.dialect.date_format),  # a time after the date
             F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.timestamp_format))),
+            text_date(plan.time, source.dialect.date_format),  # a time after the date
             text.try_cast("date"))
     return F.when(F.year(day).between(1900, 2199), day)
 
@@ -518,8 +536,7 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
     when the row cannot be used: no key, no as-of date)."""
     def transform(df: DataFrame) -> DataFrame:
         types = {f.name: f.dataType for f in df.schema.fields}
-        attrs = [(F.datediff(text_date(a.source_name, a.date_format),
-                             F.lit(dt.date(1970, 1, 1))).cast("double")
+        attrs = [(text_days(a.source_name, a.date_format)
                   if a.date_format
                   else text_number(a.source_name, a.decimal or source.dialect.decimal)
                   if a.stray_cells or a.decimal

@@ -165,19 +165,26 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
 
 
 def _read_excel(spark: SparkSession, source: Source, location: str) -> DataFrame:
-    """An Excel workbook's sheet (``dialect.sheet``, else the first), read on the driver
-    (openpyxl) into text columns, so that numbers, dates and categories are inferred from the
+    """An Excel workbook's sheet (``dialect.sheet``, else the first), one file read on the
+    driver (openpyxl) into text columns, so that numbers, dates and categories are inferred from the
     values as a CSV file's are: a number cell as its digits, a date cell as
     ``2010-01-27 00:00:00``, an empty cell empty. Without a header (``dialect.header:
     false``) the columns take Spark's positional names (``_c0``, ...), as in a CSV file."""
-    import pandas as pd  # the workbook is read on the driver: a file it can open
+    import io
+
+    import pandas as pd
 
     d = source.dialect
+    # The file's bytes through Spark's own file systems (a lake on s3a: or abfss: too); the
+    # workbook is then parsed on the driver.
+    files = spark.read.format("binaryFile").load(location).select("path", "content").collect()
+    if len(files) != 1:
+        raise InputDataError(f"snapshot {source.name}: {location} names {len(files)} files; "
+                             f"a workbook (format xlsx) is read from one file")
     try:
-        sheet = pd.read_excel(location, sheet_name=d.sheet or 0, header=0 if d.header else None,
-                              dtype=str, keep_default_na=False, engine="openpyxl")
-    except FileNotFoundError:
-        raise InputDataError(f"snapshot {source.name}: {location} does not exist") from None
+        sheet = pd.read_excel(io.BytesIO(files[0]["content"]), sheet_name=d.sheet or 0,
+                              header=0 if d.header else None, dtype=str,
+                              keep_default_na=False, engine="openpyxl")
     except ValueError as exc:  # not a workbook, no such sheet
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as an Excel "
@@ -441,11 +448,13 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
                       for i, c in enumerate(texts)} for m in marks}
         numeric_text = sf.numeric_text_columns(counts["t"], distinct, n_rows)
         if "k" in counts:
-            comma = sf.comma_decimal_columns(counts["p"], counts["k"], distinct, n_rows)
+            comma = sf.comma_decimal_columns(counts["p"], counts["k"], distinct, n_rows,
+                                             counts["t"])
             numeric_text.update(comma)
         dates = _text_dates(df, source, {c: row[f"s{i}"] for i, c in enumerate(texts)},
-                            {c: n + other for c, (n, _, other) in counts["t"].items()
-                             if c not in numeric_text})
+                            {c: n + other for c, (n, _, other) in counts["t"].items()})
+        numeric_text = {c: n for c, n in numeric_text.items() if c not in dates}
+        comma = {c: n for c, n in comma.items() if c not in dates}
     plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text, comma, dates)
     if comma:
         log.warning("snapshot %s: column(s) %s hold numbers written with a decimal comma "
@@ -469,7 +478,8 @@ def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
     candidates = [c for c, n in non_missing.items() if n and shaped.get(c, 0) >= share * n]
     if not candidates:
         return {}
-    formats = list(dict.fromkeys([source.dialect.date_format, *sf.DATE_FORMATS]))
+    declared = source.dialect.date_format
+    formats = list(dict.fromkeys([declared, sf.lenient_format(declared), *sf.DATE_FORMATS]))
     row = first_row(df.agg(*(agg.alias(f"d{i}_{j}") for i, c in enumerate(candidates)
                              for j, agg in enumerate(sf.date_text_counts(c, formats)))))
     parsed = {c: [int(row[f"d{i}_{j}"]) for j in range(len(formats))]
@@ -523,7 +533,8 @@ def _with_time_format(delivered: DataFrame, source: Source, time: str | None) ->
     plan = sf.SnapshotPlan(key=None, time=time, split=None, labels={}, holdings={},
                            attributes=(), ignored=())
     declared = sf.as_of_column(plan, dt.date(2000, 1, 1), source, T.StringType())
-    formats = list(sf.DATE_FORMATS)
+    formats = list(dict.fromkeys([sf.lenient_format(source.dialect.date_format),
+                                  *sf.DATE_FORMATS]))  # the declared order wins a tie
     row = first_row(delivered.agg(F.count_if(declared.isNotNull()).alias("declared"), *(
         F.count_if(F.year(sf.text_date(time, f)).between(1900, 2199)).alias(f"f{i}")
         for i, f in enumerate(formats))))

@@ -66,20 +66,27 @@ def test_missing_numbers_are_imputed_with_an_indicator_and_never_fail_scoring(sp
     assert "__missing_x" not in names
 
 
+def test_a_number_column_with_values_on_under_one_percent_of_rows_is_sparse():
+    assert pm.sparse_columns(["a", "b", "c", "d"], [0, 9, 10, 1], 1000) == ("a", "b", "d")
+    assert pm.sparse_columns(["a", "b"], [0, 1], 50) == ("a",)  # one value is enough there
+
+
 @pytest.mark.parametrize("learner", ["logistic_regression", "random_forest"])
 def test_a_number_column_with_no_value_in_training_is_left_out(spark, learner):
     rows = [(f"c{i}", None, float(i % 3), float(i % 2)) for i in range(40)]
     df = spark.createDataFrame(rows, "identity_id_hash string, blank double, x double, "
                                      "label double").transform(pm.with_class_weight(1.0))
     spec = pm.count_labelled(pm.feature_spec(df), df).spec
-    assert (spec.empty, spec.nullable) == (("blank",), ("blank",))
+    assert (spec.sparse, spec.nullable) == (("blank",), ("blank",))
+    assert pm.with_nullable(pm.feature_spec(df), df) == spec
     pipeline, _ = learners.learner_pipeline(learner, spec, 1.0, PropensitySettings())
     model = pipeline.fit(df)  # the median imputer would fail on a column of nulls alone
     scoring = spark.createDataFrame([("n1", 5.0, 1.0, 0.0)],
                                     "identity_id_hash string, blank double, x double, "
                                     "label double")
     assert 0.0 < pm.score(model, scoring).first()["probability"] < 1.0
-    assert not [n for n, _ in pm.feature_importances(model, df) if "blank" in n]
+    # the values are left out; the missing indicator (constant here) stays
+    assert not [n for n, _ in pm.feature_importances(model, df) if n == "__imputed_blank"]
 
 
 def test_positive_weight_balances_and_caps():

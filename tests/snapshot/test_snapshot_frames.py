@@ -291,10 +291,10 @@ def test_text_numbers_follow_the_decimal_mark(spark):
 def test_numbers_as_exports_write_them(spark):
     df = spark.createDataFrame([("$3,983.17",), ("18.2%",), ("(1,234.50)",), ("-$12",),
                                 ("1'234'567",), ("€ 250",), ("1,5",), ("12,34",), ("1,234,5",),
-                                ("$",), ("-",)], "v string")
+                                ("$",), ("-",), ("5-",)], "v string")
     point = [r[0] for r in df.select(sf.text_number("v")).collect()]
     assert point == [3983.17, 18.2, -1234.5, -12.0, 1234567.0, 250.0, None, None, None, None,
-                     None]
+                     None, -5.0]
     comma = spark.createDataFrame([("1.234,50-",), ("(2,5)",), ("12,5 %",)], "v string")
     assert [r[0] for r in comma.select(sf.text_number("v", ",")).collect()] == [
         -1234.5, -2.5, 12.5]
@@ -331,6 +331,10 @@ def test_text_dates_are_days_since_1970(spark):
     assert [r[0] for r in iso.select(sf.text_date("v", "yyyy-M-d")).collect()] == [
         dt.date(2010, 1, 27), None]
     assert iso.select(sf.text_date("v", "d-MMM-yyyy")).collect()[1][0] == dt.date(2010, 1, 27)
+    # an open end written as a far date is no date (a feature of 2.9 million days would
+    # dominate every distance)
+    ends = spark.createDataFrame([("1970-01-11",), ("9999-12-31",)], "v string")
+    assert [r[0] for r in ends.select(sf.text_days("v", "yyyy-M-d")).collect()] == [10.0, None]
 
 
 def test_a_snapshot_may_declare_no_column_and_infer_them_all():
@@ -605,6 +609,23 @@ def test_numbers_with_a_decimal_comma_are_told_from_text_and_from_point_numbers(
              "codes": (100, 0, 0)}  # "1,2" list codes, no fraction: not decimals
     distinct = {"rate": 30, "count": 20, "city": 5, "codes": 4}
     assert sf.comma_decimal_columns(point, comma, distinct, 100) == {"rate": 0}
+    # "1,234.50" in a tab-separated file: a number with a point once the thousands' commas
+    # are read as grouping (with a fraction), so not a decimal comma (1.23450)
+    point["money"], comma["money"], distinct["money"] = (30, 0, 70), (100, 100, 0), 90
+    grouped = {"money": (100, 100, 0), "rate": (40, 0, 60), "count": (100, 0, 0),
+               "city": (0, 0, 100), "codes": (50, 0, 50)}
+    assert sf.comma_decimal_columns(point, comma, distinct, 100, grouped) == {"rate": 0}
+
+
+def test_a_text_date_column_is_a_date_even_where_it_reads_as_a_number():
+    # 27.01.2010 under a decimal comma reads as the number 27012010: the date wins
+    source = _contract([]).snapshot
+    schema = T.StructType([T.StructField("opened", T.StringType())])
+    plan = sf.plan_columns(source, schema, {"opened": 90}, 100, {"opened": 0}, (),
+                           {"opened": ("d.M.yyyy", 0, ())})
+    assert [(a.name, a.kind, a.date_format) for a in plan.attributes] == [
+        ("opened", "numeric", "d.M.yyyy")]
+    assert sf.lenient_format("MM/dd/yyyy") == "M/d/yyyy"
 
 
 def test_the_columns_an_outcome_expression_reads_are_not_features():
