@@ -73,6 +73,11 @@ class Attribute:
     # a text column of dates (``27/01/2010``): the format its cells were read with
     # (:data:`DATE_FORMATS`); the feature is the day as days since 1970-01-01
     date_format: str = ""
+    # a text column of more than ``max_categories`` values: the common ones it keeps (most
+    # frequent first, :func:`common_levels`), the others read as OTHER; and the share of its
+    # non-empty cells they hold
+    levels: tuple[str, ...] = ()
+    covered: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,8 @@ def plan_columns(source: Source, schema: T.StructType,
                  distinct_counts: dict[str, int], n_rows: int,
                  numeric_text: Mapping[str, int] | Collection[str] = (),
                  comma_decimal: Collection[str] = (),
-                 text_dates: Mapping[str, tuple[str, int, tuple[str, ...]]] | None = None
+                 text_dates: Mapping[str, tuple[str, int, tuple[str, ...]]] | None = None,
+                 common: Mapping[str, tuple[tuple[str, ...], float]] | None = None
                  ) -> SnapshotPlan:
     """Decide every column's use from the contract and, for undeclared ones, their type.
 
@@ -174,9 +180,10 @@ def plan_columns(source: Source, schema: T.StructType,
     stray text cells, which the CSV reader reads as text; a mapping gives each column's stray
     cells; ``comma_decimal`` those of them written with a decimal comma), or text dates
     (``text_dates``, :func:`date_text_columns`: days since 1970-01-01); a categorical one
-    when it is other text with at most ``source.max_categories`` distinct values; a
-    whole-number or text column with a distinct value on (almost) every row is an id and is
-    ignored, as is longer free text."""
+    when it is other text with at most ``source.max_categories`` distinct values, or with
+    more whose common values hold most of its cells (``common``, :func:`common_levels`: those
+    values, the others as OTHER); a whole-number or text column with a distinct value on
+    (almost) every row is an id and is ignored, as is other free text."""
     declared = _declared_names(source)
     inputs = outcome_inputs(source, [f.name for f in schema.fields if f.name not in declared])
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
@@ -195,6 +202,10 @@ def plan_columns(source: Source, schema: T.StructType,
                 date_format, stray_dates, _ = dates[field.name]
                 attributes.append(Attribute(field.name, safe_name(field.name), "numeric",
                                             stray_dates, date_format=date_format))
+            elif kind is None and field.name in (common or {}):
+                levels, covered = (common or {})[field.name]
+                attributes.append(Attribute(field.name, safe_name(field.name), "categorical",
+                                            levels=levels, covered=covered))
             elif kind is None:
                 ignored.append(field.name)
             else:
@@ -285,6 +296,60 @@ def distinct_feature_names(attributes: Sequence[Attribute]) -> tuple[Attribute, 
         taken.add(name.lower())
         named.append(dataclasses.replace(attribute, name=name))
     return tuple(named)
+
+
+# A text column of more than max_categories values keeps the values that each hold at least
+# COMMON_SHARE of its non-empty cells (a country, a branch), the others read as OTHER, when
+# those hold at least COVERED_SHARE of its cells together; else it is free text (a name, a
+# comment, a street) and left out. A value on fewer cells has too few buyers to learn from
+# (the share below which a number column keeps only its missing indicator, SPARSE_SHARE).
+COMMON_SHARE = 0.01
+COVERED_SHARE = 0.5
+OTHER = "OTHER"
+
+
+def many_valued_text(texts: Iterable[str], distinct: Mapping[str, int], n_rows: int,
+                     max_categories: int) -> list[str]:
+    """The text columns of ``texts`` with more than ``max_categories`` values that are no id:
+    the ones :func:`common_value_counts` counts."""
+    return [c for c in texts if distinct.get(c, 0) > max_categories
+            and not looks_like_id(distinct[c], n_rows)]
+
+
+def common_value_counts(columns: Sequence[str]) -> Callable[[DataFrame], DataFrame]:
+    """Factory: delivered rows -> for each of ``columns`` (``column``: its position), the
+    values (trimmed) on at least COMMON_SHARE of its non-empty cells: ``column, value, cells,
+    filled`` (``filled``: the column's non-empty cells). A few rows per column at most."""
+    def transform(df: DataFrame) -> DataFrame:
+        cells = F.explode(F.array(*(
+            F.struct(F.lit(i).alias("column"),
+                     F.trim(F.col(f"`{c}`").cast("string")).alias("value"))
+            for i, c in enumerate(columns))))
+        counted = (df.select(cells.alias("cell")).select("cell.*")
+                   .filter(F.col("value").isNotNull() & (F.col("value") != ""))
+                   .groupBy("column", "value").agg(F.count(F.lit(1)).alias("cells")))
+        filled = counted.groupBy("column").agg(F.sum("cells").alias("filled"))
+        return (counted.join(F.broadcast(filled), "column")
+                .filter(F.col("cells") >= COMMON_SHARE * F.col("filled")))
+    return transform
+
+
+def common_levels(counts: Iterable[tuple[str, str, int, int]], max_categories: int
+                  ) -> dict[str, tuple[tuple[str, ...], float]]:
+    """Per column, from its common values' ``(column, value, cells, filled)``: the values
+    kept (most frequent first, ties in sort order, at most ``max_categories``) and the share
+    of the non-empty cells they hold; only the columns where that share is at least
+    COVERED_SHARE (the others are free text)."""
+    by_column: dict[str, list[tuple[str, int, int]]] = {}
+    for column, value, cells, filled in counts:
+        by_column.setdefault(column, []).append((value, cells, filled))
+    found = {}
+    for column, rows in by_column.items():
+        kept = sorted(rows, key=lambda r: (-r[1], r[0]))[:max_categories]
+        covered = sum(r[1] for r in kept) / kept[0][2]
+        if covered >= COVERED_SHARE:
+            found[column] = (tuple(r[0] for r in kept), covered)
+    return found
 
 
 def looks_like_id(distinct: int, n_rows: int) -> bool:
@@ -380,12 +445,17 @@ def date_shaped_count(name: str) -> SparkColumn:
     return F.count_if(F.trim(F.col(f"`{name}`").cast("string")).rlike(DATE_SHAPE))
 
 
+def valid_day(day: SparkColumn) -> SparkColumn:
+    """``day``, or NULL for a placeholder outside 1900-2199 (``9999-12-31``, an open end;
+    ``0001-01-01``): no date a bank's client table means."""
+    return F.when(F.year(day).between(1900, 2199), day)
+
+
 def text_days(name: str, date_format: str) -> SparkColumn:
     """A text date column's feature: days since 1970-01-01; NULL (missing) for no date or a
-    placeholder outside 1900-2199 (``9999-12-31``, an open end)."""
-    day = text_date(name, date_format)
-    return F.when(F.year(day).between(1900, 2199),
-                  F.datediff(day, F.lit(dt.date(1970, 1, 1))).cast("double"))
+    placeholder (:func:`valid_day`)."""
+    return F.datediff(valid_day(text_date(name, date_format)),
+                      F.lit(dt.date(1970, 1, 1))).cast("double")
 
 
 def lenient_format(date_format: str) -> str:
@@ -395,8 +465,9 @@ def lenient_format(date_format: str) -> str:
 
 
 def date_text_counts(name: str, formats: Sequence[str]) -> list[SparkColumn]:
-    """Aggregates over a text column: the rows holding a date of each of ``formats``."""
-    return [F.count_if(text_date(name, f).isNotNull()) for f in formats]
+    """Aggregates over a text column: the rows holding a date of each of ``formats`` (not a
+    placeholder, :func:`valid_day`)."""
+    return [F.count_if(valid_day(text_date(name, f)).isNotNull()) for f in formats]
 
 
 def date_text_columns(parsed: Mapping[str, Sequence[int]], non_missing: Mapping[str, int],
@@ -408,12 +479,11 @@ def date_text_columns(parsed: Mapping[str, Sequence[int]], non_missing: Mapping[
     found = {}
     for name, counts in parsed.items():
         total = non_missing.get(name, 0)
-        fit = [f for f, n in zip(formats, counts, strict=True)
+        fit = [(f, n) for f, n in zip(formats, counts, strict=True)
                if n > 0 and total - n <= STRAY_TEXT_SHARE * total]
         if fit:
-            best = max(fit, key=lambda f: parsed[name][list(formats).index(f)])
-            n = counts[list(formats).index(best)]
-            found[name] = (best, total - n, tuple(f for f in fit if f != best))
+            best, n = max(fit, key=lambda fn: fn[1])  # the first of equals
+            found[name] = (best, total - n, tuple(f for f, _ in fit if f != best))
     return found
 
 
@@ -458,9 +528,12 @@ def _numeric(name: str, dtype: T.DataType, decimal: str = ".") -> SparkColumn:
             .otherwise(text_number(name, decimal)))
 
 
-def _categorical(name: str) -> SparkColumn:
+def _categorical(name: str, levels: Collection[str] = ()) -> SparkColumn:
+    """A text column as a category: UNKNOWN when empty; with ``levels``, OTHER where it holds
+    none of them."""
     text = F.trim(F.col(f"`{name}`").cast("string"))
-    return F.when(text.isNull() | (text == ""), F.lit(UNKNOWN)).otherwise(text)
+    known = F.when(text.isin(*levels), text).otherwise(F.lit(OTHER)) if levels else text
+    return F.when(text.isNull() | (text == ""), F.lit(UNKNOWN)).otherwise(known)
 
 
 def flag(column: Column, name: str) -> SparkColumn:
@@ -494,7 +567,7 @@ def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
             F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.timestamp_format))),
             text_date(plan.time, source.dialect.date_format),  # a time after the date
             text.try_cast("date"))
-    return F.when(F.year(day).between(1900, 2199), day)
+    return valid_day(day)
 
 
 def key_column(plan: SnapshotPlan) -> SparkColumn:
@@ -542,7 +615,8 @@ def conformed_snapshot(plan: SnapshotPlan, source: Source, products: Sequence[st
                   if a.stray_cells or a.decimal
                   else _numeric(a.source_name, types[a.source_name], source.dialect.decimal)
                   if a.kind == "numeric"
-                  else _categorical(a.source_name)).alias(a.name) for a in plan.attributes]
+                  else _categorical(a.source_name, a.levels)).alias(a.name)
+                 for a in plan.attributes]
         holds = [(F.coalesce(flag(plan.holdings[p], plan.holdings[p].name), F.lit(0.0))
                   if p in plan.holdings else F.lit(0.0)).cast("int").alias(f"holds_{p.lower()}")
                  for p in products]

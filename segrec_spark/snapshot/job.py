@@ -409,6 +409,9 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
 
 
 def _stray_note(attribute: sf.Attribute) -> str:
+    if attribute.levels:
+        return (f" ({len(attribute.levels)} common values, {attribute.covered:.0%} of the "
+                f"cells; the others as {sf.OTHER})")
     n = attribute.stray_cells
     comma = (" (decimal comma)" if attribute.decimal == "," else
              f" (dates {attribute.date_format}, as days since 1970-01-01)"
@@ -427,6 +430,7 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     numeric_text: dict[str, int] = {}
     comma: dict[str, int] = {}
     dates: dict[str, tuple[str, int, tuple[str, ...]]] = {}
+    common: dict[str, tuple[tuple[str, ...], float]] = {}
     d = source.dialect
     # In a file not separated by commas, a number may be written with a decimal comma ("k"):
     # "3,983" is then 3.983, not 3983 (as with thousands grouped, "t"), unless it also reads as
@@ -455,7 +459,11 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
                             {c: n + other for c, (n, _, other) in counts["t"].items()})
         numeric_text = {c: n for c, n in numeric_text.items() if c not in dates}
         comma = {c: n for c, n in comma.items() if c not in dates}
-    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text, comma, dates)
+        common = _common_levels(df, source, sf.many_valued_text(
+            [c for c in texts if c not in numeric_text and c not in dates], distinct, n_rows,
+            source.max_categories))
+    plan = sf.plan_columns(source, df.schema, distinct, n_rows, numeric_text, comma, dates,
+                           common)
     if comma:
         log.warning("snapshot %s: column(s) %s hold numbers written with a decimal comma "
                     "(0,5): read so (set sources.%s.dialect.decimal: \",\" to say it for "
@@ -467,6 +475,25 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
                         "role: categorical to keep it as text)", source.name, a.source_name,
                         a.stray_cells)
     return plan, n_rows
+
+
+def _common_levels(df: DataFrame, source: Source, columns: list[str]
+                   ) -> dict[str, tuple[tuple[str, ...], float]]:
+    """The text columns of more than max_categories values that keep their common values
+    as categories (sf.common_levels), counted in one more pass over those columns only,
+    logged; the others are free text."""
+    if not columns:
+        return {}
+    rows = sf.common_value_counts(columns)(df).collect()  # a few rows per column
+    common = sf.common_levels(((columns[r["column"]], r["value"], r["cells"], r["filled"])
+                               for r in rows), source.max_categories)
+    for name, (levels, covered) in sorted(common.items()):
+        log.warning("snapshot %s: column %s has more than %d values (max_categories); its %d "
+                    "value(s) on at least %.0f%% of the rows each hold %.0f%% of them and are "
+                    "kept as categories, the others read as %s", source.name, name,
+                    source.max_categories, len(levels), 100 * sf.COMMON_SHARE, 100 * covered,
+                    sf.OTHER)
+    return common
 
 
 def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
@@ -536,8 +563,7 @@ def _with_time_format(delivered: DataFrame, source: Source, time: str | None) ->
     formats = list(dict.fromkeys([sf.lenient_format(source.dialect.date_format),
                                   *sf.DATE_FORMATS]))  # the declared order wins a tie
     row = first_row(delivered.agg(F.count_if(declared.isNotNull()).alias("declared"), *(
-        F.count_if(F.year(sf.text_date(time, f)).between(1900, 2199)).alias(f"f{i}")
-        for i, f in enumerate(formats))))
+        n.alias(f"f{i}") for i, n in enumerate(sf.date_text_counts(time, formats)))))
     counts = [int(row[f"f{i}"]) for i in range(len(formats))]
     best = max(counts)
     if best <= int(row["declared"]):

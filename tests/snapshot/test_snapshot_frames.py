@@ -335,6 +335,8 @@ def test_text_dates_are_days_since_1970(spark):
     # dominate every distance)
     ends = spark.createDataFrame([("1970-01-11",), ("9999-12-31",)], "v string")
     assert [r[0] for r in ends.select(sf.text_days("v", "yyyy-M-d")).collect()] == [10.0, None]
+    # ... and is not counted as a date: a column of them alone is no date column
+    assert ends.agg(*sf.date_text_counts("v", ["yyyy-M-d"])).first()[0] == 1
 
 
 def test_a_snapshot_may_declare_no_column_and_infer_them_all():
@@ -648,3 +650,40 @@ def test_the_columns_an_outcome_expression_reads_are_not_features():
     assert [a.source_name for a in plan.attributes] == ["amount", "spend_total", "offer", "age",
                                                        "year"]
     assert set(plan.outcome_inputs) == {"Offer Taken", "spend", "offer_2", "closed"}
+
+
+def test_common_values_are_those_on_a_hundredth_of_the_filled_cells(spark):
+    # 150 filled cells of a city: a value needs 1.5 of them; blanks count for nothing
+    cities = ["Lisbon"] * 100 + [" Porto "] * 48 + ["Faro", "Braga", "", None, "  "]
+    notes = [f"note {i}" for i in range(len(cities))]  # no value twice: free text
+    df = spark.createDataFrame(list(zip(cities, notes, strict=True)), "city string, note string")
+    got = sf.common_value_counts(["city", "note"])(df)
+    expected = spark.createDataFrame([(0, "Lisbon", 100, 150), (0, "Porto", 48, 150)],
+                                     "column int, value string, cells long, filled long")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True,
+                       ignore_column_order=True)
+
+
+def test_many_valued_text_keeps_its_common_values_only_where_they_hold_most_cells():
+    counts = [("country", "PRT", 40, 100), ("country", "GBR", 10, 100),
+              ("country", "FRA", 10, 100), ("country", "DEU", 10, 100),
+              ("surname", "Smith", 2, 100), ("surname", "Jones", 2, 100)]
+    found = sf.common_levels(counts, max_categories=3)
+    # at most max_categories, most frequent first, ties in sort order
+    assert found == {"country": (("PRT", "DEU", "FRA"), 0.6)}  # surnames: 4 % is free text
+    assert sf.many_valued_text(["a", "b", "c"], {"a": 150, "b": 50, "c": 990}, 1000, 100) == [
+        "a"]  # b is a category already, c an id
+
+
+def test_a_many_valued_column_is_a_category_of_its_common_values_and_other(spark):
+    source = _contract([{"name": "y", "role": "label", "product": "DEPOSIT"}]).snapshot
+    schema = T.StructType([T.StructField("country", T.StringType()),
+                           T.StructField("surname", T.StringType())])
+    plan = sf.plan_columns(source, schema, {"country": 150, "surname": 400}, n_rows=1000,
+                           common={"country": (("PRT", "GBR"), 0.8)})
+    assert [(a.name, a.kind, a.levels) for a in plan.attributes] == [
+        ("country", "categorical", ("PRT", "GBR"))]
+    assert plan.ignored == ("surname",)
+    df = spark.createDataFrame([("PRT",), (" GBR ",), ("ESP",), ("",), (None,)], "v string")
+    assert [r[0] for r in df.select(sf._categorical("v", ("PRT", "GBR"))).collect()] == [
+        "PRT", "GBR", sf.OTHER, "UNKNOWN", "UNKNOWN"]

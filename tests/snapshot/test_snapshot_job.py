@@ -155,6 +155,30 @@ def test_money_percentages_and_text_dates_are_features_as_exported(spark, tmp_pa
     assert columns["balance"] == "numeric"
 
 
+def test_a_column_of_many_values_keeps_its_common_ones_as_categories(spark, tmp_path):
+    # 120 clients: a branch of 7 values (max_categories 5), two of them on one row each
+    # (under 1 % of 120 cells is under 1.2); and a name on nearly every row (free text)
+    branches = ["north"] * 40 + ["south"] * 30 + ["east"] * 20 + ["west"] * 15 + \
+        ["port"] * 13 + ["hill"] + ["lake"]
+    rows = [f"{i},{b},name{i % 100},{'yes' if i % 3 == 0 else 'no'}"
+            for i, b in enumerate(branches)]
+    (tmp_path / "train.csv").write_text("id,branch,name,y\n" + "\n".join(rows) + "\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0, max_categories=5)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {r["identity_id_hash"]: r["branch"] for r in features.collect()}
+    assert got == {str(i): b if b not in ("hill", "lake") else "OTHER"
+                   for i, b in enumerate(branches)}
+    assert "name" not in features.columns
+    columns = {r["column"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["branch"] == "categorical (5 common values, 98% of the cells; the others " \
+        "as OTHER)"
+    assert columns["name"] == "ignored"
+
+
 def test_an_excel_workbook_is_read_like_a_csv_file(spark, tmp_path):
     import pandas as pd
     clients = pd.DataFrame({
