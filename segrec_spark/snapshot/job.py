@@ -488,9 +488,9 @@ def _common_levels(df: DataFrame, source: Source, columns: list[str]
     common = sf.common_levels(((columns[r["column"]], r["value"], r["cells"], r["filled"])
                                for r in rows), source.max_categories)
     for name, (levels, covered) in sorted(common.items()):
-        log.warning("snapshot %s: column %s has more than %d values (max_categories); its %d "
-                    "value(s) on at least %.0f%% of the rows each hold %.0f%% of them and are "
-                    "kept as categories, the others read as %s", source.name, name,
+        log.warning("snapshot %s: column %s has more than %d values (max_categories); the %d "
+                    "that each fill at least %.0f%% of its non-empty cells fill %.0f%% together "
+                    "and are kept as categories, the others read as %s", source.name, name,
                     source.max_categories, len(levels), 100 * sf.COMMON_SHARE, 100 * covered,
                     sf.OTHER)
     return common
