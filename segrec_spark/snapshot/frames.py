@@ -352,6 +352,23 @@ def common_levels(counts: Iterable[tuple[str, str, int, int]], max_categories: i
     return found
 
 
+def with_types_of_both(first: DataFrame, second: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Two files of one table (a training and a held-out file), each read with the types
+    inferred from its own cells, with one type per column: where those differ (a number
+    column with an ``NA`` in one file only is text there), the column is text in both, and
+    its numbers are read from the text like any text column's; two number types are left to
+    the union, which widens them."""
+    theirs = {f.name: f.dataType for f in second.schema.fields}
+    differ = [f.name for f in first.schema.fields if f.name in theirs
+              and f.dataType != theirs[f.name]
+              and not (isinstance(f.dataType, NUMERIC_TYPES)
+                       and isinstance(theirs[f.name], NUMERIC_TYPES))]
+
+    def as_text(df: DataFrame) -> DataFrame:
+        return df.withColumns({c: F.col(f"`{c}`").cast("string") for c in differ})
+    return (as_text(first), as_text(second)) if differ else (first, second)
+
+
 def looks_like_id(distinct: int, n_rows: int) -> bool:
     """A column with a distinct value on at least 95 % of (more than 20) rows identifies rows."""
     return n_rows > 20 and distinct >= 0.95 * n_rows

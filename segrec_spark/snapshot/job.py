@@ -350,6 +350,7 @@ def delivered_frame(spark: SparkSession, cfg: Config, source: Source) -> tuple[D
     check_declared_columns(held, source, held_location, optional_labels=True)
     if source.key_column is None:
         held = with_row_numbers(held, EVALUATION_PREFIX)
+    df, held = sf.with_types_of_both(df, held)
     if source.key_column is not None:
         _refuse_shared_keys(df, held, source, held_location)
     declared_split = source.role_column("split")

@@ -687,3 +687,14 @@ def test_a_many_valued_column_is_a_category_of_its_common_values_and_other(spark
     df = spark.createDataFrame([("PRT",), (" GBR ",), ("ESP",), ("",), (None,)], "v string")
     assert [r[0] for r in df.select(sf._categorical("v", ("PRT", "GBR"))).collect()] == [
         "PRT", "GBR", sf.OTHER, "UNKNOWN", "UNKNOWN"]
+
+
+def test_a_column_typed_differently_in_two_files_is_text_in_both(spark):
+    train = spark.createDataFrame([(1, 2.5e10, 3), (2, 0.1, 4)], "id int, v double, n int")
+    held = spark.createDataFrame([("3", "NA", 5.5)], "id string, v string, n double")
+    first, second = sf.with_types_of_both(train, held)
+    assert [f.dataType for f in first.schema.fields] == [
+        T.StringType(), T.StringType(), T.IntegerType()]  # two number types: the union's
+    both = first.unionByName(second)
+    assert [r[0] for r in both.select(sf.text_number("v")).collect()] == [2.5e10, 0.1, None]
+    assert [r["id"] for r in both.collect()] == ["1", "2", "3"]

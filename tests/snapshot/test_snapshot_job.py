@@ -179,6 +179,19 @@ def test_a_column_of_many_values_keeps_its_common_ones_as_categories(spark, tmp_
     assert columns["name"] == "ignored"
 
 
+def test_a_number_column_with_na_in_one_file_only_is_a_number_in_both(spark, tmp_path):
+    # the reader infers each file's types from its own cells: int here, text in the other
+    (tmp_path / "train.csv").write_text("id,children,y\n1,2,yes\n2,0,no\n3,NA,no\n")
+    (tmp_path / "test.csv").write_text("id,children,y\n4,1,yes\n5,3,no\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  evaluation_location=str(tmp_path / "test.csv"))
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert {r["identity_id_hash"]: r["children"] for r in features.collect()} == {
+        "1": 2.0, "2": 0.0, "3": None, "4": 1.0, "5": 3.0}
+
+
 def test_an_excel_workbook_is_read_like_a_csv_file(spark, tmp_path):
     import pandas as pd
     clients = pd.DataFrame({
