@@ -25,6 +25,16 @@ TEST_SPARK = SparkSettings(master="local[2]", shuffle_partitions=2, driver_memor
                                  "spark.sql.codegen.factoryMode": "NO_CODEGEN"})
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test on the shared end-to-end run (fixture ``e2e``, about 150 s to make) must be marked
+    ``integration``, so that `make test` never makes it: it is a whole pipeline."""
+    unmarked = [item.nodeid for item in items if "e2e" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("integration") is None]
+    if unmarked:
+        raise pytest.UsageError("tests on the shared e2e run must be marked integration: "
+                                + ", ".join(unmarked))
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     from segrec_spark.spark import get_spark

@@ -21,6 +21,7 @@ spec.loader.exec_module(yardstick)
 duckdb = pytest.importorskip("duckdb")
 
 
+@pytest.mark.integration  # on the shared end-to-end run: `make test-slow`
 def test_duckdb_builds_the_same_client_features_and_labels_as_spark(e2e, tmp_path):
     cfg, _ = e2e
     lake = Path(cfg.paths.root)

@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 from segrec_spark.scoring.publish import RANKING_COLUMNS
 from segrec_spark.tables import read_table, table_path
 
-pytestmark = pytest.mark.e2e
+# The shared run is a whole pipeline: `make test-slow` (CI runs both suites).
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from segrec_spark.tables import read_table, table_path
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]  # the shared run: `make test-slow`
 
 
 def test_generated_data_counts_add_up_and_reasons_match_the_planted_dirt(spark, e2e):
