@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 
 from segrec_spark.errors import MissingTableError
 
@@ -158,6 +158,23 @@ def first_row(df: DataFrame) -> Row:
     row = df.first()
     assert row is not None, "an aggregate without grouping returned no row"
     return row
+
+
+# Aggregates computed in one Spark aggregation by :func:`aggregated_in_chunks`. Thousands of
+# aggregates in one aggregation (eleven per text column when a snapshot is planned) take minutes
+# to plan and compile, and the generated code is too large to run compiled; a few hundred at a
+# time take seconds (docs/performance.md, "Planning a wide file").
+AGGREGATE_CHUNK = 200
+
+
+def aggregated_in_chunks(df: DataFrame, aggregates: Sequence[Column]) -> dict[str, Any]:
+    """The one row of ``df.agg(*aggregates)`` as {alias: value}, aggregated
+    :data:`AGGREGATE_CHUNK` aggregates at a time (one pass over ``df`` per chunk: cache it);
+    each aggregate carries its own alias."""
+    values: dict[str, Any] = {}
+    for i in range(0, len(aggregates), AGGREGATE_CHUNK):
+        values.update(first_row(df.agg(*aggregates[i:i + AGGREGATE_CHUNK])).asDict())
+    return values
 
 
 def discover_tables(spark: SparkSession, root: str) -> dict[str, list[str]]:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
-from segrec_spark import cli
+from segrec_spark import cli, tables
 from segrec_spark.config import ConfigError, SparkSettings, load_config
 from segrec_spark.spark import delta_maven_coordinate, installed_versions, spark_conf
-from segrec_spark.tables import read_table, write_slice
+from segrec_spark.tables import aggregated_in_chunks, read_table, write_slice
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,21 @@ def test_write_slice_replaces_only_its_slice(spark, tmp_path):
     write_slice(spark.createDataFrame([("b", 20)], schema), path, "d = 'b'", ["d"])
     expected = spark.createDataFrame([("a", 1), ("b", 20)], schema)
     assert_df_equality(read_table(spark, path), expected, ignore_row_order=True)
+
+
+def test_aggregates_in_chunks_give_the_row_of_one_aggregation(spark, monkeypatch):
+    df = spark.createDataFrame([("a", 1), ("b", 2), ("b", None)], "t string, x int")
+    aggregates = [F.count("*").alias("n"), F.sum("x").alias("total"), F.max("t").alias("top"),
+                  F.count_if(F.col("x").isNull()).alias("missing"),
+                  F.countDistinct("t").alias("texts")]
+    whole = df.agg(*aggregates).first().asDict()
+    passes = []
+    real_agg = type(df).agg
+    monkeypatch.setattr(tables, "AGGREGATE_CHUNK", 2)
+    monkeypatch.setattr(type(df), "agg", lambda self, *a: passes.append(len(a)) or real_agg(self, *a))
+    assert aggregated_in_chunks(df, aggregates) == whole == {
+        "n": 3, "total": 3, "top": "b", "missing": 1, "texts": 2}
+    assert passes == [2, 2, 1]
 
 
 def test_local_conf_has_delta_and_small_machine_defaults():

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.errors import PySparkException
+from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -44,6 +45,7 @@ from segrec_spark.errors import InputDataError
 from segrec_spark.forget.erase import FORGOTTEN, FORGOTTEN_FLAG, TOMBSTONES, with_forgotten_flag
 from segrec_spark.snapshot import frames as sf
 from segrec_spark.tables import (
+    aggregated_in_chunks,
     first_row,
     read_table_if_exists,
     register_table,
@@ -437,22 +439,30 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
     # "3,983" is then 3.983, not 3983 (as with thousands grouped, "t"), unless it also reads as
     # a number with a point and no grouping ("p").
     comma_too = d.decimal == "." and d.delimiter != ","
-    marks = {"t": (d.decimal, True), **({"k": (",", True), "p": (".", False)} if comma_too
-                                        else {})}
+    point = {"t": (d.decimal, True)}
     if counted:
-        # One pass; approximate counts are enough to tell ids and free text from categories;
-        # text columns are also checked for numbers with empty cells.
-        numbers = [agg.alias(f"{m}{i}_{j}") for m, (mark, grouping) in marks.items()
-                   for i, c in enumerate(texts)
-                   for j, agg in enumerate(sf.number_text_counts(c, mark, grouping))]
+        # One pass per few hundred aggregates (over the cached frame); approximate counts are
+        # enough to tell ids and free text from categories; text columns are also checked for
+        # numbers with empty cells, and for commas.
         shapes = [sf.date_shaped_count(c).alias(f"s{i}") for i, c in enumerate(texts)]
-        row = first_row(df.agg(*(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
-                                 for i, c in enumerate(counted)), *numbers, *shapes))
+        commas = [F.count_if(F.col(f"`{c}`").contains(",")).alias(f"m{i}")
+                  for i, c in enumerate(texts) if comma_too]
+        row = aggregated_in_chunks(df, [
+            *(F.approx_count_distinct(F.col(f"`{c}`")).alias(f"c{i}")
+              for i, c in enumerate(counted)), *_number_aggregates(texts, point), *shapes,
+            *commas])
         distinct = {c: int(row[f"c{i}"]) for i, c in enumerate(counted)}
-        counts = {m: {c: (int(row[f"{m}{i}_0"]), int(row[f"{m}{i}_1"]), int(row[f"{m}{i}_2"]))
-                      for i, c in enumerate(texts)} for m in marks}
+        counts = _number_counts(row, texts, point)
         numeric_text = sf.numeric_text_columns(counts["t"], distinct, n_rows)
-        if "k" in counts:
+        if comma_too:
+            # Only a column with a comma in a cell can hold a decimal comma's fraction: the two
+            # other readings are counted over those columns only, in one more pass (in a file
+            # of many text columns they were two thirds of the first pass's work).
+            with_comma = [c for i, c in enumerate(texts) if row[f"m{i}"]]
+            other = {"k": (",", True), "p": (".", False)}
+            counts.update(_number_counts(
+                aggregated_in_chunks(df, _number_aggregates(with_comma, other)), with_comma,
+                other))
             comma = sf.comma_decimal_columns(counts["p"], counts["k"], distinct, n_rows,
                                              counts["t"])
             numeric_text.update(comma)
@@ -476,6 +486,23 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
                         "role: categorical to keep it as text)", source.name, a.source_name,
                         a.stray_cells)
     return plan, n_rows
+
+
+def _number_aggregates(texts: Sequence[str], marks: dict[str, tuple[str, bool]]
+                       ) -> list[SparkColumn]:
+    """sf.number_text_counts of each text column under each reading in ``marks`` ({mark:
+    (decimal, grouping)}), aliased ``<mark><i>_<j>`` for :func:`_number_counts`."""
+    return [agg.alias(f"{m}{i}_{j}") for m, (decimal, grouping) in marks.items()
+            for i, c in enumerate(texts)
+            for j, agg in enumerate(sf.number_text_counts(c, decimal, grouping))]
+
+
+def _number_counts(row: dict[str, Any], texts: Sequence[str],
+                   marks: dict[str, tuple[str, bool]]
+                   ) -> dict[str, dict[str, tuple[int, int, int]]]:
+    """{mark: {column: (numbers, fractions, other text)}} from :func:`_number_aggregates`."""
+    return {m: {c: (int(row[f"{m}{i}_0"]), int(row[f"{m}{i}_1"]), int(row[f"{m}{i}_2"]))
+                for i, c in enumerate(texts)} for m in marks}
 
 
 def _common_levels(df: DataFrame, source: Source, columns: list[str]
@@ -508,8 +535,8 @@ def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
         return {}
     declared = source.dialect.date_format
     formats = list(dict.fromkeys([declared, sf.lenient_format(declared), *sf.DATE_FORMATS]))
-    row = first_row(df.agg(*(agg.alias(f"d{i}_{j}") for i, c in enumerate(candidates)
-                             for j, agg in enumerate(sf.date_text_counts(c, formats)))))
+    row = aggregated_in_chunks(df, [agg.alias(f"d{i}_{j}") for i, c in enumerate(candidates)
+                                    for j, agg in enumerate(sf.date_text_counts(c, formats))])
     parsed = {c: [int(row[f"d{i}_{j}"]) for j in range(len(formats))]
               for i, c in enumerate(candidates)}
     dates = sf.date_text_columns(parsed, non_missing, formats)

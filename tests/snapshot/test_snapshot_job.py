@@ -11,6 +11,7 @@ from segrec_spark.propensity.learners import uses_cv
 from segrec_spark.propensity.settings import PropensitySettings
 from segrec_spark.propensity.tracking import delivered_names
 from segrec_spark.segmentation import model as seg
+from segrec_spark.snapshot import frames as sf
 from segrec_spark.snapshot import job
 from segrec_spark.tables import read_table, table_path
 from tests.conftest import make_config
@@ -114,16 +115,26 @@ def test_a_tab_separated_file_is_read_without_declaring_its_delimiter(spark, tmp
 
 
 def test_a_semicolon_file_with_decimal_commas_is_read_without_declaring_either(spark,
-                                                                             tmp_path):
+                                                                             tmp_path,
+                                                                             monkeypatch):
     (tmp_path / "train.csv").write_text(
-        "id;rate;balance;y\n1;0,5;1.234,50;yes\n2;1,25;-20;no\n3;2;NA;no\n4;0,75;3,5;no\n")
+        "id;rate;balance;town;fee;y\n1;0,5;1.234,50;Brno;1.5;yes\n2;1,25;-20;Praha;NA;no\n"
+        "3;2;NA;Brno;2;no\n4;0,75;3,5;Praha;0.5;no\n")
     cfg = _config(tmp_path, [{"name": "id", "role": "key"},
                              {"name": "y", "role": "label", "product": "DEPOSIT"}],
                   holdout_share=0)
+    read_with_a_comma = set()
+    real = sf.number_text_counts
+    monkeypatch.setattr(sf, "number_text_counts", lambda name, decimal=".", grouping=True: (
+        read_with_a_comma.add(name) if decimal == "," else None) or real(name, decimal, grouping))
     job.run(spark, cfg)
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
-    got = {r["identity_id_hash"]: (r["rate"], r["balance"]) for r in features.collect()}
-    assert got == {"1": (0.5, 1234.5), "2": (1.25, -20.0), "3": (2.0, None), "4": (0.75, 3.5)}
+    got = {r["identity_id_hash"]: (r["rate"], r["balance"], r["fee"])
+           for r in features.collect()}
+    assert got == {"1": (0.5, 1234.5, 1.5), "2": (1.25, -20.0, None), "3": (2.0, None, 2.0),
+                   "4": (0.75, 3.5, 0.5)}
+    # the decimal-comma reading is tried on the columns with a comma in a cell only
+    assert read_with_a_comma == {"rate", "balance"}
     columns = {r["column"]: r["used_as"] for r in read_table(
         spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
     assert columns["rate"] == "numeric (decimal comma)"
@@ -295,7 +306,6 @@ def test_a_product_without_an_outcome_is_named_in_a_warning(caplog):
     from pyspark.sql import types as T
 
     from segrec_spark.contract import contract_from_dict
-    from segrec_spark.snapshot import frames as sf
     contract = contract_from_dict({
         "products": [{"code": "DEPOSIT"}, {"code": "CARD"}, {"code": "LOAN"}],
         "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
@@ -319,7 +329,6 @@ def test_products_listed_without_any_outcome_are_named_as_segmented_only(caplog)
     from pyspark.sql import types as T
 
     from segrec_spark.contract import contract_from_dict
-    from segrec_spark.snapshot import frames as sf
     contract = contract_from_dict({
         "products": [{"code": "DEPOSIT"}, {"code": "CARD"}],
         "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
