@@ -188,6 +188,7 @@ def plan_columns(source: Source, schema: T.StructType,
     inputs = outcome_inputs(source, [f.name for f in schema.fields if f.name not in declared])
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
     dates = dict(text_dates or {})  # a dotted date is no number, even under a decimal comma
+    common = common or {}
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
@@ -202,8 +203,8 @@ def plan_columns(source: Source, schema: T.StructType,
                 date_format, stray_dates, _ = dates[field.name]
                 attributes.append(Attribute(field.name, safe_name(field.name), "numeric",
                                             stray_dates, date_format=date_format))
-            elif kind is None and field.name in (common or {}):
-                levels, covered = (common or {})[field.name]
+            elif kind is None and field.name in common:
+                levels, covered = common[field.name]
                 attributes.append(Attribute(field.name, safe_name(field.name), "categorical",
                                             levels=levels, covered=covered))
             elif kind is None:
@@ -442,14 +443,39 @@ DATE_FORMATS = ("yyyy-M-d", "yyyy/M/d", "d/M/yyyy", "M/d/yyyy", "d-M-yyyy", "M-d
                 "d.M.yyyy", "d-MMM-yyyy")
 
 
+def date_format_shape(date_format: str) -> str | None:
+    """A regular expression that every word ``date_format`` reads as a date in 1900-2199
+    matches: a day or month of one or two digits, a year of four (of any number under another
+    count of ``y``), a month name of letters, the separators as written; None for a format
+    with any other field or a quoted literal (every word is then parsed)."""
+    shape = []
+    for run in re.findall(r"y+|M+|d+|[A-Za-z']+|[^A-Za-z']+", date_format):
+        if run[0] == "y":
+            shape.append(r"\d{4}" if len(run) == 4 else r"\d+")
+        elif run[0] == "M":
+            shape.append(r"\d{1,2}" if len(run) <= 2 else r"\p{L}+")
+        elif run[0] == "d":
+            shape.append(r"\d{1,2}")
+        elif run[0].isalpha() or run[0] == "'":
+            return None
+        else:
+            shape.append(re.escape(run))
+    return "^" + "".join(shape) + "$"
+
+
 def text_date(name: str, date_format: str) -> SparkColumn:
     """The date a text cell of column ``name`` starts with, read with ``date_format`` (NULL
     when it holds none); a time after it (``27/01/2010 14:33``, ``2010-01-27T14:33``) is
-    left out."""
+    left out. A word not shaped like the format (:func:`date_format_shape`) is not parsed:
+    each failed parse throws and catches an exception in the JVM, which made the search for
+    a text column's format (ten formats a cell) most of the time of planning a file of many
+    date columns (docs/performance.md, "Planning a wide file")."""
     word = F.substring_index(F.trim(F.col(f"`{name}`").cast("string")), " ", 1)
     if date_format.startswith("y"):
         word = F.substring_index(word, "T", 1)
-    return F.to_date(F.try_to_timestamp(word, F.lit(date_format)))
+    parsed = F.to_date(F.try_to_timestamp(word, F.lit(date_format)))
+    shape = date_format_shape(date_format)
+    return parsed if shape is None else F.when(word.rlike(shape), parsed)
 
 
 # What a date of :data:`DATE_FORMATS` looks like (a cheap first test, before parsing).

@@ -339,6 +339,28 @@ def test_text_dates_are_days_since_1970(spark):
     assert ends.agg(*sf.date_text_counts("v", ["yyyy-M-d"])).first()[0] == 1
 
 
+def test_a_word_not_shaped_like_the_format_is_not_parsed_and_nothing_else_changes(spark):
+    from pyspark.sql import functions as F
+
+    cells = ["2010-01-27", "2010-1-7", "2010/01/27", "27/01/2010", "1/13/2010", "7.1.2010",
+             "27-Jan-2010", "27-jan-2010", "31/02/2010", "2010-01-27T14:33", "27/01/2010 14:33",
+             "20100127", "12345-01-01", "0001-01-01", "1899-12-31", " 2010-01-27 ", "NA", "",
+             "27-01-2010", "01-27-2010", "27.01.2010", "01/27/2010", "jan", "27/01/10", None]
+    df = spark.createDataFrame([(c,) for c in cells], "v string")
+    for date_format in [*sf.DATE_FORMATS, "dd.MM.yyyy", "MM/dd/yyyy", "yyyy-MM-dd HH:mm"]:
+        word = F.substring_index(F.trim("v"), " ", 1)
+        if date_format.startswith("y"):
+            word = F.substring_index(word, "T", 1)
+        unshaped = sf.valid_day(F.to_date(F.try_to_timestamp(word, F.lit(date_format))))
+        got = df.select(sf.valid_day(sf.text_date("v", date_format)).alias("gated"),
+                        unshaped.alias("every")).collect()
+        assert [r["gated"] for r in got] == [r["every"] for r in got], date_format
+        assert any(r["every"] for r in got) or " " in date_format, date_format
+    assert sf.date_format_shape("d-MMM-yyyy") == r"^\d{1,2}\-\p{L}+\-\d{4}$"
+    assert sf.date_format_shape("yyyy-MM-dd HH:mm") is None
+    assert sf.date_format_shape("yyyy-MM-dd'T'") is None
+
+
 def test_a_snapshot_may_declare_no_column_and_infer_them_all():
     contract = contract_from_dict({"sources": {"snap": {"kind": "snapshot",
                                                         "location": "x.csv"}}}, "bank.yaml")
