@@ -86,9 +86,9 @@ def sklearn_aucs(train: pd.DataFrame, test: pd.DataFrame, label: str = "y",
     return out
 
 
-def run_own_data(tmp: Path, contract: dict) -> tuple[pd.DataFrame, float]:
-    """``segrec run`` on ``contract`` with conf/own_data.yaml as shipped (its paths moved under
-    ``tmp``): the published scores (identity_id_hash, probability) and the run's seconds."""
+def write_own_config(tmp: Path, contract: dict) -> Path:
+    """``contract`` and conf/own_data.yaml as shipped, its paths moved under ``tmp``, written
+    there as contract.yaml and own.yaml; returns own.yaml's path."""
     (tmp / "contract.yaml").write_text(yaml.safe_dump(contract))
     conf = yaml.safe_load((ROOT / "conf/own_data.yaml").read_text())
     conf["paths"] = {"contract": str(tmp / "contract.yaml"), "root": str(tmp / "lake"),
@@ -97,8 +97,15 @@ def run_own_data(tmp: Path, contract: dict) -> tuple[pd.DataFrame, float]:
     conf["mlflow"] = {"tracking_uri": f"sqlite:///{tmp}/mlflow/mlflow.db",
                       "artifact_location": str(tmp / "mlflow" / "artifacts")}
     (tmp / "own.yaml").write_text(yaml.safe_dump(conf))
+    return tmp / "own.yaml"
+
+
+def run_own_data(tmp: Path, contract: dict) -> tuple[pd.DataFrame, float]:
+    """``segrec run`` on ``contract`` with conf/own_data.yaml as shipped (its paths moved under
+    ``tmp``): the published scores (identity_id_hash, probability) and the run's seconds."""
+    config = write_own_config(tmp, contract)
     began = time.monotonic()
-    if cli.main(["run", "--config", str(tmp / "own.yaml")]) != 0:
+    if cli.main(["run", "--config", str(config)]) != 0:
         raise SystemExit("segrec run failed")
     seconds = time.monotonic() - began
     from deltalake import DeltaTable

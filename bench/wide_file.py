@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from own_data import file_contract  # noqa: E402
+from own_data import file_contract, write_own_config  # noqa: E402
 
 
 def wide_frame(rows: int = 25_000, seed: int = 3) -> pd.DataFrame:
@@ -62,15 +61,8 @@ def main() -> None:
     df = wide_frame()
     df.iloc[:20_000].to_csv(folder / "train.csv", sep=";", index=False)
     df.iloc[20_000:].to_csv(folder / "test.csv", sep=";", index=False)
-    contract = file_contract(folder / "train.csv", folder / "test.csv", "y", ("yes",), ";", None)
-    (folder / "contract.yaml").write_text(yaml.safe_dump(contract))
-    conf = yaml.safe_load((ROOT / "conf/own_data.yaml").read_text())
-    conf["paths"] = {"contract": str(folder / "contract.yaml"), "root": str(folder / "lake"),
-                     "landing": str(folder / "landing"), "ground_truth": str(folder / "none"),
-                     "reports": str(folder / "reports")}
-    conf["mlflow"] = {"tracking_uri": f"sqlite:///{folder}/mlflow/mlflow.db",
-                      "artifact_location": str(folder / "mlflow" / "artifacts")}
-    (folder / "own.yaml").write_text(yaml.safe_dump(conf))
+    write_own_config(folder, file_contract(folder / "train.csv", folder / "test.csv", "y",
+                                           ("yes",), ";", None))
     print(f"wrote {folder}/train.csv, test.csv, contract.yaml, own.yaml")
 
 
