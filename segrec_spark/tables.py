@@ -161,9 +161,9 @@ def first_row(df: DataFrame) -> Row:
 
 
 # Aggregates computed in one Spark aggregation by :func:`aggregated_in_chunks`. Thousands of
-# aggregates in one aggregation (eleven per text column when a snapshot is planned) take minutes
-# to plan and compile, and the generated code is too large to run compiled; a few hundred at a
-# time take seconds (docs/performance.md, "Planning a wide file").
+# aggregates in one aggregation (a snapshot's plan counts five or more per text column) take
+# minutes to plan and compile, and the generated code is too large to run compiled; a few
+# hundred at a time take seconds (docs/performance.md, "Planning a wide file").
 AGGREGATE_CHUNK = 200
 
 
