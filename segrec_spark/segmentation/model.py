@@ -334,12 +334,15 @@ def default_prefixes(columns: Sequence[str]) -> tuple[str, ...]:
 
 def clustering_columns(features: DataFrame, prefixes: Sequence[str]) -> list[str]:
     """The behavioural columns with ``prefixes``; a feature table without any (a bank's own
-    snapshot of attributes) is clustered on all its numeric attributes but the holdings."""
+    snapshot of attributes) is clustered on all its numeric attributes but the holdings and
+    the take-up rates of a many-valued column (``takeup_``, docs/own-data.md): those are
+    counted from the labels, which segments describe clients without."""
     columns = behavioural_columns(features, prefixes)
     if columns:
         return columns
     return [f.name for f in features.schema.fields
-            if isinstance(f.dataType, NUMERIC_TYPES) and not f.name.startswith("holds_")]
+            if isinstance(f.dataType, NUMERIC_TYPES)
+            and not f.name.startswith(("holds_", "takeup_"))]
 
 
 SINGLE_SEGMENT_NAME = "all clients"

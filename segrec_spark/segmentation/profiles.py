@@ -41,10 +41,10 @@ _NOT_TRAITS = ("identity_id_hash", "as_of_date", "segment_id", "segment_name", "
 
 def profile_columns(df: DataFrame) -> tuple[list[str], list[str]]:
     """(numeric, categorical) columns of ``df`` that can describe a segment (no keys, no ids,
-    no internal ``__`` columns)."""
+    no internal ``__`` columns, no take-up rates of a many-valued column: ``takeup_``)."""
     numeric, categorical = [], []
     for f in df.schema.fields:
-        if f.name in _NOT_TRAITS or f.name.startswith("__"):
+        if f.name in _NOT_TRAITS or f.name.startswith(("__", "takeup_")):
             continue
         if isinstance(f.dataType, NUMERIC_TYPES):
             numeric.append(f.name)
@@ -214,7 +214,7 @@ def segment_profiles(assigned: DataFrame, columns: Sequence[str]) -> DataFrame:
     size, share, avg_<feature> for ``columns`` and every other numeric attribute (client
     attributes, ``has_digital_activity``), holding_rate_<product> for each holds_<product> column.
     """
-    behaviour = ("holds_", "agr_", "interest_", "camp_", "__seg_")
+    behaviour = ("holds_", "agr_", "interest_", "camp_", "__seg_", "takeup_")
     extra = [f.name for f in assigned.schema.fields
              if isinstance(f.dataType, NUMERIC_TYPES) and f.name not in columns
              and f.name != SEGMENT_ID and not f.name.startswith(behaviour)

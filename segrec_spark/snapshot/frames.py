@@ -63,7 +63,7 @@ class Attribute:
 
     source_name: str
     name: str
-    kind: str  # "numeric" | "categorical"
+    kind: str  # "numeric" | "categorical" | "take_up" (TAKE_UP_PREFIX)
     # a text column read as numbers: its cells that held neither a number nor a missing word
     # (``#N/A``, a description line under the header), read as missing values
     stray_cells: int = 0
@@ -130,8 +130,20 @@ class SnapshotPlan:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        """gold.client_features' attribute columns: the summaries, then the attributes."""
-        return (*(s.name for s in self.summaries), *(a.name for a in self.attributes))
+        """gold.client_features' attribute columns: the summaries, then the attributes (a
+        take-up attribute as its columns, :attr:`take_up_columns`)."""
+        names = [s.name for s in self.summaries]
+        for a in self.attributes:
+            names += ([c for b, _, c in self.take_up_columns if b is a] if a.kind == TAKE_UP
+                      else [a.name])
+        return tuple(names)
+
+    @property
+    def take_up_columns(self) -> tuple[tuple[Attribute, str, str], ...]:
+        """(attribute, product, feature name) for each take-up attribute and labelled
+        product: ``takeup_<product>_<attribute>`` (:func:`with_take_up_rates`)."""
+        return tuple((a, p, f"{TAKE_UP_PREFIX}{p.lower()}_{a.name}")
+                     for a in self.attributes if a.kind == TAKE_UP for p in self.labels)
 
 
 def _declared_names(source: Source) -> set[str]:
@@ -189,6 +201,10 @@ def plan_columns(source: Source, schema: T.StructType,
     stray = numeric_text if isinstance(numeric_text, Mapping) else {}
     dates = dict(text_dates or {})  # a dotted date is no number, even under a decimal comma
     common = common or {}
+    # Take-up rates need labels to count and one as-of date (no time column: a month's rate
+    # would be counted on the month it predicts).
+    take_up = (bool(_declared(source, "label")) and source.role_column("time") is None
+               and source.grain != "transactions")
     attributes = [Attribute(c.name, c.feature_name, c.role) for c in source.columns
                   if c.role in ("numeric", "categorical")]
     ignored = [c.name for c in source.columns if c.role == "ignore"]
@@ -207,6 +223,9 @@ def plan_columns(source: Source, schema: T.StructType,
                 levels, covered = common[field.name]
                 attributes.append(Attribute(field.name, safe_name(field.name), "categorical",
                                             levels=levels, covered=covered))
+            elif kind is None and take_up and repeated_text(
+                    field, distinct_counts.get(field.name, 0), n_rows, source.max_categories):
+                attributes.append(Attribute(field.name, safe_name(field.name), TAKE_UP))
             elif kind is None:
                 ignored.append(field.name)
             else:
@@ -278,7 +297,11 @@ RESERVED_NAMES = frozenset({KEY, AS_OF, SPLIT, "label", "class_weight", "probabi
                             "features", "prediction", "rawprediction", "segment_id",
                             "segment_name", "product_code", "horizon_days", "pooled_product",
                             "rf_probability", "rf_probability_prior_corrected"})
-RESERVED_PREFIXES = ("holds_", "label_")
+# A feature of a many-valued text column: the take-up of a product among the training clients
+# with the same value (with_take_up_rates).
+TAKE_UP_PREFIX = "takeup_"
+TAKE_UP = "take_up"
+RESERVED_PREFIXES = ("holds_", "label_", TAKE_UP_PREFIX)
 
 
 def distinct_feature_names(attributes: Sequence[Attribute]) -> tuple[Attribute, ...]:
@@ -315,6 +338,81 @@ def many_valued_text(texts: Iterable[str], distinct: Mapping[str, int], n_rows: 
     the ones :func:`common_value_counts` counts."""
     return [c for c in texts if distinct.get(c, 0) > max_categories
             and not looks_like_id(distinct[c], n_rows)]
+
+
+# A text column of more than max_categories values, none of them common enough to keep
+# (common_levels), whose values repeat on TAKE_UP_MIN_ROWS rows or more on average (a route, a
+# postcode, a branch code; not a surname or a comment) becomes, per labelled product, the
+# take-up among the training clients with the same value (with_take_up_rates): out of fold
+# (TAKE_UP_FOLDS folds by a hash of the key) for a training row, so that no row's own label
+# is in its feature; shrunk to the product's rate by TAKE_UP_SMOOTHING clients' weight, so a
+# value seen on a few clients says little.
+TAKE_UP_MIN_ROWS = 5
+TAKE_UP_FOLDS = 5
+TAKE_UP_SMOOTHING = 20.0
+
+
+def repeated_text(field: T.StructField, distinct: int, n_rows: int, max_categories: int
+                  ) -> bool:
+    """A text column of more than ``max_categories`` values, no id, with at least
+    :data:`TAKE_UP_MIN_ROWS` rows per value on average."""
+    return (isinstance(field.dataType, T.StringType) and distinct > max_categories
+            and not looks_like_id(distinct, n_rows) and distinct * TAKE_UP_MIN_ROWS <= n_rows)
+
+
+def with_take_up_rates(plan: SnapshotPlan, salt: str = "segrec-take-up"
+                       ) -> Callable[[DataFrame], DataFrame]:
+    """Factory: usable snapshot rows (``label_<product>``, ``split``) -> the same rows with
+    each of ``plan.take_up_columns``: the product's take-up among the training rows (labelled
+    for it, not held out) with the same value of the attribute, ``(buyers + m * rate) /
+    (clients + m)`` with ``m`` = :data:`TAKE_UP_SMOOTHING` and ``rate`` the product's take-up
+    over all training rows. A training row's counts leave out its own fold (of
+    :data:`TAKE_UP_FOLDS`, by a hash of the key); held-out and unlabelled rows use every
+    training row. One aggregation per attribute, joined back on (value, fold)."""
+    fold = "_take_up_fold"
+    m = F.lit(TAKE_UP_SMOOTHING)
+
+    def trained(product: str) -> SparkColumn:
+        held_out = F.coalesce(F.col(SPLIT) == F.lit(EVALUATION), F.lit(False))
+        return F.col(f"label_{product.lower()}").isNotNull() & ~held_out
+
+    def transform(df: DataFrame) -> DataFrame:
+        attributes = list(dict.fromkeys(a for a, _, _ in plan.take_up_columns))
+        if not attributes:
+            return df
+        out = df.withColumn(fold, F.pmod(F.xxhash64(F.col(KEY), F.lit(salt)),
+                                         F.lit(TAKE_UP_FOLDS)))
+        for attribute in attributes:
+            columns = [(p, name) for a, p, name in plan.take_up_columns if a is attribute]
+            counts = out.groupBy(F.col(f"`{attribute.name}`").alias("_tu_value"),
+                                 F.col(fold).alias("_tu_fold")).agg(*[
+                agg for i, (p, _) in enumerate(columns) for agg in (
+                    F.count_if(trained(p)).alias(f"_tu_n{i}"),
+                    F.sum(F.when(trained(p), F.col(f"label_{p.lower()}"))).alias(f"_tu_s{i}"))])
+            by_value = Window.partitionBy("_tu_value")
+            totals = counts.select("_tu_value", "_tu_fold", *[
+                c for i in range(len(columns)) for c in (
+                    F.col(f"_tu_n{i}"), F.coalesce(F.col(f"_tu_s{i}"), F.lit(0.0)).alias(
+                        f"_tu_s{i}"),
+                    F.sum(f"_tu_n{i}").over(by_value).alias(f"_tu_tn{i}"),
+                    F.coalesce(F.sum(f"_tu_s{i}").over(by_value), F.lit(0.0)).alias(
+                        f"_tu_ts{i}"))])
+            # One row: every product's take-up over all training rows, joined to every value.
+            overall = counts.agg(*[(F.sum(f"_tu_s{i}") / F.sum(f"_tu_n{i}")).alias(f"_tu_r{i}")
+                                   for i in range(len(columns))])
+            stats = totals.crossJoin(overall)
+            joined = out.join(stats, (F.col(f"`{attribute.name}`") == F.col("_tu_value"))
+                              & (F.col(fold) == F.col("_tu_fold")), "left")
+            rates = []
+            for i, (p, name) in enumerate(columns):
+                own = trained(p)
+                n = F.col(f"_tu_tn{i}") - F.when(own, F.col(f"_tu_n{i}")).otherwise(F.lit(0))
+                buyers = (F.col(f"_tu_ts{i}")
+                          - F.when(own, F.col(f"_tu_s{i}")).otherwise(F.lit(0.0)))
+                rates.append(((buyers + m * F.col(f"_tu_r{i}")) / (n + m)).alias(name))
+            out = joined.select(*[F.col(f"`{c}`") for c in out.columns], *rates)
+        return out.drop(fold)
+    return transform
 
 
 def common_value_counts(columns: Sequence[str]) -> Callable[[DataFrame], DataFrame]:

@@ -391,7 +391,9 @@ def column_report(spark: SparkSession, plan: sf.SnapshotPlan) -> DataFrame:
                   "categorical": " (the client's most frequent value)"} if plan.summaries else {}
     rows: list[tuple[str, str | None, str]] = [
         (a.source_name, a.name, a.kind + per_client.get(a.kind, "") + _stray_note(a))
-        for a in plan.attributes]
+        for a in plan.attributes if a.kind != sf.TAKE_UP]
+    rows += [(a.source_name, name, f"take-up of {p} among the training clients with the same "
+              f"value (out of fold)") for a, p, name in plan.take_up_columns]
     rows += [(c.name, c.feature_name, f"label of {p}") for p, c in plan.labels.items()]
     rows += [(c.name, c.feature_name, f"holding of {p}" + (
         "; take-up = held at the next as-of date" if p in plan.derived else ""))
@@ -673,6 +675,9 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     held_out = _automatic_holdout(usable, source, plan, dates)
     if held_out is not None:
         usable = usable.transform(held_out)
+    plan = _take_up_plan(source, plan, len(dates), log_rows is not None)
+    table = dataclasses.replace(table, plan=plan)
+    usable = usable.transform(sf.with_take_up_rates(plan))
     features_plan = plan
     if log_rows is not None:
         usable = usable.transform(sf.with_log_features(log_rows.usable, log_rows.plan, dates))
@@ -806,6 +811,30 @@ def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
              "key, the same on every run) are held out to evaluate the models "
              "(sources.%s.holdout_share)", source.name, 100 * source.holdout_share, source.name)
     return sf.held_out_by_key(source.holdout_share)
+
+
+def _take_up_plan(source: Source, plan: sf.SnapshotPlan, n_dates: int, with_log: bool
+                  ) -> sf.SnapshotPlan:
+    """``plan``, its take-up attributes logged; left out (ignored, logged) where the rows hold
+    more than one as-of date or a log beside them dates them: a rate counted over every month
+    would hold the month it predicts."""
+    attributes = [a for a in plan.attributes if a.kind == sf.TAKE_UP]
+    if not attributes:
+        return plan
+    names = ", ".join(a.source_name for a in attributes)
+    if n_dates != 1 or with_log:
+        log.warning("snapshot %s: column(s) %s have many repeated values and are left out: "
+                    "their take-up rates are counted only in a table of one as-of date "
+                    "(declare them role: categorical to keep every value)", source.name, names)
+        return dataclasses.replace(
+            plan, attributes=tuple(a for a in plan.attributes if a.kind != sf.TAKE_UP),
+            ignored=(*plan.ignored, *(a.source_name for a in attributes)))
+    log.info("snapshot %s: column(s) %s have more than %d values, none common enough to keep "
+             "as a category, each repeated on %d rows or more on average: each becomes, per "
+             "product, the take-up among the training clients with the same value (counted "
+             "out of fold; %s)", source.name, names, source.max_categories,
+             sf.TAKE_UP_MIN_ROWS, ", ".join(c for _, _, c in plan.take_up_columns))
+    return plan
 
 
 def _warn_unlabelled(source: Source, plan: sf.SnapshotPlan, products: Sequence[str]) -> None:

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from segrec_spark.segmentation.model import clustering_columns
 from segrec_spark.segmentation.profiles import (
     _numeric_differences,
     conversion_rates,
@@ -134,3 +135,12 @@ def test_a_yes_no_column_reads_as_its_share_of_yes_in_the_segment(spark):
     assert traits[(0, "newbie")] == "newbie 100 %"
     assert traits[(1, "newbie")] == "newbie 25 %"  # 1 of the 4 known
     assert traits[(0, "history")] == "low history"  # not a yes/no column
+
+
+def test_take_up_rates_of_a_many_valued_column_neither_cluster_nor_describe_segments(spark):
+    # a bank's own table: an attribute, a holding, and the take-up of a route (from labels)
+    df = spark.createDataFrame([("a", 30.0, 1, 0.2, "x")],
+                               "identity_id_hash string, age double, holds_card int, "
+                               "takeup_card_route double, job string")
+    assert clustering_columns(df, ("app_",)) == ["age"]
+    assert profile_columns(df) == (["age", "holds_card"], ["job"])

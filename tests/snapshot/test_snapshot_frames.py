@@ -720,3 +720,61 @@ def test_a_column_typed_differently_in_two_files_is_text_in_both(spark):
     both = first.unionByName(second)
     assert [r[0] for r in both.select(sf.text_number("v")).collect()] == [2.5e10, 0.1, None]
     assert [r["id"] for r in both.collect()] == ["1", "2", "3"]
+
+
+def test_a_many_valued_column_whose_values_repeat_becomes_take_up_rates():
+    # 150 routes on 1,000 rows (about 7 a route), none common; 400 surnames (2.5 a surname)
+    labels = [{"name": "y", "role": "label", "product": "DEPOSIT"},
+              {"name": "card_bought", "role": "label", "product": "CARD"}]
+    schema = T.StructType([T.StructField(n, T.StringType())
+                           for n in ("route", "surname", "y", "card_bought", "month")])
+    distinct = {"route": 150, "surname": 400}
+    plan = sf.plan_columns(_contract(labels).snapshot, schema, distinct, n_rows=1000)
+    assert [(a.name, a.kind) for a in plan.attributes] == [("route", sf.TAKE_UP),
+                                                           ("month", "categorical")]
+    assert plan.ignored == ("surname",)
+    assert plan.feature_names == ("takeup_deposit_route", "takeup_card_route", "month")
+    # no label to count, or one row per client and month: left out as before
+    unlabelled = _contract([{"name": "y", "role": "ignore"},
+                            {"name": "card_bought", "role": "ignore"}]).snapshot
+    monthly = _contract([*labels, {"name": "month", "role": "time", "type": "date"}]).snapshot
+    for source in (unlabelled, monthly):
+        plan = sf.plan_columns(source, schema, distinct, n_rows=1000)
+        assert "route" in plan.ignored
+        assert not plan.take_up_columns
+    # a feature of the bank's own named like a take-up column is renamed
+    named = sf.distinct_feature_names([sf.Attribute("takeup_x", "takeup_x", "numeric")])
+    assert named[0].name == "c_takeup_x"
+
+
+def test_take_up_rates_leave_out_the_rows_own_fold_and_the_held_out_rows(spark):
+    # route a: 6 training rows (3 buyers), a held-out buyer, an unlabelled row; route b: 4
+    # training rows (no buyer); route c only held out
+    rows = [(f"k{i}", r, y, s) for i, (r, y, s) in enumerate([
+        ("a", 1.0, "train"), ("a", 1.0, "train"), ("a", 1.0, "train"), ("a", 0.0, "train"),
+        ("a", 0.0, "train"), ("a", 0.0, None), ("a", 1.0, "evaluation"), ("a", None, "train"),
+        ("b", 0.0, "train"), ("b", 0.0, "train"), ("b", 0.0, "train"), ("b", 0.0, None),
+        ("c", 1.0, "evaluation")])]
+    df = spark.createDataFrame(rows, "identity_id_hash string, route string, "
+                                     "label_deposit double, split string")
+    plan = sf.SnapshotPlan(key="id", time=None, split=None,
+                           labels={"DEPOSIT": None}, holdings={},  # type: ignore[dict-item]
+                           attributes=(sf.Attribute("route", "route", sf.TAKE_UP),), ignored=())
+    got = {r["identity_id_hash"]: r["takeup_deposit_route"]
+           for r in df.transform(sf.with_take_up_rates(plan)).collect()}
+    # the same in plain Python: folds as the transform hashes them
+    folds = {r[0]: r[1] for r in df.selectExpr(
+        "identity_id_hash", f"pmod(xxhash64(identity_id_hash, 'segrec-take-up'), "
+                            f"{sf.TAKE_UP_FOLDS})").collect()}
+    training = [(k, r, y) for k, r, y, s in rows if y is not None and s != "evaluation"]
+    prior = sum(y for _, _, y in training) / len(training)
+    m = sf.TAKE_UP_SMOOTHING
+    expected = {}
+    for key, route, label, split in rows:
+        own = label is not None and split != "evaluation"
+        counted = [y for k, r, y in training if r == route
+                   and not (own and folds[k] == folds[key])]
+        expected[key] = (sum(counted) + m * prior) / (len(counted) + m)
+    assert got == pytest.approx(expected)
+    assert got["k12"] == pytest.approx(prior)  # a value no training row holds: the prior
+    assert len(set(folds.values())) > 1  # the rows fall in several folds

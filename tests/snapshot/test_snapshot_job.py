@@ -190,6 +190,38 @@ def test_a_column_of_many_values_keeps_its_common_ones_as_categories(spark, tmp_
     assert columns["name"] == "ignored"
 
 
+def test_a_column_of_many_repeated_values_becomes_each_products_take_up(spark, tmp_path):
+    # 120 training clients on 20 routes, 6 each (max_categories 5: the 5 commonest hold 25 %
+    # of the cells, too few to keep as categories), and 40 names, 3 each: the routes repeat
+    # enough to count a take-up per route, the names are free text.
+    routes = [f"r{i % 20}" for i in range(120)]
+    names = [f"n{i % 40}" for i in range(120)]
+    rows = [f"{i},{r},{n},{'yes' if i % 20 < 5 else 'no'}"
+            for i, (r, n) in enumerate(zip(routes, names, strict=True))]
+    (tmp_path / "train.csv").write_text("id,route,name,y\n" + "\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text("id,route,name,y\n500,r0,n0,no\n501,zz,n1,\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  evaluation_location=str(tmp_path / "test.csv"), max_categories=5)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert "route" not in features.columns
+    assert "name" not in features.columns
+    got = {r["identity_id_hash"]: r["takeup_deposit_route"] for r in features.collect()}
+    m, prior = sf.TAKE_UP_SMOOTHING, 30 / 120  # routes r0-r4 always buy: 30 of 120
+    # held-out clients: every training client counts; a route never trained on is the prior
+    assert got["500"] == pytest.approx((6 + m * prior) / (6 + m))
+    assert got["501"] == pytest.approx(prior)
+    # a training client's own fold is left out: fewer than 6 clients of its route counted
+    assert all(v > prior for k, v in got.items() if k not in ("500", "501") and int(k) % 20 < 5)
+    assert got["0"] < (6 + m * prior) / (6 + m)
+    columns = {r["column"]: (r["feature"], r["used_as"]) for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["route"] == ("takeup_deposit_route", "take-up of DEPOSIT among the "
+                                "training clients with the same value (out of fold)")
+    assert columns["name"] == (None, "ignored")
+
+
 def test_a_number_column_with_na_in_one_file_only_is_a_number_in_both(spark, tmp_path):
     # the reader infers each file's types from its own cells: int here, text in the other
     (tmp_path / "train.csv").write_text("id,children,y\n1,2,yes\n2,0,no\n3,NA,no\n")
