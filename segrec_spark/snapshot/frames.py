@@ -380,8 +380,7 @@ def with_take_up_rates(plan: SnapshotPlan, salt: str = "segrec-take-up"
         attributes = list(dict.fromkeys(a for a, _, _ in plan.take_up_columns))
         if not attributes:
             return df
-        out = df.withColumn(fold, F.pmod(F.xxhash64(F.col(KEY), F.lit(salt)),
-                                         F.lit(TAKE_UP_FOLDS)))
+        out = df.withColumn(fold, key_bucket(salt, TAKE_UP_FOLDS))
         for attribute in attributes:
             columns = [(p, name) for a, p, name in plan.take_up_columns if a is attribute]
             counts = out.groupBy(F.col(f"`{attribute.name}`").alias("_tu_value"),
@@ -727,6 +726,12 @@ def split_column(plan: SnapshotPlan, source: Source) -> SparkColumn:
             .when(text.isin(*evaluation), F.lit(EVALUATION)).otherwise(F.lit(None)))
 
 
+def key_bucket(salt: str, buckets: int) -> SparkColumn:
+    """A client's bucket in 0 .. ``buckets`` - 1: a hash of the key and ``salt`` (the same on
+    every run; another salt, other buckets)."""
+    return F.pmod(F.xxhash64(F.col(KEY), F.lit(salt)), F.lit(buckets))
+
+
 def held_out_by_key(share: float, salt: str = "segrec-holdout"
                     ) -> Callable[[DataFrame], DataFrame]:
     """Factory: snapshot rows -> the same rows with ``split`` evaluation for a ``share`` of the
@@ -736,7 +741,7 @@ def held_out_by_key(share: float, salt: str = "segrec-holdout"
     threshold = int(round(share * 10_000))
 
     def transform(df: DataFrame) -> DataFrame:
-        bucket = F.pmod(F.xxhash64(F.col(KEY), F.lit(salt)), F.lit(10_000))
+        bucket = key_bucket(salt, 10_000)
         return df.withColumn(SPLIT, F.when(F.col(SPLIT) == EVALUATION, F.lit(EVALUATION))
                              .when(bucket < threshold, F.lit(EVALUATION))
                              .otherwise(F.lit(TRAIN)))
