@@ -222,6 +222,21 @@ def test_a_column_of_many_repeated_values_becomes_each_products_take_up(spark, t
     assert columns["name"] == (None, "ignored")
 
 
+def test_take_up_columns_are_left_out_of_a_table_of_several_as_of_dates(tmp_path):
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}])
+    source = job.snapshot_source(cfg)
+    plan = sf.SnapshotPlan(key="id", time=None, split=None, labels={"DEPOSIT": None},
+                           holdings={}, attributes=(sf.Attribute("age", "age", "numeric"),
+                                                    sf.Attribute("route", "route", sf.TAKE_UP)),
+                           ignored=("name",))  # type: ignore[dict-item]
+    assert job._take_up_plan(source, plan, 1, with_log=False) is plan
+    for dates, with_log in ((2, False), (1, True)):  # dated by a log beside it: many dates
+        left = job._take_up_plan(source, plan, dates, with_log)
+        assert left.feature_names == ("age",)
+        assert left.ignored == ("name", "route")
+
+
 def test_a_number_column_with_na_in_one_file_only_is_a_number_in_both(spark, tmp_path):
     # the reader infers each file's types from its own cells: int here, text in the other
     (tmp_path / "train.csv").write_text("id,children,y\n1,2,yes\n2,0,no\n3,NA,no\n")
