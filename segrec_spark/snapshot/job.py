@@ -677,14 +677,15 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
         usable = usable.transform(held_out)
     plan = _take_up_plan(source, plan, len(dates), log_rows is not None)
     table = dataclasses.replace(table, plan=plan)
-    usable = usable.transform(sf.with_take_up_rates(plan))
     features_plan = plan
     if log_rows is not None:
         usable = usable.transform(sf.with_log_features(log_rows.usable, log_rows.plan, dates))
         features_plan = dataclasses.replace(
             plan, attributes=(*plan.attributes, *log_rows.plan.attributes),
             summaries=log_rows.plan.summaries)
-    features = sf.snapshot_features(usable, features_plan, products)
+    # Only the features hold the take-up rates: the labels below need not count them again.
+    features = sf.snapshot_features(usable.transform(sf.with_take_up_rates(plan)),
+                                    features_plan, products)
     # Take-ups read from the next month see only usable rows (never a repeated or erased key).
     next_month = sf.take_up_from_next_snapshot(plan.derived, dates)
     labels = sf.snapshot_labels(usable.transform(next_month), products,
