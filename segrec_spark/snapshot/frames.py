@@ -332,12 +332,16 @@ COVERED_SHARE = 0.5
 OTHER = "OTHER"
 
 
+def _many_valued(distinct: int, n_rows: int, max_categories: int) -> bool:
+    """More than ``max_categories`` distinct values, and no id."""
+    return distinct > max_categories and not looks_like_id(distinct, n_rows)
+
+
 def many_valued_text(texts: Iterable[str], distinct: Mapping[str, int], n_rows: int,
                      max_categories: int) -> list[str]:
     """The text columns of ``texts`` with more than ``max_categories`` values that are no id:
     the ones :func:`common_value_counts` counts."""
-    return [c for c in texts if distinct.get(c, 0) > max_categories
-            and not looks_like_id(distinct[c], n_rows)]
+    return [c for c in texts if _many_valued(distinct.get(c, 0), n_rows, max_categories)]
 
 
 # A text column of more than max_categories values, none of them common enough to keep
@@ -356,8 +360,9 @@ def repeated_text(field: T.StructField, distinct: int, n_rows: int, max_categori
                   ) -> bool:
     """A text column of more than ``max_categories`` values, no id, with at least
     :data:`TAKE_UP_MIN_ROWS` rows per value on average."""
-    return (isinstance(field.dataType, T.StringType) and distinct > max_categories
-            and not looks_like_id(distinct, n_rows) and distinct * TAKE_UP_MIN_ROWS <= n_rows)
+    return (isinstance(field.dataType, T.StringType)
+            and _many_valued(distinct, n_rows, max_categories)
+            and distinct * TAKE_UP_MIN_ROWS <= n_rows)
 
 
 def with_take_up_rates(plan: SnapshotPlan, salt: str = "segrec-take-up"
