@@ -547,13 +547,14 @@ DATE_FORMATS = ("yyyy-M-d", "yyyy/M/d", "d/M/yyyy", "M/d/yyyy", "d-M-yyyy", "M-d
 
 def date_format_shape(date_format: str) -> str | None:
     """A regular expression that every word ``date_format`` reads as a date in 1900-2199
-    matches: a day or month of one or two digits, a year of four (of any number under another
-    count of ``y``), a month name of letters, the separators as written; None for a format
-    with any other field or a quoted literal (every word is then parsed)."""
+    matches: a day or month of one or two digits, a year of four under ``yyyy``, of two under
+    ``yy`` (of any number under another count of ``y``), a month name of letters, the
+    separators as written; None for a format with any other field or a quoted literal (every
+    word is then parsed)."""
     shape = []
     for run in re.findall(r"y+|M+|d+|[A-Za-z']+|[^A-Za-z']+", date_format):
         if run[0] == "y":
-            shape.append(r"\d{4}" if len(run) == 4 else r"\d+")
+            shape.append({4: r"\d{4}", 2: r"\d{2}"}.get(len(run), r"\d+"))
         elif run[0] == "M":
             shape.append(r"\d{1,2}" if len(run) <= 2 else r"\p{L}+")
         elif run[0] == "d":
@@ -565,29 +566,72 @@ def date_format_shape(date_format: str) -> str | None:
     return "^" + "".join(shape) + "$"
 
 
+# A year written with two digits (``6/16/14``) is read in 1940-2039: 40-99 as 1940-1999, 00-39
+# as 2000-2039. A client table's dates are mostly past (a birth, the start of a relationship),
+# some a few years ahead (a contract's end). Spark's ``yy`` reads 2000-2099, which would put a
+# client born in 1965 in 2065; POSIX strptime's ``%y`` (1969-2068) would too.
+TWO_DIGIT_PIVOT = 40
+
+
+def two_digit_year(date_format: str) -> str | None:
+    """``date_format`` with its four-digit year written with two (``M/d/yyyy`` ->
+    ``M/d/yy``); None for a format whose year is not one ``yyyy`` after the day and month
+    (``27/01/10`` is no ISO date)."""
+    if re.findall(r"y+", date_format) != ["yyyy"] or date_format.startswith("y"):
+        return None
+    return date_format.replace("yyyy", "yy")
+
+
+def in_two_digit_century(day: SparkColumn) -> SparkColumn:
+    """A date read with a two-digit year (2000-2099 in Spark) in 1940-2039
+    (:data:`TWO_DIGIT_PIVOT`)."""
+    return F.when(F.year(day) >= 2000 + TWO_DIGIT_PIVOT, F.add_months(day, -1200)
+                  ).otherwise(day)
+
+
 def text_date(name: str, date_format: str) -> SparkColumn:
     """The date a text cell of column ``name`` starts with, read with ``date_format`` (NULL
     when it holds none); a time after it (``27/01/2010 14:33``, ``2010-01-27T14:33``) is
-    left out. A word not shaped like the format (:func:`date_format_shape`) is not parsed:
-    each failed parse throws and catches an exception in the JVM, which made the search for
-    a text column's format (ten formats a cell) most of the time of planning a file of many
-    date columns (docs/performance.md, "Planning a wide file")."""
+    left out. A format with a four-digit year also reads the year written with two, as a
+    column may mix both (``6/16/14`` and ``05/11/2014``), and a two-digit year is read in
+    1940-2039 (:data:`TWO_DIGIT_PIVOT`). A word not shaped like the format
+    (:func:`date_format_shape`) is not parsed: each failed parse throws and catches an
+    exception in the JVM, which made the search for a text column's format (ten formats a
+    cell) most of the time of planning a file of many date columns (docs/performance.md,
+    "Planning a wide file")."""
     word = F.substring_index(F.trim(F.col(f"`{name}`").cast("string")), " ", 1)
     if date_format.startswith("y"):
         word = F.substring_index(word, "T", 1)
-    parsed = F.to_date(F.try_to_timestamp(word, F.lit(date_format)))
-    shape = date_format_shape(date_format)
-    return parsed if shape is None else F.when(word.rlike(shape), parsed)
+
+    def parsed(fmt: str) -> SparkColumn:
+        day = F.to_date(F.try_to_timestamp(word, F.lit(fmt)))
+        shape = date_format_shape(fmt)
+        return day if shape is None else F.when(word.rlike(shape), day)
+
+    if re.findall(r"y+", date_format) == ["yy"]:
+        return in_two_digit_century(parsed(date_format))
+    short = two_digit_year(date_format)
+    if short is None:
+        return parsed(date_format)
+    return F.coalesce(parsed(date_format), in_two_digit_century(parsed(short)))
 
 
-# What a date of :data:`DATE_FORMATS` looks like (a cheap first test, before parsing).
-DATE_SHAPE = ("^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4}"
-              "|[0-9]{1,2}-[A-Za-z]{3}-[0-9]{4})([ T].*)?$")
+# What a date of :data:`DATE_FORMATS` looks like, its year of four digits or, but first, two
+# (a cheap first test, before parsing).
+DATE_SHAPE = ("^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
+              "|[0-9]{1,2}[-/.][0-9]{1,2}[-/.]([0-9]{4}|[0-9]{2})"
+              "|[0-9]{1,2}-[A-Za-z]{3}-([0-9]{4}|[0-9]{2}))([ T].*)?$")
 
 
-def date_shaped_count(name: str) -> SparkColumn:
-    """Aggregate over a text column: the rows shaped like a date (:data:`DATE_SHAPE`)."""
-    return F.count_if(F.trim(F.col(f"`{name}`").cast("string")).rlike(DATE_SHAPE))
+def date_shaped_count(name: str, date_format: str | None = None) -> SparkColumn:
+    """Aggregate over a text column: the rows shaped like a date (:data:`DATE_SHAPE`, or
+    like ``date_format``, a dialect's, when given; a time may follow)."""
+    text = F.trim(F.col(f"`{name}`").cast("string"))
+    shaped = text.rlike(DATE_SHAPE)
+    own = date_format_shape(lenient_format(date_format)) if date_format else None
+    if own is not None:
+        shaped = shaped | F.substring_index(text, " ", 1).rlike(own)
+    return F.count_if(shaped)
 
 
 def valid_day(day: SparkColumn) -> SparkColumn:

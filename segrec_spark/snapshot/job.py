@@ -446,7 +446,8 @@ def _plan(df: DataFrame, source: Source) -> tuple[sf.SnapshotPlan, int]:
         # One pass per few hundred aggregates (over the cached frame); approximate counts are
         # enough to tell ids and free text from categories; text columns are also checked for
         # numbers with empty cells, and for commas.
-        shapes = [sf.date_shaped_count(c).alias(f"s{i}") for i, c in enumerate(texts)]
+        shapes = [sf.date_shaped_count(c, d.date_format).alias(f"s{i}")
+                  for i, c in enumerate(texts)]
         commas = [F.count_if(F.col(f"`{c}`").contains(",")).alias(f"m{i}")
                   for i, c in enumerate(texts) if comma_too]
         row = aggregated_in_chunks(df, [

@@ -339,19 +339,51 @@ def test_text_dates_are_days_since_1970(spark):
     assert ends.agg(*sf.date_text_counts("v", ["yyyy-M-d"])).first()[0] == 1
 
 
+def test_a_two_digit_year_is_read_in_1940_to_2039_and_beside_four_digit_ones(spark):
+    cells = ["6/16/14", "05/11/2014", "3/15/65", "1/1/39", "1/1/40 10:30", "14-Jan-15",
+             "27/01/10", "1/2/3", None]
+    df = spark.createDataFrame([(c,) for c in cells], "v string")
+
+    def read(date_format):
+        return [r[0] for r in df.select(sf.text_date("v", date_format)).collect()]
+    d = dt.date
+    # month first: both widths in one column (an export that changed its format)
+    assert read("M/d/yyyy") == [d(2014, 6, 16), d(2014, 5, 11), d(1965, 3, 15), d(2039, 1, 1),
+                                d(1940, 1, 1), None, None, None, None]
+    assert read("d-MMM-yyyy")[5] == d(2015, 1, 14)
+    # a declared two-digit format: the same century, not Spark's 2000-2099
+    assert read("M/d/yy")[:5] == [d(2014, 6, 16), None, d(1965, 3, 15), d(2039, 1, 1),
+                                  d(1940, 1, 1)]
+    assert read("yyyy/M/d") == [None] * len(cells)  # 27/01/10 is no year-first date
+    assert sf.two_digit_year("d.M.yyyy") == "d.M.yy"
+    assert sf.two_digit_year("yyyy-M-d") is None
+    assert sf.two_digit_year("M/d/yy") is None
+    # a column is a date candidate when shaped like one, or like the dialect's own format
+    dotted = spark.createDataFrame([("2010.01.27",), ("6/16/14",)], "v string")
+    assert dotted.agg(sf.date_shaped_count("v")).first()[0] == 1
+    assert dotted.agg(sf.date_shaped_count("v", "yyyy.MM.dd")).first()[0] == 2
+
+
 def test_a_word_not_shaped_like_the_format_is_not_parsed_and_nothing_else_changes(spark):
     from pyspark.sql import functions as F
 
     cells = ["2010-01-27", "2010-1-7", "2010/01/27", "27/01/2010", "1/13/2010", "7.1.2010",
              "27-Jan-2010", "27-jan-2010", "31/02/2010", "2010-01-27T14:33", "27/01/2010 14:33",
              "20100127", "12345-01-01", "0001-01-01", "1899-12-31", " 2010-01-27 ", "NA", "",
-             "27-01-2010", "01-27-2010", "27.01.2010", "01/27/2010", "jan", "27/01/10", None]
+             "27-01-2010", "01-27-2010", "27.01.2010", "01/27/2010", "jan", "27/01/10",
+             "6/16/14", "14-Jan-15", "3/15/65", "1.2.03", "10/1/7", "2010/1/27/10", None]
     df = spark.createDataFrame([(c,) for c in cells], "v string")
     for date_format in [*sf.DATE_FORMATS, "dd.MM.yyyy", "MM/dd/yyyy", "yyyy-MM-dd HH:mm"]:
         word = F.substring_index(F.trim("v"), " ", 1)
         if date_format.startswith("y"):
             word = F.substring_index(word, "T", 1)
-        unshaped = sf.valid_day(F.to_date(F.try_to_timestamp(word, F.lit(date_format))))
+        unshaped = F.to_date(F.try_to_timestamp(word, F.lit(date_format)))
+        short = sf.two_digit_year(date_format)  # the same format with a two-digit year,
+        if short is not None:  # tried on words of a short day or month first and a short
+            # year last (Spark's lenient `d` reads 0001-01-01 as d-M-yy)
+            unshaped = F.coalesce(unshaped, sf.in_two_digit_century(F.to_date(F.when(
+                word.rlike(r"^\d{1,2}\D.*\D\d{2}$"), F.try_to_timestamp(word, F.lit(short))))))
+        unshaped = sf.valid_day(unshaped)
         got = df.select(sf.valid_day(sf.text_date("v", date_format)).alias("gated"),
                         unshaped.alias("every")).collect()
         assert [r["gated"] for r in got] == [r["every"] for r in got], date_format

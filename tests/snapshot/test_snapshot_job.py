@@ -142,27 +142,30 @@ def test_a_semicolon_file_with_decimal_commas_is_read_without_declaring_either(s
 
 def test_money_percentages_and_text_dates_are_features_as_exported(spark, tmp_path):
     (tmp_path / "train.csv").write_text(
-        'id,balance,rate,opened,y\n'
-        '1,"$3,983.17",18.2%,27/01/2010,yes\n'
-        '2,"(1,200.00)",5%,05/02/2011 09:30,no\n'
-        '3,$15,NA,,no\n'
-        '4,"$1,000,000",0.5%,13/12/1999,no\n')
+        'id,balance,rate,opened,since,y\n'
+        '1,"$3,983.17",18.2%,27/01/2010,6/16/14,yes\n'
+        '2,"(1,200.00)",5%,05/02/2011 09:30,05/11/2014,no\n'
+        '3,$15,NA,,3/15/65,no\n'
+        '4,"$1,000,000",0.5%,13/12/1999,,no\n')
     cfg = _config(tmp_path, [{"name": "id", "role": "key"},
                              {"name": "y", "role": "label", "product": "DEPOSIT"}],
                   holdout_share=0)
     job.run(spark, cfg)
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
-    got = {r["identity_id_hash"]: (r["balance"], r["rate"], r["opened"])
+    got = {r["identity_id_hash"]: (r["balance"], r["rate"], r["opened"], r["since"])
            for r in features.collect()}
     days = {d: float((d - dt.date(1970, 1, 1)).days) for d in (
-        dt.date(2010, 1, 27), dt.date(2011, 2, 5), dt.date(1999, 12, 13))}
-    assert got == {"1": (3983.17, 18.2, days[dt.date(2010, 1, 27)]),
-                   "2": (-1200.0, 5.0, days[dt.date(2011, 2, 5)]),
-                   "3": (15.0, None, None),
-                   "4": (1e6, 0.5, days[dt.date(1999, 12, 13)])}
+        dt.date(2010, 1, 27), dt.date(2011, 2, 5), dt.date(1999, 12, 13),
+        dt.date(2014, 6, 16), dt.date(2014, 5, 11), dt.date(1965, 3, 15))}
+    # since: month first, its year written with two digits or four (1965, not 2065)
+    assert got == {"1": (3983.17, 18.2, days[dt.date(2010, 1, 27)], days[dt.date(2014, 6, 16)]),
+                   "2": (-1200.0, 5.0, days[dt.date(2011, 2, 5)], days[dt.date(2014, 5, 11)]),
+                   "3": (15.0, None, None, days[dt.date(1965, 3, 15)]),
+                   "4": (1e6, 0.5, days[dt.date(1999, 12, 13)], None)}
     columns = {r["column"]: r["used_as"] for r in read_table(
         spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
     assert columns["opened"] == "numeric (dates d/M/yyyy, as days since 1970-01-01)"
+    assert columns["since"] == "numeric (dates M/d/yyyy, as days since 1970-01-01)"
     assert columns["balance"] == "numeric"
 
 
@@ -408,8 +411,8 @@ def test_as_of_dates_that_do_not_parse_name_the_column_and_the_format(spark, tmp
 def test_a_time_column_written_day_first_is_read_without_declaring_its_format(spark,
                                                                            tmp_path):
     (tmp_path / "train.csv").write_text(
-        "id,month,y\n1,31/01/2024,yes\n2,31/01/2024,no\n1,29/02/2024 00:00,no\n"
-        "2,29/02/2024 00:00,yes\n")
+        "id,month,y\n1,31/01/2024,yes\n2,31/01/2024,no\n1,29/02/24 00:00,no\n"
+        "2,29/02/24 00:00,yes\n")  # the year written with four digits or two
     cfg = _config(tmp_path, [{"name": "id", "type": "long", "role": "key"},
                              {"name": "month", "type": "date", "role": "time"},
                              {"name": "y", "role": "label", "product": "DEPOSIT"}],
