@@ -52,3 +52,20 @@ def test_held_out_auc_matches_scores_by_key_and_refuses_a_missing_score():
     assert own.held_out_auc(scores, keys, pd.Series([0, 1])) == 1.0
     with pytest.raises(SystemExit, match="no score"):
         own.held_out_auc(scores, pd.Series(["evaluation-3"]), pd.Series([1]))
+
+
+def test_text_numbers_and_dates_reach_the_yardstick_as_numbers():
+    frame = pd.DataFrame({
+        "income": [" $84,835.00 ", "$57,091.00", None, "18.2%"],
+        "since": ["6/16/14", "05/11/2014", "", "14-Jan-15"],
+        "month": ["May", "Nov", "May", "Feb"],       # a category, not dates
+        "job": ["admin.", "retired", "admin.", "1"],  # text with a number in it
+    })
+    got = own.numbers_and_dates(frame)
+    assert got["income"].tolist()[:2] == [84835.0, 57091.0]
+    assert got["income"].isna().tolist() == [False, False, True, False]
+    days = (pd.Timestamp(2014, 6, 16) - pd.Timestamp(1970, 1, 1)).days
+    assert got["since"].iloc[0] == days
+    assert got["since"].iloc[2] != got["since"].iloc[2]  # empty: missing
+    assert got["month"].tolist() == frame["month"].tolist()
+    assert got["job"].tolist() == frame["job"].tolist()
