@@ -616,8 +616,8 @@ def text_date(name: str, date_format: str) -> SparkColumn:
     return F.coalesce(parsed(date_format), in_two_digit_century(parsed(short)))
 
 
-# What a date of :data:`DATE_FORMATS` looks like, its year of four digits or, but first, two
-# (a cheap first test, before parsing).
+# What a date of :data:`DATE_FORMATS` looks like, its year of four digits, or of two after the
+# day and month (a cheap first test, before parsing).
 DATE_SHAPE = ("^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
               "|[0-9]{1,2}[-/.][0-9]{1,2}[-/.]([0-9]{4}|[0-9]{2})"
               "|[0-9]{1,2}-[A-Za-z]{3}-([0-9]{4}|[0-9]{2}))([ T].*)?$")
