@@ -159,9 +159,14 @@ class Column:
         require(self.role not in ("label", "holding") or bool(self.product), "product",
                 f"{self.name}: a {self.role} column must name its product (product: CODE)")
         allowed = ROLE_TYPES.get(self.role)
+        dated = self.type in ("date", "timestamp") and self.role in ("numeric", "categorical")
         require(allowed is None or self.type in allowed, "type",
                 f"role {self.role} needs a column of type {' or '.join(sorted(allowed or ()))}, "
-                f"found {self.type}")
+                f"found {self.type}" + (
+                    f" (a date feature: leave {self.name} undeclared in a snapshot source, "
+                    f"read as days since 1970-01-01, or declare type double with an expression "
+                    f"such as datediff(try_to_date({self.name}, 'M/d/yy'), '1970-01-01'))"
+                    if dated else ""))
         require(len(set(self.values)) == len(self.values), "values", "repeats a value")
 
     @property

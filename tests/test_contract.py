@@ -55,7 +55,12 @@ def test_a_valid_contract_builds():
      "duplicate column name(s) ['ts']"),
     (lambda d: _columns(d)[2].update(values=["LOAN", "CARDS", "PROMO"]), "extra_areas",
      "product area(s) ['PROMO'] appear in events but no product has them"),
-], ids=["unknown_type", "events_without_key_or_cookie", "duplicate_column", "orphan_area"])
+    (lambda d: _columns(d).append({"name": "since", "type": "date", "role": "numeric"}),
+     "sources.clicks.columns[3].type",
+     "role numeric needs a column of type boolean or double or int or long, found date (a date "
+     "feature: leave since undeclared in a snapshot source"),
+], ids=["unknown_type", "events_without_key_or_cookie", "duplicate_column", "orphan_area",
+        "date_as_number"])
 def test_contract_errors_name_the_file_and_the_field(change, field, says):
     message = _error(change)
     assert message.startswith(f"{FILE}: {field}: "), message
