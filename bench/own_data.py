@@ -88,10 +88,10 @@ def numbers_and_dates(frame: pd.DataFrame, share: float = 0.99) -> pd.DataFrame:
         if number[cells.index].notna().mean() >= share:
             out[name] = number.astype(float)
             continue
-        if cells.str.match(DATE_LIKE).mean() < share:
+        date_like = text.str.match(DATE_LIKE, na=False)
+        if date_like[cells.index].mean() < share:
             continue
-        day = pd.to_datetime(text.where(text.str.match(DATE_LIKE, na=False)), errors="coerce",
-                             format="mixed")
+        day = pd.to_datetime(text.where(date_like), errors="coerce", format="mixed")
         if day[cells.index].notna().mean() >= share:
             out[name] = (day - pd.Timestamp("1970-01-01")).dt.days.astype(float)
     return out
