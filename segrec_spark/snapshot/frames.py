@@ -582,6 +582,18 @@ def two_digit_year(date_format: str) -> str | None:
     return date_format.replace("yyyy", "yy")
 
 
+def has_two_digit_year(date_format: str) -> bool:
+    """Whether ``date_format`` writes its year with two digits (``M/d/yy``)."""
+    return re.findall(r"y+", date_format) == ["yy"]
+
+
+def parsed_text(text: SparkColumn, date_format: str) -> SparkColumn:
+    """The date ``text`` holds in ``date_format`` (a time in it is dropped), NULL when it
+    holds none; a two-digit year in 1940-2039 (:data:`TWO_DIGIT_PIVOT`)."""
+    day = F.to_date(F.try_to_timestamp(text, F.lit(date_format)))
+    return in_two_digit_century(day) if has_two_digit_year(date_format) else day
+
+
 def in_two_digit_century(day: SparkColumn) -> SparkColumn:
     """A date read with a two-digit year (2000-2099 in Spark) in 1940-2039
     (:data:`TWO_DIGIT_PIVOT`)."""
@@ -608,7 +620,7 @@ def text_date(name: str, date_format: str) -> SparkColumn:
         shape = date_format_shape(fmt)
         return day if shape is None else F.when(word.rlike(shape), day)
 
-    if re.findall(r"y+", date_format) == ["yy"]:
+    if has_two_digit_year(date_format):
         return in_two_digit_century(parsed(date_format))
     short = two_digit_year(date_format)
     if short is None:
@@ -752,8 +764,8 @@ def as_of_column(plan: SnapshotPlan, default: dt.date, source: Source,
     else:
         text = F.trim(column.cast("string"))
         day = F.coalesce(
-            F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.date_format))),
-            F.to_date(F.try_to_timestamp(text, F.lit(source.dialect.timestamp_format))),
+            parsed_text(text, source.dialect.date_format),
+            parsed_text(text, source.dialect.timestamp_format),
             text_date(plan.time, source.dialect.date_format),  # a time after the date
             text.try_cast("date"))
     return valid_day(day)

@@ -272,17 +272,22 @@ def _read_json(spark: SparkSession, source: Source, location: str) -> DataFrame:
 
 
 def text_schema(inferred: T.StructType, source: Source) -> T.StructType | None:
-    """The inferred CSV schema with some number columns read as text instead, or None when
-    none needs it: a declared key, category or text column (the reader made ``00012345`` the
-    number 12345, and the bank's key is the text), and under a decimal comma every number
-    column (the reader took ``1.234`` for a fraction; sf.text_number parses it)."""
+    """The inferred CSV schema with some columns read as text instead, or None when none needs
+    it: a declared key, category or text column (the reader made ``00012345`` the number
+    12345, and the bank's key is the text), under a decimal comma every number column (the
+    reader took ``1.234`` for a fraction; sf.text_number parses it), and every date or time
+    column. The reader's dates follow Spark's calendar (``yy`` is 2000-2099: a client born
+    ``3/15/65`` in 2065) and a quarantined row would keep the parsed value instead of the
+    delivered text; sf.text_date and sf.as_of_column read the text the same way in every
+    file format."""
     d = source.dialect
     names = [f.name.lstrip("\ufeff").strip() for f in inferred.fields]
     if not d.header:
         names = headerless_names(names, source) or names
     text = {c.name for c in source.columns
             if c.role in ("key", "categorical") or c.type in ("string", "category")}
-    as_text = [isinstance(f.dataType, T.NumericType) and (d.decimal == "," or name in text)
+    as_text = [isinstance(f.dataType, sf.TEMPORAL_TYPES)
+               or isinstance(f.dataType, T.NumericType) and (d.decimal == "," or name in text)
                for f, name in zip(inferred.fields, names, strict=True)]
     if not any(as_text):
         return None
@@ -593,16 +598,24 @@ def _with_time_format(delivered: DataFrame, source: Source, time: str | None) ->
     declared = sf.as_of_column(plan, dt.date(2000, 1, 1), source, T.StringType())
     formats = list(dict.fromkeys([sf.lenient_format(source.dialect.date_format),
                                   *sf.DATE_FORMATS]))  # the declared order wins a tie
+    # A format of four-digit years also reads two (sf.text_date); the cells read with four
+    # alone tell which of the two the log names.
+    text = F.trim(F.col(f"`{time}`").cast("string"))
     row = first_row(delivered.agg(F.count_if(declared.isNotNull()).alias("declared"), *(
-        n.alias(f"f{i}") for i, n in enumerate(sf.date_text_counts(time, formats)))))
+        n.alias(f"f{i}") for i, n in enumerate(sf.date_text_counts(time, formats))), *(
+        F.count_if(sf.parsed_text(text, f).isNotNull()).alias(f"w{i}")
+        for i, f in enumerate(formats))))
     counts = [int(row[f"f{i}"]) for i in range(len(formats))]
     best = max(counts)
     if best <= int(row["declared"]):
         return source
     chosen = formats[counts.index(best)]
+    written = sf.two_digit_year(chosen)
+    if written is None or 2 * int(row[f"w{counts.index(best)}"]) >= best:
+        written = chosen
     also = [f for f, n in zip(formats, counts, strict=True) if n == best and f != chosen]
     log.warning("snapshot %s: the time column %s is written %s, not in the dialect's "
-                "date_format %r: read so%s", source.name, time, chosen,
+                "date_format %r: read so%s", source.name, time, written,
                 source.dialect.date_format,
                 f" (its dates read as {', '.join(also)} too: set sources.{source.name}"
                 f".dialect.date_format to choose)" if also else "")

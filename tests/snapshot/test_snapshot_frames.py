@@ -254,6 +254,17 @@ def test_as_of_dates_parse_with_the_dialects_format_or_as_iso_dates(spark):
             .collect()] == [dt.date(2015, 1, 1), None]
 
 
+def test_an_as_of_date_in_a_declared_two_digit_format_is_read_in_1940_to_2039(spark):
+    source = _contract([{"name": "y", "role": "label", "product": "DEPOSIT"},
+                        {"name": "day", "type": "date", "role": "time"}],
+                       dialect={"date_format": "d-MMM-yy"}).snapshot
+    df = spark.createDataFrame([("14-Jan-98",), ("3-Feb-15",), ("2015-03-01",)], "day string")
+    plan = sf.plan_columns(source, df.schema, {}, n_rows=3)
+    days = [r[0] for r in df.select(sf.as_of_column(plan, AS_OF, source, T.StringType()))
+            .collect()]
+    assert days == [dt.date(1998, 1, 14), dt.date(2015, 2, 3), dt.date(2015, 3, 1)]
+
+
 def test_a_snapshot_without_any_outcome_is_segmented_only():
     only_key = {"sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
         {"name": "id", "type": "string", "role": "key"}]}}}

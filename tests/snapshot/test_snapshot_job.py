@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 import yaml
 
+from segrec_spark.contract import contract_from_dict
 from segrec_spark.errors import InputDataError
 from segrec_spark.propensity.learners import uses_cv
 from segrec_spark.propensity.settings import PropensitySettings
@@ -167,6 +168,25 @@ def test_money_percentages_and_text_dates_are_features_as_exported(spark, tmp_pa
     assert columns["opened"] == "numeric (dates d/M/yyyy, as days since 1970-01-01)"
     assert columns["since"] == "numeric (dates M/d/yyyy, as days since 1970-01-01)"
     assert columns["balance"] == "numeric"
+
+
+def test_a_declared_two_digit_date_format_reads_1940_to_2039_and_keeps_the_text(spark,
+                                                                            tmp_path):
+    # Every cell of `born` fits the declared M/d/yy, so Spark's CSV reader alone would type
+    # the column as dates of 2000-2099 (a client born in 2065) and quarantine the parsed day.
+    (tmp_path / "train.csv").write_text(
+        "id,born,y\n1,3/15/65,yes\n2,12/1/01,no\n2,7/4/76,no\n")
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  holdout_share=0, dialect={"date_format": "M/d/yy"})
+    summary = job.run(spark, cfg)
+    assert summary["quarantined"] == {"DUPLICATE_KEY": 1}
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {r["identity_id_hash"]: r["born"] for r in features.collect()}
+    assert got == {"1": float((dt.date(1965, 3, 15) - dt.date(1970, 1, 1)).days),
+                   "2": float((dt.date(2001, 12, 1) - dt.date(1970, 1, 1)).days)}
+    quarantine = read_table(spark, table_path(cfg.paths.root, "ops", "snapshot_quarantine"))
+    assert '"born":"7/4/76"' in quarantine.first()["raw_record"]
 
 
 def test_a_column_of_many_values_keeps_its_common_ones_as_categories(spark, tmp_path):
@@ -355,7 +375,6 @@ def test_a_number_column_with_blank_and_na_cells_is_a_number_feature(spark, tmp_
 def test_a_product_without_an_outcome_is_named_in_a_warning(caplog):
     from pyspark.sql import types as T
 
-    from segrec_spark.contract import contract_from_dict
     contract = contract_from_dict({
         "products": [{"code": "DEPOSIT"}, {"code": "CARD"}, {"code": "LOAN"}],
         "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
@@ -378,7 +397,6 @@ def test_a_product_without_an_outcome_is_named_in_a_warning(caplog):
 def test_products_listed_without_any_outcome_are_named_as_segmented_only(caplog):
     from pyspark.sql import types as T
 
-    from segrec_spark.contract import contract_from_dict
     contract = contract_from_dict({
         "products": [{"code": "DEPOSIT"}, {"code": "CARD"}],
         "sources": {"snap": {"kind": "snapshot", "location": "x.csv", "columns": [
@@ -422,6 +440,19 @@ def test_a_time_column_written_day_first_is_read_without_declaring_its_format(sp
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
     assert sorted({r["as_of_date"] for r in features.collect()}) == [
         dt.date(2024, 1, 31), dt.date(2024, 2, 29)]
+
+
+def test_the_log_names_a_time_columns_two_digit_years_as_written(spark, caplog):
+    contract = contract_from_dict({"products": [{"code": "DEPOSIT"}], "sources": {"log": {
+        "kind": "snapshot", "location": "x.csv", "columns": [
+            {"name": "day", "type": "date", "role": "time"},
+            {"name": "y", "role": "label", "product": "DEPOSIT"}]}}}, "bank.yaml")
+    df = spark.createDataFrame([("14-Jan-15",), ("3-Feb-15",), ("1-Mar-2015",)], "day string")
+    with caplog.at_level("WARNING", logger=job.log.name):
+        source = job._with_time_format(df, contract.snapshot, "day")
+    assert source.dialect.date_format == "d-MMM-yyyy"  # which reads both
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "the time column day is written d-MMM-yy, not in the dialect's" in message
 
 
 HEADERLESS = "".join(f"{i},{20 + i},{'TRUE' if i % 3 == 0 else 'FALSE'}\n" for i in range(1, 13))
