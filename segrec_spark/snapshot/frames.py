@@ -684,7 +684,10 @@ def date_text_columns(parsed: Mapping[str, Sequence[int]], non_missing: Mapping[
                if n > 0 and total - n <= STRAY_TEXT_SHARE * total]
         if fit:
             best, n = max(fit, key=lambda fn: fn[1])  # the first of equals
-            found[name] = (best, total - n, tuple(f for f, _ in fit if f != best))
+            # another format that reads the cells alike (yyyy-M-d beside yyyy-MM-dd) is no
+            # other reading
+            found[name] = (best, total - n, tuple(
+                f for f, _ in fit if lenient_format(f) != lenient_format(best)))
     return found
 
 

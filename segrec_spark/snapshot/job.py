@@ -184,9 +184,10 @@ def _read_excel(spark: SparkSession, source: Source, location: str) -> DataFrame
         raise InputDataError(f"snapshot {source.name}: {location} names {len(files)} files; "
                              f"a workbook (format xlsx) is read from one file")
     try:
-        sheet = pd.read_excel(io.BytesIO(files[0]["content"]), sheet_name=d.sheet or 0,
+        book = pd.ExcelFile(io.BytesIO(files[0]["content"]), engine="openpyxl")
+        sheet = pd.read_excel(book, sheet_name=d.sheet or 0,
                               header=0 if d.header else None, dtype=str,
-                              keep_default_na=False, engine="openpyxl")
+                              keep_default_na=False)
     except ValueError as exc:  # not a workbook, no such sheet
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as an Excel "
@@ -194,15 +195,51 @@ def _read_excel(spark: SparkSession, source: Source, location: str) -> DataFrame
     except Exception as exc:  # noqa: BLE001 - openpyxl's own errors on a damaged file
         raise InputDataError(f"snapshot {source.name}: cannot read {location} as an Excel "
                              f"workbook (xlsx): {type(exc).__name__}: {exc}") from None
+    if not d.sheet and d.header:
+        _check_first_sheet(book, [str(c) for c in sheet.columns], source, location)
     names = ([str(c) for c in sheet.columns] if d.header
              else [f"_c{i}" for i in range(len(sheet.columns))])
     if not names:
         raise InputDataError(f"snapshot {source.name}: {location}: the sheet "
                              f"{d.sheet or '(first)'} holds no column")
-    schema = T.StructType([T.StructField(n, T.StringType(), True) for n in names])
     cells = sheet.astype(object).where(sheet != "", None)
     cells.columns = names
+    # A column of TRUE/FALSE cells (Excel's booleans) is boolean, as Spark's CSV reader
+    # infers such a column: a numeric feature either way, not a category.
+    flags = [n for n in names if _is_boolean_text(cells[n])]
+    for n in flags:
+        cells[n] = cells[n].map(lambda v: None if v is None else v.strip().lower() == "true")
+    schema = T.StructType([T.StructField(n, T.BooleanType() if n in flags else T.StringType(),
+                                         True) for n in names])
     return spark.createDataFrame(cells, schema)
+
+
+def _is_boolean_text(cells) -> bool:
+    """Whether a sheet's column (text cells, None when empty) holds true/false words only."""
+    present = cells.dropna().map(lambda v: v.strip().lower())
+    return len(present) > 0 and bool(present.isin(["true", "false"]).all())
+
+
+def _check_first_sheet(book, names: Sequence[str], source: Source, location: str) -> None:
+    """InputDataError when the workbook's first sheet (read as no ``dialect.sheet`` is set)
+    lacks a declared column (a cover or description sheet before the data): names the sheet
+    that holds them all, if one does, and the workbook's sheets."""
+    import pandas as pd
+
+    wanted = [c.name for c in source.columns
+              if c.required and c.role not in ("label", "split")]
+    missing = [c for c in wanted if c not in names]
+    if not missing or len(book.sheet_names) < 2:
+        return
+    holding = [s for s in book.sheet_names[1:] if set(wanted) <= {
+        str(c) for c in pd.read_excel(book, sheet_name=s, nrows=0).columns}]
+    where = (f"sheet {holding[0]!r} holds them: set sources.{source.name}.dialect.sheet: "
+             f"{holding[0]}" if holding else
+             f"no sheet holds them all: set sources.{source.name}.dialect.sheet")
+    raise InputDataError(
+        f"snapshot {source.name}: the first sheet {book.sheet_names[0]!r} of {location} "
+        f"lacks declared column(s) {', '.join(missing)}; {where} (its sheets: "
+        f"{', '.join(map(str, book.sheet_names))})")
 
 
 # Field delimiters a CSV export is commonly written with.
@@ -548,12 +585,15 @@ def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
     parsed = {c: [int(row[f"d{i}_{j}"]) for j in range(len(formats))]
               for i, c in enumerate(candidates)}
     dates = sf.date_text_columns(parsed, non_missing, formats)
+    chosen = sf.lenient_format(declared)
     for name, (date_format, stray, others) in sorted(dates.items()):
+        # a column read in the declared format was chosen so: no other reading to name
         also = (f"; its dates read as {', '.join(others)} too: set sources.{source.name}"
-                f".dialect.date_format to choose" if others else "")
+                f".dialect.date_format to choose"
+                if others and sf.lenient_format(date_format) != chosen else "")
         log.warning("snapshot %s: column %s holds dates (%s): read as days since 1970-01-01, "
-                    "%d cell(s) not a date as missing%s", source.name, name, date_format,
-                    stray, also)
+                    "%d cell(s) not a date in 1900-2199 as missing%s", source.name, name,
+                    date_format, stray, also)
     return dates
 
 

@@ -328,10 +328,14 @@ def test_text_dates_are_read_with_the_format_that_fits_them_all():
          "us": parsed(**{"d_M_yyyy": 40, "M_d_yyyy": 100}),  # 1/13/2010: month first
          "both": parsed(**{"d_M_yyyy": 100, "M_d_yyyy": 100}),  # no day above 12
          "stray": parsed(**{"d_M_yyyy": 995}),            # 5 cells of other text in 1,000
-         "text": parsed(**{"d_M_yyyy": 90})},             # a tenth not dates: text
-        {"opened": 100, "us": 100, "both": 100, "stray": 1000, "text": 100}, formats)
+         "text": parsed(**{"d_M_yyyy": 90}),              # a tenth not dates: text
+         # 2010-01-27: the default and its lenient form read it alike, no other reading
+         "iso": parsed(**{"yyyy-MM-dd": 100, "yyyy-M-d": 100})},
+        {"opened": 100, "us": 100, "both": 100, "stray": 1000, "text": 100, "iso": 100},
+        formats)
     assert found == {"opened": ("d/M/yyyy", 0, ()), "us": ("M/d/yyyy", 0, ()),
-                     "both": ("d/M/yyyy", 0, ("M/d/yyyy",)), "stray": ("d/M/yyyy", 5, ())}
+                     "both": ("d/M/yyyy", 0, ("M/d/yyyy",)), "stray": ("d/M/yyyy", 5, ()),
+                     "iso": ("yyyy-MM-dd", 0, ())}
 
 
 def test_text_dates_are_days_since_1970(spark):

@@ -280,6 +280,7 @@ def test_an_excel_workbook_is_read_like_a_csv_file(spark, tmp_path):
         "age": [30, None, 52.5, 41],
         "opened": pd.to_datetime(["2010-01-27", "2011-02-05", None, "1999-12-13"]),
         "job": ["admin.", "", "technician", "admin."],
+        "online": [True, False, None, True],  # Excel's booleans, as a CSV reader's
         "y": ["yes", "no", "no", "yes"]})
     with pd.ExcelWriter(tmp_path / "clients.xlsx") as book:
         pd.DataFrame({"note": ["not this sheet"]}).to_excel(book, sheet_name="readme",
@@ -297,16 +298,26 @@ def test_an_excel_workbook_is_read_like_a_csv_file(spark, tmp_path):
     summary = job.run(spark, cfg)
     assert (summary["rows_read"], summary["accepted"]) == (4, 4)
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
-    got = {r["identity_id_hash"]: (r["age"], r["opened"], r["job"]) for r in features.collect()}
+    got = {r["identity_id_hash"]: (r["age"], r["opened"], r["job"], r["online"])
+           for r in features.collect()}
     day = {d: float((d - dt.date(1970, 1, 1)).days) for d in (
         dt.date(2010, 1, 27), dt.date(2011, 2, 5), dt.date(1999, 12, 13))}
-    assert got == {"101": (30.0, day[dt.date(2010, 1, 27)], "admin."),
-                   "102": (None, day[dt.date(2011, 2, 5)], "UNKNOWN"),
-                   "103": (52.5, None, "technician"),
-                   "104": (41.0, day[dt.date(1999, 12, 13)], "admin.")}
+    assert got == {"101": (30.0, day[dt.date(2010, 1, 27)], "admin.", 1.0),
+                   "102": (None, day[dt.date(2011, 2, 5)], "UNKNOWN", 0.0),
+                   "103": (52.5, None, "technician", None),
+                   "104": (41.0, day[dt.date(1999, 12, 13)], "admin.", 1.0)}
     labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
     assert sorted((r["identity_id_hash"], r["label"]) for r in labels.collect()) == [
         ("101", 1), ("102", 0), ("103", 0), ("104", 1)]
+    # without dialect.sheet the first sheet is read: it lacks the columns, the line says where
+    del contract["sources"]["calls"]["dialect"]
+    (tmp_path / "contract.yaml").write_text(yaml.safe_dump(contract))
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, make_config(tmp_path, f"paths.contract={tmp_path / 'contract.yaml'}"))
+    assert str(err.value) == (
+        f"snapshot calls: the first sheet 'readme' of {tmp_path / 'clients.xlsx'} lacks "
+        f"declared column(s) id; sheet 'clients' holds them: set "
+        f"sources.calls.dialect.sheet: clients (its sheets: readme, clients)")
 
 
 def test_a_file_that_is_no_workbook_is_named_in_one_line(spark, tmp_path):
