@@ -362,9 +362,11 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
              *(f"{metrics[k]['roc_auc']:.3f}" if k in metrics else "n/a"
                for k in ("observable_ceiling", "oracle")),
              decision.reason, seconds)
-    warning = leak_warning(product, metrics["rf"]["roc_auc"], importances)
-    if warning:
-        log.warning(warning)
+    for warning in (leak_warning(product, metrics["rf"]["roc_auc"], importances),
+                    weak_model_warning(product, metrics["rf"]["roc_auc"],
+                                       metrics["baseline"]["roc_auc"])):
+        if warning:
+            log.warning(warning)
     log.debug("propensity %s: parameters %s", product, best)
     return {"run_id": run_id, "model_name": name, "version": version, "metrics": metrics,
             "best_params": best, "learner": selection.learner, "seconds": seconds,
@@ -390,6 +392,24 @@ def leak_warning(product: str, auc: float | None, importances: Sequence[tuple[st
     return (f"propensity {product}: held-out ROC-AUC {auc:.4f} is almost perfect; check that "
             f"no column is known only after the outcome (an amount spent, a status set on "
             f"purchase) and declare such a column role ignore. The model leans most on: {top}")
+
+
+def weak_model_warning(product: str, auc: float | None, baseline_auc: float | None
+                       ) -> str | None:
+    """One line when the held-out ROC-AUC is no better than the naive baseline's (each
+    segment's positive rate) or than chance (0.5): the product's rankings are still written,
+    so that every product is scored, but they should not choose whom to contact."""
+    if auc is None or math.isnan(auc):
+        return None
+    floor = max(0.5, baseline_auc if baseline_auc is not None and not math.isnan(baseline_auc)
+                else 0.5)
+    if auc > floor:
+        return None
+    return (f"propensity {product}: held-out ROC-AUC {auc:.4f} is no better than "
+            f"{'chance' if floor == 0.5 else 'the baseline'} ({floor:.4f}): its rankings are "
+            f"written but rank clients no better; check the outcome column, add columns that "
+            f"tell buyers apart (a transaction log, holdings), or leave the product out "
+            f"(propensity.products)")
 
 
 def products_to_train(cfg: Config, labels: DataFrame, as_of: dt.date | None = None) -> list[str]:

@@ -94,3 +94,18 @@ def test_an_almost_perfect_held_out_auc_is_named_as_a_likely_leak():
     assert "\n" not in message
     assert job.leak_warning("CONVERSION", 0.93, importances) is None
     assert job.leak_warning("CONVERSION", float("nan"), importances) is None
+
+
+def test_a_model_no_better_than_the_baseline_or_chance_is_named_in_a_warning():
+    below = job.weak_model_warning("BIKE", 0.4235, 0.517)
+    assert below is not None
+    assert below.startswith("propensity BIKE: held-out ROC-AUC 0.4235 is no better than the "
+                            "baseline (0.5170)")
+    assert "\n" not in below
+    chance = job.weak_model_warning("BIKE", 0.49, 0.45)
+    assert chance is not None
+    assert "no better than chance (0.5000)" in chance
+    assert job.weak_model_warning("BIKE", 0.694, 0.6958) is not None
+    assert job.weak_model_warning("BIKE", 0.71, 0.6958) is None
+    assert job.weak_model_warning("BIKE", 0.71, float("nan")) is None
+    assert job.weak_model_warning("BIKE", float("nan"), 0.5) is None
