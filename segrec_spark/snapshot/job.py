@@ -638,20 +638,21 @@ def _with_time_format(delivered: DataFrame, source: Source, time: str | None) ->
     declared = sf.as_of_column(plan, dt.date(2000, 1, 1), source, T.StringType())
     formats = list(dict.fromkeys([sf.lenient_format(source.dialect.date_format),
                                   *sf.DATE_FORMATS]))  # the declared order wins a tie
-    # A format of four-digit years also reads two (sf.text_date); the cells read with four
-    # alone tell which of the two the log names.
-    text = F.trim(F.col(f"`{time}`").cast("string"))
+    # A format of four-digit years also reads two (sf.text_date); the cells shaped with four
+    # tell which of the two the log names (a shape, not a parse: no exception per cell).
+    word = F.substring_index(F.trim(F.col(f"`{time}`").cast("string")), " ", 1)
+    four = [sf.date_format_shape(f) if sf.two_digit_year(f) else None for f in formats]
     row = first_row(delivered.agg(F.count_if(declared.isNotNull()).alias("declared"), *(
         n.alias(f"f{i}") for i, n in enumerate(sf.date_text_counts(time, formats))), *(
-        F.count_if(sf.parsed_text(text, f).isNotNull()).alias(f"w{i}")
-        for i, f in enumerate(formats))))
+        F.count_if(word.rlike(shape)).alias(f"w{i}")
+        for i, shape in enumerate(four) if shape)))
     counts = [int(row[f"f{i}"]) for i in range(len(formats))]
     best = max(counts)
     if best <= int(row["declared"]):
         return source
     chosen = formats[counts.index(best)]
     written = sf.two_digit_year(chosen)
-    if written is None or 2 * int(row[f"w{counts.index(best)}"]) >= best:
+    if not four[counts.index(best)] or 2 * int(row[f"w{counts.index(best)}"]) >= best:
         written = chosen
     also = [f for f, n in zip(formats, counts, strict=True) if n == best and f != chosen]
     log.warning("snapshot %s: the time column %s is written %s, not in the dialect's "
