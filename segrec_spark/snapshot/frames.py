@@ -616,16 +616,14 @@ def text_date(name: str, date_format: str) -> SparkColumn:
         word = F.substring_index(word, "T", 1)
 
     def parsed(fmt: str) -> SparkColumn:
-        day = F.to_date(F.try_to_timestamp(word, F.lit(fmt)))
+        day = parsed_text(word, fmt)  # a two-digit year in 1940-2039
         shape = date_format_shape(fmt)
         return day if shape is None else F.when(word.rlike(shape), day)
 
-    if has_two_digit_year(date_format):
-        return in_two_digit_century(parsed(date_format))
     short = two_digit_year(date_format)
     if short is None:
         return parsed(date_format)
-    return F.coalesce(parsed(date_format), in_two_digit_century(parsed(short)))
+    return F.coalesce(parsed(date_format), parsed(short))
 
 
 # What a date of :data:`DATE_FORMATS` looks like, its year of four digits, or of two after the

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,13 +226,12 @@ def _check_first_sheet(book, names: Sequence[str], source: Source, location: str
     that holds them all, if one does, and the workbook's sheets."""
     import pandas as pd
 
-    wanted = [c.name for c in source.columns
-              if c.required and c.role not in ("label", "split")]
-    missing = [c for c in wanted if c not in names]
+    missing = missing_columns(names, source, optional_labels=True)
     if not missing or len(book.sheet_names) < 2:
         return
-    holding = [s for s in book.sheet_names[1:] if set(wanted) <= {
-        str(c) for c in pd.read_excel(book, sheet_name=s, nrows=0).columns}]
+    holding = [s for s in book.sheet_names[1:] if not missing_columns(
+        [str(c) for c in pd.read_excel(book, sheet_name=s, nrows=0).columns], source,
+        optional_labels=True)]
     where = (f"sheet {holding[0]!r} holds them: set sources.{source.name}.dialect.sheet: "
              f"{holding[0]}" if holding else
              f"no sheet holds them all: set sources.{source.name}.dialect.sheet")
@@ -353,10 +352,17 @@ def with_row_numbers(df: DataFrame, prefix: str = "") -> DataFrame:
             .drop("_pid", "_mid", "_offset"))
 
 
+def missing_columns(names: Collection[str], source: Source,
+                    optional_labels: bool = False) -> list[str]:
+    """The required declared columns not among ``names`` (``optional_labels``: but for the
+    label and split columns, which a held-out file may lack)."""
+    return [c.name for c in source.columns if c.name not in names and c.required
+            and not (optional_labels and c.role in ("label", "split"))]
+
+
 def check_declared_columns(df: DataFrame, source: Source, location: str,
                            optional_labels: bool = False) -> None:
-    missing = [c.name for c in source.columns if c.name not in df.columns and c.required
-               and not (optional_labels and c.role in ("label", "split"))]
+    missing = missing_columns(df.columns, source, optional_labels)
     if missing:
         raise InputDataError(f"snapshot {source.name}: {location} lacks declared column(s) "
                              f"{', '.join(missing)} (found: {', '.join(df.columns)})"
@@ -650,9 +656,10 @@ def _with_time_format(delivered: DataFrame, source: Source, time: str | None) ->
     best = max(counts)
     if best <= int(row["declared"]):
         return source
-    chosen = formats[counts.index(best)]
+    at = counts.index(best)
+    chosen = formats[at]
     written = sf.two_digit_year(chosen)
-    if not four[counts.index(best)] or 2 * int(row[f"w{counts.index(best)}"]) >= best:
+    if not four[at] or 2 * int(row[f"w{at}"]) >= best:
         written = chosen
     also = [f for f, n in zip(formats, counts, strict=True) if n == best and f != chosen]
     log.warning("snapshot %s: the time column %s is written %s, not in the dialect's "
