@@ -67,6 +67,7 @@ from segrec_spark.contract_schema import (  # noqa: F401 - re-exported: the cont
     _CODE,
     _NAME,
     ALLOWED_ROLES,
+    DAYS_SINCE_1970,
     NUMERIC_COLUMN_TYPES,
     REASONS,
     REQUIRED_ROLES,

@@ -63,6 +63,9 @@ ROLE_TYPES: dict[str, frozenset[str]] = {
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CODE = re.compile(r"^[A-Za-z0-9_]+$")
 
+# A date column's feature, in the words ops.snapshot_columns uses for it (segments read such a
+# feature as later / earlier, not high / low).
+DAYS_SINCE_1970 = "days since 1970-01-01"
 UNKNOWN = "UNKNOWN"  # replaces an unknown category value when ingest keeps the row
 
 # Quarantine reasons, shared by the generator's dirt manifest and ingest's quarantine table.

@@ -2,6 +2,7 @@
 and the champion's judgement on the same held-out rows (I/O at the edge of the stage)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -16,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from segrec_spark.config import Config
-from segrec_spark.contract import safe_name
+from segrec_spark.contract import DAYS_SINCE_1970, safe_name
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.propensity import evaluation as ev
 from segrec_spark.propensity import model as pm
@@ -85,21 +86,31 @@ def highest_segment_id(features: DataFrame, cfg: Config) -> int:
     return -1 if top is None else int(top)
 
 
-def delivered_names(cfg: Config, features: DataFrame) -> dict[str, str]:
-    """Feature -> the words of the snapshot column it was delivered as (ops.snapshot_columns;
-    profiles.delivered_words), so that segments read in the bank's own names; empty for raw
-    extracts, whose features are the pipeline's."""
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """What ops.snapshot_columns says of the features: ``names``, feature -> the words of the
+    snapshot column it was delivered as (profiles.delivered_words), so that segments read in
+    the bank's own names; ``dates``, the features that are a date column's days since
+    1970-01-01, so that a segment reads "later DOB", not "high DOB". Empty for raw extracts,
+    whose features are the pipeline's."""
+
+    names: dict[str, str]
+    dates: frozenset[str]
+
+
+def delivered_columns(cfg: Config, features: DataFrame) -> Delivered:
     source = cfg.contract.snapshot
     sources = [s.name for s in (source, cfg.contract.snapshot_log) if s is not None]
     path = table_path(cfg.paths.root, "ops", "snapshot_columns")
     table = read_table_if_exists(features.sparkSession, path) if source is not None else None
     if source is None or table is None:
-        return {}
+        return Delivered({}, frozenset())
     attribute = F.col("used_as").startswith("numeric") | F.col("used_as").startswith("categorical")
     summary = F.col("used_as").startswith("per client")  # a transaction log's
     rows = (table.filter(F.col("source").isin(*sources) & F.col("feature").isNotNull()
                          & (attribute | summary))
-            .select("column", "feature", summary.alias("summary"))
+            .select("column", "feature", summary.alias("summary"),
+                    F.col("used_as").contains(DAYS_SINCE_1970).alias("date"))
             .collect())  # one row per delivered column and summary
     names = {}
     for r in rows:
@@ -108,7 +119,7 @@ def delivered_names(cfg: Config, features: DataFrame) -> dict[str, str]:
         elif r["feature"].startswith(f"{safe_name(r['column'])}_"):  # the amount's total, ...
             statistic = r["feature"][len(safe_name(r["column"])) + 1:]
             names[r["feature"]] = f"{profiles_.delivered_words(r['column'])} {statistic}"
-    return names
+    return Delivered(names, frozenset(r["feature"] for r in rows if r["date"]))
 
 
 def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
@@ -121,13 +132,14 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
     began = time.monotonic()
     name = segmentation_model_name(cfg)
     previous = current_champion(cfg, name) if settings.continuity else None
+    delivered = delivered_columns(cfg, features)
     fitted = seg.fit_segmentation(features, settings,
                                   previous=previous.model if previous else None,
                                   first_fresh_id=highest_segment_id(features, cfg) + 1
-                                  if settings.continuity else 0)
+                                  if settings.continuity else 0, dates=delivered.dates)
     assigned = seg.assign_segments(fitted.model, features).cache()
     traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features),
-                                      names=delivered_names(cfg, features))
+                                      names=delivered.names, dates=delivered.dates)
     profiles = profiles_.segment_profiles(assigned, fitted.columns).transform(
         lambda p: profiles_.with_traits(p, traits))
     if labels is not None and products:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.pool import ThreadPool
 from typing import Any
@@ -359,13 +359,14 @@ def single_segment() -> Segmentation:
 def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
                      prefixes: Sequence[str] | None = None,
                      previous: PipelineModel | None = None,
-                     first_fresh_id: int = 0) -> Segmentation:
+                     first_fresh_id: int = 0, dates: Collection[str] = ()) -> Segmentation:
     """Choose k, fit K-Means, name the segments; the returned model adds segment_id/_name.
 
     ``prefixes`` (default ``settings.feature_prefixes``) select the behavioural columns. Given
     the ``previous`` model (and ``settings.continuity``), segments that continue its segments
     keep their ids and new ones get ids above its ids and ``first_fresh_id``
-    (segmentation.continuity); otherwise ids number the segments by size."""
+    (segmentation.continuity); otherwise ids number the segments by size. ``dates``: the
+    date features, named later / earlier (personas.distinguishing_name)."""
     prefixes = tuple(prefixes or settings.feature_prefixes or default_prefixes(features.columns))
     columns = clustering_columns(features, prefixes)
     if not columns:
@@ -406,7 +407,7 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
                 shares[row["cluster"]][row["feature"]] = float(row["share"])
     behavioural = bool(behavioural_columns(features, prefixes))
     personas = {c: persona_name(z, levels[c]) if behavioural
-                else distinguishing_name(z, shares=shares[c])
+                else distinguishing_name(z, shares=shares[c], dates=dates)
                 for c, z in z_by_cluster.items()}
     continued: dict[int, Continuation] = {}
     if previous_names or first_fresh_id:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 # Display names of common channel names; any other channel <c> reads "<c>-first".
 CHANNEL_LABELS = {"app": "mobile-first", "web": "web-first", "ib": "internet-banking-first"}
@@ -28,6 +28,10 @@ HIGH_ENGAGEMENT_Z = 0.75
 LOW_ENGAGEMENT_Z = -0.25
 INTEREST_MARGIN_Z = 0.25  # a product interest stands out this much above the median interest
 CAMPAIGN_Z = 0.75
+# The words of a feature's direction: above / below the average; a date column's (days since
+# 1970-01-01: a birth date, an account opening) reads later / earlier, not high / low.
+DIRECTION_WORDS = ("high", "low")
+DATE_DIRECTION_WORDS = ("later", "earlier")
 # Feature families that are not a channel's activity (the rest are named <channel>_...).
 NOT_CHANNELS = ("interest", "camp", "agr", "holds", "has")
 # How the features stage names a channel's activity: <channel>_events_30d, <channel>_recency_days.
@@ -144,11 +148,13 @@ def persona_name(z: Mapping[str, float | None], levels: Mapping[str, float] | No
 
 def distinguishing_name(z: Mapping[str, float | None], top: int = 2,
                         threshold: float = 0.25,
-                        shares: Mapping[str, float] | None = None) -> str:
+                        shares: Mapping[str, float] | None = None,
+                        dates: Collection[str] = ()) -> str:
     """A name from what sets a segment apart: its ``top`` features furthest from the average
-    (z-score at least ``threshold``), with direction, e.g. "high balance, low age", and a
-    yes/no feature (in ``shares``: the segment's share of yes) as that share, "newbie 100 %";
-    used when the features are a bank's own attributes rather than channel activity."""
+    (z-score at least ``threshold``), with direction, e.g. "high balance, low age", a date
+    feature (in ``dates``) as "later DOB" / "earlier DOB", and a yes/no feature (in
+    ``shares``: the segment's share of yes) as that share, "newbie 100 %"; used when the
+    features are a bank's own attributes rather than channel activity."""
     ranked = sorted(((abs(v), f, v) for f, v in z.items() if v is not None and abs(v) >= threshold),
                     reverse=True)[:top]
     if not ranked:
@@ -159,7 +165,8 @@ def distinguishing_name(z: Mapping[str, float | None], top: int = 2,
         name = feature.replace("_", " ")
         if feature in shares:
             return f"{name} {round(100 * shares[feature])} %"
-        return f"{'high' if value > 0 else 'low'} {name}"
+        above, below = DATE_DIRECTION_WORDS if feature in dates else DIRECTION_WORDS
+        return f"{above if value > 0 else below} {name}"
     return ", ".join(words(f, v) for _, f, v in ranked)
 
 

@@ -21,7 +21,7 @@ column expressions: k x features numbers, nothing per client reaches the driver.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -33,7 +33,11 @@ from segrec_spark.segmentation.model import (
     SEGMENT_NAME,
     rows_by_column_chunks,
 )
-from segrec_spark.segmentation.personas import CHANNEL_ACTIVITY
+from segrec_spark.segmentation.personas import (
+    CHANNEL_ACTIVITY,
+    DATE_DIRECTION_WORDS,
+    DIRECTION_WORDS,
+)
 
 TRAIT_COLUMNS = ("segment_id", "trait_rank", "feature", "value", "z", "trait")
 _NOT_TRAITS = ("identity_id_hash", "as_of_date", "segment_id", "segment_name", "label")
@@ -120,24 +124,31 @@ def delivered_words(column: str) -> str:
 
 def trait_text(feature: Column, value: Column, z: Column,
                names: Mapping[str, str] | None = None,
-               share: Column | None = None) -> Column:
+               share: Column | None = None, dates: Collection[str] = ()) -> Column:
     """'holds mortgage' / 'no mortgage', 'age band 26-35', 'high app events 30d' / 'low ...',
-    and for a yes/no column its share of yes in the segment, 'newbie 85 %' (``share``); a
-    feature in ``names`` (feature -> words, :func:`delivered_words`) reads as those words."""
+    a date feature (in ``dates``) 'later DOB' / 'earlier DOB', and for a yes/no column its
+    share of yes in the segment, 'newbie 85 %' (``share``); a feature in ``names`` (feature ->
+    words, :func:`delivered_words`) reads as those words."""
     held = F.regexp_extract(feature, r"^holds_(.+)$", 1)
     words = _words(feature)
     if names:
         words = F.coalesce(F.create_map(*(F.lit(x) for pair in sorted(names.items())
                                           for x in pair))[feature], words)
     share = F.lit(None).cast("double") if share is None else share
+    dated = feature.isin(*sorted(dates)) if dates else F.lit(False)
+    direction = F.when(dated, _direction(z, DATE_DIRECTION_WORDS)).otherwise(
+        _direction(z, DIRECTION_WORDS))
     return (F.when(held != "", F.concat(F.when(z > 0, F.lit("holds ")).otherwise(F.lit("no ")),
                                         _words(held)))
             .when(value.isNotNull(), F.concat(words, F.lit(" "), value))
             .when(share.isNotNull(),
                   F.concat(words, F.lit(" "), F.round(F.lit(100.0) * share).cast("int")
                            .cast("string"), F.lit(" %")))
-            .otherwise(F.concat(F.when(z > 0, F.lit("high ")).otherwise(F.lit("low ")),
-                                words)))
+            .otherwise(F.concat(direction, F.lit(" "), words)))
+
+
+def _direction(z: Column, words: tuple[str, str]) -> Column:
+    return F.when(z > 0, F.lit(words[0])).otherwise(F.lit(words[1]))
 
 
 def trait_family(feature: Column, value: Column) -> Column:
@@ -152,10 +163,12 @@ def trait_family(feature: Column, value: Column) -> Column:
 
 def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Sequence[str],
                    top: int = 5, threshold: float = 0.2,
-                   names: Mapping[str, str] | None = None) -> DataFrame:
+                   names: Mapping[str, str] | None = None,
+                   dates: Collection[str] = ()) -> DataFrame:
     """Per segment its ``top`` strongest differences from the population (:data:`TRAIT_COLUMNS`,
     ``trait_rank`` 1 = strongest). ``assigned`` holds ``segment_id`` and the columns;
-    ``names`` gives features the words of the bank's own column names (:func:`trait_text`)."""
+    ``names`` gives features the words of the bank's own column names and ``dates`` the date
+    features (:func:`trait_text`)."""
     parts = [_numeric_differences(assigned, numeric)] if numeric else []
     if categorical:
         parts.append(_category_differences(assigned, categorical))
@@ -176,7 +189,7 @@ def segment_traits(assigned: DataFrame, numeric: Sequence[str], categorical: Seq
         Window.partitionBy(SEGMENT_ID).orderBy(strongest, F.col("feature"), F.col("value"))))
     return (ranked.filter(F.col("trait_rank") <= top)
             .withColumn("trait", trait_text(F.col("feature"), F.col("value"), F.col("z"),
-                                            names, F.col("share")))
+                                            names, F.col("share"), dates))
             .select(F.col(SEGMENT_ID).cast("int").alias(SEGMENT_ID),
                     F.col("trait_rank").cast("int").alias("trait_rank"), "feature", "value",
                     F.col("z").cast("double").alias("z"), "trait"))

@@ -78,6 +78,12 @@ class Attribute:
     # non-empty cells they hold
     levels: tuple[str, ...] = ()
     covered: float = 0.0
+    # a column typed as dates (a workbook's or Parquet's date cells): days since 1970-01-01
+    typed_date: bool = False
+
+    @property
+    def is_date(self) -> bool:
+        return bool(self.date_format) or self.typed_date
 
 
 @dataclass(frozen=True)
@@ -233,7 +239,8 @@ def plan_columns(source: Source, schema: T.StructType,
                 attributes.append(Attribute(
                     field.name, safe_name(field.name), kind,
                     stray.get(field.name, 0) if numeric else 0,
-                    "," if numeric and field.name in comma_decimal else ""))
+                    "," if numeric and field.name in comma_decimal else "",
+                    typed_date=isinstance(field.dataType, TEMPORAL_TYPES)))
     else:
         ignored += [f.name for f in schema.fields
                     if f.name not in declared and f.name not in inputs]

@@ -40,7 +40,7 @@ from pyspark.sql import types as T
 from pyspark.sql.utils import AnalysisException
 
 from segrec_spark.config import Config, ConfigError, resolve_path
-from segrec_spark.contract import Column, Source
+from segrec_spark.contract import DAYS_SINCE_1970, Column, Source
 from segrec_spark.errors import InputDataError
 from segrec_spark.forget.erase import FORGOTTEN, FORGOTTEN_FLAG, TOMBSTONES, with_forgotten_flag
 from segrec_spark.snapshot import frames as sf
@@ -467,8 +467,9 @@ def _stray_note(attribute: sf.Attribute) -> str:
                 f"cells; the others as {sf.OTHER})")
     n = attribute.stray_cells
     comma = (" (decimal comma)" if attribute.decimal == "," else
-             f" (dates {attribute.date_format}, as days since 1970-01-01)"
-             if attribute.date_format else "")
+             f" (dates {attribute.date_format}, as {DAYS_SINCE_1970})"
+             if attribute.date_format else f" (dates, as {DAYS_SINCE_1970})"
+             if attribute.typed_date else "")
     what = "a date" if attribute.date_format else "a number"
     return comma + (f"; {n} cell{'s' if n != 1 else ''} not {what} read as missing"
                     if n else "")
@@ -737,7 +738,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     held_out = _automatic_holdout(usable, source, plan, dates)
     if held_out is not None:
         usable = usable.transform(held_out)
-    plan = _take_up_plan(source, plan, len(dates), log_rows is not None)
+    plan = _take_up_plan(source, plan, len(dates))
     table = dataclasses.replace(table, plan=plan)
     features_plan = plan
     if log_rows is not None:
@@ -876,19 +877,20 @@ def _automatic_holdout(usable: DataFrame, source: Source, plan: sf.SnapshotPlan,
     return sf.held_out_by_key(source.holdout_share)
 
 
-def _take_up_plan(source: Source, plan: sf.SnapshotPlan, n_dates: int, with_log: bool
-                  ) -> sf.SnapshotPlan:
+def _take_up_plan(source: Source, plan: sf.SnapshotPlan, n_dates: int) -> sf.SnapshotPlan:
     """``plan``, its take-up attributes logged; left out (ignored, logged) where the rows hold
-    more than one as-of date or a log beside them dates them: a rate counted over every month
-    would hold the month it predicts."""
+    more than one as-of date: a rate counted over every month would hold the month it
+    predicts. A table dated by a log beside it holds one (the log's latest day), its labels
+    its own, so its rates are counted as in a table alone."""
     attributes = [a for a in plan.attributes if a.kind == sf.TAKE_UP]
     if not attributes:
         return plan
     names = ", ".join(a.source_name for a in attributes)
-    if n_dates != 1 or with_log:
+    if n_dates != 1:
         log.warning("snapshot %s: column(s) %s have many repeated values and are left out: "
-                    "their take-up rates are counted only in a table of one as-of date "
-                    "(declare them role: categorical to keep every value)", source.name, names)
+                    "the table holds %d as-of dates, and a take-up rate counted over them "
+                    "would hold the months it predicts (declare them role: categorical to keep "
+                    "every value)", source.name, names, n_dates)
         return dataclasses.replace(
             plan, attributes=tuple(a for a in plan.attributes if a.kind != sf.TAKE_UP),
             ignored=(*plan.ignored, *(a.source_name for a in attributes)))

@@ -75,6 +75,11 @@ def test_traits_read_in_the_banks_own_column_names(spark):
     traits = segment_traits(assigned, *profile_columns(assigned), names=names)
     words = sorted(r["trait"] for r in traits.where("segment_id = 0").collect())
     assert words == ["Gender Female", "high Spending Score (1-100)", "low age"]
+    # a date column (days since 1970): a later or earlier date, not a higher or lower one
+    traits = segment_traits(assigned, *profile_columns(assigned), names=names, dates={"AGE"})
+    words = sorted(r["trait"] for r in traits.collect())
+    assert words == ["Gender Female", "Gender Male", "earlier age", "high Spending Score (1-100)",
+                     "later age", "low Spending Score (1-100)"]
 
 
 @pytest.mark.parametrize(("column", "words"), [

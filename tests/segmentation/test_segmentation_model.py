@@ -163,6 +163,10 @@ def test_a_banks_own_segment_is_named_by_its_strongest_differences_yes_no_as_sha
     assert seg.distinguishing_name(z) == "high balance, low newbie"
     assert seg.distinguishing_name(z, shares={"newbie": 0.04}) == "high balance, newbie 4 %"
     assert seg.distinguishing_name({"age": 0.1}) == "average profile"
+    # a date column (days since 1970): a birth date above the average is a later one
+    dob = {"DOB": 0.9, "balance": -0.5}
+    assert seg.distinguishing_name(dob, dates={"DOB"}) == "later DOB, low balance"
+    assert seg.distinguishing_name({"DOB": -0.9}, dates={"DOB"}) == "earlier DOB"
 
 
 def test_centroid_zscores_against_hand_computed_values(spark):

@@ -10,7 +10,7 @@ from segrec_spark.contract import contract_from_dict
 from segrec_spark.errors import InputDataError
 from segrec_spark.propensity.learners import uses_cv
 from segrec_spark.propensity.settings import PropensitySettings
-from segrec_spark.propensity.tracking import delivered_names
+from segrec_spark.propensity.tracking import delivered_columns
 from segrec_spark.segmentation import model as seg
 from segrec_spark.snapshot import frames as sf
 from segrec_spark.snapshot import job
@@ -168,6 +168,7 @@ def test_money_percentages_and_text_dates_are_features_as_exported(spark, tmp_pa
     assert columns["opened"] == "numeric (dates d/M/yyyy, as days since 1970-01-01)"
     assert columns["since"] == "numeric (dates M/d/yyyy, as days since 1970-01-01)"
     assert columns["balance"] == "numeric"
+    assert delivered_columns(cfg, features).dates == {"opened", "since"}  # later / earlier
 
 
 def test_a_declared_two_digit_date_format_reads_1940_to_2039_and_keeps_the_text(spark,
@@ -253,11 +254,10 @@ def test_take_up_columns_are_left_out_of_a_table_of_several_as_of_dates(tmp_path
                            holdings={}, attributes=(sf.Attribute("age", "age", "numeric"),
                                                     sf.Attribute("route", "route", sf.TAKE_UP)),
                            ignored=("name",))  # type: ignore[dict-item]
-    assert job._take_up_plan(source, plan, 1, with_log=False) is plan
-    for dates, with_log in ((2, False), (1, True)):  # dated by a log beside it: many dates
-        left = job._take_up_plan(source, plan, dates, with_log)
-        assert left.feature_names == ("age",)
-        assert left.ignored == ("name", "route")
+    assert job._take_up_plan(source, plan, 1) is plan
+    left = job._take_up_plan(source, plan, 2)
+    assert left.feature_names == ("age",)
+    assert left.ignored == ("name", "route")
 
 
 def test_a_number_column_with_na_in_one_file_only_is_a_number_in_both(spark, tmp_path):
@@ -309,6 +309,9 @@ def test_an_excel_workbook_is_read_like_a_csv_file(spark, tmp_path):
     labels = read_table(spark, table_path(cfg.paths.root, "gold", "labels"))
     assert sorted((r["identity_id_hash"], r["label"]) for r in labels.collect()) == [
         ("101", 1), ("102", 0), ("103", 0), ("104", 1)]
+    columns = {r["column"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["opened"] == "numeric (dates yyyy-MM-dd, as days since 1970-01-01)"
     # without dialect.sheet the first sheet is read: it lacks the columns, the line says where
     del contract["sources"]["calls"]["dialect"]
     (tmp_path / "contract.yaml").write_text(yaml.safe_dump(contract))
@@ -579,11 +582,11 @@ def test_one_labelled_file_holds_out_a_share_of_its_clients(spark, tmp_path):
     assert {r["identity_id_hash"]: r["split"] for r in labels.collect()} == first
 
 
-def _table_and_log_config(tmp, *columns):
+def _table_and_log_config(tmp, *columns, **table):
     contract = {"products": [{"code": "DEPOSIT"}],
                 "sources": {
                     "clients": {"kind": "snapshot", "location": str(tmp / "clients.csv"),
-                                "holdout_share": 0,
+                                "holdout_share": 0, **table,
                                 "columns": [{"name": "id", "role": "key"},
                                             {"name": "y", "role": "label",
                                              "product": "DEPOSIT"}, *columns]},
@@ -624,8 +627,23 @@ def test_a_log_beside_the_client_table_adds_each_clients_summaries(spark, tmp_pa
         spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
     assert columns[("payments", "age_2")] == "numeric (the client's average)"
     assert columns[("clients", "age")] == "numeric"
-    names = delivered_names(cfg, features)  # segments read in both sources' own names
+    names = delivered_columns(cfg, features).names  # segments read in both sources' own names
     assert (names["age"], names["age_2"], names["eur_total"]) == ("age", "age", "eur total")
+
+
+def test_a_table_dated_by_the_log_beside_it_counts_the_take_up_of_a_many_valued_column(
+        spark, tmp_path):
+    # one as-of date (the log's) and the table's own labels: a route's take-up is counted as
+    # in a table alone, not left out as in a table of several months
+    rows = [f"{i},r{i % 20},{'yes' if i % 20 < 5 else 'no'}" for i in range(120)]
+    (tmp_path / "clients.csv").write_text("id,route,y\n" + "\n".join(rows) + "\n")
+    (tmp_path / "payments.csv").write_text("client,day,eur\n1,2024-03-01,10\n")
+    cfg = _table_and_log_config(tmp_path, max_categories=5)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    got = {r["identity_id_hash"]: r["takeup_deposit_route"] for r in features.collect()}
+    prior = 30 / 120
+    assert all((v > prior) == (int(k) % 20 < 5) for k, v in got.items())
 
 
 @pytest.mark.integration  # two snapshot runs
@@ -968,6 +986,23 @@ def test_a_transaction_dated_in_the_future_is_quarantined_not_the_as_of_date(spa
     assert (columns["recency_days"], columns["amount_total"]) == ("booked", "amount")
 
 
+def test_a_parquet_date_column_is_days_since_1970_and_named_a_date(spark, tmp_path):
+    spark.createDataFrame([(1, dt.date(1970, 1, 11), True), (2, None, False)],
+                          "id long, opened date, y boolean").write.parquet(
+        str(tmp_path / "train.parquet"))
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  format="parquet", location=str(tmp_path / "train.parquet"), holdout_share=0)
+    job.run(spark, cfg)
+    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
+    assert sorted((r["identity_id_hash"], r["opened"]) for r in features.collect()) == [
+        ("1", 10.0), ("2", None)]
+    columns = {r["column"]: r["used_as"] for r in read_table(
+        spark, table_path(cfg.paths.root, "ops", "snapshot_columns")).collect()}
+    assert columns["opened"] == "numeric (dates, as days since 1970-01-01)"
+    assert delivered_columns(cfg, features).dates == {"opened"}  # segments: later / earlier
+
+
 def test_a_json_array_after_blank_lines_is_read_whole(spark, tmp_path):
     (tmp_path / "train.json").write_text(
         '\n\n\t[{"id": 1, "y": true, "age": 30},\n {"id": 2, "y": false, "age": 40}]\n')
@@ -985,7 +1020,7 @@ def test_segment_words_use_the_delivered_names_of_a_logs_columns(spark, tmp_path
     cfg = _log_config(tmp_path, columns)
     job.run(spark, cfg)
     features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
-    names = delivered_names(cfg, features)
+    names = delivered_columns(cfg, features).names
     assert names["Amount_EUR_total"] == "Amount (EUR) total"
     assert names["Amount_EUR_average"] == "Amount (EUR) average"
     assert names["UNIT_PRICE"] == "unit price"
