@@ -254,10 +254,11 @@ def test_take_up_columns_are_left_out_of_a_table_of_several_as_of_dates(tmp_path
                            holdings={}, attributes=(sf.Attribute("age", "age", "numeric"),
                                                     sf.Attribute("route", "route", sf.TAKE_UP)),
                            ignored=("name",))  # type: ignore[dict-item]
-    assert job._take_up_plan(source, plan, 1) is plan
-    left = job._take_up_plan(source, plan, 2)
-    assert left.feature_names == ("age",)
-    assert left.ignored == ("name", "route")
+    assert job._take_up_plan(source, plan, 1, with_log=False) is plan
+    for dates, with_log in ((2, False), (1, True)):  # several months, or a log beside it
+        left = job._take_up_plan(source, plan, dates, with_log)
+        assert left.feature_names == ("age",)
+        assert left.ignored == ("name", "route")
 
 
 def test_a_number_column_with_na_in_one_file_only_is_a_number_in_both(spark, tmp_path):
@@ -582,11 +583,11 @@ def test_one_labelled_file_holds_out_a_share_of_its_clients(spark, tmp_path):
     assert {r["identity_id_hash"]: r["split"] for r in labels.collect()} == first
 
 
-def _table_and_log_config(tmp, *columns, **table):
+def _table_and_log_config(tmp, *columns):
     contract = {"products": [{"code": "DEPOSIT"}],
                 "sources": {
                     "clients": {"kind": "snapshot", "location": str(tmp / "clients.csv"),
-                                "holdout_share": 0, **table,
+                                "holdout_share": 0,
                                 "columns": [{"name": "id", "role": "key"},
                                             {"name": "y", "role": "label",
                                              "product": "DEPOSIT"}, *columns]},
@@ -629,21 +630,6 @@ def test_a_log_beside_the_client_table_adds_each_clients_summaries(spark, tmp_pa
     assert columns[("clients", "age")] == "numeric"
     names = delivered_columns(cfg, features).names  # segments read in both sources' own names
     assert (names["age"], names["age_2"], names["eur_total"]) == ("age", "age", "eur total")
-
-
-def test_a_table_dated_by_the_log_beside_it_counts_the_take_up_of_a_many_valued_column(
-        spark, tmp_path):
-    # one as-of date (the log's) and the table's own labels: a route's take-up is counted as
-    # in a table alone, not left out as in a table of several months
-    rows = [f"{i},r{i % 20},{'yes' if i % 20 < 5 else 'no'}" for i in range(120)]
-    (tmp_path / "clients.csv").write_text("id,route,y\n" + "\n".join(rows) + "\n")
-    (tmp_path / "payments.csv").write_text("client,day,eur\n1,2024-03-01,10\n")
-    cfg = _table_and_log_config(tmp_path, max_categories=5)
-    job.run(spark, cfg)
-    features = read_table(spark, table_path(cfg.paths.root, "gold", "client_features"))
-    got = {r["identity_id_hash"]: r["takeup_deposit_route"] for r in features.collect()}
-    prior = 30 / 120
-    assert all((v > prior) == (int(k) % 20 < 5) for k, v in got.items())
 
 
 @pytest.mark.integration  # two snapshot runs
