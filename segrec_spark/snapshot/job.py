@@ -166,6 +166,11 @@ def _read(spark: SparkSession, source: Source, location: str) -> DataFrame:
                              f"{source.format}: {message}") from None
 
 
+# The first bytes of an Excel 97-2003 workbook (.xls, an OLE2 compound file): openpyxl reads
+# only .xlsx and would say "File is not a zip file".
+OLD_EXCEL_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def _read_excel(spark: SparkSession, source: Source, location: str) -> DataFrame:
     """An Excel workbook's sheet (``dialect.sheet``, else the first), one file read on the
     driver (openpyxl) into text columns, so that numbers, dates and categories are inferred from the
@@ -183,8 +188,13 @@ def _read_excel(spark: SparkSession, source: Source, location: str) -> DataFrame
     if len(files) != 1:
         raise InputDataError(f"snapshot {source.name}: {location} names {len(files)} files; "
                              f"a workbook (format xlsx) is read from one file")
+    content = bytes(files[0]["content"])
+    if content.startswith(OLD_EXCEL_SIGNATURE):
+        raise InputDataError(f"snapshot {source.name}: {location} is an Excel 97-2003 workbook "
+                             f"(.xls), which is not read: save it as .xlsx (format: xlsx) or "
+                             f"as CSV")
     try:
-        book = pd.ExcelFile(io.BytesIO(files[0]["content"]), engine="openpyxl")
+        book = pd.ExcelFile(io.BytesIO(content), engine="openpyxl")
         sheet = pd.read_excel(book, sheet_name=d.sheet or 0,
                               header=0 if d.header else None, dtype=str,
                               keep_default_na=False)

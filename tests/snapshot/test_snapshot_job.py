@@ -333,6 +333,16 @@ def test_a_file_that_is_no_workbook_is_named_in_one_line(spark, tmp_path):
         job.run(spark, cfg)
     assert "train.csv as an Excel workbook (xlsx)" in str(err.value)
     assert "\n" not in str(err.value)
+    # an Excel 97-2003 workbook (.xls) is named as such, with what to do
+    (tmp_path / "train.xls").write_bytes(job.OLD_EXCEL_SIGNATURE + bytes(504))
+    cfg = _config(tmp_path, [{"name": "id", "role": "key"},
+                             {"name": "y", "role": "label", "product": "DEPOSIT"}],
+                  format="xlsx", location=str(tmp_path / "train.xls"))
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    assert str(err.value) == (
+        f"snapshot calls: {tmp_path / 'train.xls'} is an Excel 97-2003 workbook (.xls), which "
+        f"is not read: save it as .xlsx (format: xlsx) or as CSV")
 
 
 def test_a_file_in_a_windows_code_page_is_read_with_its_accents(spark, tmp_path):
