@@ -376,7 +376,22 @@ def check_declared_columns(df: DataFrame, source: Source, location: str,
     if missing:
         raise InputDataError(f"snapshot {source.name}: {location} lacks declared column(s) "
                              f"{', '.join(missing)} (found: {', '.join(df.columns)})"
-                             f"{_header_hint(df.columns, source)}")
+                             f"{_header_hint(df.columns, source) or _lower_header(df, missing)}")
+
+
+HEADER_SEARCH_ROWS = 5
+
+
+def _lower_header(df: DataFrame, missing: Sequence[str]) -> str:
+    """Where the missing names are a row of the first few under the header (a line of codes,
+    ``X1, X2, ...``, above the real names), say so: that line is read as the header."""
+    wanted = {m.strip() for m in missing}
+    rows = df.limit(HEADER_SEARCH_ROWS).collect()  # a few rows, on the failure path only
+    for n, row in enumerate(rows, start=2):
+        if wanted <= {str(v).strip() for v in row if v is not None}:
+            return (f"; line {n} of the file holds them: the line(s) above it are read as the "
+                    f"header: delete them from the file")
+    return ""
 
 
 def _header_hint(names: Sequence[str], source: Source) -> str:

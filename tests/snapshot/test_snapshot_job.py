@@ -546,6 +546,21 @@ def test_a_data_row_read_as_the_header_is_named_as_the_likely_cause(spark, tmp_p
     assert "\n" not in message
 
 
+def test_a_line_of_codes_above_the_real_header_is_named(spark, tmp_path):
+    # as UCI's credit-card default file: X1, X2, ... above the real names
+    (tmp_path / "train.csv").write_text(
+        ",X1,X2,Y\nID,LIMIT_BAL,AGE,default payment next month\n1,20000,24,1\n2,1000,30,0\n")
+    cfg = _config(tmp_path, [{"name": "ID", "role": "key"},
+                             {"name": "default payment next month", "role": "label",
+                              "product": "DEPOSIT"}])
+    with pytest.raises(InputDataError) as err:
+        job.run(spark, cfg)
+    assert str(err.value) == (
+        f"snapshot calls: {tmp_path / 'train.csv'} lacks declared column(s) ID, default payment "
+        f"next month (found: _c0, X1, X2, Y); line 2 of the file holds them: the line(s) above "
+        f"it are read as the header: delete them from the file")
+
+
 def test_a_held_out_file_without_the_label_column_is_scored_not_labelled(spark, tmp_path):
     # A competition's test file: the same columns without the outcome.
     (tmp_path / "train.csv").write_text("id,age,y\n1,30,yes\n2,40,no\n3,50,no\n")
