@@ -78,12 +78,9 @@ class Attribute:
     # non-empty cells they hold
     levels: tuple[str, ...] = ()
     covered: float = 0.0
-    # a column typed as dates (a workbook's or Parquet's date cells): days since 1970-01-01
+    # a column typed as dates (a Parquet file's, a Delta or catalog table's): days since
+    # 1970-01-01, as a text date column's
     typed_date: bool = False
-
-    @property
-    def is_date(self) -> bool:
-        return bool(self.date_format) or self.typed_date
 
 
 @dataclass(frozen=True)
