@@ -623,9 +623,9 @@ def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
         also = (f"; its dates read as {', '.join(others)} too: set sources.{source.name}"
                 f".dialect.date_format to choose"
                 if others and sf.lenient_format(date_format) != chosen else "")
-        log.warning("snapshot %s: column %s holds dates (%s): read as days since 1970-01-01, "
+        log.warning("snapshot %s: column %s holds dates (%s): read as %s, "
                     "%d cell(s) not a date in 1900-2199 as missing%s", source.name, name,
-                    date_format, stray, also)
+                    date_format, DAYS_SINCE_1970, stray, also)
     return dates
 
 
