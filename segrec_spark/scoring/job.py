@@ -299,7 +299,8 @@ def publish_products(spark: SparkSession, cfg: Config, as_of: dt.date, features:
     tiered = (all_scores.transform(audience).withColumn("scored_at", F.lit(scored_at))
               .transform(with_catalogue(cfg.contract.products)))
     high, mid, low = s.thresholds()
-    rankings = publish_rankings(tiered, with_tier(s.tier_mode, high, mid, low, s.floors()))
+    rankings = publish_rankings(tiered, with_tier(s.tier_mode, high, mid, low, s.floors()),
+                                {p.code: p.name for p in cfg.contract.products})
     rankings_path = write_output(rankings, cfg, "product_rankings", as_of, scored)
 
     # Offers rank across products: from every ranking of the as-of date, kept and new.

@@ -5,7 +5,7 @@ with a ``probability``. Everything here is ``DataFrame -> DataFrame`` (or a fact
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -33,9 +33,14 @@ ACTIONS = {
 }
 
 
-def _product_label(product_code: Column) -> Column:
-    """MORTGAGE_LOAN -> 'mortgage loan' for action texts."""
-    return F.lower(F.regexp_replace(product_code, "_", " "))
+def _product_label(product_code: Column, names: Mapping[str, str]) -> Column:
+    """The catalogue's name of the product for action texts (``names``: code -> name, as the
+    bank wrote it); a product without one: MORTGAGE_LOAN -> 'mortgage loan'."""
+    label = F.lower(F.regexp_replace(product_code, "_", " "))
+    for code, name in names.items():
+        if name:
+            label = F.when(product_code == F.lit(code), F.lit(name)).otherwise(label)
+    return label
 
 
 def rank_within_product(scores: DataFrame) -> DataFrame:
@@ -58,15 +63,21 @@ def with_propensity_tier(high: float, mid: float, low: float) -> Callable[[DataF
     return with_absolute_tier(high, mid, low)
 
 
-def with_recommended_action(df: DataFrame) -> DataFrame:
-    """Add ``recommended_action`` from the tier and the product."""
-    product = _product_label(F.col("product_code"))
+def with_recommended_action(names: Mapping[str, str] | None = None
+                            ) -> Callable[[DataFrame], DataFrame]:
+    """Add ``recommended_action`` from the tier and the product, named as the catalogue names
+    it (``names``: product code -> name; a code without one reads as its lower-cased words)."""
+    product = _product_label(F.col("product_code"), names or {})
     action = F.lit(None).cast("string")
     for tier in reversed(TIERS):
         prefix, suffix = ACTIONS[tier].split("{product}")
         action = F.when(F.col("propensity_tier") == tier,
                         F.concat(F.lit(prefix), product, F.lit(suffix))).otherwise(action)
-    return df.withColumn("recommended_action", action)
+
+    def add(df: DataFrame) -> DataFrame:
+        return df.withColumn("recommended_action", action)
+
+    return add
 
 
 def next_best_offers(rankings: DataFrame, top_n: int) -> DataFrame:
@@ -114,16 +125,18 @@ RANKING_COLUMNS = (
 )
 
 
-def publish_rankings(scores: DataFrame, tier: Callable[[DataFrame], DataFrame]) -> DataFrame:
+def publish_rankings(scores: DataFrame, tier: Callable[[DataFrame], DataFrame],
+                     names: Mapping[str, str] | None = None) -> DataFrame:
     """Scores (+ segment, reasons and model columns) -> the gold.product_rankings contract.
 
     ``tier`` adds ``propensity_tier`` (see scoring.tiers.with_tier); it runs after ranking, so
-    the share mode can read ``rank``.
+    the share mode can read ``rank``. ``names``: the catalogue's product names for the action
+    texts.
     """
     return (
         scores.transform(rank_within_product)
         .transform(tier)
-        .transform(with_recommended_action)
+        .transform(with_recommended_action(names))
         .select(*RANKING_COLUMNS)
     )
 

@@ -48,11 +48,23 @@ def test_tiers_use_configured_thresholds_with_exclusive_lower_bounds(spark):
 def test_recommended_action_names_the_product(spark):
     df = spark.createDataFrame([("CONSUMER_LOAN", "High Value Engaged"), ("SAVINGS", "Low Engagement")],
                                "product_code string, propensity_tier string")
-    got = df.transform(with_recommended_action)
+    got = df.transform(with_recommended_action())
     expected = spark.createDataFrame(
         [("CONSUMER_LOAN", "High Value Engaged",
           "Direct offer: personal banker call or in-app pre-approved offer for consumer loan"),
          ("SAVINGS", "Low Engagement", "No active savings contact; keep in general newsletters")],
+        "product_code string, propensity_tier string, recommended_action string")
+    assert_df_equality(got, expected, ignore_nullable=True)
+
+
+def test_recommended_action_reads_the_catalogue_name_where_there_is_one(spark):
+    df = spark.createDataFrame([("CMP3", "Potential Upsell"), ("SAVINGS", "Nurture and Educate")],
+                               "product_code string, propensity_tier string")
+    got = df.transform(with_recommended_action({"CMP3": "Wine club campaign", "SAVINGS": ""}))
+    expected = spark.createDataFrame(
+        [("CMP3", "Potential Upsell",
+          "Targeted digital campaign with a personalised Wine club campaign offer"),
+         ("SAVINGS", "Nurture and Educate", "Educational content and calculators about savings")],
         "product_code string, propensity_tier string, recommended_action string")
     assert_df_equality(got, expected, ignore_nullable=True)
 
