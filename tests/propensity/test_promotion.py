@@ -109,3 +109,10 @@ def test_a_model_no_better_than_the_baseline_or_chance_is_named_in_a_warning():
     assert job.weak_model_warning("BIKE", 0.71, 0.6958) is None
     assert job.weak_model_warning("BIKE", 0.71, float("nan")) is None
     assert job.weak_model_warning("BIKE", float("nan"), 0.5) is None
+
+
+def test_the_log_line_names_the_planted_truth_only_where_there_is_one():
+    synthetic = {"rf": {"roc_auc": 0.7}, "observable_ceiling": {"roc_auc": 0.8123},
+                 "oracle": {"roc_auc": 0.9}}
+    assert job.truth_note(synthetic) == " observable ceiling=0.812 oracle=0.900"
+    assert job.truth_note({"rf": {"roc_auc": 0.7}, "baseline": {"roc_auc": 0.6}}) == ""
