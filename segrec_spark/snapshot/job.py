@@ -285,9 +285,10 @@ def with_file_dialect(spark: SparkSession, source: Source, location: str) -> Sou
     first = lines.first()
     found = sniffed_delimiter(first[0] if first else "", d.delimiter, d.quote)
     if found is not None:
-        log.warning("snapshot %s: the first line of %s holds no %r but %r: read with %r (set "
-                    "sources.%s.dialect.delimiter to say so)", source.name, location,
-                    d.delimiter, found, found, source.name)
+        # a notice, not a warning: every row is read, with the delimiter the file is written in
+        log.info("snapshot %s: the first line of %s holds no %r but %r: read with %r (set "
+                 "sources.%s.dialect.delimiter to say so)", source.name, location,
+                 d.delimiter, found, found, source.name)
         d = dataclasses.replace(d, delimiter=found)
     if d.charset == "utf-8" and (
             lines.filter(~F.is_valid_utf8("value")).limit(1).count()):
@@ -623,9 +624,11 @@ def _text_dates(df: DataFrame, source: Source, shaped: dict[str, int],
         also = (f"; its dates read as {', '.join(others)} too: set sources.{source.name}"
                 f".dialect.date_format to choose"
                 if others and sf.lenient_format(date_format) != chosen else "")
-        log.warning("snapshot %s: column %s holds dates (%s): read as %s, "
-                    "%d cell(s) not a date in 1900-2199 as missing%s", source.name, name,
-                    date_format, DAYS_SINCE_1970, stray, also)
+        # a warning where a cell is lost or the format is a guess among several; else a notice
+        log.log(logging.WARNING if stray or also else logging.INFO,
+                "snapshot %s: column %s holds dates (%s): read as %s, "
+                "%d cell(s) not a date in 1900-2199 as missing%s", source.name, name,
+                date_format, DAYS_SINCE_1970, stray, also)
     return dates
 
 

@@ -171,6 +171,23 @@ def test_money_percentages_and_text_dates_are_features_as_exported(spark, tmp_pa
     assert delivered_columns(cfg, features).dates == {"opened", "since"}  # later / earlier
 
 
+def test_a_date_column_read_whole_is_a_notice_and_one_that_loses_cells_a_warning(spark,
+                                                                              caplog):
+    contract = contract_from_dict({"products": [{"code": "DEPOSIT"}], "sources": {"snap": {
+        "kind": "snapshot", "location": "x.csv", "columns": [
+            {"name": "y", "role": "label", "product": "DEPOSIT"}]}}}, "bank.yaml")
+    days = [dt.date(2010, 1, 1) + dt.timedelta(days=d) for d in range(199)]
+    rows = [(str(day), str(day + dt.timedelta(days=400))) for day in days]
+    df = spark.createDataFrame([*rows, ("1999-12-13", "2012-13-45")],  # a 13th month
+                               "opened string, closed string")
+    counts = {"opened": 200, "closed": 200}  # under sf.STRAY_TEXT_SHARE not a date
+    with caplog.at_level("INFO", logger=job.log.name):
+        dates = job._text_dates(df, contract.snapshot, counts, counts)
+    assert set(dates) == {"opened", "closed"}
+    levels = {r.getMessage().split()[3]: r.levelname for r in caplog.records}
+    assert levels == {"closed": "WARNING", "opened": "INFO"}
+
+
 def test_a_declared_two_digit_date_format_reads_1940_to_2039_and_keeps_the_text(spark,
                                                                             tmp_path):
     # Every cell of `born` fits the declared M/d/yy, so Spark's CSV reader alone would type
