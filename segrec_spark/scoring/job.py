@@ -38,6 +38,7 @@ from segrec_spark.contract import Product
 from segrec_spark.errors import MissingTableError
 from segrec_spark.propensity.calibration import Platt, calibrated, from_dict
 from segrec_spark.propensity.model import positive_probability
+from segrec_spark.propensity.tracking import delivered_columns
 from segrec_spark.registry import (
     champion_version,
     configure_mlflow,
@@ -269,6 +270,7 @@ def publish_products(spark: SparkSession, cfg: Config, as_of: dt.date, features:
                             str(cfg.contract.path))
     opted_out = read_opted_out(spark, cfg, as_of)
     s = cfg.scoring
+    dates = delivered_columns(cfg, features).dates  # reasons read them later / earlier
     per_product = []
     versions: dict[str, str] = {}
     for product in products:
@@ -281,7 +283,8 @@ def publish_products(spark: SparkSession, cfg: Config, as_of: dt.date, features:
         predictions = predict(load_champion(cfg, name), segmented,
                               cfg.contract.product(product)).transform(
             calibrated(logged_calibration(run_id)))
-        explaining = reason_features(predictions, logged_importances(run_id), s.reason_features)
+        explaining = reason_features(predictions, logged_importances(run_id), s.reason_features,
+                                     dates)
         scores = score_product(predictions.transform(with_top_reasons(explaining,
                                                                       s.reasons_per_client)),
                                product).withColumns(

@@ -12,7 +12,8 @@ Method (everything but two small driver-side lists runs in Spark, no Python per 
 3. Per client: z = (x - mean) / sd (a missing value counts as the mean, z = 0), and
    contribution = importance x direction x z. The contributions above zero, largest first, give
    up to ``n`` texts such as ``app_events_30d high (+2.1 sd)`` or
-   ``days_since_last_login low (-1.3 sd)``.
+   ``days_since_last_login low (-1.3 sd)``; a date column's days since 1970-01-01 read
+   ``later`` / ``earlier`` (``DOB later (+1.2 sd)``: a younger client).
 
 This is a global-importance x local-deviation approximation, not an exact attribution (SHAP):
 it says which of the model's important signals are unusually strong for this client, in the
@@ -20,7 +21,7 @@ direction the model rewards. It costs one aggregate per product and a few column
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ class ReasonFeature:
     mean: float
     std: float
     direction: float  # +1: a high value raises the score; -1: a low value does
+    date: bool = False  # a date column's days since 1970-01-01: later / earlier, not high / low
 
 
 def numeric_columns(df: DataFrame) -> set[str]:
@@ -76,9 +78,10 @@ def _as_double(name: str) -> Column:
     return F.col(name).cast("double")
 
 
-def population_stats(scored: DataFrame,
-                     candidates: Sequence[tuple[str, float]]) -> list[ReasonFeature]:
-    """Mean, population sd and direction of each candidate over ``scored`` (one aggregate).
+def population_stats(scored: DataFrame, candidates: Sequence[tuple[str, float]],
+                     dates: Collection[str] = frozenset()) -> list[ReasonFeature]:
+    """Mean, population sd and direction of each candidate over ``scored`` (one aggregate);
+    ``dates``: the candidates that are a date column's days (read later / earlier).
 
     Candidates without spread (sd 0 or null) or without covariance with ``probability``
     are dropped: they cannot explain a difference between clients.
@@ -97,14 +100,16 @@ def population_stats(scored: DataFrame,
         if mean is None or not std or cov is None or cov != cov or cov == 0.0:
             continue
         found.append(ReasonFeature(name, importance, float(mean), float(std),
-                                   1.0 if cov > 0 else -1.0))
+                                   1.0 if cov > 0 else -1.0, name in dates))
     return found
 
 
 def reason_features(scored: DataFrame, importances: Iterable[Mapping[str, Any]],
-                    top: int) -> list[ReasonFeature]:
-    """The features :func:`with_top_reasons` uses for one product's scored frame."""
-    return population_stats(scored, candidate_features(importances, numeric_columns(scored), top))
+                    top: int, dates: Collection[str] = frozenset()) -> list[ReasonFeature]:
+    """The features :func:`with_top_reasons` uses for one product's scored frame (``dates``:
+    the features that are a date column's days since 1970-01-01)."""
+    return population_stats(scored, candidate_features(importances, numeric_columns(scored), top),
+                            dates)
 
 
 def _contribution(feature: ReasonFeature) -> Column:
@@ -112,8 +117,9 @@ def _contribution(feature: ReasonFeature) -> Column:
     missing = x.isNull() | F.isnan(x)
     z = ((F.when(missing, F.lit(feature.mean)).otherwise(x) - F.lit(feature.mean))
          / F.lit(feature.std))
+    above, below = ("later", "earlier") if feature.date else ("high", "low")
     text = F.format_string("%s %s (%+.1f sd)", F.lit(feature.name),
-                           F.when(z > 0, F.lit("high")).otherwise(F.lit("low")), z)
+                           F.when(z > 0, F.lit(above)).otherwise(F.lit(below)), z)
     return F.struct((F.lit(feature.importance * feature.direction) * z).alias("score"),
                     text.alias("text"))
 

@@ -63,6 +63,26 @@ def test_top_reasons_keep_the_strongest_raising_features(spark):
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_date_feature_reads_later_or_earlier(spark):
+    # dates as days since 1970-01-01: a later birth date (a younger client) and an earlier
+    # opening date (a longer relationship) go with the higher score
+    df = spark.createDataFrame([("a", 0.9, 9000.0, 1000.0, 1.0), ("b", 0.1, 3000.0, 5000.0, 3.0)],
+                               "identity_id_hash string, probability double, DOB double, "
+                               "opened double, tenure double")
+    features = reason_features(df, [{"feature": "__imputed_DOB", "importance": 0.4},
+                                    {"feature": "__imputed_opened", "importance": 0.3},
+                                    {"feature": "__imputed_tenure", "importance": 0.2}], 5,
+                               dates={"DOB", "opened"})
+    assert [(f.name, f.date) for f in features] == [
+        ("DOB", True), ("opened", True), ("tenure", False)]
+    got = df.transform(with_top_reasons(features, 3)).select("identity_id_hash", "top_reasons")
+    expected = spark.createDataFrame(
+        [("a", ["DOB later (+1.0 sd)", "opened earlier (-1.0 sd)", "tenure low (-1.0 sd)"]),
+         ("b", [])],
+        "identity_id_hash string, top_reasons array<string>")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_without_importances_every_client_gets_an_empty_list(spark):
     df = spark.createDataFrame([("a", 0.3, 1.0)], "identity_id_hash string, probability double, x double")
     assert reason_features(df, [], 10) == []
