@@ -48,6 +48,9 @@ EPSILON = 1e-6  # probabilities are clipped to [EPSILON, 1 - EPSILON] before the
 MAX_STEP = 1.0  # the largest intercept change of one Newton step in refit_level
 BIN_WIDTH = 1e-3  # the logit bins both fits aggregate to: at most 2 * 13.8 / 1e-3 bins per label
 X, ROWS = "_platt_logit", "_platt_rows"
+# Below this many buyers the level a map is fitted on is named as uncertain in the log: their
+# count's relative standard error, 1/sqrt(buyers), is then above 10 %.
+THIN_LEVEL = 100
 
 
 @dataclass(frozen=True)

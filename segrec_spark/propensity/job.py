@@ -361,7 +361,8 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
              truth_note(metrics), decision.reason, seconds)
     for warning in (leak_warning(product, metrics["rf"]["roc_auc"], importances),
                     weak_model_warning(product, metrics["rf"]["roc_auc"],
-                                       metrics["baseline"]["roc_auc"])):
+                                       metrics["baseline"]["roc_auc"]),
+                    thin_level_warning(product, platt)):
         if warning:
             log.warning(warning)
     log.debug("propensity %s: parameters %s", product, best)
@@ -389,6 +390,22 @@ def leak_warning(product: str, auc: float | None, importances: Sequence[tuple[st
     return (f"propensity {product}: held-out ROC-AUC {auc:.4f} is almost perfect; check that "
             f"no column is known only after the outcome (an amount spent, a status set on "
             f"purchase) and declare such a column role ignore. The model leans most on: {top}")
+
+
+def thin_level_warning(product: str, platt: cal.Platt | None) -> str | None:
+    """One line when the probabilities' level rests on fewer than ``cal.THIN_LEVEL`` buyers:
+    the sum of the calibrated probabilities equals the buyers it was fitted on, so it moves
+    with them, by about 1/sqrt(buyers) from one sample to the next (a count's relative
+    standard error)."""
+    if platt is None or not 0 < platt.positives < cal.THIN_LEVEL:
+        return None
+    where = (f"the labelled months {platt.level_as_of}" if platt.level_as_of
+             else "the held-out rows")
+    return (f"propensity {product}: its probabilities are calibrated on {platt.positives} "
+            f"buyer(s) of {where} ({platt.rows} clients): a level fitted on so few moves by "
+            f"about {100 / math.sqrt(platt.positives):.0f} % from one sample to the next, and "
+            f"so do the campaign plan's expected conversions and profit; the ranking does not "
+            f"depend on it (hold out more rows or months to narrow it)")
 
 
 def truth_note(metrics: Mapping[str, Mapping[str, Any]]) -> str:

@@ -116,3 +116,17 @@ def test_the_log_line_names_the_planted_truth_only_where_there_is_one():
                  "oracle": {"roc_auc": 0.9}}
     assert job.truth_note(synthetic) == " observable ceiling=0.812 oracle=0.900"
     assert job.truth_note({"rf": {"roc_auc": 0.7}, "baseline": {"roc_auc": 0.6}}) == ""
+
+
+def test_a_level_calibrated_on_few_buyers_is_named_with_its_uncertainty():
+    from segrec_spark.propensity.calibration import THIN_LEVEL, Platt
+
+    thin = job.thin_level_warning("CMP2", Platt(1.0, -2.0, rows=448, positives=25))
+    assert thin is not None
+    assert "calibrated on 25 buyer(s) of the held-out rows (448 clients)" in thin
+    assert "about 20 %" in thin  # 1 / sqrt(25)
+    months = job.thin_level_warning("CMP2", Platt(1.0, -2.0, 900, 64, "2024-01-31,2024-02-29"))
+    assert months is not None
+    assert "the labelled months 2024-01-31,2024-02-29" in months
+    assert job.thin_level_warning("CMP2", Platt(1.0, -2.0, 5000, THIN_LEVEL)) is None
+    assert job.thin_level_warning("CMP2", None) is None
