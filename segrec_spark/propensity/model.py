@@ -31,6 +31,7 @@ The positive-class probability is ``vector_to_array(probability)[1]`` (:func:`sc
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from pyspark.ml.feature import (
 )
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors
+from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -463,9 +465,11 @@ def feature_label(name: str) -> str:
 
 def feature_importances(model: PipelineModel, df: DataFrame) -> list[tuple[str, float]]:
     """(feature name, importance) of the model's learner, highest first (trees: Spark's
-    importances; logistic regression: shares of the absolute coefficients); names from the
-    vector's ML attributes (one-hot slots ``<column>_onehot_<value>``, numerics
-    ``__imputed_<column>``, indicators ``__missing_<column>``)."""
+    importances; logistic regression: shares of |coefficient| x the feature's standard
+    deviation over ``df``, the coefficient per standard deviation, so that a rare one-hot
+    level's large coefficient on a handful of clients does not outrank a number in large
+    units); names from the vector's ML attributes (one-hot slots ``<column>_onehot_<value>``,
+    numerics ``__imputed_<column>``, indicators ``__missing_<column>``)."""
     fitted: Any = next(s for s in model.stages
                        if hasattr(s, "featureImportances") or hasattr(s, "coefficients"))
     assembled = PipelineModel(stages=[s for s in model.stages
@@ -474,8 +478,12 @@ def feature_importances(model: PipelineModel, df: DataFrame) -> list[tuple[str, 
     names = {a["idx"]: a["name"] for group in attrs.values() for a in group}
     if hasattr(fitted, "featureImportances"):
         importances = fitted.featureImportances.toArray()
-    else:  # logistic regression: |coefficient|, shares of the total
-        weights = [abs(float(c)) for c in fitted.coefficients.toArray()]
+    else:  # logistic regression: |coefficient| x sd (one aggregate), shares of the total
+        variance = first_row(assembled.select(
+            Summarizer.metrics("variance").summary(F.col(FEATURES)).alias("s")))["s"]
+        sds = [math.sqrt(max(float(v), 0.0)) for v in variance["variance"].toArray()]
+        weights = [abs(float(c)) * sd for c, sd in zip(fitted.coefficients.toArray(), sds,
+                                                       strict=True)]
         total = sum(weights) or 1.0
         importances = [w / total for w in weights]
     pairs = [(names.get(i, f"feature_{i}"), float(v)) for i, v in enumerate(importances)]

@@ -1,6 +1,7 @@
 """Propensity pipeline pieces: feature selection, weights, prior correction, positive class."""
 from __future__ import annotations
 
+import statistics
 from dataclasses import replace
 
 import pytest
@@ -293,6 +294,22 @@ def test_feature_importances_are_named_from_the_vector_attributes(spark):
                              "region_onehot_STC", "region_onehot___unknown",
                              "region_onehot_invalidValues"]
     assert names[0] == "__imputed_x"
+
+
+def test_logistic_importances_weigh_each_coefficient_by_its_features_spread(spark):
+    # x in thousands, z in units: the raw coefficients are in their units; the importance is
+    # the coefficient per standard deviation, shares of the total
+    rows = [(f"c{i}", 1000.0 * (i % 7), float(i % 5), float((i % 7) + (i % 5) > 5))
+            for i in range(60)]
+    df = spark.createDataFrame(rows, "identity_id_hash string, x double, z double, label double")
+    model = pm.logistic_pipeline(pm.feature_spec(df)).fit(df)
+    coefficients = dict(zip(["__imputed_x", "__imputed_z"],
+                            model.stages[-1].coefficients.toArray(), strict=True))
+    spread = {"__imputed_x": statistics.stdev(r[1] for r in rows),
+              "__imputed_z": statistics.stdev(r[2] for r in rows)}
+    weights = {n: abs(c) * spread[n] for n, c in coefficients.items()}
+    got = dict(pm.feature_importances(model, df))
+    assert got == pytest.approx({n: w / sum(weights.values()) for n, w in weights.items()})
 
 
 def test_cross_validation_folds_keep_each_clients_snapshots_together(spark):
