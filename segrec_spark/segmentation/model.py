@@ -36,7 +36,7 @@ from segrec_spark.segmentation.personas import (  # noqa: F401 - re-exported for
     INACTIVE_NAME,
     channel_label,
     channels_in,
-    distinguishing_name,
+    distinguishing_names,
     is_digitally_inactive,
     persona_name,
     persona_scores,
@@ -406,9 +406,8 @@ def fit_segmentation(features: DataFrame, settings: SegmentationSettings,
             if row["share"] is not None:
                 shares[row["cluster"]][row["feature"]] = float(row["share"])
     behavioural = bool(behavioural_columns(features, prefixes))
-    personas = {c: persona_name(z, levels[c]) if behavioural
-                else distinguishing_name(z, shares=shares[c], dates=dates)
-                for c, z in z_by_cluster.items()}
+    personas = ({c: persona_name(z, levels[c]) for c, z in z_by_cluster.items()}
+                if behavioural else distinguishing_names(z_by_cluster, shares, dates))
     continued: dict[int, Continuation] = {}
     if previous_names or first_fresh_id:
         order, continued = continued_segments(sizes, overlap, previous_names,

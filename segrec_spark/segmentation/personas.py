@@ -170,6 +170,33 @@ def distinguishing_name(z: Mapping[str, float | None], top: int = 2,
     return ", ".join(words(f, v) for _, f, v in ranked)
 
 
+def distinguishing_names(z: Mapping[int, Mapping[str, float | None]],
+                         shares: Mapping[int, Mapping[str, float]] | None = None,
+                         dates: Collection[str] = (), top: int = 2, most: int = 4
+                         ) -> dict[int, str]:
+    """:func:`distinguishing_name` of each cluster's z-scores (``z``: cluster -> feature ->
+    z); clusters that share a name are named again with one more feature at a time, up to
+    ``most``, so that twins read "low tenure, low charges, high latitude" and "low tenure, low
+    charges, low latitude" rather than the same words and " (2)" (:func:`unique_names` still
+    numbers any left alike)."""
+    shares = shares or {}
+
+    def name(cluster: int, n: int) -> str:
+        return distinguishing_name(z[cluster], n, shares=shares.get(cluster), dates=dates)
+
+    names = {c: name(c, top) for c in z}
+    for shared in set(names.values()):
+        twins = [c for c in names if names[c] == shared]
+        for n in range(top + 1, most + 1):
+            if len(twins) < 2:
+                break
+            longer = {c: name(c, n) for c in twins}
+            if len(set(longer.values())) == len(twins):
+                names.update(longer)
+                break
+    return names
+
+
 def unique_names(names: Mapping[int, str]) -> dict[int, str]:
     """Make names unique: the 2nd, 3rd... segment with the same name gets " (2)", " (3)"..."""
     seen: dict[str, int] = {}

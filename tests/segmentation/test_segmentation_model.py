@@ -9,6 +9,7 @@ from pyspark.ml.feature import SQLTransformer
 from segrec_spark.config import ConfigError
 from segrec_spark.errors import SchemaMismatchError
 from segrec_spark.segmentation import model as seg
+from segrec_spark.segmentation import personas
 from segrec_spark.segmentation.profiles import segment_profiles
 from segrec_spark.segmentation.settings import SegmentationSettings
 
@@ -63,6 +64,18 @@ def test_recency_does_not_count_as_activity():
     # Without the recency exclusion the very negative recency z would make this "low engagement".
     assert seg.persona_name({"ib_a": 1.0, "ib_recency_days": -10.0}) == (
         "internet-banking-first, high engagement")
+
+
+def test_twin_names_take_one_more_feature_until_they_differ():
+    z = {0: {"tenure": -1.2, "charges": -0.9, "latitude": 0.6, "age": 0.1},
+         1: {"tenure": -1.1, "charges": -0.8, "latitude": -0.7, "age": 0.0},
+         2: {"tenure": 1.0, "charges": 0.5, "latitude": 0.0},
+         3: {"tenure": 1.1, "charges": 0.6, "latitude": 0.05}}  # alike in every feature kept
+    assert personas.distinguishing_names(z) == {
+        0: "low tenure, low charges, high latitude",
+        1: "low tenure, low charges, low latitude",
+        2: "high tenure, high charges",
+        3: "high tenure, high charges"}  # unique_names numbers these
 
 
 def test_unique_names_suffix_repeats_in_segment_order():
@@ -160,13 +173,13 @@ def test_assign_segments_names_a_missing_feature_column(spark, fitted):
 
 def test_a_banks_own_segment_is_named_by_its_strongest_differences_yes_no_as_shares():
     z = {"balance": 1.5, "newbie": -1.2, "age": 0.1}
-    assert seg.distinguishing_name(z) == "high balance, low newbie"
-    assert seg.distinguishing_name(z, shares={"newbie": 0.04}) == "high balance, newbie 4 %"
-    assert seg.distinguishing_name({"age": 0.1}) == "average profile"
+    assert personas.distinguishing_name(z) == "high balance, low newbie"
+    assert personas.distinguishing_name(z, shares={"newbie": 0.04}) == "high balance, newbie 4 %"
+    assert personas.distinguishing_name({"age": 0.1}) == "average profile"
     # a date column (days since 1970): a birth date above the average is a later one
     dob = {"DOB": 0.9, "balance": -0.5}
-    assert seg.distinguishing_name(dob, dates={"DOB"}) == "later DOB, low balance"
-    assert seg.distinguishing_name({"DOB": -0.9}, dates={"DOB"}) == "earlier DOB"
+    assert personas.distinguishing_name(dob, dates={"DOB"}) == "later DOB, low balance"
+    assert personas.distinguishing_name({"DOB": -0.9}, dates={"DOB"}) == "earlier DOB"
 
 
 def test_centroid_zscores_against_hand_computed_values(spark):
