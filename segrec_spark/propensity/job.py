@@ -352,11 +352,11 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s%s chosen (%s the K-Means segment as a feature); AUC "
+    log.info("propensity %s: %s%s chosen (%s the K-Means segment as a feature%s); AUC "
              "model=%.3f baseline=%.3f observable "
              "ceiling=%s oracle=%s; %s (%.1f s)",
              product, "pooled " if use_pooled else "", selection.learner,
-             "with" if selection.spec.segment else "without",
+             "with" if selection.spec.segment else "without", take_up_note(selection),
              metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
              *(f"{metrics[k]['roc_auc']:.3f}" if k in metrics else "n/a"
@@ -392,6 +392,15 @@ def leak_warning(product: str, auc: float | None, importances: Sequence[tuple[st
     return (f"propensity {product}: held-out ROC-AUC {auc:.4f} is almost perfect; check that "
             f"no column is known only after the outcome (an amount spent, a status set on "
             f"purchase) and declare such a column role ignore. The model leans most on: {top}")
+
+
+def take_up_note(selection: learners.Selection) -> str:
+    """What validation chose for a snapshot's take-up features, when there were any."""
+    if not any(row.get("take_up") for row in selection.results):
+        return ""
+    kept = learners.take_up_columns(selection.spec)
+    return (f"; with its take-up column(s) {', '.join(kept)}: they helped on validation" if kept
+            else "; without its take-up column(s): no better on validation")
 
 
 def weak_model_warning(product: str, auc: float | None, baseline_auc: float | None
