@@ -73,6 +73,7 @@ from segrec_spark.contract_schema import (  # noqa: F401 - re-exported: the cont
     REQUIRED_ROLES,
     ROLE_TYPES,
     SINGLE_ROLES,
+    TAKE_UP_PREFIX,
     UNKNOWN,
     Column,
     ColumnType,

@@ -66,6 +66,9 @@ _CODE = re.compile(r"^[A-Za-z0-9_]+$")
 # A date column's feature, in the words ops.snapshot_columns uses for it (segments read such a
 # feature as later / earlier, not high / low).
 DAYS_SINCE_1970 = "days since 1970-01-01"
+# A snapshot's take-up feature of a many-valued column: takeup_<product>_<column> (the models
+# keep such features only where validation says they help).
+TAKE_UP_PREFIX = "takeup_"
 UNKNOWN = "UNKNOWN"  # replaces an unknown category value when ingest keeps the row
 
 # Quarantine reasons, shared by the generator's dirt manifest and ingest's quarantine table.

@@ -352,10 +352,10 @@ def train_product(cfg: Config, product: str, train_df: DataFrame, eval_df: DataF
     for frame in scored.values():
         frame.unpersist()
     seconds = round(time.monotonic() - began, 1)
-    log.info("propensity %s: %s%s chosen (%s the K-Means segment as a feature); AUC "
+    log.info("propensity %s: %s%s chosen (%s the K-Means segment as a feature%s); AUC "
              "model=%.3f baseline=%.3f%s; %s (%.1f s)",
              product, "pooled " if use_pooled else "", selection.learner,
-             "with" if selection.spec.segment else "without",
+             "with" if selection.spec.segment else "without", take_up_note(selection),
              metrics["rf"]["roc_auc"],
              metrics["baseline"]["roc_auc"],
              truth_note(metrics), decision.reason, seconds)
@@ -414,6 +414,15 @@ def truth_note(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     labels = {"observable_ceiling": "observable ceiling", "oracle": "oracle"}
     return "".join(f" {label}={metrics[key]['roc_auc']:.3f}" for key, label in labels.items()
                    if key in metrics)
+
+
+def take_up_note(selection: learners.Selection) -> str:
+    """What validation chose for a snapshot's take-up features, when there were any."""
+    if not any(row.get("take_up") for row in selection.results):
+        return ""
+    kept = learners.take_up_columns(selection.spec)
+    return (f"; with its take-up column(s) {', '.join(kept)}: they helped on validation" if kept
+            else "; without its take-up column(s): no better on validation")
 
 
 def weak_model_warning(product: str, auc: float | None, baseline_auc: float | None

@@ -37,7 +37,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segrec_spark.contract import UNKNOWN, Column, Source, safe_name
+from segrec_spark.contract import TAKE_UP_PREFIX, UNKNOWN, Column, Source, safe_name
 from segrec_spark.decimals import number_as_written
 
 KEY = "identity_id_hash"
@@ -303,7 +303,6 @@ RESERVED_NAMES = frozenset({KEY, AS_OF, SPLIT, "label", "class_weight", "probabi
                             "rf_probability", "rf_probability_prior_corrected"})
 # A feature of a many-valued text column: the take-up of a product among the training clients
 # with the same value (with_take_up_rates).
-TAKE_UP_PREFIX = "takeup_"
 TAKE_UP = "take_up"
 RESERVED_PREFIXES = ("holds_", "label_", TAKE_UP_PREFIX)
 

@@ -911,8 +911,10 @@ def _take_up_plan(source: Source, plan: sf.SnapshotPlan, n_dates: int, with_log:
     more than one as-of date (a rate counted over every month would hold the month it
     predicts) or a transaction log sits beside them. A table dated by a log holds one date,
     but on the KPMG file (docs/own-data.md) the take-up of its job titles lowered the
-    held-out AUC from 0.7021 to 0.6754, and its cross-validated AUC too: until the models
-    keep such a column only where validation says it helps, it stays out."""
+    held-out AUC from 0.7021 to 0.6754, and its cross-validated AUC too. The models now keep
+    a take-up column only where validation says it helps (propensity.learners.select_learner),
+    and with it counted beside the KPMG log they left it out; counting it beside a log is
+    not measured to help anywhere, so it stays out."""
     attributes = [a for a in plan.attributes if a.kind == sf.TAKE_UP]
     if not attributes:
         return plan

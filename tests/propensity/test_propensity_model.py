@@ -397,6 +397,50 @@ def test_the_segment_is_an_input_only_where_it_helps_on_validation(spark, plante
         assert (by[True] > by[False]) == (expected is not None)
 
 
+def _take_up_rows(spark, planted: bool):
+    """400 clients: with ``planted``, buyers are told apart by their take-up feature and x is
+    noise; without, the take-up feature says nothing (every client's value is the overall
+    take-up, as for values no training client has) and the label follows x."""
+    rows = []
+    for i in range(400):
+        x, noise = (i * 37 % 101) / 101, (i * 53 % 97) / 97
+        signal = 1.0 if i % 5 < 2 else 0.0
+        if planted:
+            label = signal if i % 7 else 1.0 - signal  # mostly, not always
+            rows.append((f"c{i}", noise, 0.1 + 0.3 * signal + 0.05 * x, label))
+        else:
+            rows.append((f"c{i}", x, 0.25, 1.0 if x > 0.7 and i % 3 else 0.0))
+    return spark.createDataFrame(rows, "identity_id_hash string, x double, "
+                                       "takeup_deposit_route double, label double")
+
+
+@pytest.mark.parametrize("planted", [True, False])
+def test_take_up_features_are_inputs_only_where_they_help_on_validation(spark, planted):
+    train = _take_up_rows(spark, planted).transform(pm.with_class_weight(1.0)).cache()
+    spec = pm.feature_spec(train)
+    assert learners.take_up_columns(spec) == ("takeup_deposit_route",)
+    # one learner at one point: the take-up features are still a choice to validate
+    settings = PropensitySettings(learners=("logistic_regression",), lr_reg_param=(0.01,),
+                                  validation="split")
+    assert learners.has_choice(settings, spec)
+
+    two = replace(settings, learners=("logistic_regression", "random_forest"), num_trees=(5,),
+                  max_depth=(3,))
+
+    selection = learners.select_learner(train, spec, 1.0, two)
+
+    kept = learners.take_up_columns(selection.spec)
+    assert kept == (("takeup_deposit_route",) if planted else ())
+    # the learners are tuned without them; only the one chosen so tries them
+    [tried] = [r for r in selection.results if r["take_up"]]
+    assert {r["learner"] for r in selection.results if not r["take_up"]} == set(two.learners)
+    without = max(r["validation_areaUnderROC"] for r in selection.results
+                  if r["learner"] == tried["learner"] and not r["take_up"])
+    assert (tried["validation_areaUnderROC"] > without) == planted  # a tie leaves them out
+    assert "x" in selection.spec.numeric
+    assert pm.positive_probability(selection.model.transform(train)).count() == 400
+
+
 def test_an_unknown_segment_feature_setting_is_named():
     with pytest.raises(ConfigError, match="segment_feature"):
         PropensitySettings(segment_feature="sometimes").validate()
