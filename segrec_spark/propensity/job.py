@@ -545,10 +545,11 @@ def run(spark: SparkSession, cfg: Config, train_as_of: dt.date | None = None,
         # Held-out rows of a split snapshot are never fitted on, not even without labels.
         fit_rows = (features_eval.join(labels_train.select(*pm.KEYS).distinct(), on=list(pm.KEYS),
                                        how="left_semi") if plan.by_split else features_eval)
-        # Conversion rates per segment: the labels of the clients the segmentation is fitted on.
+        # Conversion rates per segment: the labels of the clients the segmentation is fitted on;
+        # sizes and traits: every client of the date, as gold.client_segments counts them.
         segmentation = tracking.train_segmentation(
             cfg, fit_rows, eval_date, labels_train if plan.by_split else labels_eval,
-            cfg.contract.product_codes)
+            cfg.contract.product_codes, described=features_eval)
         summary["segmentation"] = {k: v for k, v in segmentation.items() if k != "model"}
         lap("segmentation")
         stacked = len(plan.champion_dates) > 1

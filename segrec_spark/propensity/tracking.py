@@ -124,10 +124,14 @@ def delivered_columns(cfg: Config, features: DataFrame) -> Delivered:
 
 def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
                        labels: DataFrame | None = None,
-                       products: Sequence[str] = ()) -> dict[str, Any]:
+                       products: Sequence[str] = (),
+                       described: DataFrame | None = None) -> dict[str, Any]:
     """Fit, log and register the segmentation (child run); write gold.segment_profiles with
     each segment's distinguishing traits and, given ``labels`` at ``as_of``, its conversion
-    rate per product (segmentation.profiles)."""
+    rate per product (segmentation.profiles). ``described``: the clients the profiles count
+    and describe when they are more than those the segmentation is fitted on (a snapshot's
+    held-out clients are never fitted on, but they are segmented and scored, so that the
+    sizes add up to gold.client_segments); default ``features``."""
     settings = cfg.segmentation
     began = time.monotonic()
     name = segmentation_model_name(cfg)
@@ -137,7 +141,8 @@ def train_segmentation(cfg: Config, features: DataFrame, as_of: dt.date,
                                   previous=previous.model if previous else None,
                                   first_fresh_id=highest_segment_id(features, cfg) + 1
                                   if settings.continuity else 0, dates=delivered.dates)
-    assigned = seg.assign_segments(fitted.model, features).cache()
+    assigned = seg.assign_segments(fitted.model, features if described is None
+                                   else described).cache()
     traits = profiles_.segment_traits(assigned, *profiles_.profile_columns(features),
                                       names=delivered.names, dates=delivered.dates)
     profiles = profiles_.segment_profiles(assigned, fitted.columns).transform(

@@ -51,6 +51,9 @@ def test_one_file_is_split_trained_evaluated_and_scored(spark, single_file_run):
     scores = {r["identity_id_hash"]: r["probability"] for r in
               rankings.where(F.col("product_code") == "TERM_DEPOSIT").collect()}
     assert set(scores) == set(outcome)  # every client is scored
+    # fitted on the training clients, the segments' sizes count every client, as segmented
+    profiles = read_table(spark, table_path(root, "gold", "segment_profiles")).collect()
+    assert sum(r["size"] for r in profiles) == len(outcome)
     metrics = {(r["role"], r["metric"]): r["value"] for r in
                read_table(spark, table_path(root, "gold", "model_metrics")).collect()}
     # Evaluated on the held-out clients only, and better than the naive baseline there.
