@@ -93,7 +93,38 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
         lines.append(f"  {row['rank']:>3}  {key[:16] + '…' if len(key) > 17 else key:<17}  "
                      f"p={row['probability']:.3f}  {row['propensity_tier']:<20} "
                      f"{row['segment_name']}")
+    plan_path = table_path(cfg.paths.root, "gold", "campaign_plan")
+    plan = (read_table(spark, plan_path).filter(F.col("as_of_date") == latest)
+            .select("product_code", "audience_share", "clients", "min_probability",
+                    "expected_conversions", "expected_profit", "best_size")
+            .collect())  # products x audience sizes: a few dozen rows
+    lines.append(f"How many to contact (gold.campaign_plan at {latest}):")
+    lines += campaign_lines([r.asDict() for r in plan])
     return "\n".join(lines)
+
+
+def campaign_lines(plan: list[dict[str, Any]]) -> list[str]:
+    """One line per product of ``plan`` (gold.campaign_plan rows of one date): its
+    profit-maximising audience, or why it has none."""
+    by_product: dict[str, list[dict[str, Any]]] = {}
+    for row in plan:
+        by_product.setdefault(row["product_code"], []).append(row)
+    lines = []
+    for product, rows in sorted(by_product.items()):
+        best = next((r for r in rows if r["best_size"]), None)
+        if best is not None:
+            lines.append(
+                f"  {product}: the top {100 * best['audience_share']:g} % of contactable clients "
+                f"({best['clients']:,}, p >= {best['min_probability']:.3f}): expected "
+                f"{best['expected_conversions']:,.1f} conversions, profit "
+                f"{best['expected_profit']:,.0f}")
+        elif all(r["expected_profit"] is None for r in rows):
+            lines.append(f"  {product}: no margin and contact_cost in the product catalogue, "
+                         f"so no audience size is chosen")
+        else:
+            lines.append(f"  {product}: none; no audience size is expected to pay for its "
+                         f"contacts")
+    return lines
 
 
 def segment_lines(spark: SparkSession, cfg: Config) -> list[str]:
