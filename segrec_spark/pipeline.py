@@ -23,6 +23,7 @@ from segrec_spark.generate import job as generate_job
 from segrec_spark.ingest import job as ingest_job
 from segrec_spark.propensity import job as train_job
 from segrec_spark.scoring import job as score_job
+from segrec_spark.scoring.campaign import contact_advice
 from segrec_spark.snapshot import job as snapshot_job
 from segrec_spark.tables import first_row, read_table, table_path
 
@@ -99,32 +100,9 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
                     "expected_conversions", "expected_profit", "best_size")
             .collect())  # products x audience sizes: a few dozen rows
     lines.append(f"How many to contact (gold.campaign_plan at {latest}):")
-    lines += campaign_lines([r.asDict() for r in plan])
+    lines += [f"  {product}: {text}" for product, (_, text)
+              in contact_advice([r.asDict() for r in plan]).items()]
     return "\n".join(lines)
-
-
-def campaign_lines(plan: list[dict[str, Any]]) -> list[str]:
-    """One line per product of ``plan`` (gold.campaign_plan rows of one date): its
-    profit-maximising audience, or why it has none."""
-    by_product: dict[str, list[dict[str, Any]]] = {}
-    for row in plan:
-        by_product.setdefault(row["product_code"], []).append(row)
-    lines = []
-    for product, rows in sorted(by_product.items()):
-        best = next((r for r in rows if r["best_size"]), None)
-        if best is not None:
-            lines.append(
-                f"  {product}: the top {100 * best['audience_share']:g} % of contactable clients "
-                f"({best['clients']:,}, p >= {best['min_probability']:.3f}): expected "
-                f"{best['expected_conversions']:,.1f} conversions, profit "
-                f"{best['expected_profit']:,.0f}")
-        elif all(r["expected_profit"] is None for r in rows):
-            lines.append(f"  {product}: no margin and contact_cost in the product catalogue, "
-                         f"so no audience size is chosen")
-        else:
-            lines.append(f"  {product}: none; no audience size is expected to pay for its "
-                         f"contacts")
-    return lines
 
 
 def segment_lines(spark: SparkSession, cfg: Config) -> list[str]:

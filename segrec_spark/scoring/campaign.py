@@ -24,7 +24,8 @@ clients are not contactable). One window and one aggregate per call.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -140,3 +141,33 @@ def campaign_plan(rankings: DataFrame, products: Sequence[Product], shares: Sequ
         plan = plan.join(observed_gains(metrics, shares), ["product_code", "audience_share"],
                          "left")
     return plan.select(*PLAN_COLUMNS)
+
+
+def contact_advice(plan_rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[bool, str]]:
+    """Per product of ``plan_rows`` (campaign-plan rows of one as-of date, as dicts): whether
+    it has a profit-maximising audience, and one sentence saying it or why there is none
+    (no size pays for its contacts; the catalogue lacks margin and contact cost). Read by
+    the report and the end of `segrec run`; products in code order."""
+    sizes: dict[str, list[Mapping[str, Any]]] = {}
+    for row in plan_rows:
+        sizes.setdefault(row["product_code"], []).append(row)
+    advice = {}
+    for product, rows in sorted(sizes.items()):
+        best = next((r for r in rows if r["best_size"]), None)
+        profits = [r for r in rows if r["expected_profit"] is not None]
+        if best is not None:
+            advice[product] = (True, (
+                f"the top {100 * best['audience_share']:g} % of contactable clients "
+                f"({best['clients']:,}, p >= {best['min_probability']:.3f}): expected "
+                f"{best['expected_conversions']:,.1f} conversions, profit "
+                f"{best['expected_profit']:,.0f}"))
+        elif not profits:
+            advice[product] = (False, "no margin and contact_cost in the product catalogue, "
+                                      "so no audience size is chosen")
+        else:
+            top = max(profits, key=lambda r: (r["expected_profit"], -r["audience_share"]))
+            advice[product] = (False, (
+                f"none: no audience size is expected to pay for its contacts (the best, the "
+                f"top {100 * top['audience_share']:g} % of contactable clients, expects "
+                f"{top['expected_profit']:,.0f} in profit)"))
+    return advice

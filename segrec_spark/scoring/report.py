@@ -32,6 +32,7 @@ from pyspark.sql import functions as F
 from segrec_spark.config import Config, is_local_path
 from segrec_spark.registry import champion_version, configure_mlflow, propensity_model_name
 from segrec_spark.scoring.audience import contact_status_counts
+from segrec_spark.scoring.campaign import contact_advice
 from segrec_spark.scoring.charts import gains_figure, importance_figure, profit_figure
 from segrec_spark.scoring.tiers import TIERS
 from segrec_spark.tables import (
@@ -236,30 +237,6 @@ def _importances(cfg: Config, products: Sequence[str]) -> dict[str, list[dict[st
     return found
 
 
-def unprofitable_products(plan_rows: Sequence[dict[str, Any]]) -> list[str]:
-    """One line per product of the plan without a profit-maximising size (no ``best_size``
-    row): no audience size is expected to pay its contacts, or the catalogue gives it no
-    margin and contact cost; so that the plan's table does not leave it out unsaid."""
-    sizes: dict[str, list[dict[str, Any]]] = {}
-    for row in plan_rows:
-        sizes.setdefault(row["product_code"], []).append(row)
-    lines = []
-    for product, rows in sorted(sizes.items()):
-        if any(r["best_size"] for r in rows):
-            continue
-        profits = [r for r in rows if r.get("expected_profit") is not None]
-        if not profits:
-            lines.append(f"{product}: no expected profit (the product catalogue gives it no "
-                         f"margin and contact_cost), so no audience size is chosen.")
-            continue
-        top = max(profits, key=lambda r: (r["expected_profit"], -r["audience_share"]))
-        lines.append(f"{product}: no audience size is expected to pay for its contacts (the "
-                     f"best, the top {100 * top['audience_share']:g} % of contactable "
-                     f"clients, expects {top['expected_profit']:.0f} in profit), so contact "
-                     f"none for it in this campaign.")
-    return lines
-
-
 def _rows(df: DataFrame | None, limit: int = 500) -> list[dict[str, Any]]:
     return [] if df is None else [r.asDict() for r in df.limit(limit).collect()]
 
@@ -400,7 +377,8 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         parts.append(_table(best, ["product_code", "audience_share", "clients", "min_probability",
                                    "expected_conversions", "expected_profit",
                                    "observed_capture", "observed_lift"]))
-        parts += [f"<p>{html.escape(line)}</p>" for line in unprofitable_products(plan_rows)]
+        parts += [f"<p>{html.escape(f'{product}: {text}.')}</p>" for product, (best, text)
+                  in contact_advice(plan_rows).items() if not best]
     else:
         parts.append("<p><em>gold.campaign_plan not found</em></p>")
 

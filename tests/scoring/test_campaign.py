@@ -6,7 +6,7 @@ import datetime as dt
 from chispa import assert_approx_df_equality
 
 from segrec_spark.contract import Product
-from segrec_spark.scoring.campaign import PLAN_COLUMNS, campaign_plan, share_label
+from segrec_spark.scoring.campaign import PLAN_COLUMNS, campaign_plan, contact_advice, share_label
 
 D = dt.date(2026, 4, 1)
 RANKINGS = ("as_of_date date, product_code string, identity_id_hash string, probability double, "
@@ -77,3 +77,25 @@ def test_observed_gain_of_each_cut_from_the_latest_champion_evaluation(spark):
     assert share_label(0.005) == "0.5"
     assert share_label(0.1) == "10"
     assert share_label(0.05) == "5"
+
+
+def _size(product, share, clients, profit, best, p=0.05, conversions=10.0):
+    return {"product_code": product, "audience_share": share, "clients": clients,
+            "min_probability": p, "expected_conversions": conversions,
+            "expected_profit": profit, "best_size": best}
+
+
+def test_each_product_gets_its_best_audience_or_the_reason_it_has_none():
+    # the report names the products without one under the plan; `segrec run` prints them all
+    plan = [_size("MORTGAGE", 0.05, 1234, 5600.4, True, p=0.0312, conversions=56.25),
+            _size("MORTGAGE", 0.1, 2468, 4100.0, False),
+            _size("CMP2", 0.05, 40, -12.4, False),
+            _size("CMP2", 0.1, 80, -30.0, False),
+            _size("CMP3", 0.05, 40, None, False)]
+    assert contact_advice(plan) == {
+        "CMP2": (False, "none: no audience size is expected to pay for its contacts (the best, "
+                        "the top 5 % of contactable clients, expects -12 in profit)"),
+        "CMP3": (False, "no margin and contact_cost in the product catalogue, so no audience "
+                        "size is chosen"),
+        "MORTGAGE": (True, "the top 5 % of contactable clients (1,234, p >= 0.031): expected "
+                           "56.2 conversions, profit 5,600")}

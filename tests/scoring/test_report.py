@@ -13,7 +13,6 @@ from segrec_spark.scoring.report import (
     segment_products,
     snapshot_column_use,
     tier_sizes,
-    unprofitable_products,
 )
 
 D = dt.date(2026, 4, 1)
@@ -96,20 +95,3 @@ def test_segment_cells_show_holding_rates_only_where_a_product_is_held():
     assert segment_products(none_held) == [
         {"product": "CARD", "segment 0": "1.0%", "segment 1": "2.0%"}]
 
-
-def test_a_product_without_a_profitable_audience_size_is_named_not_left_out():
-    plan = [{"product_code": "CMP1", "audience_share": 0.05, "expected_profit": 120.0,
-             "best_size": True},
-            {"product_code": "CMP1", "audience_share": 0.1, "expected_profit": 80.0,
-             "best_size": False},
-            {"product_code": "CMP2", "audience_share": 0.05, "expected_profit": -12.4,
-             "best_size": False},
-            {"product_code": "CMP2", "audience_share": 0.1, "expected_profit": -30.0,
-             "best_size": False},
-            {"product_code": "CMP3", "audience_share": 0.05, "expected_profit": None,
-             "best_size": False}]
-    lines = unprofitable_products(plan)
-    assert len(lines) == 2  # CMP1 has its size in the table
-    assert lines[0].startswith("CMP2: no audience size is expected to pay for its contacts")
-    assert "the top 5 % of contactable clients, expects -12 in profit" in lines[0]
-    assert lines[1].startswith("CMP3: no expected profit (the product catalogue gives it no")
