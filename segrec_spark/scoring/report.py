@@ -377,8 +377,8 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         parts.append(_table(best, ["product_code", "audience_share", "clients", "min_probability",
                                    "expected_conversions", "expected_profit",
                                    "observed_capture", "observed_lift"]))
-        parts += [f"<p>{html.escape(f'{product}: {text}.')}</p>" for product, (best, text)
-                  in contact_advice(plan_rows).items() if not best]
+        parts += [f"<p>{html.escape(f'{product}: {text}.')}</p>" for product, (has_size, text)
+                  in contact_advice(plan_rows).items() if not has_size]
     else:
         parts.append("<p><em>gold.campaign_plan not found</em></p>")
 
