@@ -96,7 +96,7 @@ def summary(spark: SparkSession, cfg: Config, result: PipelineResult, top: int =
                      f"{row['segment_name']}")
     plan_path = table_path(cfg.paths.root, "gold", "campaign_plan")
     plan = (read_table(spark, plan_path).filter(F.col("as_of_date") == latest)
-            .select("product_code", "audience_share", "clients", "min_probability",
+            .select("product_code", "audience_share", "size_rule", "clients", "min_probability",
                     "expected_conversions", "expected_profit", "best_size")
             .collect())  # products x audience sizes: a few dozen rows
     lines.append(f"How many to contact (gold.campaign_plan at {latest}):")

@@ -1,7 +1,18 @@
 """gold.campaign_plan: for product X, how many clients to contact and what that brings.
 
-Per (as_of_date, product_code) and audience size (the top ``share`` of the product's
-contactable clients, i.e. ``audience_rank <= ceil(share x contactable clients)``):
+Per (as_of_date, product_code) and audience size, one row per ``size_rule``:
+
+* ``share``: the top ``audience_share`` of the product's contactable clients, i.e.
+  ``audience_rank <= ceil(share x contactable clients)``, for each configured share;
+* ``break_even``: every contactable client whose expected margin pays for the contact
+  (probability x margin > contact cost), when the catalogue gives both, at least one client
+  does and no configured share holds the same clients (that share is then the best size, and
+  an audience is never listed twice); ``audience_share`` is that audience's share of the
+  contactable clients. With
+  calibrated probabilities no other audience is expected to earn more: adding a client below
+  the cut loses money, leaving one above it out forgoes some.
+
+Columns:
 
 * ``clients``, ``min_probability`` (the lowest probability contacted);
 * ``expected_conversions`` = the sum of the contacted clients' probabilities (calibrated
@@ -10,13 +21,14 @@ contactable clients, i.e. ``audience_rank <= ceil(share x contactable clients)``
 * ``expected_cost`` = clients x the catalogue's contact cost;
 * ``expected_profit`` = revenue - cost;
 * ``best_size``: true on the profit-maximising size (the smallest one on a tie), only when that
-  profit is positive; a product without margin or contact cost gets null money columns and no
-  best size.
+  profit is positive, so the break-even row whenever there is one; a product without margin
+  or contact cost gets null money columns and no best size.
 * ``observed_capture``, ``observed_lift``, ``evaluated_on``: what the same top share of the
   champion's scores caught on the last out-of-time month (gold.model_metrics, role champion,
   ``capture_top<pct>`` / ``lift_top<pct>`` of the latest evaluation before the as-of date):
   the share of that month's buyers in the cut and their rate against the base rate. 100 % is
-  1 and 1; a share the evaluation did not measure (``propensity.top_fractions``) is null.
+  1 and 1; a share the evaluation did not measure (``propensity.top_fractions``), and the
+  break-even row, are null.
 
 The audience is the product's rows of gold.product_rankings with ``contact_status = 'contact'``
 (scoring.audience: holders are never ranked; opted-out, ineligible, control-group and over-cap
@@ -39,6 +51,7 @@ PLAN_COLUMNS = (
     "as_of_date",
     "product_code",
     "audience_share",
+    "size_rule",
     "clients",
     "min_probability",
     "expected_conversions",
@@ -52,32 +65,50 @@ PLAN_COLUMNS = (
     "model_version",
 )
 _SHARE = "decimal(12,9)"  # exact share x count (0.29 * 100 is not 29 in floating point)
+SHARE_RULE = "share"
+BREAK_EVEN = "break_even"
 
 
 def audience_sizes(rankings: DataFrame, shares: Sequence[float]) -> DataFrame:
-    """Per product slice and share: audience_share, clients, min_probability,
-    expected_conversions, model_version (one row per share)."""
+    """Per product slice: one row per share and one break-even row (see the module docstring)
+    with audience_share, size_rule, clients, min_probability, expected_conversions,
+    model_version. ``rankings`` carries the catalogue's ``margin`` and ``contact_cost``
+    (scoring.tiers.with_catalogue); where either is null there is no break-even row."""
     ranked = F.count(F.lit(1)).over(Window.partitionBy(*PRODUCT_SLICE))
     contactable = rankings.filter(F.col("contact_status") == F.lit(CONTACT))
     sized = contactable.select(*PRODUCT_SLICE, "audience_rank", "probability", "model_version",
-                               ranked.alias("ranked"))
+                               "margin", "contact_cost", ranked.alias("ranked"))
     p = F.col("probability")
-    aggs = [F.max("model_version").alias("model_version")]
+    aggs = [F.max("model_version").alias("model_version"), F.max("ranked").alias("ranked")]
+
+    def size(inside: Column, i: str) -> list[Column]:
+        return [F.sum(F.when(inside, 1).otherwise(0)).cast("long").alias(f"clients_{i}"),
+                F.min(F.when(inside, p)).alias(f"min_probability_{i}"),
+                F.sum(F.when(inside, p).otherwise(0.0)).alias(f"conversions_{i}")]
+
     for i, share in enumerate(shares):
-        inside = F.col("audience_rank") <= F.ceil(F.lit(share).cast(_SHARE) * F.col("ranked"))
-        aggs += [F.sum(F.when(inside, 1).otherwise(0)).cast("long").alias(f"clients_{i}"),
-                 F.min(F.when(inside, p)).alias(f"min_probability_{i}"),
-                 F.sum(F.when(inside, p).otherwise(0.0)).alias(f"conversions_{i}")]
+        aggs += size(F.col("audience_rank") <= F.ceil(F.lit(share).cast(_SHARE)
+                                                      * F.col("ranked")), str(i))
+    aggs += size(p * F.col("margin") > F.col("contact_cost"), "pays")
     per_product = sized.groupBy(*PRODUCT_SLICE).agg(*aggs)
-    sizes = F.array(*[
-        F.struct(F.lit(float(share)).alias("audience_share"),
-                 F.col(f"clients_{i}").alias("clients"),
-                 F.col(f"min_probability_{i}").alias("min_probability"),
-                 F.col(f"conversions_{i}").alias("expected_conversions"))
-        for i, share in enumerate(shares)])
-    exploded = per_product.select(*PRODUCT_SLICE, "model_version",
+    shared = F.array_contains(F.array(*[F.col(f"clients_{i}") for i in range(len(shares))]),
+                              F.col("clients_pays"))
+
+    def row(share: Column, rule: str, i: str) -> Column:
+        return F.struct(share.cast("double").alias("audience_share"),
+                        F.lit(rule).alias("size_rule"),
+                        F.col(f"clients_{i}").alias("clients"),
+                        F.col(f"min_probability_{i}").alias("min_probability"),
+                        F.col(f"conversions_{i}").alias("expected_conversions"))
+
+    sizes = F.array(*[row(F.lit(float(share)), SHARE_RULE, str(i))
+                      for i, share in enumerate(shares)],
+                    row(F.col("clients_pays") / F.col("ranked"), BREAK_EVEN, "pays"))
+    exploded = per_product.select(*PRODUCT_SLICE, "model_version", shared.alias("shared"),
                                   F.explode(sizes).alias("size"))
-    return exploded.select(*PRODUCT_SLICE, "size.*", "model_version")
+    kept = (F.col("size.size_rule") == F.lit(SHARE_RULE)) | (
+        (F.col("size.clients") > 0) & ~F.col("shared"))
+    return exploded.filter(kept).select(*PRODUCT_SLICE, "size.*", "model_version")
 
 
 def with_money(df: DataFrame) -> DataFrame:
@@ -129,8 +160,9 @@ def campaign_plan(rankings: DataFrame, products: Sequence[Product], shares: Sequ
                   metrics: DataFrame | None = None) -> DataFrame:
     """gold.campaign_plan rows from gold.product_rankings rows (any number of slices) and, when
     given, the out-of-time evaluation's gold.model_metrics rows (before the as-of date)."""
-    plan = (audience_sizes(rankings, shares)
-            .transform(with_catalogue(products))
+    catalogue = with_catalogue(products)
+    plan = (audience_sizes(rankings.transform(catalogue), shares)
+            .transform(catalogue)
             .transform(with_money)
             .transform(with_best_size))
     if metrics is None:
@@ -138,8 +170,8 @@ def campaign_plan(rankings: DataFrame, products: Sequence[Product], shares: Sequ
                                  "observed_lift": F.lit(None).cast("double"),
                                  "evaluated_on": F.lit(None).cast("date")})
     else:
-        plan = plan.join(observed_gains(metrics, shares), ["product_code", "audience_share"],
-                         "left")
+        gains = observed_gains(metrics, shares).withColumn("size_rule", F.lit(SHARE_RULE))
+        plan = plan.join(gains, ["product_code", "audience_share", "size_rule"], "left")
     return plan.select(*PLAN_COLUMNS)
 
 
@@ -156,9 +188,13 @@ def contact_advice(plan_rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[bo
         best = next((r for r in rows if r["best_size"]), None)
         profits = [r for r in rows if r["expected_profit"] is not None]
         if best is not None:
+            share = 100 * best["audience_share"]
+            who = (f"the {best['clients']:,} contactable clients whose expected margin pays "
+                   f"for the contact ({share:.3g} % of them, p >= "
+                   if best.get("size_rule") == BREAK_EVEN else
+                   f"the top {share:g} % of contactable clients ({best['clients']:,}, p >= ")
             advice[product] = (True, (
-                f"the top {100 * best['audience_share']:g} % of contactable clients "
-                f"({best['clients']:,}, p >= {best['min_probability']:.3f}): expected "
+                f"{who}{best['min_probability']:.3f}): expected "
                 f"{best['expected_conversions']:,.1f} conversions, profit "
                 f"{best['expected_profit']:,.0f}"))
         elif not profits:

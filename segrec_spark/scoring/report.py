@@ -374,7 +374,8 @@ def build_report(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
         parts.append("<p>The profit-maximising audience per product (margin and contact cost "
                      "from the product catalogue; observed: what the same cut caught on the last "
                      "out-of-time month):</p>")
-        parts.append(_table(best, ["product_code", "audience_share", "clients", "min_probability",
+        parts.append(_table(best, ["product_code", "audience_share", "size_rule", "clients",
+                                   "min_probability",
                                    "expected_conversions", "expected_profit",
                                    "observed_capture", "observed_lift"]))
         parts += [f"<p>{html.escape(f'{product}: {text}.')}</p>" for product, (has_size, text)

@@ -2,7 +2,8 @@
 
 * ``gold.v_campaign_audience``: the clients to contact for a product at a planned audience size,
   one row per (as_of_date, product_code, audience_share, client): filter on the product, the
-  share (a value of ``gold.campaign_plan.audience_share``) and the as-of date;
+  share (a value of ``gold.campaign_plan.audience_share``) or ``best_size`` (the
+  profit-maximising audience) and the as-of date;
 * ``gold.v_client_offers``: one client's segment, offers (gold.next_best_offer, best first) and
   the reasons behind each, one row per (as_of_date, client, offer); a client with no offer
   (all held, opted out, in the control group) keeps one row with NULL offer columns.
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
     "v_campaign_audience": (("campaign_plan", "product_rankings"), """
-        SELECT p.as_of_date, p.product_code, p.audience_share, r.audience_rank,
+        SELECT p.as_of_date, p.product_code, p.audience_share, p.best_size, r.audience_rank,
                r.identity_id_hash, r.probability, r.propensity_tier, r.segment_name,
                r.recommended_action, r.top_reasons, p.model_version
         FROM gold.campaign_plan p

@@ -109,7 +109,10 @@ def test_first_run_publishes_both_products_with_reasons_and_relative_tiers(score
     tiers = rankings.groupBy("product_code").agg(F.countDistinct("propensity_tier").alias("n")).collect()
     assert all(r["n"] >= 2 for r in tiers)
     plan = before["campaign_plan"]
-    assert plan.count() == 2 * len(cfg.scoring.audience_shares)
+    assert plan.filter(F.col("size_rule") == "share").count() == 2 * len(cfg.scoring.audience_shares)
+    # at most one break-even row per product, and where there is one it is the best size
+    even = plan.filter(F.col("size_rule") == "break_even")
+    assert even.count() == even.filter(F.col("best_size")).select("product_code").distinct().count()
     full = plan.filter((F.col("product_code") == "SAVINGS") & (F.col("audience_share") == 1.0)).first()
     contact = rankings.filter(F.col("contact_status") == "contact")
     assert full["clients"] == contact.filter(F.col("product_code") == "SAVINGS").count() > 80

@@ -63,8 +63,9 @@ def test_top_clients_through_jdbc(spark, tmp_path):
     ).withColumn("top_reasons", F.array().cast("array<string>"))
     df.write.format("delta").partitionBy("as_of_date", "product_code").save(
         table_path(str(root), "gold", "product_rankings"))
-    plan = spark.createDataFrame([(D, "MORTGAGE", 0.1, 2, "1")], "as_of_date date, product_code "
-                                 "string, audience_share double, clients long, model_version string")
+    plan = spark.createDataFrame([(D, "MORTGAGE", 0.1, 2, True, "1")],
+                                 "as_of_date date, product_code string, audience_share double, "
+                                 "clients long, best_size boolean, model_version string")
     plan.write.format("delta").save(table_path(str(root), "gold", "campaign_plan"))
 
     port = _free_port()

@@ -29,10 +29,11 @@ def test_audience_at_a_size_and_one_clients_offers(spark, tmp_path):
     ], "as_of_date date, product_code string, identity_id_hash string, probability double, "
        "audience_rank int, contact_status string, propensity_tier string, segment_name string, "
        "recommended_action string, top_reasons array<string>, model_version string")
-    _table(spark, tmp_path, "campaign_plan", [(D, "M", 0.5, 2, "1"), (D, "M", 1.0, 3, "1"),
-                                              (D, "S", 1.0, 1, "2")],
+    _table(spark, tmp_path, "campaign_plan", [(D, "M", 0.5, 2, True, "1"),
+                                              (D, "M", 1.0, 3, False, "1"),
+                                              (D, "S", 1.0, 1, False, "2")],
            "as_of_date date, product_code string, audience_share double, clients long, "
-           "model_version string")
+           "best_size boolean, model_version string")
     _table(spark, tmp_path, "client_segments", [(D, "a", 0, "seg"), (D, "c", 0, "seg")],
            "as_of_date date, identity_id_hash string, segment_id int, segment_name string")
     _table(spark, tmp_path, "next_best_offer", [
@@ -50,6 +51,9 @@ def test_audience_at_a_size_and_one_clients_offers(spark, tmp_path):
     whole = spark.sql("SELECT identity_id_hash FROM gold.v_campaign_audience "
                       "WHERE product_code = 'M' AND audience_share = 1.0")
     assert sorted(r[0] for r in whole.collect()) == ["a", "b", "d"]  # never the opted-out c
+    best = spark.sql("SELECT product_code, identity_id_hash FROM gold.v_campaign_audience "
+                     "WHERE best_size")
+    assert sorted(tuple(r) for r in best.collect()) == [("M", "a"), ("M", "b")]
 
     offers = spark.sql("SELECT identity_id_hash, offer_rank, product_code, top_reasons "
                        "FROM gold.v_client_offers ORDER BY identity_id_hash, offer_rank")
