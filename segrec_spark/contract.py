@@ -74,6 +74,7 @@ from segrec_spark.contract_schema import (  # noqa: F401 - re-exported: the cont
     ROLE_TYPES,
     SINGLE_ROLES,
     TAKE_UP_PREFIX,
+    TIERS,
     UNKNOWN,
     Column,
     ColumnType,
@@ -107,6 +108,10 @@ class Product:
     # columns (e.g. "age_band <> '18-25'"); empty = every client who does not hold it. Checked
     # against the features' schema when scoring starts.
     eligible: str = ""
+    # What marketing does with a client in each tier, by tier name, where the default texts
+    # (scoring.publish.ACTIONS: sales offers) do not fit, e.g. a risk outcome such as a payment
+    # default; "{product}" is replaced by the product's name. A tier not named keeps its default.
+    actions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -124,6 +129,10 @@ class Product:
                 "must be >= 0")
         require(";" not in self.eligible, "eligible",
                 f"{self.eligible!r}: one SQL boolean expression, no ';'")
+        for tier, text in self.actions.items():
+            require(tier in TIERS, "actions",
+                    f"{tier!r} is not a tier; the tiers are {', '.join(TIERS)}")
+            require(bool(text.strip()), f"actions.{tier}", "must not be empty")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,14 @@ SourceKind = Literal["events", "sales", "campaigns", "clients", "consent", "snap
 Format = Literal["csv", "json", "parquet", "delta", "table", "xlsx"]
 RAW_FORMATS = ("csv", "parquet", "delta")  # what ingest reads month by month
 
+# The propensity tiers of gold.product_rankings, best first (scoring.tiers cuts them; a
+# product's ``actions`` in the catalogue may word what marketing does in each).
+TIER_HIGH = "High Value Engaged"
+TIER_MID = "Potential Upsell"
+TIER_LOW = "Nurture and Educate"
+TIER_NONE = "Low Engagement"
+TIERS = (TIER_HIGH, TIER_MID, TIER_LOW, TIER_NONE)
+
 SINGLE_ROLES: frozenset[str] = frozenset({
     "key", "cookie", "event_id", "time", "event_type", "product_area", "duration", "amount",
     "product", "status", "outcome", "holdings", "opt_out"})

@@ -44,6 +44,10 @@ def test_a_valid_contract_builds():
     contract = contract_from_dict(copy.deepcopy(BASE), FILE)
     assert contract.product_areas == ("LOAN", "CARDS")
     assert contract.sources["clicks"].key_column == "cust_id"
+    own = copy.deepcopy(BASE)
+    own["products"][0]["actions"] = {"High Value Engaged": "Call about the {product}"}
+    assert contract_from_dict(own, FILE).products[0].actions == {
+        "High Value Engaged": "Call about the {product}"}
 
 
 @pytest.mark.parametrize(("change", "field", "says"), [
@@ -59,8 +63,13 @@ def test_a_valid_contract_builds():
      "sources.clicks.columns[3].type",
      "role numeric needs a column of type boolean or double or int or long, found date (a date "
      "feature: leave since undeclared in a snapshot source"),
+    (lambda d: d["products"][0].update(actions={"High": "Call"}), "products[0].actions",
+     "'High' is not a tier; the tiers are High Value Engaged, Potential Upsell, Nurture and "
+     "Educate, Low Engagement"),
+    (lambda d: d["products"][0].update(actions={"Low Engagement": " "}),
+     "products[0].actions.Low Engagement", "must not be empty"),
 ], ids=["unknown_type", "events_without_key_or_cookie", "duplicate_column", "orphan_area",
-        "date_as_number"])
+        "date_as_number", "action_of_no_tier", "empty_action"])
 def test_contract_errors_name_the_file_and_the_field(change, field, says):
     message = _error(change)
     assert message.startswith(f"{FILE}: {field}: "), message

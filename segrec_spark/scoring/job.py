@@ -303,7 +303,8 @@ def publish_products(spark: SparkSession, cfg: Config, as_of: dt.date, features:
               .transform(with_catalogue(cfg.contract.products)))
     high, mid, low = s.thresholds()
     rankings = publish_rankings(tiered, with_tier(s.tier_mode, high, mid, low, s.floors()),
-                                {p.code: p.name for p in cfg.contract.products})
+                                {p.code: p.name for p in cfg.contract.products},
+                                {p.code: p.actions for p in cfg.contract.products if p.actions})
     rankings_path = write_output(rankings, cfg, "product_rankings", as_of, scored)
 
     # Offers rank across products: from every ranking of the as-of date, kept and new.

@@ -24,7 +24,8 @@ __all__ = ["ACTIONS", "RANKING_COLUMNS", "TIERS", "TIER_HIGH", "TIER_LOW", "TIER
            "TIER_NONE", "eligible_clients", "next_best_offers", "publish_rankings",
            "rank_within_product", "with_propensity_tier", "with_recommended_action"]
 
-# What marketing does with a client in each tier (the product name is filled in).
+# What marketing does with a client in each tier (the product name is filled in): sales
+# offers. A product's ``actions`` in the catalogue replace them (contract.Product).
 ACTIONS = {
     TIER_HIGH: "Direct offer: personal banker call or in-app pre-approved offer for {product}",
     TIER_MID: "Targeted digital campaign with a personalised {product} offer",
@@ -63,16 +64,25 @@ def with_propensity_tier(high: float, mid: float, low: float) -> Callable[[DataF
     return with_absolute_tier(high, mid, low)
 
 
-def with_recommended_action(names: Mapping[str, str] | None = None
+def with_recommended_action(names: Mapping[str, str] | None = None,
+                            actions: Mapping[str, Mapping[str, str]] | None = None
                             ) -> Callable[[DataFrame], DataFrame]:
     """Add ``recommended_action`` from the tier and the product, named as the catalogue names
-    it (``names``: product code -> name; a code without one reads as its lower-cased words)."""
-    product = _product_label(F.col("product_code"), names or {})
+    it (``names``: product code -> name; a code without one reads as its lower-cased words).
+    ``actions``: product code -> tier -> the catalogue's own text for that product and tier
+    (``{product}`` in it is the product's name), in place of :data:`ACTIONS`."""
+    names = names or {}
+    product = _product_label(F.col("product_code"), names)
     action = F.lit(None).cast("string")
     for tier in reversed(TIERS):
         prefix, suffix = ACTIONS[tier].split("{product}")
-        action = F.when(F.col("propensity_tier") == tier,
-                        F.concat(F.lit(prefix), product, F.lit(suffix))).otherwise(action)
+        text = F.concat(F.lit(prefix), product, F.lit(suffix))
+        for code, own in (actions or {}).items():
+            if tier in own:
+                label = names.get(code) or code.replace("_", " ").lower()
+                text = F.when(F.col("product_code") == F.lit(code),
+                              F.lit(own[tier].replace("{product}", label))).otherwise(text)
+        action = F.when(F.col("propensity_tier") == tier, text).otherwise(action)
 
     def add(df: DataFrame) -> DataFrame:
         return df.withColumn("recommended_action", action)
@@ -126,17 +136,18 @@ RANKING_COLUMNS = (
 
 
 def publish_rankings(scores: DataFrame, tier: Callable[[DataFrame], DataFrame],
-                     names: Mapping[str, str] | None = None) -> DataFrame:
+                     names: Mapping[str, str] | None = None,
+                     actions: Mapping[str, Mapping[str, str]] | None = None) -> DataFrame:
     """Scores (+ segment, reasons and model columns) -> the gold.product_rankings contract.
 
     ``tier`` adds ``propensity_tier`` (see scoring.tiers.with_tier); it runs after ranking, so
-    the share mode can read ``rank``. ``names``: the catalogue's product names for the action
-    texts.
+    the share mode can read ``rank``. ``names`` and ``actions``: the catalogue's product names
+    and its own action texts (:func:`with_recommended_action`).
     """
     return (
         scores.transform(rank_within_product)
         .transform(tier)
-        .transform(with_recommended_action(names))
+        .transform(with_recommended_action(names, actions))
         .select(*RANKING_COLUMNS)
     )
 

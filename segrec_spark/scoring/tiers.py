@@ -20,12 +20,14 @@ from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
 from segrec_spark.contract import Product
+from segrec_spark.contract_schema import (  # noqa: F401 - TIERS re-exported for the stage
+    TIER_HIGH,
+    TIER_LOW,
+    TIER_MID,
+    TIER_NONE,
+    TIERS,
+)
 
-TIER_HIGH = "High Value Engaged"
-TIER_MID = "Potential Upsell"
-TIER_LOW = "Nurture and Educate"
-TIER_NONE = "Low Engagement"
-TIERS = (TIER_HIGH, TIER_MID, TIER_LOW, TIER_NONE)
 TIER_MODES = ("lift", "share", "expected_value", "absolute")
 
 PRODUCT_SLICE = ("as_of_date", "product_code")

@@ -69,6 +69,23 @@ def test_recommended_action_reads_the_catalogue_name_where_there_is_one(spark):
     assert_df_equality(got, expected, ignore_nullable=True)
 
 
+def test_recommended_action_reads_the_catalogue_own_texts_per_tier(spark):
+    # a risk outcome: the bank words each tier itself; a tier it leaves out keeps the default
+    df = spark.createDataFrame([("DEFAULT", "High Value Engaged"), ("DEFAULT", "Low Engagement"),
+                                ("DEFAULT", "Potential Upsell"), ("CMP3", "High Value Engaged")],
+                               "product_code string, propensity_tier string")
+    own = {"DEFAULT": {"High Value Engaged": "Call before the due date: {product} prevention",
+                       "Low Engagement": "No action"}}
+    got = df.transform(with_recommended_action({"DEFAULT": "Payment default"}, own))
+    assert [tuple(r) for r in got.collect()] == [
+        ("DEFAULT", "High Value Engaged", "Call before the due date: Payment default prevention"),
+        ("DEFAULT", "Low Engagement", "No action"),
+        ("DEFAULT", "Potential Upsell",
+         "Targeted digital campaign with a personalised Payment default offer"),
+        ("CMP3", "High Value Engaged",
+         "Direct offer: personal banker call or in-app pre-approved offer for cmp3")]
+
+
 def test_next_best_offers_top_n_contactable_per_client(spark):
     cols = ("as_of_date date, identity_id_hash string, product_code string, probability double, "
             "propensity_tier string, recommended_action string, segment_name string, "
