@@ -46,7 +46,8 @@ def gains_figure(gains: Sequence[dict[str, Any]], products: Sequence[str]) -> st
 
 
 def profit_figure(plan: Sequence[dict[str, Any]], products: Sequence[str]) -> str:
-    """Expected profit against audience size (% of the ranked clients), one line per product."""
+    """Expected profit against audience size (% of the ranked clients), one line per product,
+    its best size (the break-even audience when there is one) drawn as a star."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,11 +59,16 @@ def profit_figure(plan: Sequence[dict[str, Any]], products: Sequence[str]) -> st
         pts = sorted((r["audience_share"] * 100, r["expected_profit"]) for r in plan
                      if r["product_code"] == product and r["expected_profit"] is not None)
         if pts:
-            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=product)
+            line, = ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=product)
             drawn += 1
+            for r in plan:
+                if r["product_code"] == product and r.get("best_size"):
+                    ax.plot([r["audience_share"] * 100], [r["expected_profit"]], marker="*",
+                            markersize=14, color=line.get_color())
     ax.axhline(0.0, color="k", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set(title="Expected profit by audience size", xlabel="% of ranked clients contacted (log)",
+    ax.set(title="Expected profit by audience size (star: the best size)",
+           xlabel="% of ranked clients contacted (log)",
            ylabel="expected profit")
     if drawn:
         ax.legend(fontsize=7, ncol=2)
