@@ -8,9 +8,8 @@ Per (as_of_date, product_code) and audience size, one row per ``size_rule``:
   (probability x margin > contact cost), when the catalogue gives both, at least one client
   does and no configured share holds the same clients (that share is then the best size, and
   an audience is never listed twice); ``audience_share`` is that audience's share of the
-  contactable clients. With
-  calibrated probabilities no other audience is expected to earn more: adding a client below
-  the cut loses money, leaving one above it out forgoes some.
+  contactable clients. With calibrated probabilities no other audience is expected to earn
+  more: adding a client below the cut loses money, leaving one above it out forgoes some.
 
 Columns:
 

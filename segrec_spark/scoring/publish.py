@@ -71,17 +71,15 @@ def with_recommended_action(names: Mapping[str, str] | None = None,
     it (``names``: product code -> name; a code without one reads as its lower-cased words).
     ``actions``: product code -> tier -> the catalogue's own text for that product and tier
     (``{product}`` in it is the product's name), in place of :data:`ACTIONS`."""
-    names = names or {}
-    product = _product_label(F.col("product_code"), names)
+    product = _product_label(F.col("product_code"), names or {})
     action = F.lit(None).cast("string")
     for tier in reversed(TIERS):
-        prefix, suffix = ACTIONS[tier].split("{product}")
-        text = F.concat(F.lit(prefix), product, F.lit(suffix))
+        text = F.replace(F.lit(ACTIONS[tier]), F.lit("{product}"), product)
         for code, own in (actions or {}).items():
             if tier in own:
-                label = names.get(code) or code.replace("_", " ").lower()
                 text = F.when(F.col("product_code") == F.lit(code),
-                              F.lit(own[tier].replace("{product}", label))).otherwise(text)
+                              F.replace(F.lit(own[tier]), F.lit("{product}"), product)
+                              ).otherwise(text)
         action = F.when(F.col("propensity_tier") == tier, text).otherwise(action)
 
     def add(df: DataFrame) -> DataFrame:
